@@ -1,0 +1,3 @@
+# placeholder until the foundation lands
+SECRET_KEY = "x"
+INSTALLED_APPS = []

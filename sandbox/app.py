@@ -1,0 +1,52 @@
+"""The sandbox's HTTP side: one Starlette app serving every simulated host under a path prefix.
+
+| prefix            | stands in for                                   |
+|-------------------|-------------------------------------------------|
+| /sim/login        | https://login.salesforce.com (and test.)        |
+| /sim/core         | https://<mydomain>.my.salesforce.com            |
+| /sim/scrt         | https://<mydomain>.my.salesforce-scrt.com       |
+| /sim/livechat     | the Legacy Chat API endpoint host               |
+| /sim/infobip      | https://<subdomain>.api.infobip.com             |
+| /__sim/...        | test-only control API and pages (agent console, phone, Canvas launcher) |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from . import control
+from .console import views as console_views
+from .faults import FaultMiddleware
+from .infobip import api as infobip_api
+from .infobip import control as infobip_control
+from .phone import views as phone_views
+from .salesforce import canvas, livechat, oauth, rest, scrt
+from .world import World
+
+HERE = Path(__file__).resolve().parent
+VENDOR_STATIC = HERE.parent / "static" / "vendor"
+
+
+def build_app(world: World) -> Starlette:
+    routes = [
+        *oauth.routes(world),
+        *rest.routes(world),
+        *scrt.routes(world),
+        *livechat.routes(world),
+        *infobip_api.routes(world),
+        *control.routes(world),
+        *infobip_control.routes(world),
+        *console_views.routes(world),
+        *phone_views.routes(world),
+        *canvas.routes(world),
+        Mount("/__sim/static/vendor", app=StaticFiles(directory=VENDOR_STATIC, check_dir=False), name="vendor"),
+        Mount("/__sim/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, board=world.faults)])
+    app.state.world = world
+    return app

@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite: the sandbox simulators and a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx
+import pytest
+
+from sandbox.server import SandboxServer
+from sandbox.world import SandboxConfig
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """The simulators on free ports for the whole test session (state is reset per test)."""
+    server = SandboxServer(
+        http_port=0,
+        grpc_port=0,
+        config=SandboxConfig(keepalive_seconds=0.5, webhook_time_scale=0.001, long_poll_seconds=1.0),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The running sandbox with a clean world; ``sandbox.world`` is its state, ``sandbox.base_url`` its URL."""
+    sandbox_server.call(sandbox_server.world.reset)
+    yield sandbox_server
+    sandbox_server.call(sandbox_server.world.reset)
+
+
+@pytest.fixture
+def sim(sandbox):
+    """An HTTP client on the sandbox's base URL."""
+    with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's 'chromium' package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
