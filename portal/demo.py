@@ -1,0 +1,117 @@
+"""The demo tenant: an org and an Infobip account wired to the sandbox's demo fixture.
+
+Its values match ``sandbox/fixtures/demo.json``: the same org id, Connected App, channel definition,
+platform event, Messaging channels and Infobip account. Idempotent: running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import httpx
+from django.db import transaction
+
+from tenants.certificates import generate_key_pair
+from tenants.models import (
+    Membership,
+    ProviderAccount,
+    RoutingRule,
+    SalesforceConnection,
+    Sender,
+    Tenant,
+    User,
+)
+
+DEMO_PASSWORD = "switchboard-demo"
+DEMO_ORG_ID = "00D8d000000AcmE"
+DEMO_CONSUMER_KEY = "3MVG9demoSwitchboardConsumerKey"
+DEMO_INTEGRATION_USER = "integration@acme.demo"
+DEMO_CANVAS_SECRET = "demo-canvas-consumer-secret"
+DEMO_SENDERS = [
+    ("whatsapp", "+447860099299", "6f1c1c2e-8a55-4d0c-9f4e-0a9f0c5b7a01"),
+    ("sms", "+447491163443", "6f1c1c2e-8a55-4d0c-9f4e-0a9f0c5b7a02"),
+    ("viber", "AcmeViber", "6f1c1c2e-8a55-4d0c-9f4e-0a9f0c5b7a03"),
+]
+
+
+@transaction.atomic
+def ensure_demo_tenant(sandbox_url: str) -> Tenant:
+    tenant = Tenant.objects.filter(org_id__startswith=DEMO_ORG_ID).first()
+    if tenant is None:
+        tenant = Tenant(
+            name="Acme Support (demo)",
+            slug="acme-demo",
+            org_id=DEMO_ORG_ID,
+            welcome_text="Hi! You are talking to Acme Support. An agent will be with you shortly.",
+            closing_text="Thanks for contacting Acme. This conversation is now closed.",
+            no_agent_text="All our agents are busy right now; we will answer as soon as one is free.",
+        )
+        tenant.full_clean()
+        tenant.save()
+    connection, _ = SalesforceConnection.objects.get_or_create(
+        tenant=tenant,
+        defaults={
+            "login_url": f"{sandbox_url}/sim/login",
+            "instance_url": f"{sandbox_url}/sim/core",
+            "scrt_url": f"{sandbox_url}/sim/scrt",
+            "consumer_key": DEMO_CONSUMER_KEY,
+            "integration_username": DEMO_INTEGRATION_USER,
+            "authorization_context": "Switchboard_Messaging",
+            "platform_event": "Switchboard_Interaction__e",
+            "canvas_consumer_secret": DEMO_CANVAS_SECRET,
+            "chat_api_endpoint": f"{sandbox_url}/sim/livechat/chat/rest/",
+        },
+    )
+    if not connection.private_key:
+        connection.private_key, connection.certificate = generate_key_pair("Switchboard acme-demo")
+        connection.save()
+    account = ProviderAccount.objects.filter(tenant=tenant, webhook_key="demo-account-key").first()
+    if account is None:
+        account = ProviderAccount(
+            tenant=tenant,
+            name="Acme Infobip (sandbox)",
+            base_url=f"{sandbox_url}/sim/infobip",
+            api_key="demo-infobip-api-key",
+            webhook_key="demo-account-key",
+            webhook_auth=ProviderAccount.WebhookAuth.HMAC,
+            webhook_secret="demo-webhook-secret",
+        )
+        account.save()
+    for channel, address, cai in DEMO_SENDERS:
+        sender, created = Sender.objects.get_or_create(
+            tenant=tenant,
+            account=account,
+            channel=channel,
+            address=address,
+            defaults={"channel_address_identifier": cai, "display_name": f"Acme {channel}"},
+        )
+        if created:
+            RoutingRule.objects.create(tenant=tenant, sender=sender, target_type=RoutingRule.Target.CHANNEL)
+    _ensure_user("admin", superuser=True)
+    tenant_admin = _ensure_user("acme-admin", superuser=False)
+    Membership.objects.get_or_create(user=tenant_admin, tenant=tenant, defaults={"role": Membership.Role.ADMIN})
+    return tenant
+
+
+def _ensure_user(username: str, *, superuser: bool) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, is_staff=True, is_superuser=superuser, email=f"{username}@acme.demo")
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+def register_certificate_with_sandbox(tenant: Tenant, sandbox_url: str) -> None:
+    """Do what the admin does by hand in Salesforce: upload our certificate to the Connected App."""
+    connection = tenant.salesforce
+    response = httpx.post(
+        f"{sandbox_url}/__sim/orgs/{tenant.org_id}/connected-apps",
+        json={
+            "consumer_key": connection.consumer_key,
+            "consumer_secret": str(connection.canvas_consumer_secret),
+            "certificate_pem": connection.certificate,
+            "preauthorized": [connection.integration_username],
+            "canvas_url": "http://127.0.0.1:8000/console/canvas/",
+        },
+        timeout=10,
+    )
+    response.raise_for_status()

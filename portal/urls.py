@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from .health import healthz
+
+admin.site.site_header = "Switchboard"
+admin.site.site_title = "Switchboard admin"
+admin.site.index_title = "Tenants, channels and deliveries"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

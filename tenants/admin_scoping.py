@@ -1,0 +1,87 @@
+"""Admin classes that show a tenant admin only their own tenants' rows; superusers see everything."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+from .models import Tenant
+
+
+def allowed_tenant_ids(request) -> set[int] | None:
+    """The tenants this request may manage; None means all (a superuser)."""
+    user = request.user
+    if not user.is_active or not user.is_staff:
+        return set()
+    if user.is_superuser:
+        return None
+    if not hasattr(request, "_switchboard_tenant_ids"):
+        request._switchboard_tenant_ids = user.admin_tenant_ids()
+    return request._switchboard_tenant_ids
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """For models with a ``tenant`` foreign key (or, with ``tenant_lookup``, a path to one)."""
+
+    tenant_lookup = "tenant"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_list_filter(self, request):
+        # A plain related filter lists every tenant (and partner) in the database: show only those in view.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter)
+            if isinstance(name, str) and self.model._meta.get_field(name.split("__")[0]).is_relation
+            else name
+            for name in super().get_list_filter(request)
+        ]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        ids = allowed_tenant_ids(request)
+        return queryset if ids is None else queryset.filter(**{f"{self.tenant_lookup}__in": ids})
+
+    def _may_manage(self, request, obj=None) -> bool:
+        ids = allowed_tenant_ids(request)
+        if ids is None:
+            return True
+        if not ids:
+            return False
+        return obj is None or self._tenant_id_of(obj) in ids
+
+    def _tenant_id_of(self, obj) -> int | None:
+        target = obj
+        for part in self.tenant_lookup.split("__"):
+            target = getattr(target, part, None)
+        return getattr(target, "pk", target)
+
+    def has_module_permission(self, request):
+        return self._may_manage(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+    def has_add_permission(self, request):
+        return self._may_manage(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        ids = allowed_tenant_ids(request)
+        if ids is not None:
+            remote = db_field.remote_field.model
+            if remote is Tenant:
+                kwargs["queryset"] = Tenant.objects.filter(pk__in=ids)
+            elif any(f.name == "tenant" for f in remote._meta.get_fields()):
+                kwargs["queryset"] = remote._default_manager.filter(tenant__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Belt and braces: the form limits the choices, this refuses a forged POST.
+        if not self._may_manage(request, obj):
+            raise PermissionDenied("You do not manage this tenant.")
+        super().save_model(request, obj, form, change)

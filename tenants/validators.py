@@ -1,0 +1,131 @@
+"""Validation of the values a tenant configures, each with an error that says what is wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.deconstruct import deconstructible
+
+_ID_CHARS = re.compile(r"^[0-9A-Za-z]+$")
+_CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
+
+# Key prefixes of the Salesforce objects a tenant refers to.
+KEY_PREFIXES = {
+    "organization": "00D",
+    "user": "005",
+    "queue": "00G",
+    "flow": "300",
+    "chat_button": "573",
+    "chat_deployment": "572",
+    "messaging_session": "0Mw",
+}
+
+
+def salesforce_id_checksum(id15: str) -> str:
+    """The 3-character suffix Salesforce appends to a 15-character id (one letter per 5 characters)."""
+    return "".join(
+        _CHECKSUM_ALPHABET[sum(1 << i for i, ch in enumerate(id15[start : start + 5]) if ch.isupper())]
+        for start in (0, 5, 10)
+    )
+
+
+def normalize_salesforce_id(value: str, *, kind: str | None = None) -> str:
+    """Return the 18-character form of a 15- or 18-character id, or raise a ValidationError saying why."""
+    value = (value or "").strip()
+    label = kind.replace("_", " ") if kind else "Salesforce"
+    if len(value) not in (15, 18):
+        raise ValidationError(
+            f"A {label} id has 15 or 18 characters; this one has {len(value)}.", code="salesforce_id_length"
+        )
+    if not _ID_CHARS.match(value):
+        raise ValidationError(f"A {label} id has only letters and digits.", code="salesforce_id_chars")
+    prefix = KEY_PREFIXES.get(kind or "")
+    if prefix and not value.startswith(prefix):
+        raise ValidationError(
+            f"A {label} id starts with {prefix}; this one starts with {value[:3]}.",
+            code="salesforce_id_prefix",
+        )
+    expected = salesforce_id_checksum(value[:15])
+    if len(value) == 18 and value[15:].upper() != expected:
+        raise ValidationError(
+            f"The last 3 characters of this 18-character id should be {expected}: it was mistyped or truncated.",
+            code="salesforce_id_checksum",
+        )
+    return value[:15] + expected
+
+
+def org_id_15(org_id: str) -> str:
+    return org_id[:15]
+
+
+@deconstructible
+class SalesforceIdValidator:
+    def __init__(self, kind: str | None = None) -> None:
+        self.kind = kind
+
+    def __call__(self, value: str) -> None:
+        normalize_salesforce_id(value, kind=self.kind)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SalesforceIdValidator) and other.kind == self.kind
+
+
+def make_salesforce_id_validator(kind: str | None = None) -> SalesforceIdValidator:
+    return SalesforceIdValidator(kind)
+
+
+def normalize_e164(value: str, *, field: str = "phone number") -> str:
+    """E.164 with ``+``. Infobip's international form without ``+`` is accepted too."""
+    raw = (value or "").strip()
+    if not raw:
+        raise ValidationError(f"Enter a {field}.", code="phone_required")
+    candidate = raw if raw.startswith("+") else "+" + raw.removeprefix("00")
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            f"“{raw}” is not an international {field}: use E.164 such as +447860099299 ({exc}).",
+            code="phone_unparseable",
+        ) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            f"“{raw}” is not a valid {field}: check the country code and the number of digits.",
+            code="phone_invalid",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_e164(value: str) -> None:
+    normalize_e164(value)
+
+
+def infobip_number(e164: str) -> str:
+    """Infobip writes international numbers without the leading ``+``."""
+    return e164.removeprefix("+")
+
+
+def _is_local_host(host: str) -> bool:
+    if host in ("localhost",) or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_https_url(value: str) -> None:
+    """https everywhere; plain http only for this machine (the sandbox, a local tunnel)."""
+    URLValidator(
+        schemes=["http", "https"], message="Enter a full URL such as https://acme.my.salesforce.com."
+    )(value)
+    parts = urlsplit(value)
+    if parts.scheme == "http" and not _is_local_host(parts.hostname or ""):
+        raise ValidationError(
+            f"{value} must use https:// (plain http is only allowed for localhost).", code="insecure_url"
+        )
