@@ -25,6 +25,7 @@ from .faults import FaultMiddleware
 from .infobip import api as infobip_api
 from .infobip import control as infobip_control
 from .phone import views as phone_views
+from .pubsub import views as pubsub_views
 from .salesforce import canvas, livechat, oauth, rest, scrt
 from .world import World
 
@@ -43,6 +44,7 @@ def build_app(world: World) -> Starlette:
         *infobip_control.routes(world),
         *console_views.routes(world),
         *phone_views.routes(world),
+        *pubsub_views.routes(world),
         *canvas.routes(world),
         Mount("/__sim/static/vendor", app=StaticFiles(directory=VENDOR_STATIC, check_dir=False), name="vendor"),
         Mount("/__sim/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="static"),
