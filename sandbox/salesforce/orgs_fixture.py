@@ -21,6 +21,7 @@ def create_org(world: World, spec: dict) -> Org:
             legacy_chat_enabled=bool(spec.get("legacy_chat_enabled", False)),
             api_request_limit=int(spec.get("api_request_limit", 15000)),
             token_lifetime_seconds=int(spec.get("token_lifetime_seconds", 7200)),
+            case_subject_required=bool(spec.get("case_subject_required", False)),
         )
     )
     records = org.records
@@ -44,13 +45,21 @@ def create_org(world: World, spec: dict) -> Org:
     for queue in spec.get("queues", []):
         records.insert(
             "Group",
-            {"Name": queue["name"], "DeveloperName": queue.get("developer_name", queue["name"]), "Type": "Queue"},
+            {
+                "Name": queue["name"],
+                "DeveloperName": queue.get("developer_name", queue["name"]),
+                "Type": "Queue",
+            },
             record_id=queue.get("id"),
         )
     for flow in spec.get("flows", []):
         records.insert(
             "Flow",
-            {"ApiName": flow["api_name"], "Label": flow.get("label", flow["api_name"]), "ProcessType": "RoutingFlow"},
+            {
+                "ApiName": flow["api_name"],
+                "Label": flow.get("label", flow["api_name"]),
+                "ProcessType": "RoutingFlow",
+            },
             record_id=flow.get("id"),
         )
     for app in spec.get("connected_apps", []):
@@ -78,7 +87,11 @@ def create_org(world: World, spec: dict) -> Org:
         ccd = records.first("ConversationChannelDefinition", DeveloperName=channel["channel_definition"])
         if ccd is None:
             raise ValueError(f"messaging channel {channel['developer_name']}: unknown channel definition")
-        queue = records.first("Group", Type="Queue", DeveloperName=channel["queue"]) if channel.get("queue") else None
+        queue = (
+            records.first("Group", Type="Queue", DeveloperName=channel["queue"])
+            if channel.get("queue")
+            else None
+        )
         records.insert(
             "MessagingChannel",
             {
@@ -93,6 +106,7 @@ def create_org(world: World, spec: dict) -> Org:
             },
             record_id=channel.get("id"),
         )
+    world.livechat.load_org(org, spec.get("livechat", {}))
     return org
 
 
