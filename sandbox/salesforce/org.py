@@ -73,6 +73,13 @@ class RecordStore:
     def sobjects(self) -> list[str]:
         return sorted(self._rows)
 
+    def snapshot(self) -> dict:
+        """A deep copy of every row, for :meth:`restore` (composite ``allOrNone`` rollback)."""
+        return copy.deepcopy(self._rows)
+
+    def restore(self, snapshot: dict) -> None:
+        self._rows = copy.deepcopy(snapshot)
+
 
 @dataclass
 class ConnectedApp:
@@ -103,6 +110,16 @@ class IssuedToken:
     def valid(self) -> bool:
         return not self.revoked and time.time() < self.expires_at
 
+    def expire(self) -> None:
+        self.expires_at = min(self.expires_at, time.time() - 1)
+
+    def revoke(self) -> None:
+        self.revoked = True
+
+    def has_scope(self, *names: str) -> bool:
+        """Whether the token carries any of ``names`` (``full`` implies every scope but refresh)."""
+        return "full" in self.scopes or any(name in self.scopes for name in names)
+
 
 @dataclass
 class PlatformEventDef:
@@ -131,6 +148,7 @@ class Org:
         legacy_chat_enabled: bool = False,
         api_request_limit: int = 15000,
         token_lifetime_seconds: int = 7200,
+        case_subject_required: bool = False,
     ) -> None:
         if not re.fullmatch(r"00D[0-9A-Za-z]{12}([0-9A-Za-z]{3})?", org_id or ""):
             raise ValueError(f"org_id must be 15 or 18 characters starting with 00D, got {org_id!r}")
@@ -143,6 +161,9 @@ class Org:
         self.api_request_limit = api_request_limit
         self.api_requests_used = 0
         self.token_lifetime_seconds = token_lifetime_seconds
+        self.case_subject_required = case_subject_required  # a validation rule some orgs have
+        self.case_number_seq = 1000  # CaseNumber is an auto-number: 00001001, 00001002, ...
+        self.query_cursors: dict[str, dict] = {}  # query locator -> remaining rows (nextRecordsUrl)
         self.records = RecordStore(IdFactory(pod=self.org_id[3:5]))
         self.connected_apps: dict[str, ConnectedApp] = {}
         self.platform_events: dict[str, PlatformEventDef] = {}
@@ -157,7 +178,9 @@ class Org:
     def audience(self) -> str:
         return "https://test.salesforce.com" if self.is_sandbox else "https://login.salesforce.com"
 
-    def issue_token(self, *, user: dict, app: ConnectedApp, scopes: tuple[str, ...] | None = None) -> IssuedToken:
+    def issue_token(
+        self, *, user: dict, app: ConnectedApp, scopes: tuple[str, ...] | None = None
+    ) -> IssuedToken:
         now = time.time()
         token = IssuedToken(
             access_token=f"{self.org_id15}!{secrets.token_urlsafe(40)}",
@@ -174,6 +197,10 @@ class Org:
 
     def user_by_username(self, username: str) -> dict | None:
         return self.records.first("User", Username=username)
+
+    def next_case_number(self) -> str:
+        self.case_number_seq += 1
+        return f"{self.case_number_seq:08d}"
 
 
 class OrgRegistry:
@@ -201,6 +228,13 @@ class OrgRegistry:
             if token is not None:
                 return org, token
         return None
+
+    def authenticate(self, access_token: str) -> tuple[Org, IssuedToken] | None:
+        """The org and token for a bearer token that is known, unexpired and not revoked."""
+        found = self.by_token(access_token) if access_token else None
+        if found is None or not found[1].valid:
+            return None
+        return found
 
     def by_consumer_key(self, consumer_key: str) -> tuple[Org, ConnectedApp] | None:
         for org in self._orgs.values():
