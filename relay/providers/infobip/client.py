@@ -1,0 +1,295 @@
+"""The Infobip adapter: sends, inbound media, credentials, senders and templates over Infobip's HTTP API.
+
+Every call goes through :func:`relay.http.request` (system ``provider``) to the account's own base URL with
+``Authorization: App <api key>``. Infobip answers errors in two envelopes (providers.md §1.1): the legacy
+``requestError.serviceException`` (WhatsApp, SMS v2, Numbers) and the "E-code" one (SMS v3, Viber v2,
+Messages API); both become an :class:`ExternalError` carrying the vendor code and a readable message.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from email.message import Message as MimeHeader
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ... import http
+from ...errors import ExternalError
+from ..base import OutboundContent, Provider, RemoteSender, SendResult, Template
+from . import payloads
+from .parser import address, parse_webhook
+
+if TYPE_CHECKING:
+    from tenants.models import ProviderAccount, Sender
+
+    from ...events import WebhookEvent
+
+MEDIA_PATH = re.compile(r"/whatsapp/\d+/senders/[^/]+/media/[^/?#]+")
+NUMBERS_PAGE_SIZE = 100
+NUMBERS_MAX_PAGES = 100
+CAPABILITY_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms"}
+FAILED_SEND_GROUPS = {"REJECTED", "UNDELIVERABLE", "EXPIRED"}
+
+
+class InfobipProvider(Provider):
+    name = "infobip"
+
+    def parse_webhook(self, body: dict) -> list[WebhookEvent]:
+        return parse_webhook(body)
+
+    # --- sending -----------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        account: ProviderAccount,
+        sender: Sender,
+        to: str,
+        content: OutboundContent,
+        *,
+        message_id: str,
+        notify_url: str = "",
+    ) -> SendResult:
+        try:
+            if sender.channel == "whatsapp":
+                order = self._button_order(account, sender, content)
+                request = payloads.whatsapp(
+                    sender.address, to, content, message_id, notify_url, button_order=order
+                )
+            elif sender.channel == "sms":
+                request = payloads.sms(sender.address, to, content, message_id, notify_url)
+            elif sender.channel == "viber":
+                request = payloads.viber(sender.address, to, content, message_id, notify_url)
+            else:
+                raise ExternalError(f"Infobip cannot send on the {sender.channel} channel.", permanent=True)
+        except payloads.ContentError as exc:
+            raise ExternalError(str(exc), permanent=True, code="CONTENT") from None
+        response = self._call(
+            account, "POST", request.path, f"the {sender.channel} message", json=request.body
+        )
+        return _send_result(response, message_id)
+
+    def _button_order(
+        self, account: ProviderAccount, sender: Sender, content: OutboundContent
+    ) -> list[str] | None:
+        """Only when a template has both URL and quick-reply parameters is their order unknown without the
+        registered template; then (and only then) it is read from Infobip."""
+        values = content.template
+        if content.kind != "template" or values is None:
+            return None
+        if not (values.url_button_parameters and values.quick_reply_payloads):
+            return None
+        for template in self.list_templates(account, sender):
+            if template.name == values.name and template.language == values.language:
+                return payloads.dynamic_button_order(template.structure)
+        return None
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def download_media(self, account: ProviderAccount, url: str) -> tuple[bytes, str, str]:
+        """The bytes, MIME type and file name of an inbound attachment.
+
+        Infobip's own media URLs are fetched through the account's base URL with its key; the key is never
+        sent to another host (a Viber file on a CDN, say, is fetched without it).
+        """
+        target, authenticated = _media_target(account, url)
+        if authenticated:
+            response = self._call(
+                account, "GET", target, "the customer's attachment", absolute=True, accept="*/*"
+            )
+        else:
+            response = http.request("media", "GET", target)
+            if response.status_code >= 400:
+                raise ExternalError.from_status(
+                    response.status_code,
+                    f"the attachment could not be downloaded from {urlsplit(target).hostname}",
+                )
+        mime = (response.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
+        return response.content, mime, _filename(response, target, mime)
+
+    def check_credentials(self, account: ProviderAccount) -> None:
+        self._call(account, "GET", "/numbers/1/numbers", "the numbers list", params={"limit": 1, "page": 0})
+
+    def list_senders(
+        self, account: ProviderAccount, *, page_size: int = NUMBERS_PAGE_SIZE
+    ) -> list[RemoteSender]:
+        """The account's numbers (``GET /numbers/1/numbers``, all pages), one sender per channel a number has.
+
+        Infobip's API (3.210.0) has no list of WhatsApp senders; a WhatsApp number shows up here with the
+        ``WHATSAPP`` capability, and Viber senders with the ``VIBER`` type.
+        """
+        senders: list[RemoteSender] = []
+        seen = 0
+        for page in range(NUMBERS_MAX_PAGES):
+            params = {"limit": page_size, "page": page}
+            data = _json(self._call(account, "GET", "/numbers/1/numbers", "the numbers list", params=params))
+            numbers = data.get("numbers") or []
+            for item in numbers:
+                senders.extend(_remote_senders(item))
+            seen += len(numbers)
+            if not numbers or seen >= int(data.get("numberCount") or 0):
+                break
+        return senders
+
+    def list_templates(self, account: ProviderAccount, sender: Sender) -> list[Template]:
+        path = f"/whatsapp/2/senders/{quote(payloads.number(sender.address), safe='')}/templates"
+        data = _json(self._call(account, "GET", path, f"the templates of {sender.address}"))
+        return [
+            Template(
+                id=str(item.get("id", "")),
+                name=str(item.get("name", "")),
+                language=str(item.get("language", "")),
+                category=str(item.get("category", "")),
+                status=str(item.get("status", "")),
+                structure=item.get("structure") if isinstance(item.get("structure"), dict) else {},
+            )
+            for item in data.get("templates") or []
+            if isinstance(item, dict)
+        ]
+
+    # --- HTTP ----------------------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        account: ProviderAccount,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        absolute: bool = False,
+        accept: str = "application/json",
+        **kwargs,
+    ) -> httpx.Response:
+        url = path if absolute else account.base_url.rstrip("/") + path
+        headers = {"Authorization": f"App {account.api_key}", "Accept": accept}
+        response = http.request("provider", method, url, headers=headers, **kwargs)
+        raise_for_error(response, what)
+        return response
+
+
+def raise_for_error(response: httpx.Response, what: str) -> None:
+    """Infobip's error answer → :class:`ExternalError` (permanent for 4xx but 408/429; 5xx transient)."""
+    status = response.status_code
+    if status < 400:
+        return
+    code, text, details = error_details(response)
+    said = f" ({text})" if text else ""
+    if status == 401:
+        message = f"Infobip API key rejected{said}: check the API key of this provider account."
+        raise ExternalError(message, permanent=True, status=status, code=code)
+    if status == 403:
+        message = f"Infobip refused {what}{said}: the API key may not use this sender or this API."
+        raise ExternalError(message, permanent=True, status=status, code=code)
+    if status == 429:
+        message = f"Infobip rate limit reached for {what}{said}; retrying later."
+        raise ExternalError(
+            message, permanent=False, status=status, code=code, retry_after=http.retry_after_seconds(response)
+        )
+    if status == 408 or status >= 500:
+        message = f"Infobip failed on {what}{said}; retrying later."
+        raise ExternalError(
+            message, permanent=False, status=status, code=code, retry_after=http.retry_after_seconds(response)
+        )
+    reason = details or text or response.reason_phrase
+    raise ExternalError(f"Infobip rejected {what}: {reason}", permanent=True, status=status, code=code)
+
+
+def error_details(response: httpx.Response) -> tuple[str | None, str, str]:
+    """(vendor code, Infobip's text, field messages) from either error envelope."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None, "", ""
+    if not isinstance(data, dict):
+        return None, "", ""
+    exception = (data.get("requestError") or {}).get("serviceException") if "requestError" in data else None
+    if isinstance(exception, dict):  # legacy envelope
+        fields = exception.get("validationErrors") or {}
+        details = (
+            "; ".join(
+                f"{field}: {', '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
+                for field, messages in fields.items()
+            )
+            if isinstance(fields, dict)
+            else ""
+        )
+        return exception.get("messageId"), str(exception.get("text") or ""), details
+    if "errorCode" in data:  # E-code envelope
+        violations = data.get("violations") or []
+        details = "; ".join(
+            f"{v.get('property')}: {v.get('violation')}" for v in violations if isinstance(v, dict)
+        )
+        return str(data["errorCode"]), str(data.get("description") or ""), details
+    return None, "", ""
+
+
+def _send_result(response: httpx.Response, message_id: str) -> SendResult:
+    try:
+        data = response.json()
+    except ValueError:  # accepted (2xx) and Infobip keeps our id: the row is still recognisable
+        return SendResult(provider_message_id=message_id)
+    item = data
+    if isinstance(data, dict) and isinstance(data.get("messages"), list) and data["messages"]:
+        item = data["messages"][0]
+    if not isinstance(item, dict):
+        return SendResult(provider_message_id=message_id)
+    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    if str(status.get("groupName", "")).upper() in FAILED_SEND_GROUPS:
+        detail = status.get("description") or status.get("name") or "no reason given"
+        raise ExternalError(
+            f"Infobip did not accept the message: {detail}", permanent=True, code=status.get("name")
+        )
+    return SendResult(
+        provider_message_id=str(item.get("messageId") or message_id), status=str(status.get("name", ""))
+    )
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        raise ExternalError(
+            "Infobip answered with something that is not JSON", status=response.status_code
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+def _remote_senders(item: dict) -> list[RemoteSender]:
+    raw = str(item.get("number") or "").strip()
+    if not raw:
+        return []
+    label = " ".join(
+        part for part in (str(item.get("countryName") or ""), str(item.get("type") or "")) if part
+    )
+    channels = [CAPABILITY_CHANNELS[c] for c in item.get("capabilities") or [] if c in CAPABILITY_CHANNELS]
+    if item.get("type") == "VIBER":
+        channels.append("viber")
+    return [RemoteSender(channel=channel, address=address(raw), display_name=label) for channel in channels]
+
+
+def _media_target(account: ProviderAccount, url: str) -> tuple[str, bool]:
+    """(URL to fetch, whether to send the account's key)."""
+    parts = urlsplit(url)
+    media_path = MEDIA_PATH.search(parts.path)
+    if media_path:  # Infobip's media endpoint: always through this account's own base URL
+        return account.base_url.rstrip("/") + media_path.group(0), True
+    base = urlsplit(account.base_url)
+    same_host = (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
+    infobip_host = parts.scheme == "https" and (parts.hostname or "").endswith(".infobip.com")
+    return url, same_host or infobip_host
+
+
+def _filename(response: httpx.Response, url: str, mime: str) -> str:
+    disposition = response.headers.get("content-disposition")
+    if disposition:
+        header = MimeHeader()
+        header["content-disposition"] = disposition
+        name = header.get_filename()
+        if name:
+            return name.replace("/", "_").replace("\\", "_")
+    stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or "attachment"
+    if "." not in stem:
+        stem += mimetypes.guess_extension(mime) or ""
+    return stem

@@ -1,0 +1,420 @@
+"""Infobip webhook bodies → normalized events.
+
+One parser for every format Infobip posts (providers.md §1.6-1.9, §1.11; examples in ``fixtures/``):
+WhatsApp MO (``MO_OTT_CONTACT``: ``from`` + ``message{}``), SMS MO (``text`` at the top of the result),
+Viber MO (the customer in ``sender``), the Messages API events (``event``: MO, DELIVERY, SEEN, typing),
+delivery reports (``status`` + ``error``) and seen reports (``seenAt``). Every body is ``{"results":
+[...]}`` and one request may carry several results, of one or several kinds; each is recognised by its
+own shape. Nothing the customer sent is dropped: a type we cannot show becomes a readable note.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from tenants.validators import normalize_e164
+
+from ...events import InboundMessage, Kind, Media, ReportStatus, StatusReport, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_MEDIA = {"IMAGE", "DOCUMENT", "VIDEO", "AUDIO", "VOICE", "STICKER"}
+MESSAGES_API_MEDIA = {
+    "IMAGE": "image",
+    "AUDIO": "audio",
+    "VIDEO": "video",
+    "DOCUMENT": "document",
+    "FILE": "document",
+}
+MESSAGES_API_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms", "VIBER_BM": "viber", "VIBER_BOT": "viber"}
+MESSAGES_API_IGNORED_EVENTS = {"TYPING_STARTED", "TYPING_STOPPED"}  # not messages; nothing to store
+FAILED_GROUPS = {"UNDELIVERABLE", "EXPIRED", "REJECTED"}
+# WhatsApp's "re-engagement" error (Meta Cloud API 131047, On-Premises 470) as Infobip passes it on.
+WINDOW_ERROR_IDS = {131047, 470}
+
+
+def parse_webhook(body: Any) -> list[WebhookEvent]:
+    """Every event of one Infobip webhook request, in the order Infobip sent them."""
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object with a 'results' list, got {_type_name(body)}")
+    results = body.get("results")
+    if not isinstance(results, list):
+        raise ValueError("no 'results' list: Infobip webhooks carry their events in 'results'")
+    events: list[WebhookEvent] = []
+    for index, result in enumerate(results):
+        where = f"results[{index}]"
+        if not isinstance(result, dict):
+            raise ValueError(f"{where} is {_type_name(result)}, expected an object")
+        events.extend(_parse_result(result, where))
+    return events
+
+
+def _parse_result(result: dict, where: str) -> list[WebhookEvent]:
+    if "event" in result:
+        return _messages_api(result, where)
+    if "seenAt" in result:
+        return [_seen_report(result, where)]
+    if "status" in result and "message" not in result:
+        return [_delivery_report(result, where)]
+    if result.get("integrationType") == "VIBER" or ("sender" in result and "message" in result):
+        return [_viber_mo(result, where)]
+    if "message" in result:
+        return [_whatsapp_mo(result, where)]
+    if "text" in result and "from" in result:
+        return [_sms_mo(result, where)]
+    keys = ", ".join(sorted(result)) or "none"
+    raise ValueError(
+        f"{where} is neither an Infobip inbound message nor a delivery or seen report (its keys: {keys})"
+    )
+
+
+# --- inbound ------------------------------------------------------------------------------------------
+
+
+def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
+    message = _object(result, "message", where)
+    kind = _string(message, "type", f"{where}.message")
+    contact = result.get("contact") if isinstance(result.get("contact"), dict) else {}
+    common = {
+        "provider_message_id": _string(result, "messageId", where),
+        "channel": "whatsapp",
+        "sender_address": address(_string(result, "to", where)),
+        "customer": address(_string(result, "from", where)),
+        "customer_name": str(contact.get("name") or ""),
+        "received_at": _timestamp(result, "receivedAt", where),
+        "raw": result,
+    }
+    if kind == "TEXT":
+        return InboundMessage(kind=Kind.TEXT, text=_text(message, "text"), **common)
+    if kind in WHATSAPP_MEDIA:
+        caption = _text(message, "caption")
+        media = Media(url=_string(message, "url", f"{where}.message"), kind=kind.lower(), caption=caption)
+        return InboundMessage(kind=Kind.MEDIA, text=caption, media=media, **common)
+    if kind == "LOCATION":
+        location = _location(message)
+        return InboundMessage(kind=Kind.LOCATION, text=_location_text(location), location=location, **common)
+    if kind == "CONTACT":
+        contacts = [_contact(c) for c in message.get("contacts") or [] if isinstance(c, dict)]
+        return InboundMessage(kind=Kind.CONTACTS, text=_contacts_text(contacts), contacts=contacts, **common)
+    if kind == "BUTTON":  # a quick-reply button of a template: the payload is the parameter we sent
+        return InboundMessage(
+            kind=Kind.BUTTON, text=_text(message, "text"), payload=_text(message, "payload"), **common
+        )
+    if kind == "INTERACTIVE_BUTTON_REPLY":
+        return InboundMessage(
+            kind=Kind.BUTTON, text=_text(message, "title"), payload=_text(message, "id"), **common
+        )
+    if kind == "INTERACTIVE_LIST_REPLY":
+        return InboundMessage(
+            kind=Kind.LIST_REPLY, text=_text(message, "title"), payload=_text(message, "id"), **common
+        )
+    if kind == "INFECTED_CONTENT":
+        note = "The customer sent a file that Infobip's virus scan blocked; it cannot be shown."
+        return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
+    if kind == "REACTION":
+        note = f"The customer reacted {_text(message, 'emoji')} to an earlier message.".replace("  ", " ")
+        return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
+    return InboundMessage(
+        kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(message, "text")), **common
+    )
+
+
+def _sms_mo(result: dict, where: str) -> InboundMessage:
+    return InboundMessage(
+        provider_message_id=_string(result, "messageId", where),
+        channel="sms",
+        sender_address=address(_string(result, "to", where)),
+        customer=address(_string(result, "from", where)),
+        kind=Kind.TEXT,
+        text=_text(result, "text"),  # the whole text, keyword included: it is what the customer typed
+        received_at=_timestamp(result, "receivedAt", where),
+        raw=result,
+    )
+
+
+def _viber_mo(result: dict, where: str) -> InboundMessage:
+    message = _object(result, "message", where)
+    kind = _string(message, "type", f"{where}.message")
+    common = {
+        "provider_message_id": _string(result, "messageId", where),
+        "channel": "viber",
+        "sender_address": address(_string(result, "to", where)),
+        "customer": address(_string(result, "sender", where)),  # Viber MO: the customer is the "sender"
+        "received_at": _timestamp(result, "receivedAt", where),
+        "raw": result,
+    }
+    if kind == "TEXT":
+        return InboundMessage(kind=Kind.TEXT, text=_text(message, "text"), **common)
+    if kind in ("FILE", "IMAGE", "VIDEO"):
+        media_kind = {"FILE": "document"}.get(kind, kind.lower())
+        url = _string(message, "url", f"{where}.message")
+        media = Media(
+            url=url, kind=media_kind, filename=_text(message, "fileName"), caption=_text(message, "text")
+        )
+        return InboundMessage(kind=Kind.MEDIA, text=media.caption, media=media, **common)
+    return InboundMessage(
+        kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(message, "text")), **common
+    )
+
+
+def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
+    event = _string(result, "event", where)
+    if event == "DELIVERY":
+        return [_delivery_report(result, where)]
+    if event == "SEEN":
+        return [_seen_report(result, where)]
+    if event != "MO":
+        if event not in MESSAGES_API_IGNORED_EVENTS:
+            log.info("ignoring Infobip Messages API event %s", event)
+        return []
+    message_id = _string(result, "messageId", where)
+    channel = _string(result, "channel", where)
+    items = result.get("content")
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{where}.content must be a non-empty list of message parts")
+    common = {
+        "channel": MESSAGES_API_CHANNELS.get(channel, channel.lower()),
+        "sender_address": address(_string(result, "destination", where)),
+        "customer": address(_string(result, "sender", where)),  # Messages API: the customer is the "sender"
+        "received_at": _timestamp(result, "receivedAt", where),
+        "raw": result,
+    }
+    events: list[WebhookEvent] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}.content[{index}] is {_type_name(item)}, expected an object")
+        # One message per part (an MMS can carry audio, text and a subject); ids stay stable on replay.
+        part_id = message_id if index == 0 else f"{message_id}#{index}"
+        events.append(_messages_api_part(item, f"{where}.content[{index}]", part_id, common))
+    return events
+
+
+def _messages_api_part(item: dict, where: str, message_id: str, common: dict) -> InboundMessage:
+    kind = _string(item, "type", where)
+    if kind in ("TEXT", "SUBJECT"):
+        return InboundMessage(
+            provider_message_id=message_id, kind=Kind.TEXT, text=_text(item, "text"), **common
+        )
+    if kind in MESSAGES_API_MEDIA:
+        caption = _text(item, "text")
+        media = Media(url=_string(item, "url", where), kind=MESSAGES_API_MEDIA[kind], caption=caption)
+        return InboundMessage(
+            provider_message_id=message_id, kind=Kind.MEDIA, text=caption, media=media, **common
+        )
+    if kind == "URL":
+        return InboundMessage(
+            provider_message_id=message_id, kind=Kind.TEXT, text=_text(item, "url"), **common
+        )
+    if kind == "BUTTON_REPLY":
+        payload = _text(item, "payload") or _text(item, "id")
+        return InboundMessage(
+            provider_message_id=message_id,
+            kind=Kind.BUTTON,
+            text=_text(item, "text"),
+            payload=payload,
+            **common,
+        )
+    if kind == "LIST_REPLY":
+        return InboundMessage(
+            provider_message_id=message_id,
+            kind=Kind.LIST_REPLY,
+            text=_text(item, "text"),
+            payload=_text(item, "id"),
+            **common,
+        )
+    if kind == "LOCATION":
+        location = _location(item)
+        return InboundMessage(
+            provider_message_id=message_id,
+            kind=Kind.LOCATION,
+            text=_location_text(location),
+            location=location,
+            **common,
+        )
+    if kind == "REACTION":
+        note = f"The customer reacted {_text(item, 'emoji')} to an earlier message.".replace("  ", " ")
+        return InboundMessage(provider_message_id=message_id, kind=Kind.UNSUPPORTED, text=note, **common)
+    note = unsupported_note(kind, _text(item, "text"))
+    return InboundMessage(provider_message_id=message_id, kind=Kind.UNSUPPORTED, text=note, **common)
+
+
+def unsupported_note(kind: str, text: str = "") -> str:
+    """The note an agent sees instead of a message type this channel cannot show."""
+    label = kind.replace("_", " ").lower().strip() or "unknown"
+    article = "an" if label[0] in "aeiou" else "a"
+    note = f"The customer sent {article} {label} message, which this channel cannot show."
+    return f'{note} Its text: "{text}"' if text else note
+
+
+def _location(message: dict) -> dict:
+    location = {key: message.get(key) for key in ("latitude", "longitude")}
+    for key in ("name", "address", "url"):
+        location[key] = str(message.get(key) or "")
+    return location
+
+
+def _location_text(location: dict) -> str:
+    place = ", ".join(part for part in (location["name"], location["address"]) if part)
+    lat, lon = location.get("latitude"), location.get("longitude")
+    where = (
+        f"https://maps.google.com/?q={lat},{lon}" if lat is not None and lon is not None else location["url"]
+    )
+    return " – ".join(part for part in ("Location: " + (place or "shared pin"), where) if part)
+
+
+def _contact(card: dict) -> dict:
+    """A WhatsApp contact card, reduced to what an agent needs (the full card stays in ``raw``)."""
+    name = card.get("name") if isinstance(card.get("name"), dict) else {}
+    full_name = name.get("formattedName") or " ".join(
+        str(name[part]) for part in ("firstName", "lastName") if name.get(part)
+    )
+    phones = [
+        address(str(p.get("phone")))
+        for p in card.get("phones") or []
+        if isinstance(p, dict) and p.get("phone")
+    ]
+    emails = [str(e["email"]) for e in card.get("emails") or [] if isinstance(e, dict) and e.get("email")]
+    org = card.get("org") if isinstance(card.get("org"), dict) else {}
+    return {
+        "name": full_name,
+        "phones": phones,
+        "emails": emails,
+        "organization": str(org.get("company") or ""),
+    }
+
+
+def _contacts_text(contacts: list[dict]) -> str:
+    cards = [", ".join(part for part in (c["name"], *c["phones"], *c["emails"]) if part) for c in contacts]
+    return "Contact: " + "; ".join(cards) if cards else "The customer shared an empty contact card."
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+
+def _delivery_report(result: dict, where: str) -> StatusReport:
+    status = _object(result, "status", where)
+    group = str(status.get("groupName") or "").upper()
+    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    common = {
+        "provider_message_id": _string(result, "messageId", where),
+        "reported_at": _timestamp(result, "doneAt", where),
+        "raw": result,
+    }
+    if group == "DELIVERED":
+        return StatusReport(status=ReportStatus.DELIVERED, **common)
+    if group not in FAILED_GROUPS:  # PENDING, ACCEPTED: intermediate
+        return StatusReport(status=ReportStatus.PENDING, **common)
+    failed = bool(error) and error.get("id") not in (0, None)
+    code = str(error.get("name") or error.get("id") or "") if failed else str(status.get("name") or group)
+    permanent = error.get("permanent") if isinstance(error.get("permanent"), bool) else True
+    return StatusReport(
+        status=ReportStatus.FAILED,
+        error_code=code,
+        error_message=failure_reason(group, status, error if failed else {}),
+        permanent=permanent,
+        **common,
+    )
+
+
+def failure_reason(group: str, status: dict, error: dict) -> str:
+    """Why a message did not arrive, in words an agent can act on."""
+    detail = str(error.get("description") or status.get("description") or "").strip().rstrip(".")
+    if is_window_error(error):
+        return (
+            "Not delivered: the customer's last message is more than 24 hours old, so WhatsApp only accepts "
+            f"an approved template now. Send a template instead. (Infobip: {detail})"
+        )
+    opening = {
+        "EXPIRED": "Not delivered in time: the message expired before it reached the customer's phone",
+        "REJECTED": "Rejected before sending",
+    }.get(group, "Not delivered")
+    return f"{opening}: {detail}." if detail else f"{opening}."
+
+
+def is_window_error(error: dict) -> bool:
+    text = f"{error.get('name', '')} {error.get('description', '')}".lower()
+    return (
+        error.get("id") in WINDOW_ERROR_IDS or "24h" in text or "24 hour" in text or "re-engagement" in text
+    )
+
+
+def _seen_report(result: dict, where: str) -> StatusReport:
+    return StatusReport(
+        provider_message_id=_string(result, "messageId", where),
+        status=ReportStatus.READ,
+        reported_at=_timestamp(result, "seenAt", where),
+        raw=result,
+    )
+
+
+# --- values ---------------------------------------------------------------------------------------------
+
+
+def address(value: str) -> str:
+    """A phone number as E.164 with '+' (Infobip sends digits only); anything else (a Viber service name,
+    a WhatsApp user id, a short code) exactly as sent."""
+    raw = value.strip()
+    digits = raw.removeprefix("+")
+    if not digits.isdigit():
+        return raw
+    try:
+        return normalize_e164(digits)
+    except ValidationError:
+        # Possible but unassigned numbers (test ranges) still get the '+'; short codes stay as they are.
+        return "+" + digits if 8 <= len(digits) <= 15 else raw
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Infobip's ``2025-01-01T10:10:00.000+0000`` (also ``-0300``, ``+00:00``, ``Z``, without millis)."""
+    text = value.strip().replace("Z", "+0000")
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise ValueError(f"'{value}' is not a timestamp like 2025-01-01T10:10:00.000+0000")
+
+
+def _timestamp(data: dict, key: str, where: str) -> datetime | None:
+    value = data.get(key)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}.{key} is {_type_name(value)}, expected a timestamp string")
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}.{key}: {exc}") from None
+
+
+def _string(data: dict, key: str, where: str) -> str:
+    value = data.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # ids that arrive as numbers are still ids
+    if not isinstance(value, str) or not value.strip():
+        got = "missing" if value is None else ("empty" if isinstance(value, str) else _type_name(value))
+        raise ValueError(f"{where}.{key} must be a non-empty string ({got})")
+    return value
+
+
+def _object(data: dict, key: str, where: str) -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        got = "missing" if value is None else _type_name(value)
+        raise ValueError(f"{where}.{key} must be an object ({got})")
+    return value
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
