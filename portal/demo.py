@@ -87,7 +87,9 @@ def ensure_demo_tenant(sandbox_url: str) -> Tenant:
             RoutingRule.objects.create(tenant=tenant, sender=sender, target_type=RoutingRule.Target.CHANNEL)
     _ensure_user("admin", superuser=True)
     tenant_admin = _ensure_user("acme-admin", superuser=False)
-    Membership.objects.get_or_create(user=tenant_admin, tenant=tenant, defaults={"role": Membership.Role.ADMIN})
+    Membership.objects.get_or_create(
+        user=tenant_admin, tenant=tenant, defaults={"role": Membership.Role.ADMIN}
+    )
     return tenant
 
 

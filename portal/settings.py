@@ -119,6 +119,10 @@ DEV_ENCRYPTION_KEY_FILE = VAR_DIR / "encryption.key"
 if not ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("ENCRYPTION_KEYS must be set when DEBUG is off (see README, 'Configuration').")
 
+# --- Cache (Salesforce tokens, lists fetched from Salesforce and providers) ----------------------------
+# Shared by every process: the embedded default is a file cache under var/, production uses Redis.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 # --- Celery ----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
@@ -139,8 +143,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+RELAY_SWEEP_SECONDS = env.float("RELAY_SWEEP_SECONDS", default=15.0)
+RELAY_RETRY_BASE_SECONDS = env.float(
+    "RELAY_RETRY_BASE_SECONDS", default=2.0
+)  # first retry; doubles each time
+RELAY_RETRY_CAP_SECONDS = env.float("RELAY_RETRY_CAP_SECONDS", default=600.0)
+RELAY_LEASE_SECONDS = env.float(
+    "RELAY_LEASE_SECONDS", default=90.0
+)  # a dead worker's conversation waits this long
+CELERY_BEAT_SCHEDULE = {
+    "relay-sweep": {"task": "relay.tasks.sweep", "schedule": RELAY_SWEEP_SECONDS, "options": {"expires": 60}},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Outside systems -------------------------------------------------------------------------------
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="63.0")
 SALESFORCE_PUBSUB_ENDPOINT = env.str("SALESFORCE_PUBSUB_ENDPOINT", default="api.pubsub.salesforce.com:7443")

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from relay.webhooks import provider_webhook
+
 from .health import healthz
 
 admin.site.site_header = "Switchboard"
@@ -12,4 +14,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("webhooks/<slug:provider>/<str:key>/", provider_webhook, name="provider-webhook"),
 ]

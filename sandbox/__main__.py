@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 
@@ -14,12 +15,18 @@ DEFAULT_FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "demo.json
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="sandbox", description="Run the Salesforce and provider simulators.")
+    parser = argparse.ArgumentParser(
+        prog="sandbox", description="Run the Salesforce and provider simulators."
+    )
     parser.add_argument("--host", default=os.environ.get("SANDBOX_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8100")))
     parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("SANDBOX_GRPC_PORT", "8101")))
-    parser.add_argument("--fixture", default=DEFAULT_FIXTURE, help="orgs and accounts to create at start ('' for none)")
-    parser.add_argument("--keepalive", type=float, default=30.0, help="Pub/Sub keep-alive interval in seconds")
+    parser.add_argument(
+        "--fixture", default=DEFAULT_FIXTURE, help="orgs and accounts to create at start ('' for none)"
+    )
+    parser.add_argument(
+        "--keepalive", type=float, default=30.0, help="Pub/Sub keep-alive interval in seconds"
+    )
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(levelname)s %(message)s")
@@ -31,10 +38,8 @@ def main(argv: list[str] | None = None) -> None:
         fixture=args.fixture or None,
         access_log=args.access_log,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

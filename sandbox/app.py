@@ -46,7 +46,9 @@ def build_app(world: World) -> Starlette:
         *phone_views.routes(world),
         *pubsub_views.routes(world),
         *canvas.routes(world),
-        Mount("/__sim/static/vendor", app=StaticFiles(directory=VENDOR_STATIC, check_dir=False), name="vendor"),
+        Mount(
+            "/__sim/static/vendor", app=StaticFiles(directory=VENDOR_STATIC, check_dir=False), name="vendor"
+        ),
         Mount("/__sim/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, board=world.faults)])

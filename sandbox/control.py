@@ -96,6 +96,10 @@ def routes(world: World) -> list:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"id": rule.id}, status_code=201)
 
+    async def delayed(request: Request) -> JSONResponse:
+        """Requests an added latency is holding right now, per service."""
+        return JSONResponse(world.faults.delayed)
+
     async def fault(request: Request) -> JSONResponse:
         if not world.faults.remove(int(request.path_params["rule_id"])):
             return JSONResponse({"error": "unknown fault rule"}, status_code=404)
@@ -109,5 +113,6 @@ def routes(world: World) -> list:
         Route("/__sim/orgs/{org_id}/connected-apps", connected_apps, methods=["POST"]),
         Route("/__sim/orgs/{org_id}/platform-events", platform_events, methods=["POST"]),
         Route("/__sim/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/__sim/faults/delayed", delayed),
         Route("/__sim/faults/{rule_id:int}", fault, methods=["DELETE"]),
     ]

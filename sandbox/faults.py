@@ -25,6 +25,8 @@ class FaultRule:
     latency_ms: int = 0  # added to every matching request, failing or not
     outage: bool = False  # every matching request fails, regardless of error_rate
     retry_after: int | None = None  # seconds, sent with 429/503
+    # The latency holds the answer instead of the request: the call takes effect, the caller hears late.
+    delay_response: bool = False
     id: int = field(default=0)
 
     def matches(self, service: str, path: str) -> bool:
@@ -36,6 +38,7 @@ class Decision:
     latency_ms: int = 0
     fail_status: int | None = None
     retry_after: int | None = None
+    delay_response: bool = False
 
 
 class FaultBoard:
@@ -43,6 +46,7 @@ class FaultBoard:
         self._rules: list[FaultRule] = []
         self._next_id = 1
         self.random = random.Random()
+        self.delayed: dict[str, int] = {}  # requests held by an added latency right now, per service
 
     def add(self, **spec) -> FaultRule:
         if spec.get("service") not in SERVICES:
@@ -63,6 +67,7 @@ class FaultBoard:
 
     def clear(self) -> None:
         self._rules.clear()
+        self.delayed.clear()
 
     def list(self) -> list[dict]:
         return [asdict(r) for r in self._rules]
@@ -73,6 +78,7 @@ class FaultBoard:
             if not rule.matches(service, path):
                 continue
             decision.latency_ms += rule.latency_ms
+            decision.delay_response = decision.delay_response or rule.delay_response
             failing = rule.outage or (rule.error_rate > 0 and self.random.random() < rule.error_rate)
             if failing and decision.fail_status is None and (rule.outage or rule.status):
                 decision.fail_status = rule.status
@@ -83,7 +89,10 @@ class FaultBoard:
 def _fault_body(service: str, status: int) -> tuple[bytes, str]:
     """An error body in the shape the real service uses for that status."""
     if service == "infobip":
-        names = {429: ("TOO_MANY_REQUESTS", "Too many requests"), 500: ("GENERAL_ERROR", "Something went wrong")}
+        names = {
+            429: ("TOO_MANY_REQUESTS", "Too many requests"),
+            500: ("GENERAL_ERROR", "Something went wrong"),
+        }
         message_id, text = names.get(status, ("GENERAL_ERROR", "Service unavailable"))
         body = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
     elif service == "scrt":
@@ -110,10 +119,34 @@ class FaultMiddleware:
         _, _, rest = scope["path"].partition("/sim/")
         service, _, sub = rest.partition("/")
         decision = self.board.decide(service, "/" + sub)
+        if decision.latency_ms and decision.delay_response and decision.fail_status is None:
+            return await self._answer_late(scope, receive, send, service, decision.latency_ms)
         if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
+            await self._hold(service, decision.latency_ms)
         if decision.fail_status is None:
             return await self.app(scope, receive, send)
+        await self._fail(send, service, decision)
+
+    async def _answer_late(self, scope, receive, send, service: str, latency_ms: int) -> None:
+        held = []
+
+        async def hold(message):
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await self._hold(service, latency_ms)
+        for message in held:
+            await send(message)
+
+    async def _hold(self, service: str, latency_ms: int) -> None:
+        # Counted so a test can act while a call is held (e.g. kill the caller mid-call).
+        self.board.delayed[service] = self.board.delayed.get(service, 0) + 1
+        try:
+            await asyncio.sleep(latency_ms / 1000)
+        finally:
+            self.board.delayed[service] -= 1
+
+    async def _fail(self, send, service: str, decision: Decision) -> None:
         body, content_type = _fault_body(service, decision.fail_status)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         if decision.retry_after is not None:

@@ -53,7 +53,11 @@ class SandboxServer:
         self.app = build_app(self.world)
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(
-                self.app, log_level="warning", access_log=access_log, lifespan="off", timeout_graceful_shutdown=1
+                self.app,
+                log_level="warning",
+                access_log=access_log,
+                lifespan="off",
+                timeout_graceful_shutdown=1,
             )
         )
         self._grpc = None

@@ -16,7 +16,11 @@ def make_tenant(name: str = "Acme", org_id: str = ORG_A, **extra) -> Tenant:
 
 
 def make_account(tenant: Tenant, **extra) -> ProviderAccount:
-    fields = {"name": f"{tenant.name} Infobip", "base_url": "https://abcd12.api.infobip.com", "api_key": "ib-key-1234"}
+    fields = {
+        "name": f"{tenant.name} Infobip",
+        "base_url": "https://abcd12.api.infobip.com",
+        "api_key": "ib-key-1234",
+    }
     fields.update(extra)
     account = ProviderAccount(tenant=tenant, **fields)
     account.rotate_webhook_credentials()
@@ -24,7 +28,9 @@ def make_account(tenant: Tenant, **extra) -> ProviderAccount:
     return account
 
 
-def make_sender(account: ProviderAccount, address: str = "+447860099299", channel: str = "whatsapp", **extra) -> Sender:
+def make_sender(
+    account: ProviderAccount, address: str = "+447860099299", channel: str = "whatsapp", **extra
+) -> Sender:
     sender = Sender(tenant=account.tenant, account=account, channel=channel, address=address, **extra)
     sender.full_clean()
     sender.save()

@@ -1,6 +1,5 @@
 """A tenant admin adds a provider account and a sender in the admin, in a real browser."""
 
-
 import pytest
 from playwright.sync_api import expect
 

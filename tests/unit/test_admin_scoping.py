@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_tenants():
     acme, globex = make_tenant("Acme"), make_tenant("Globex", ORG_B)
-    acme_account, globex_account = make_account(acme, api_key="acme-api-key"), make_account(globex, api_key="globex-api-key")
+    acme_account, globex_account = (
+        make_account(acme, api_key="acme-api-key"),
+        make_account(globex, api_key="globex-api-key"),
+    )
     return {
         "acme": acme,
         "globex": globex,
@@ -26,7 +29,11 @@ def two_tenants():
 
 def test_tenant_admin_lists_only_their_rows(client, two_tenants):
     client.force_login(two_tenants["acme_admin"])
-    for url in ("tenants_provideraccount_changelist", "tenants_sender_changelist", "tenants_tenant_changelist"):
+    for url in (
+        "tenants_provideraccount_changelist",
+        "tenants_sender_changelist",
+        "tenants_tenant_changelist",
+    ):
         body = client.get(reverse(f"admin:{url}")).content.decode()
         assert "Acme" in body or "+447860099299" in body
         assert "Globex" not in body and "+385919998888" not in body
@@ -117,10 +124,18 @@ def test_bad_number_in_admin_gets_a_field_error_and_writes_nothing(client, two_t
     before = Sender.objects.count()
     response = client.post(
         reverse("admin:tenants_sender_add"),
-        {"tenant": two_tenants["acme"].pk, "account": two_tenants["acme_account"].pk, "channel": "whatsapp", "address": "12"},
+        {
+            "tenant": two_tenants["acme"].pk,
+            "account": two_tenants["acme_account"].pk,
+            "channel": "whatsapp",
+            "address": "12",
+        },
     )
     assert response.status_code == 200
-    assert "not a valid sender number" in response.content.decode() or "not an international" in response.content.decode()
+    assert (
+        "not a valid sender number" in response.content.decode()
+        or "not an international" in response.content.decode()
+    )
     assert Sender.objects.count() == before
 
 

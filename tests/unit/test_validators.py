@@ -13,7 +13,12 @@ from tenants.validators import (
 
 @pytest.mark.parametrize(
     ("id15", "suffix"),
-    [("001A0000006Vm9r", "IAC"), ("00D000000000062", "EAA"), ("005000000000000", "AAA"), ("a0XZZZZZZZZZZZZ", "255")],
+    [
+        ("001A0000006Vm9r", "IAC"),
+        ("00D000000000062", "EAA"),
+        ("005000000000000", "AAA"),
+        ("a0XZZZZZZZZZZZZ", "255"),
+    ],
 )
 def test_checksum_matches_salesforce(id15, suffix):
     assert salesforce_id_checksum(id15) == suffix
@@ -45,7 +50,11 @@ def test_bad_salesforce_ids_say_what_is_wrong(value, kind, message):
 
 @pytest.mark.parametrize(
     ("raw", "e164"),
-    [("+447860099299", "+447860099299"), ("447860099299", "+447860099299"), ("00385919998888", "+385919998888")],
+    [
+        ("+447860099299", "+447860099299"),
+        ("447860099299", "+447860099299"),
+        ("00385919998888", "+385919998888"),
+    ],
 )
 def test_phone_numbers_normalize_to_e164(raw, e164):
     assert normalize_e164(raw) == e164
@@ -53,7 +62,11 @@ def test_phone_numbers_normalize_to_e164(raw, e164):
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [("", "Enter a phone number"), ("hello", "not an international phone number"), ("+44786", "not a valid phone number")],
+    [
+        ("", "Enter a phone number"),
+        ("hello", "not an international phone number"),
+        ("+44786", "not a valid phone number"),
+    ],
 )
 def test_bad_phone_numbers_say_what_is_wrong(raw, message):
     with pytest.raises(ValidationError) as excinfo:
@@ -70,7 +83,11 @@ def test_https_or_local_http_urls_are_accepted(url):
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("http://acme.my.salesforce.com", "must use https://"), ("ftp://x.example", "Enter a full URL"), ("acme", "Enter a full URL")],
+    [
+        ("http://acme.my.salesforce.com", "must use https://"),
+        ("ftp://x.example", "Enter a full URL"),
+        ("acme", "Enter a full URL"),
+    ],
 )
 def test_insecure_or_malformed_urls_are_refused(url, message):
     with pytest.raises(ValidationError) as excinfo:

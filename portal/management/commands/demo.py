@@ -36,7 +36,9 @@ class Command(BaseCommand):
             **os.environ,
             "DEBUG": os.environ.get("DEBUG", "true"),
             "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}"),
-            "SALESFORCE_PUBSUB_ENDPOINT": os.environ.get("SALESFORCE_PUBSUB_ENDPOINT", f"{host}:{sandbox_grpc_port}"),
+            "SALESFORCE_PUBSUB_ENDPOINT": os.environ.get(
+                "SALESFORCE_PUBSUB_ENDPOINT", f"{host}:{sandbox_grpc_port}"
+            ),
             "SALESFORCE_PUBSUB_TLS": os.environ.get("SALESFORCE_PUBSUB_TLS", "false"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -59,18 +61,46 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
-            start("sandbox", [python, "-m", "sandbox", "--host", host, "--port", str(sandbox_port),
-                              "--grpc-port", str(sandbox_grpc_port)])
+            start(
+                "sandbox",
+                [
+                    python,
+                    "-m",
+                    "sandbox",
+                    "--host",
+                    host,
+                    "--port",
+                    str(sandbox_port),
+                    "--grpc-port",
+                    str(sandbox_grpc_port),
+                ],
+            )
             self._wait_for(f"{sandbox_url}/__sim/health", "sandbox")
             tenant = ensure_demo_tenant(sandbox_url)
             register_certificate_with_sandbox(tenant, sandbox_url)
             start("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
-            start("worker", [python, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
-                             "--pool", "threads", "--concurrency", "4", "--without-heartbeat", "--without-gossip"])
+            start(
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "4",
+                    "--without-heartbeat",
+                    "--without-gossip",
+                ],
+            )
             if _command_exists("relay_listen"):
                 start("listener", [python, "manage.py", "relay_listen"])
-            if _command_exists("relay_beat"):
-                start("beat", [python, "manage.py", "relay_beat"])
+            start("beat", [python, "-m", "celery", "-A", "portal", "beat", "--loglevel", "WARNING"])
             self._wait_for(f"http://{host}:{port}/healthz", "web")
             self._banner(host, port, sandbox_url, tenant)
             while True:

@@ -1,0 +1,221 @@
+"""Conversations with the timeline of their messages and delivery attempts; retry failed messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from tenants.admin_scoping import TenantScopedAdmin
+
+from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
+
+STATUS_COLOURS = {
+    "pending": "#8a6d00",
+    "sent": "#0b5cab",
+    "delivered": "#2e844a",
+    "read": "#2e844a",
+    "failed": "#ba0517",
+}
+
+
+def status_badge(status: str, label: str) -> str:
+    return format_html(
+        '<span style="color:{};font-weight:600">{}</span>', STATUS_COLOURS.get(status, "#444"), label
+    )
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = [
+        "sequence",
+        "direction",
+        "kind",
+        "text",
+        "status_display",
+        "attempts",
+        "last_error",
+        "received_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["received_at", "direction", "sequence"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+
+@admin.register(Conversation)
+class ConversationAdmin(TenantScopedAdmin):
+    list_display = [
+        "customer",
+        "customer_name",
+        "sender",
+        "tenant",
+        "status",
+        "session_status",
+        "pending",
+        "failed",
+        "updated_at",
+    ]
+    list_filter = ["status", "tenant", "sender"]
+    search_fields = ["customer", "customer_name", "salesforce_conversation_id", "messaging_session_id"]
+    list_select_related = ["sender", "tenant"]
+    readonly_fields = [
+        "tenant",
+        "sender",
+        "customer",
+        "customer_name",
+        "status",
+        "salesforce_conversation_id",
+        "messaging_session_id",
+        "session_status",
+        "last_agent_id",
+        "last_inbound_at",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    inlines = [MessageInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Pending")
+    def pending(self, obj):
+        return obj.messages.filter(status=Message.Status.PENDING).count()
+
+    @admin.display(description="Failed")
+    def failed(self, obj):
+        count = obj.messages.filter(status=Message.Status.FAILED).count()
+        return status_badge("failed", count) if count else 0
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["created_at", "target", "action", "outcome", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class NoticeInline(admin.TabularInline):
+    model = SalesforceNotice
+    fields = ["kind", "status", "attempts", "reason", "last_error", "next_attempt_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(TenantScopedAdmin):
+    list_display = [
+        "__str__",
+        "direction",
+        "kind",
+        "short_text",
+        "status_display",
+        "attempts",
+        "tenant",
+        "received_at",
+    ]
+    list_filter = ["status", "direction", "kind", "tenant", "conversation__sender"]
+    search_fields = ["text", "provider_message_id", "salesforce_entry_id", "conversation__customer"]
+    list_select_related = ["tenant", "conversation"]
+    readonly_fields = [
+        "tenant",
+        "conversation",
+        "direction",
+        "sequence",
+        "kind",
+        "text",
+        "content",
+        "provider",
+        "provider_message_id",
+        "salesforce_entry_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "expires_at",
+        "last_error",
+        "received_at",
+        "delivered_at",
+        "read_at",
+        "timeline",
+    ]
+    fields = readonly_fields
+    inlines = [DeliveryAttemptInline, NoticeInline]
+    actions = ["retry_now"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    @admin.display(description="Text")
+    def short_text(self, obj):
+        return (obj.text[:60] + "…") if len(obj.text) > 60 else obj.text
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Timeline")
+    def timeline(self, obj):
+        rows = [
+            (a.created_at.strftime("%Y-%m-%d %H:%M:%S"), a.action, a.get_outcome_display(), a.error or "–")
+            for a in obj.delivery_attempts.all()
+        ]
+        if not rows:
+            return "No attempt yet."
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{} {} – {} ({})</li>", rows))
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request, queryset):
+        from . import tasks
+
+        now = timezone.now()
+        failed = queryset.filter(status=Message.Status.FAILED)
+        with transaction.atomic():
+            conversations = {(m.conversation_id, m.direction) for m in failed}
+            count = failed.update(
+                status=Message.Status.PENDING,
+                next_attempt_at=now,
+                last_error="",
+                expires_at=now + timedelta(days=1),
+            )
+        for conversation_id, direction in conversations:
+            task = tasks.deliver_inbound if direction == Message.Direction.INBOUND else tasks.deliver_outbound
+            transaction.on_commit(lambda c=conversation_id, t=task: t.delay(c))
+        messages.success(request, f"Queued {count} failed message(s) for another try.")
+
+
+@admin.register(ListenerCursor)
+class ListenerCursorAdmin(TenantScopedAdmin):
+    list_display = ["tenant", "topic", "replay", "updated_at", "last_error"]
+    readonly_fields = ["tenant", "topic", "replay", "updated_at", "last_error"]
+    fields = readonly_fields
+
+    @admin.display(description="Replay id")
+    def replay(self, obj):
+        return bytes(obj.replay_id).hex() if obj.replay_id else "latest"
+
+    def has_add_permission(self, request):
+        return False

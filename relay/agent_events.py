@@ -1,0 +1,108 @@
+"""Parse the outbound platform event (Salesforce's InteractionEvent) defensively.
+
+The reference notes real events that differ from the schema (no ``payload`` wrapper, nulls where
+the schema says not); whatever we cannot read is logged and skipped, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+class MalformedEvent(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    entry_type: str
+    identifier: str
+    conversation_identifier: str
+    channel_address_identifier: str
+    recipient: str  # the end user's client id: our customer id
+    sender_id: str = ""
+    sender_role: str = ""
+    sender_name: str = ""
+    entry_payload: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+
+def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | None:
+    """``None`` for events that are not interactions (e.g. RoutingRequested for partner routing)."""
+    event_type = fields.get(type_field)
+    if event_type not in (None, "Interaction"):
+        return None
+    raw_payload = fields.get(payload_field)
+    if not raw_payload:
+        raise MalformedEvent(f"{payload_field} is empty")
+    try:
+        document = json.loads(raw_payload) if isinstance(raw_payload, str) else raw_payload
+    except ValueError as exc:
+        raise MalformedEvent(f"{payload_field} is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedEvent(f"{payload_field} is not an object")
+    entry = document.get("payload") if isinstance(document.get("payload"), dict) else document
+    entry_payload = entry.get("entryPayload") if isinstance(entry.get("entryPayload"), dict) else {}
+    entry_type = entry.get("entryType") or entry_payload.get("entryType") or ""
+    sender = entry.get("sender") if isinstance(entry.get("sender"), dict) else {}
+    recipient = document.get("recipient") if isinstance(document.get("recipient"), dict) else {}
+    identifier = entry.get("identifier") or entry_payload.get("id") or ""
+    if not entry_type or not identifier:
+        raise MalformedEvent("the event has no entryType or identifier")
+    return AgentEvent(
+        entry_type=entry_type,
+        identifier=str(identifier),
+        conversation_identifier=str(document.get("conversationIdentifier") or ""),
+        channel_address_identifier=str(document.get("channelAddressIdentifier") or ""),
+        recipient=str(recipient.get("subject") or ""),
+        sender_id=str(sender.get("subject") or ""),
+        sender_role=str(sender.get("role") or ""),
+        sender_name=str(entry.get("senderDisplayName") or ""),
+        entry_payload=entry_payload,
+        raw=document,
+    )
+
+
+def message_content(event: AgentEvent) -> list[dict]:
+    """The outbound contents of a Message entry: usually one; one per attachment for several files."""
+    message = event.entry_payload.get("abstractMessage") or {}
+    message_type = message.get("messageType")
+    if message_type == "StaticContentMessage":
+        static = message.get("staticContent") or {}
+        if static.get("formatType") == "Attachments":
+            attachments = [a for a in static.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
+            contents = [
+                {
+                    "kind": "media",
+                    "text": static.get("text", "") if index == 0 else "",
+                    "media_url": a["url"],
+                    "media_mime_type": a.get("mimeType", ""),
+                    "media_filename": a.get("name", ""),
+                }
+                for index, a in enumerate(attachments)
+            ]
+            return contents or [
+                {"kind": "text", "text": static.get("text") or "(an attachment without a link)"}
+            ]
+        if static.get("formatType") == "RichLink" and isinstance(static.get("linkItem"), dict):
+            link = static["linkItem"]
+            return [
+                {
+                    "kind": "text",
+                    "text": " ".join(filter(None, [link.get("titleItem", {}).get("title"), link.get("url")])),
+                }
+            ]
+        return [{"kind": "text", "text": static.get("text", "")}]
+    if message_type == "ChoicesMessage":
+        choices = message.get("choices") or {}
+        options = []
+        for item in choices.get("optionItems") or []:
+            title = item.get("title") or (item.get("titleItem") or {}).get("title") or ""
+            options.append({"title": title, "payload": item.get("optionIdentifier", "")})
+        text = (
+            choices.get("text") or choices.get("title") or (choices.get("message") or {}).get("title") or ""
+        )
+        return [{"kind": "choices", "text": text, "buttons": options}]
+    text = message.get("text") or f"(a {message_type or 'message'} the customer's channel cannot show)"
+    return [{"kind": "text", "text": text}]

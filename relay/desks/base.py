@@ -1,0 +1,32 @@
+"""How a conversation reaches agents: one class per Salesforce product (BYOC Messaging, Legacy Chat)."""
+
+from __future__ import annotations
+
+from ..models import Message
+
+
+class Desk:
+    name = ""
+
+    def deliver(self, message: Message) -> None:
+        """Hand one inbound message to Salesforce; mark it delivered. Raise ExternalError on failure."""
+        raise NotImplementedError
+
+
+def desk_for(message: Message) -> Desk:
+    from tenants.models import SalesforceConnection
+
+    from ..errors import ExternalError
+    from .messaging import MessagingDesk
+
+    connection = SalesforceConnection.objects.filter(tenant_id=message.tenant_id).first()
+    if connection is None:
+        # Not permanent: the admin may connect Salesforce within the delivery window, and then it arrives.
+        raise ExternalError(
+            "Salesforce is not connected for this tenant yet (setup wizard, step 1)", code="NOT_CONNECTED"
+        )
+    if connection.desk == SalesforceConnection.Desk.LIVECHAT:
+        from .livechat import LiveChatDesk
+
+        return LiveChatDesk()
+    return MessagingDesk()

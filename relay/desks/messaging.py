@@ -1,0 +1,90 @@
+"""BYOC for Messaging: inbound messages become Interaction Service entries."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from ..attempts import attempt
+from ..errors import ExternalError
+from ..models import Conversation, Message
+from ..providers.base import get_provider
+from ..routing import routing_attributes
+from ..salesforce.interactions import InteractionClient, attachment_problem
+from .base import Desk
+from .render import as_text, media_link_note
+
+ENTRY_NAMESPACE = uuid.UUID("5b0e4f9e-43a4-4c86-9d3c-4a1b0f6d2c11")
+
+
+def entry_id(message: Message) -> str:
+    """Stable across retries, so Salesforce can recognise a message it already has."""
+    return str(
+        uuid.uuid5(ENTRY_NAMESPACE, f"{message.tenant_id}:{message.provider}:{message.provider_message_id}")
+    )
+
+
+class MessagingDesk(Desk):
+    name = "messaging"
+
+    def deliver(self, message: Message) -> None:
+        conversation = message.conversation
+        sender = conversation.sender
+        client = InteractionClient(message.tenant.salesforce)
+        common = {
+            "to": sender.channel_address_identifier,
+            "from_": conversation.customer,
+            "entry_id": entry_id(message),
+            "timestamp_ms": int(message.received_at.timestamp() * 1000),
+            "routing_attributes": routing_attributes(conversation) or None,
+        }
+        with attempt(message, target="salesforce", action="interaction"):
+            if message.kind == "media":
+                response = self._deliver_media(client, message, common)
+            else:
+                response = client.send_text(text=as_text(message) or "(empty message)", **common)
+        _record(message, conversation, response)
+
+    def _deliver_media(self, client: InteractionClient, message: Message, common: dict) -> dict:
+        media = (message.content or {}).get("media") or {}
+        account = message.conversation.sender.account
+        try:
+            content, mime_type, filename = get_provider(account.provider).download_media(
+                account, media["url"]
+            )
+        except ExternalError as exc:
+            if not exc.permanent:
+                raise
+            return client.send_text(
+                text=media_link_note(message, f"download failed: {exc.message}"), **common
+            )
+        mime_type = mime_type or media.get("mime_type") or "application/octet-stream"
+        problem = attachment_problem(mime_type, len(content))
+        if problem is not None:
+            return client.send_text(text=media_link_note(message, problem.message), **common)
+        return client.send_attachment(
+            content=content,
+            filename=media.get("filename") or filename or f"{media.get('kind', 'file')}",
+            mime=mime_type,
+            caption=media.get("caption", ""),
+            **common,
+        )
+
+
+def _record(message: Message, conversation: Conversation, response: dict) -> None:
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.DELIVERED,
+        delivered_at=now,
+        salesforce_entry_id=entry_id(message),
+        updated_at=now,
+    )
+    changes = {}
+    if response.get("conversationIdentifier"):
+        changes["salesforce_conversation_id"] = response["conversationIdentifier"]
+    work_items = response.get("workItemIds") or []
+    if work_items:
+        changes["messaging_session_id"] = work_items[0]
+    if changes:
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)

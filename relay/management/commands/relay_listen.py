@@ -1,0 +1,73 @@
+"""``manage.py relay_listen``: receive the agents' messages of every tenant over the Pub/Sub API.
+
+One subscription per active tenant with a complete Salesforce connection; the tenant list is re-read
+every ``--refresh-seconds`` so tenants added, changed or disabled need no restart. SIGTERM and SIGINT
+stop it cleanly: open streams are cancelled and each tenant's cursor stays at its last handled batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from relay.salesforce.pubsub import Backoff, Listener
+
+log = logging.getLogger("relay.listen")
+
+
+def record_agent_event(tenant, fields) -> None:
+    """The real handler, looked up at call time (``relay.outbound`` is the lead's module)."""
+    from relay import outbound
+
+    outbound.record_agent_event(tenant, fields)
+
+
+class Command(BaseCommand):
+    help = "Subscribe to every active tenant's platform event and turn agent messages into outbound messages."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--refresh-seconds",
+            type=float,
+            default=5.0,
+            help="How often to re-read the tenant list (added, changed, disabled tenants). Default 5.",
+        )
+        parser.add_argument(
+            "--tenant",
+            action="append",
+            dest="tenants",
+            metavar="SLUG",
+            help="Only these tenants (repeatable).",
+        )
+        parser.add_argument(
+            "--max-backoff", type=float, default=60.0, help="Longest wait between reconnects, in seconds."
+        )
+
+    def handle(self, *args, refresh_seconds: float, tenants: list[str] | None, max_backoff: float, **options):
+        listener = Listener(
+            record_agent_event,
+            refresh_seconds=refresh_seconds,
+            tenant_slugs=tenants,
+            backoff=Backoff(initial=1.0, maximum=max_backoff),
+        )
+
+        def stop(signum, frame):
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            listener.stop()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        log.info(
+            "relay_listen: Pub/Sub at %s (%s), tenant list every %.1f s",
+            settings.SALESFORCE_PUBSUB_ENDPOINT,
+            "TLS" if settings.SALESFORCE_PUBSUB_TLS else "plaintext",
+            refresh_seconds,
+        )
+        self.stdout.write("relay_listen: running; SIGTERM or Ctrl-C stops it.")
+        listener.run()
+        self.stdout.write("relay_listen: stopped.")

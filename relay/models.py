@@ -1,0 +1,227 @@
+"""What moves: conversations, messages (both directions) and every attempt to deliver them.
+
+A message is a row before anything else happens. Its ``status`` and ``next_attempt_at`` say what
+is left to do, so a sweeper can always finish the work a lost task or a killed worker left behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Sender, Tenant, TenantQuerySet
+
+
+class Conversation(models.Model):
+    """One customer talking to one of the tenant's senders (Salesforce: one conversationIdentifier)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(Sender, on_delete=models.PROTECT, related_name="conversations")
+    customer = models.CharField(max_length=255, help_text="E.164 number or the channel's user id.")
+    customer_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    salesforce_conversation_id = models.CharField("Salesforce conversation", max_length=64, blank=True)
+    messaging_session_id = models.CharField("Messaging session", max_length=18, blank=True)
+    session_status = models.CharField(max_length=20, blank=True)
+    last_agent_id = models.CharField(max_length=18, blank=True, help_text="For sticky routing.")
+    last_inbound_at = models.DateTimeField(
+        null=True, blank=True, help_text="Starts WhatsApp's 24-hour window."
+    )
+    # A worker delivering this conversation's messages holds a lease per direction; it expires if the worker dies.
+    inbound_lease_until = models.DateTimeField(null=True, blank=True)
+    outbound_lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "customer"], name="one_conversation_per_sender_and_customer"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "salesforce_conversation_id"])]
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer} ↔ {self.sender}"
+
+    def window_open(self, now=None) -> bool:
+        """WhatsApp lets a business send free text for 24 hours after the customer's last message."""
+        if self.last_inbound_at is None:
+            return False
+        return (now or timezone.now()) - self.last_inbound_at < timedelta(hours=24)
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Customer → agent"
+        OUTBOUND = "out", "Agent → customer"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"  # accepted by Salesforce (in) or delivered to the handset (out)
+        SENT = "sent", "Sent"  # accepted by the provider, no delivery report yet (out)
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    sequence = models.PositiveBigIntegerField(
+        help_text="Order within the conversation and direction of travel."
+    )
+    kind = models.CharField(max_length=20, help_text="text, media, location, contacts, button, template, ...")
+    text = models.TextField(blank=True)
+    content = models.JSONField(
+        default=dict, blank=True, help_text="The normalized event or the outbound content."
+    )
+    provider = models.CharField(max_length=20)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    salesforce_entry_id = models.CharField(
+        max_length=64, blank=True, help_text="Conversation entry identifier (the agent's message, or ours)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    expires_at = models.DateTimeField(help_text="After this, the message is failed and both sides are told.")
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # A replayed webhook is a no-op; an agent event seen twice makes one message.
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="one_message_per_provider_message_id",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "salesforce_entry_id"],
+                condition=~models.Q(salesforce_entry_id=""),
+                name="one_message_per_salesforce_entry",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "direction", "sequence"],
+                name="one_position_per_conversation_direction",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["conversation", "sequence"]),
+        ]
+        ordering = ["conversation", "sequence"]
+
+    def __str__(self) -> str:
+        arrow = "→" if self.direction == self.Direction.INBOUND else "←"
+        return f"{arrow} {self.kind} #{self.sequence} in {self.conversation_id}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status != self.Status.PENDING
+
+
+def next_sequence(conversation_id: int, direction: str) -> int:
+    """The next position in a conversation's line; call with the conversation row locked."""
+    last = (
+        Message.objects.filter(conversation_id=conversation_id, direction=direction)
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+        .first()
+    )
+    return (last or 0) + 1
+
+
+class DeliveryAttempt(models.Model):
+    """One call to an outside system on a message's behalf, and what came of it."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Succeeded"
+        TRANSIENT = "transient", "Failed, will retry"
+        PERMANENT = "permanent", "Failed for good"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="delivery_attempts")
+    target = models.CharField(max_length=20, help_text="salesforce or the provider's name")
+    action = models.CharField(
+        max_length=40, help_text="What was attempted, e.g. interaction, send, acknowledgement"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_id = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["message", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.target}: {self.get_outcome_display()}"
+
+
+class SalesforceNotice(models.Model):
+    """Something Salesforce must be told about an agent's message: delivered, read, or failed."""
+
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Delivery failed"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.TextField(blank=True, help_text="For failures: what the agent reads in the console.")
+    error_code = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_error = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "kind"], name="one_notice_per_message_and_kind")
+        ]
+        ordering = ["message", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.message_id}"
+
+
+class ListenerCursor(models.Model):
+    """Where the Pub/Sub subscription of a tenant stopped: resubscribing resumes after this replay id."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="listener_cursor")
+    topic = models.CharField(max_length=120)
+    replay_id = models.BinaryField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'latest'}"

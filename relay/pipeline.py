@@ -1,0 +1,92 @@
+"""Deliver a conversation's pending messages of one direction, in order, exactly once.
+
+Used by both directions: inbound messages go to the tenant's desk (Salesforce), outbound ones to
+the provider. A transient failure stops the line (later messages wait, so order holds) and
+schedules a retry; a permanent failure marks that message failed and the line moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import leases
+from .backoff import next_attempt
+from .errors import ExternalError
+from .models import Message
+
+log = logging.getLogger(__name__)
+
+# deliver(message) -> None; raises ExternalError. on_failed(message, reason, error) handles a message given up.
+Deliver = Callable[[Message], None]
+OnFailed = Callable[[Message, str, ExternalError | None], None]
+
+
+class RetryLater(Exception):
+    def __init__(self, eta) -> None:
+        self.eta = eta
+
+
+def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, *, limit: int = 500):
+    """Work through the line; returns the time a retry is due, or None when nothing is left."""
+    lease = leases.claim(conversation_id, direction)
+    if lease is None:
+        return None  # another worker holds this line; it picks up whatever is pending
+    try:
+        for _ in range(limit):
+            message = (
+                Message.objects.filter(
+                    conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
+                )
+                .select_related("tenant", "conversation__sender__account")
+                .order_by("sequence")
+                .first()
+            )
+            if message is None:
+                return None
+            now = timezone.now()
+            if message.expires_at <= now:
+                _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
+                continue
+            if message.next_attempt_at and message.next_attempt_at > now:
+                return message.next_attempt_at
+            if not lease.renew():
+                log.warning("lost the %s lease of conversation %s", direction, conversation_id)
+                return None
+            try:
+                deliver(message)
+            except ExternalError as exc:
+                if exc.permanent:
+                    _give_up(message, str(exc), exc, on_failed)
+                    continue
+                due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
+                Message.objects.filter(pk=message.pk).update(
+                    attempts=message.attempts + 1,
+                    next_attempt_at=due,
+                    last_error=str(exc),
+                    updated_at=timezone.now(),
+                )
+                return due
+            Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+                attempts=message.attempts + 1, last_error="", updated_at=timezone.now()
+            )
+        return timezone.now()  # more work than one run does: come back at once
+    finally:
+        lease.release()
+
+
+def _give_up(message: Message, reason: str, error: ExternalError | None, on_failed: OnFailed) -> None:
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+            status=Message.Status.FAILED,
+            attempts=message.attempts + (1 if error else 0),
+            last_error=reason,
+            next_attempt_at=None,
+            updated_at=timezone.now(),
+        )
+        if updated:
+            message.status, message.last_error = Message.Status.FAILED, reason
+            on_failed(message, reason, error)

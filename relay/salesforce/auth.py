@@ -1,0 +1,269 @@
+"""Salesforce access tokens: the OAuth 2.0 JWT bearer flow, cached for every worker and process.
+
+One token per tenant lives in Django's cache (file cache on a laptop, Redis in production), encrypted
+with the same keys as the secrets in the database. The cache key carries a fingerprint of the
+credentials, so a tenant whose consumer key, user, login URL or private key changes gets a new token
+without anyone invalidating anything. A short cache lock (``cache.add``) makes the workers that all
+miss the cache at once mint one token, not one each.
+
+Salesforce's JWT bearer flow returns no ``expires_in`` and no refresh token: a token lives as long as
+the org's session timeout allows. We keep it for :data:`TOKEN_TTL_SECONDS` and mint a new one when
+Salesforce answers 401 (callers pass ``refresh=True`` and the token that was refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+
+from relay import http
+from relay.errors import ExternalError
+from tenants.crypto import DecryptionError, keyring
+from tenants.fields import Secret
+
+log = logging.getLogger(__name__)
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_LIFETIME_SECONDS = 180  # Salesforce: "within 3 minutes"; exp is a NumericDate in seconds
+TOKEN_TTL_SECONDS = getattr(settings, "SALESFORCE_TOKEN_TTL_SECONDS", 3600)  # well under the 2 h default
+LOCK_SECONDS = 30  # a minting worker that dies releases the lock after this
+WAIT_POLL_SECONDS = 0.05
+
+# OAuth errors that a retry of the same request cannot fix: the admin has to change something.
+PERMANENT_OAUTH_ERRORS = {
+    "invalid_grant",
+    "invalid_client",
+    "invalid_client_id",
+    "invalid_client_credentials",
+    "unsupported_grant_type",
+    "invalid_request",
+    "inactive_user",
+    "inactive_org",
+    "unauthorized_client",
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: Secret
+    instance_url: str
+    issued_at: float  # epoch seconds
+
+    def __repr__(self) -> str:  # the token itself never shows up in logs or tracebacks
+        return f"Token(instance_url={self.instance_url!r}, issued_at={self.issued_at})"
+
+
+def get_token(connection, *, refresh: bool = False, rejected: str | None = None) -> Token:
+    """The tenant's access token: from the cache, or freshly minted with the JWT bearer flow.
+
+    ``refresh=True`` forgets the cached token first (Salesforce refused it). Pass the refused token as
+    ``rejected``: if another worker has already replaced it, that newer token is returned instead of
+    minting yet another one.
+    """
+    key = cache_key(connection)
+    if not refresh:
+        cached = _read(key)
+        if cached is not None:
+            return cached
+    # Threads of this process queue here; processes meet at the cache lock below.
+    with _process_lock(key):
+        return _get_or_mint(connection, key, refresh=refresh, rejected=rejected)
+
+
+def _get_or_mint(connection, key: str, *, refresh: bool, rejected: str | None) -> Token:
+    def usable(token: Token | None) -> bool:
+        return token is not None and (
+            not refresh or (rejected is not None and token.access_token != rejected)
+        )
+
+    deadline = time.monotonic() + LOCK_SECONDS
+    lock_key, owner = f"{key}:lock", uuid.uuid4().hex
+    while True:
+        cached = _read(key)
+        if usable(cached):
+            return cached
+        # Reading the owner back guards against caches whose add() is not atomic (the file cache).
+        if cache.add(lock_key, owner, timeout=LOCK_SECONDS) and cache.get(lock_key) == owner:
+            try:
+                cached = _read(key)  # someone may have finished minting since our last read
+                if usable(cached):
+                    return cached
+                token = mint_token(connection)
+                _write(key, token)
+                return token
+            finally:
+                if cache.get(lock_key) == owner:
+                    cache.delete(lock_key)
+        if time.monotonic() > deadline:
+            # The lock holder is stuck or gone: mint our own rather than wait forever.
+            token = mint_token(connection)
+            _write(key, token)
+            return token
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+_locks_guard = threading.Lock()
+_process_locks: dict[str, threading.Lock] = {}
+
+
+def _process_lock(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _process_locks.setdefault(key, threading.Lock())
+
+
+def send_with_token(connection, send: Callable[[Token], httpx.Response], refused) -> httpx.Response:
+    """``send(token)``; when ``refused(response)`` says the token was not accepted, mint a new one once and
+    send again. The second answer is returned whatever it is (the caller turns it into an error)."""
+    token = get_token(connection)
+    response = send(token)
+    if refused(response):
+        log.info("Salesforce refused the token of tenant %s; minting a new one", connection.tenant_id)
+        token = get_token(connection, refresh=True, rejected=token.access_token)
+        response = send(token)
+    return response
+
+
+def forget_token(connection) -> None:
+    """Drop the tenant's cached token (e.g. after the admin disconnected the org)."""
+    cache.delete(cache_key(connection))
+
+
+def cache_key(connection) -> str:
+    """``salesforce:token:<tenant>:<credential fingerprint>``: new credentials, new key."""
+    digest = hashlib.sha256()
+    for part in (
+        connection.token_url,
+        connection.audience,
+        connection.consumer_key,
+        connection.integration_username,
+        str(connection.private_key or ""),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return f"salesforce:token:{connection.tenant_id}:{digest.hexdigest()[:16]}"
+
+
+def build_assertion(connection, *, now: float | None = None) -> str:
+    """The RS256 JWT the token endpoint exchanges for an access token."""
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": connection.consumer_key,
+        "sub": connection.integration_username,
+        "aud": connection.audience,
+        "exp": issued + ASSERTION_LIFETIME_SECONDS,
+    }
+    try:
+        return jwt.encode(claims, str(connection.private_key), algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
+        raise ExternalError(
+            "The stored private key cannot sign the Salesforce login (not an RSA PEM key).",
+            permanent=True,
+            code="invalid_private_key",
+        ) from exc
+
+
+def mint_token(connection) -> Token:
+    """Run the JWT bearer flow against ``connection.token_url`` (no cache)."""
+    missing = [
+        label
+        for label, value in (
+            ("consumer key", connection.consumer_key),
+            ("integration username", connection.integration_username),
+            ("private key", connection.private_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise ExternalError(
+            f"The Salesforce connection is incomplete: no {', '.join(missing)}.",
+            permanent=True,
+            code="incomplete",
+        )
+    response = http.request(
+        "salesforce",
+        "POST",
+        connection.token_url,
+        data={"grant_type": JWT_BEARER, "assertion": build_assertion(connection)},
+        headers={"Accept": "application/json"},
+    )
+    body = _json(response)
+    if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+        log.info("Salesforce token minted for tenant %s", connection.tenant_id)
+        return Token(
+            access_token=Secret(body["access_token"]),
+            instance_url=str(body.get("instance_url") or connection.instance_url).rstrip("/"),
+            issued_at=_issued_at(body.get("issued_at")),
+        )
+    raise _token_error(response, body)
+
+
+def _token_error(response, body) -> ExternalError:
+    """Salesforce's own words (``error_description``), so the setup wizard can show them."""
+    status = response.status_code
+    error = body.get("error") if isinstance(body, dict) else None
+    description = body.get("error_description") if isinstance(body, dict) else None
+    if error:
+        message = f"Salesforce refused the login: {description or error}"
+        permanent = error in PERMANENT_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
+        return ExternalError(
+            message,
+            permanent=permanent,
+            status=status,
+            code=error,
+            retry_after=http.retry_after_seconds(response),
+        )
+    if status == 200:
+        return ExternalError(
+            "Salesforce's token response has no access_token.", permanent=False, status=status
+        )
+    return ExternalError.from_status(
+        status, f"Salesforce login failed with HTTP {status}", retry_after=http.retry_after_seconds(response)
+    )
+
+
+def _json(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _issued_at(value) -> float:
+    """Salesforce sends ``issued_at`` as a string of epoch milliseconds."""
+    try:
+        return int(value) / 1000
+    except (TypeError, ValueError):
+        return time.time()
+
+
+def _read(key: str) -> Token | None:
+    stored = cache.get(key)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        access_token = keyring().decrypt(stored["access_token"])
+    except (DecryptionError, KeyError, TypeError):  # a rotated-away key or a corrupt entry: mint anew
+        return None
+    return Token(Secret(access_token), stored["instance_url"], stored["issued_at"])
+
+
+def _write(key: str, token: Token) -> None:
+    cache.set(
+        key,
+        {
+            "access_token": keyring().encrypt(str(token.access_token)),
+            "instance_url": token.instance_url,
+            "issued_at": token.issued_at,
+        },
+        timeout=TOKEN_TTL_SECONDS,
+    )

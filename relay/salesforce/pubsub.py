@@ -1,0 +1,482 @@
+"""Agent → customer: the tenants' platform events over the Pub/Sub API (gRPC ``eventbus.v1.PubSub``).
+
+:class:`TenantSubscriber` holds one ``Subscribe`` stream for one tenant in its own thread;
+:class:`Listener` keeps one subscriber per active tenant with a complete Salesforce connection and
+re-reads the tenant list every few seconds, so tenants added, changed or disabled are picked up
+without a restart (``manage.py relay_listen`` runs it).
+
+Delivery guarantees. For each batch the handler (``relay.outbound.record_agent_event`` in production)
+is called for every event, in order, and only then is the batch's last replay id stored in the
+tenant's :class:`~relay.models.ListenerCursor`. A crash between the two re-delivers that one batch
+after the restart; the handler is idempotent, so nothing is lost and nothing is doubled. A handler that
+raises stops the stream without moving the cursor; the subscriber resubscribes from the cursor after a
+back-off, so the failing batch is offered again.
+
+Where a subscription starts: after the stored replay id (``CUSTOM``), or at ``LATEST`` for a tenant
+that has none (or whose platform event changed). If Salesforce refuses the stored replay id (too old
+for the retention window, or corrupt), the subscriber replays from ``EARLIEST``: that re-offers every
+event still retained, the handler drops the ones it already has, and none published while we were
+away is skipped; ``LATEST`` would silently lose them.
+
+Keep-alives (empty batches) carry ``latest_replay_id``; it is stored only when the server still owed
+us events (``pending_num_requested > 0``) and sent none, i.e. when we are caught up. With no demand
+outstanding the server may hold back events, and their replay ids would be skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import queue
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from django.conf import settings
+from django.db import close_old_connections
+from django.db import connection as db_connection
+from fastavro import parse_schema, schemaless_reader
+
+from pubsub_api import (
+    METADATA_ACCESS_TOKEN,
+    METADATA_INSTANCE_URL,
+    METADATA_TENANT_ID,
+    TRAILER_ERROR_CODE,
+    pb2,
+    pb2_grpc,
+)
+from relay.errors import ExternalError
+from relay.models import ListenerCursor
+from tenants.models import SalesforceConnection, Tenant
+
+from .auth import Token, cache_key, get_token
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Tenant, dict], None]
+
+BATCH_SIZE = 100  # the most a FetchRequest may ask for
+RPC_TIMEOUT_SECONDS = 30  # GetTopic / GetSchema
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # 100 events of up to 1 MB each, with room
+RETRY_NOW = {grpc.StatusCode.UNAUTHENTICATED}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off with jitter between reconnects: ``initial * 2**n``, at most ``maximum``."""
+
+    initial: float = 1.0
+    maximum: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        ceiling = min(self.maximum, self.initial * (2 ** max(0, failures - 1)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # half fixed, half random: no thundering herd
+
+
+class SchemaCache:
+    """Avro schemas by id, fetched once per process with GetSchema (they never change for an id)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[str, object] = {}
+
+    def get(self, stub, schema_id: str, metadata) -> object:
+        with self._lock:
+            parsed = self._parsed.get(schema_id)
+        if parsed is None:
+            info = stub.GetSchema(
+                pb2.SchemaRequest(schema_id=schema_id), metadata=metadata, timeout=RPC_TIMEOUT_SECONDS
+            )
+            parsed = parse_schema(json.loads(info.schema_json))
+            with self._lock:
+                self._parsed[schema_id] = parsed
+        return parsed
+
+    def decode(self, stub, event: pb2.ProducerEvent, metadata) -> dict:
+        return schemaless_reader(io.BytesIO(event.payload), self.get(stub, event.schema_id, metadata), None)
+
+
+SCHEMAS = SchemaCache()
+
+
+def is_complete(connection: SalesforceConnection) -> bool:
+    """Whether a connection has what a Pub/Sub subscription needs."""
+    return bool(
+        connection.desk == SalesforceConnection.Desk.MESSAGING
+        and connection.consumer_key
+        and connection.integration_username
+        and connection.private_key
+        and connection.instance_url
+        and connection.platform_event
+    )
+
+
+def topic_name(connection: SalesforceConnection) -> str:
+    return f"/event/{connection.platform_event}"
+
+
+def open_channel(endpoint: str | None = None, tls: bool | None = None) -> grpc.Channel:
+    endpoint = endpoint or settings.SALESFORCE_PUBSUB_ENDPOINT
+    tls = settings.SALESFORCE_PUBSUB_TLS if tls is None else tls
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", 60_000),
+    ]
+    if tls:
+        return grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(), options=options)
+    return grpc.insecure_channel(endpoint, options=options)
+
+
+class _Stop(Exception):
+    """The subscriber was asked to stop."""
+
+
+class _ReplayRefused(Exception):
+    """Salesforce refused the stored replay id."""
+
+
+class TenantSubscriber:
+    """One tenant's subscription, in its own thread, until :meth:`stop`."""
+
+    def __init__(
+        self,
+        tenant_id: int,
+        handler: EventHandler,
+        *,
+        endpoint: str | None = None,
+        tls: bool | None = None,
+        batch_size: int = BATCH_SIZE,
+        backoff: Backoff | None = None,
+        schemas: SchemaCache | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.handler = handler
+        self.endpoint = endpoint
+        self.tls = tls
+        self.batch_size = max(1, min(BATCH_SIZE, batch_size))
+        self.backoff = backoff or Backoff()
+        self.schemas = schemas or SCHEMAS
+        self._stop = threading.Event()
+        self._call = None
+        self._call_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"pubsub-tenant-{tenant_id}", daemon=True)
+        self.replay_from_earliest = False  # set after Salesforce refused the stored replay id
+        self._token: Token | None = None
+        self._delivered = False  # whether the current stream has answered at all
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> TenantSubscriber:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._call_lock:
+            if self._call is not None:
+                self._call.cancel()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        failures = 0
+        token_refreshed = False
+        channel = open_channel(self.endpoint, self.tls)
+        stub = pb2_grpc.PubSubStub(channel)
+        try:
+            while not self._stop.is_set():
+                close_old_connections()
+                self._delivered = False
+                try:
+                    self._subscribe(stub)
+                    error = "the stream ended"
+                except _Stop:
+                    break
+                except _ReplayRefused as exc:
+                    log.warning(
+                        "tenant %s: %s; replaying from the earliest retained event", self.tenant_id, exc
+                    )
+                    self._note_error(f"{exc}; replayed from the earliest retained event")
+                    self.replay_from_earliest = True
+                    continue
+                except grpc.RpcError as exc:
+                    if self._stop.is_set():
+                        break
+                    error = _describe(exc)
+                    if exc.code() in RETRY_NOW and (self._delivered or not token_refreshed):
+                        # An expired or revoked session: mint a new token and resubscribe at once (once).
+                        log.info(
+                            "tenant %s: Pub/Sub refused the session; minting a new token", self.tenant_id
+                        )
+                        token_refreshed = self._refresh_token()
+                        if token_refreshed:
+                            continue
+                except ExternalError as exc:  # the token could not be minted, or the topic is closed to us
+                    error = str(exc)
+                except Exception as exc:  # the handler failed: resubscribe from the cursor later
+                    log.exception(
+                        "tenant %s: handling a batch failed; it will be offered again", self.tenant_id
+                    )
+                    error = f"handling an event failed: {exc.__class__.__name__}: {exc}"
+                if self._stop.is_set():
+                    break
+                if self._delivered:  # the stream worked for a while: the back-off starts afresh
+                    failures, token_refreshed = 0, False
+                failures += 1
+                delay = self.backoff.delay(failures)
+                log.warning("tenant %s: %s; resubscribing in %.1f s", self.tenant_id, error, delay)
+                self._note_error(error)
+                self._stop.wait(delay)
+        finally:
+            channel.close()
+            db_connection.close()
+
+    # --- one subscription ------------------------------------------------------------------------
+
+    def _subscribe(self, stub) -> None:
+        """Subscribe and handle batches until the stream fails or we stop (``_delivered`` tells whether
+        anything arrived: a stream that worked resets the back-off)."""
+        tenant = Tenant.objects.select_related("salesforce").get(pk=self.tenant_id)
+        connection = tenant.salesforce
+        token = get_token(connection)
+        self._token = token
+        metadata = self._metadata(tenant, token)
+        topic = topic_name(connection)
+        info = stub.GetTopic(
+            pb2.TopicRequest(topic_name=topic), metadata=metadata, timeout=RPC_TIMEOUT_SECONDS
+        )
+        if not info.can_subscribe:
+            raise ExternalError(f"The integration user may not subscribe to {topic}.", permanent=True)
+        self.schemas.get(stub, info.schema_id, metadata)
+
+        first = self._first_request(topic)
+        requests: queue.Queue = queue.Queue()
+        requests.put(first)
+        with self._call_lock:
+            if self._stop.is_set():
+                raise _Stop
+            call = self._call = stub.Subscribe(_iterate(requests), metadata=metadata)
+        preset = pb2.ReplayPreset.Name(first.replay_preset)
+        log.info("tenant %s: subscribed to %s from %s", self.tenant_id, topic, preset)
+        try:
+            for response in call:
+                self._delivered = True
+                if response.events:
+                    self._handle_batch(tenant, stub, metadata, topic, response.events)
+                    self.replay_from_earliest = False
+                elif response.pending_num_requested > 0 and response.latest_replay_id:
+                    self._store(topic, response.latest_replay_id, only_if_changed=True)
+                if response.pending_num_requested <= self.batch_size // 2:
+                    requests.put(
+                        pb2.FetchRequest(
+                            topic_name=topic, num_requested=self.batch_size - response.pending_num_requested
+                        )
+                    )
+        except grpc.RpcError as exc:
+            if self._stop.is_set():
+                raise _Stop from None
+            if first.replay_preset == pb2.CUSTOM and not self._delivered and _replay_refused(exc):
+                raise _ReplayRefused(f"Salesforce refused the stored replay id ({_describe(exc)})") from None
+            raise
+        finally:
+            call.cancel()  # a failed handler leaves the stream open otherwise
+            requests.put(None)
+            with self._call_lock:
+                self._call = None
+        if self._stop.is_set():
+            raise _Stop
+
+    def _first_request(self, topic: str) -> pb2.FetchRequest:
+        if self.replay_from_earliest:
+            return pb2.FetchRequest(
+                topic_name=topic, replay_preset=pb2.EARLIEST, num_requested=self.batch_size
+            )
+        cursor = ListenerCursor.objects.filter(tenant_id=self.tenant_id).first()
+        if cursor is not None and cursor.topic == topic and cursor.replay_id:
+            return pb2.FetchRequest(
+                topic_name=topic,
+                replay_preset=pb2.CUSTOM,
+                replay_id=bytes(cursor.replay_id),
+                num_requested=self.batch_size,
+            )
+        return pb2.FetchRequest(topic_name=topic, replay_preset=pb2.LATEST, num_requested=self.batch_size)
+
+    def _handle_batch(self, tenant: Tenant, stub, metadata, topic: str, events) -> None:
+        for consumer_event in events:
+            try:
+                fields = self.schemas.decode(stub, consumer_event.event, metadata)
+            except (ValueError, EOFError, TypeError, KeyError) as exc:
+                # Undecodable bytes will never decode: log and move past them rather than block the tenant.
+                log.error(
+                    "tenant %s: event %s does not match schema %s (%s); skipped",
+                    self.tenant_id,
+                    consumer_event.event.id,
+                    consumer_event.event.schema_id,
+                    exc,
+                )
+                continue
+            self.handler(tenant, fields)
+        self._store(topic, events[-1].replay_id)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _metadata(tenant: Tenant, token: Token) -> tuple[tuple[str, str], ...]:
+        return (
+            (METADATA_ACCESS_TOKEN, str(token.access_token)),
+            (METADATA_INSTANCE_URL, token.instance_url or tenant.salesforce.instance_url),
+            (METADATA_TENANT_ID, tenant.org_id),
+        )
+
+    def _refresh_token(self) -> bool:
+        try:
+            connection = SalesforceConnection.objects.select_related("tenant").get(tenant_id=self.tenant_id)
+            rejected = str(self._token.access_token) if self._token else None
+            get_token(connection, refresh=True, rejected=rejected)
+            return True
+        except (ExternalError, SalesforceConnection.DoesNotExist) as exc:
+            log.warning("tenant %s: could not mint a new token: %s", self.tenant_id, exc)
+            return False
+
+    def _store(self, topic: str, replay_id: bytes, *, only_if_changed: bool = False) -> None:
+        if only_if_changed:
+            current = (
+                ListenerCursor.objects.filter(tenant_id=self.tenant_id)
+                .values_list("topic", "replay_id")
+                .first()
+            )
+            if (
+                current is not None
+                and current[0] == topic
+                and current[1] is not None
+                and bytes(current[1]) == replay_id
+            ):
+                return
+        ListenerCursor.objects.update_or_create(
+            tenant_id=self.tenant_id,
+            defaults={"topic": topic, "replay_id": bytes(replay_id), "last_error": ""},
+        )
+
+    def _note_error(self, error: str) -> None:
+        try:
+            updated = ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(last_error=error[:2000])
+            if not updated:
+                connection = SalesforceConnection.objects.filter(tenant_id=self.tenant_id).first()
+                topic = topic_name(connection) if connection else ""
+                ListenerCursor.objects.create(tenant_id=self.tenant_id, topic=topic, last_error=error[:2000])
+        except Exception:  # noting an error must never kill the subscriber
+            log.exception("tenant %s: could not record the listener error", self.tenant_id)
+
+
+def _iterate(requests: queue.Queue):
+    """The request side of the Subscribe stream: FetchRequests until None."""
+    while True:
+        request = requests.get()
+        if request is None:
+            return
+        yield request
+
+
+def _trailer(exc: grpc.RpcError, key: str) -> str:
+    try:
+        return dict(exc.trailing_metadata() or ()).get(key, "") or ""
+    except Exception:
+        return ""
+
+
+def _describe(exc: grpc.RpcError) -> str:
+    code = exc.code().name if exc.code() else "UNKNOWN"
+    vendor = _trailer(exc, TRAILER_ERROR_CODE)
+    return f"Pub/Sub {code}: {exc.details() or ''}" + (f" ({vendor})" if vendor else "")
+
+
+def _replay_refused(exc: grpc.RpcError) -> bool:
+    text = f"{_trailer(exc, TRAILER_ERROR_CODE)} {exc.details() or ''}".lower()
+    return exc.code() == grpc.StatusCode.INVALID_ARGUMENT and ("replayid" in text or "replay id" in text)
+
+
+# --- all tenants ------------------------------------------------------------------------------------
+
+
+class Listener:
+    """One :class:`TenantSubscriber` per active tenant with a complete connection, kept in step with the
+    database by :meth:`sync` (called every ``refresh_seconds`` by :meth:`run`)."""
+
+    def __init__(
+        self,
+        handler: EventHandler,
+        *,
+        refresh_seconds: float = 5.0,
+        tenant_slugs: list[str] | None = None,
+        **subscriber_options,
+    ) -> None:
+        self.handler = handler
+        self.refresh_seconds = refresh_seconds
+        self.tenant_slugs = tenant_slugs
+        self.subscriber_options = subscriber_options
+        self.subscribers: dict[int, tuple[tuple, TenantSubscriber]] = {}
+        self._stop = threading.Event()
+
+    def wanted(self) -> dict[int, tuple]:
+        """Tenant id → what its subscription depends on (a change restarts it)."""
+        tenants = Tenant.objects.filter(active=True, salesforce__isnull=False).select_related("salesforce")
+        if self.tenant_slugs:
+            tenants = tenants.filter(slug__in=self.tenant_slugs)
+        found = {}
+        for tenant in tenants:
+            connection = tenant.salesforce
+            if is_complete(connection):
+                found[tenant.pk] = (
+                    tenant.org_id,
+                    topic_name(connection),
+                    connection.instance_url,
+                    cache_key(connection),
+                )
+        return found
+
+    def sync(self) -> None:
+        wanted = self.wanted()
+        for tenant_id, (fingerprint, subscriber) in list(self.subscribers.items()):
+            if wanted.get(tenant_id) != fingerprint or not subscriber.alive:
+                reason = "disabled or removed" if tenant_id not in wanted else "changed"
+                log.info("tenant %s: %s; stopping its subscription", tenant_id, reason)
+                subscriber.stop()
+                subscriber.join(timeout=10)
+                del self.subscribers[tenant_id]
+        for tenant_id, fingerprint in wanted.items():
+            if tenant_id not in self.subscribers:
+                log.info("tenant %s: starting its subscription to %s", tenant_id, fingerprint[1])
+                subscriber = TenantSubscriber(tenant_id, self.handler, **self.subscriber_options).start()
+                self.subscribers[tenant_id] = (fingerprint, subscriber)
+
+    def run(self) -> None:
+        """Keep the subscriptions in step with the database until :meth:`stop`."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.sync()
+                except Exception:  # a database hiccup must not end the listener
+                    log.exception("reading the tenant list failed; trying again")
+                finally:
+                    close_old_connections()
+                self._stop.wait(self.refresh_seconds)
+        finally:
+            self.shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        for _, subscriber in self.subscribers.values():
+            subscriber.stop()
+        for _, subscriber in self.subscribers.values():
+            subscriber.join(timeout)
+        self.subscribers.clear()

@@ -1,0 +1,78 @@
+"""Celery tasks. Each takes an id, reads the truth from the database and is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from . import inbound, notices, outbound, pipeline
+from .models import Message, SalesforceNotice
+
+log = logging.getLogger(__name__)
+
+
+def _retry_at(task, args: tuple, due) -> None:
+    # Run eagerly (tests on embedded defaults), a task cannot wait for its eta; the sweeper retries instead.
+    if due is not None and not task.app.conf.task_always_eager:
+        task.apply_async(args, eta=due)
+
+
+@shared_task(ignore_result=True)
+def deliver_inbound(conversation_id: int) -> None:
+    due = pipeline.run(conversation_id, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed)
+    _retry_at(deliver_inbound, (conversation_id,), due)
+
+
+@shared_task(ignore_result=True)
+def deliver_outbound(conversation_id: int) -> None:
+    due = pipeline.run(conversation_id, Message.Direction.OUTBOUND, outbound.send, outbound.on_send_failed)
+    _retry_at(deliver_outbound, (conversation_id,), due)
+
+
+@shared_task(ignore_result=True)
+def notify_salesforce(message_id: int) -> None:
+    _retry_at(notify_salesforce, (message_id,), notices.notify(message_id))
+
+
+@shared_task(ignore_result=True)
+def sweep() -> dict:
+    """Re-queue every line and notice that is due and not being worked on.
+
+    This is what makes Celery an accelerator only: a lost broker message, a task that never ran, or a
+    worker killed mid-delivery delays a message until the next sweep, and loses nothing.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=5)  # give the task queued at commit time a head start
+    counts = {}
+    for direction, task, lease in (
+        (Message.Direction.INBOUND, deliver_inbound, "conversation__inbound_lease_until"),
+        (Message.Direction.OUTBOUND, deliver_outbound, "conversation__outbound_lease_until"),
+    ):
+        due = (
+            Message.objects.filter(direction=direction, status=Message.Status.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), updated_at__lt=stale)
+            .filter(Q(**{f"{lease}__isnull": True}) | Q(**{f"{lease}__lt": now}))
+            .values_list("conversation_id", flat=True)
+            .distinct()
+        )
+        ids = list(due[:5000])
+        for conversation_id in ids:
+            task.delay(conversation_id)
+        counts[direction] = len(ids)
+    message_ids = list(
+        SalesforceNotice.objects.filter(
+            status=SalesforceNotice.Status.PENDING, next_attempt_at__lte=now, updated_at__lt=stale
+        )
+        .values_list("message_id", flat=True)
+        .distinct()[:5000]
+    )
+    for message_id in message_ids:
+        notify_salesforce.delay(message_id)
+    counts["notices"] = len(message_ids)
+    if any(counts.values()):
+        log.info("sweep re-queued %s", counts)
+    return counts

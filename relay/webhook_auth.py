@@ -1,0 +1,57 @@
+"""Checks that a webhook really comes from the provider account whose URL it was posted to.
+
+Infobip does not publish its HMAC header, so Switchboard fixes one: ``X-Hub-Signature-256:
+sha256=<hex HMAC-SHA256 of the raw body>`` (the sandbox sends the same; see sandbox/README.md).
+Every comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from tenants.models import ProviderAccount
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+TOKEN_HEADER = "X-Switchboard-Token"
+
+
+class WebhookAuthError(Exception):
+    pass
+
+
+def expected_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(account: ProviderAccount, headers, body: bytes) -> None:
+    """Raise :class:`WebhookAuthError` with a reason safe to show the caller."""
+    secret = str(account.webhook_secret)
+    if not secret:
+        raise WebhookAuthError("this account has no webhook credentials yet; generate them in the admin")
+    if account.webhook_auth == ProviderAccount.WebhookAuth.HMAC:
+        given = headers.get(SIGNATURE_HEADER, "")
+        if not given:
+            raise WebhookAuthError(f"missing {SIGNATURE_HEADER} header")
+        if not hmac.compare_digest(given.strip().lower(), expected_signature(secret, body)):
+            raise WebhookAuthError(f"{SIGNATURE_HEADER} does not match the body")
+    elif account.webhook_auth == ProviderAccount.WebhookAuth.BASIC:
+        scheme, _, encoded = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not encoded:
+            raise WebhookAuthError("missing Basic credentials")
+        try:
+            username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise WebhookAuthError("malformed Basic credentials") from None
+        user_ok = hmac.compare_digest(username.encode(), account.webhook_username.encode())
+        password_ok = hmac.compare_digest(password.encode(), secret.encode())
+        if not (user_ok and password_ok):
+            raise WebhookAuthError("wrong Basic credentials")
+    else:
+        given = headers.get(TOKEN_HEADER, "")
+        if not given:
+            raise WebhookAuthError(f"missing {TOKEN_HEADER} header")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            raise WebhookAuthError(f"wrong {TOKEN_HEADER}")

@@ -1,0 +1,67 @@
+"""Provider webhooks: ``POST /webhooks/<provider>/<account key>/``.
+
+Verify, parse, store, answer fast. Bad input gets a 4xx whose body says what is wrong, and changes
+nothing; the provider keeps retrying a 4xx it can fix (an unknown sender, say) and a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from tenants.models import ProviderAccount
+
+from .ingest import UnroutableEvent, ingest
+from .providers.base import get_provider
+from .webhook_auth import WebhookAuthError, verify
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def provider_webhook(request, provider: str, key: str):
+    account = (
+        ProviderAccount.objects.select_related("tenant")
+        .filter(provider=provider, webhook_key=key, active=True, tenant__active=True)
+        .first()
+    )
+    if account is None:
+        return _error(404, "unknown webhook URL: check the account key in the URL")
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
+    body = request.body
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
+    try:
+        verify(account, request.headers, body)
+    except WebhookAuthError as exc:
+        log.warning("webhook for account %s refused: %s", account.pk, exc)
+        return _error(401, f"authentication failed: {exc}")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(400, f"malformed JSON: {exc}")
+    try:
+        events = get_provider(account.provider).parse_webhook(document)
+    except LookupError as exc:
+        return _error(404, str(exc))
+    except ValueError as exc:
+        return _error(400, f"not a webhook from {account.get_provider_display()}: {exc}")
+    try:
+        result = ingest(account, events)
+    except UnroutableEvent as exc:
+        return _error(422, str(exc))
+    return JsonResponse(
+        {"accepted": result.accepted, "duplicates": result.duplicates, "reports": result.reports}
+    )

@@ -1,0 +1,304 @@
+"""The Pub/Sub listener against the sandbox's gRPC Pub/Sub API, with a recording handler."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from relay.models import ListenerCursor
+from relay.salesforce.interactions import InteractionClient, now_ms
+from relay.salesforce.pubsub import Backoff, Listener, TenantSubscriber
+from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
+    CUSTOMER,
+    EVENT,
+    ORG_ID,
+    OTHER_ORG_ID,
+    WHATSAPP,
+    console,
+    create_sandbox_org,
+    make_connected_tenant,
+    new_id,
+    salesforce_urls,
+    tokens,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAST = Backoff(initial=0.05, maximum=0.3)
+
+
+class Recorder:
+    """The handler the listener calls; can be told to fail once on a given event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, dict]] = []
+        self.condition = threading.Condition()
+        self.fail_on: str | None = None
+
+    def __call__(self, tenant, fields: dict) -> None:
+        with self.condition:
+            if self.fail_on is not None and fields.get("Payload__c") == self.fail_on:
+                self.fail_on = None
+                raise RuntimeError("database went away")
+            self.events.append((tenant.pk, fields))
+            self.condition.notify_all()
+
+    def payloads(self, tenant_id: int | None = None) -> list[str]:
+        with self.condition:
+            return [f["Payload__c"] for t, f in self.events if tenant_id is None or t == tenant_id]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[str]:
+        with self.condition:
+            assert self.condition.wait_for(lambda: len(self.events) >= count, timeout), (
+                f"{len(self.events)} of {count} events arrived"
+            )
+        return self.payloads()
+
+
+def wait_until(predicate, timeout: float = 10.0, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def subscriptions(sandbox, org_id: str = ORG_ID) -> list:
+    """The sandbox's open Subscribe streams of an org (the bus keys orgs by their 18-character id)."""
+    return sandbox.call(lambda: sandbox.world.pubsub.subscriptions(sandbox.world.orgs.get(org_id).org_id))
+
+
+def subscriber_count(sandbox, org_id: str = ORG_ID) -> int:
+    return len(subscriptions(sandbox, org_id))
+
+
+def publish(sandbox, payload: str, org_id: str = ORG_ID, event: str = EVENT) -> bytes:
+    def run():
+        org = sandbox.world.orgs.get(org_id)
+        user = org.user_by_username("ada@acme.test")["Id"]
+        fields = {"EventType__c": "Interaction", "Payload__c": payload}
+        return sandbox.world.pubsub.publish(org.org_id, event, fields, created_by_id=user)
+
+    return sandbox.call(run)
+
+
+def cursor(tenant) -> bytes | None:
+    row = ListenerCursor.objects.filter(tenant=tenant).first()
+    return bytes(row.replay_id) if row and row.replay_id else None
+
+
+@pytest.fixture
+def tenant(sim, salesforce_urls):  # noqa: F811
+    create_sandbox_org(sim)
+    return make_connected_tenant(salesforce_urls)
+
+
+@pytest.fixture
+def start(sandbox):
+    """Start subscribers for a tenant; all are stopped at the end of the test."""
+    started: list[TenantSubscriber] = []
+
+    def start_subscriber(tenant, handler, **options) -> TenantSubscriber:
+        options.setdefault("backoff", FAST)
+        subscriber = TenantSubscriber(
+            tenant.pk, handler, endpoint=sandbox.world.config.grpc_target, tls=False, **options
+        ).start()
+        started.append(subscriber)
+        return subscriber
+
+    yield start_subscriber
+    for subscriber in started:
+        subscriber.stop()
+        subscriber.join(10)
+
+
+def stop(subscriber: TenantSubscriber) -> None:
+    subscriber.stop()
+    subscriber.join(10)
+    assert not subscriber.alive
+
+
+def test_events_arrive_in_order_and_the_cursor_follows(tenant, sandbox, start):
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    replay_ids = [publish(sandbox, f"message {n}") for n in range(5)]
+    assert recorder.wait_for(5) == [f"message {n}" for n in range(5)]
+    assert {t for t, _ in recorder.events} == {tenant.pk}
+    assert recorder.events[0][1]["EventType__c"] == "Interaction"
+    assert isinstance(recorder.events[0][1]["CreatedDate"], int)
+    wait_until(lambda: cursor(tenant) == replay_ids[-1], message="cursor at the last event")
+
+
+def test_restart_resumes_from_the_cursor_without_loss_or_duplicate(tenant, sandbox, start):
+    recorder = Recorder()
+    first = start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    for n in range(3):
+        publish(sandbox, f"before {n}")
+    recorder.wait_for(3)
+    stop(first)
+    wait_until(lambda: subscriber_count(sandbox) == 0, message="stream closed")
+
+    missed = [publish(sandbox, f"while down {n}") for n in range(4)]
+    start(tenant, recorder)
+    assert recorder.wait_for(7) == [f"before {n}" for n in range(3)] + [f"while down {n}" for n in range(4)]
+    wait_until(lambda: cursor(tenant) == missed[-1], message="cursor after the restart")
+    publish(sandbox, "after")
+    assert recorder.wait_for(8)[-1] == "after"
+    assert len(recorder.payloads()) == 8  # nothing twice
+
+
+def test_an_idle_subscription_keeps_its_place_from_keepalives(tenant, sandbox, start):
+    recorder = Recorder()
+    first = start(tenant, recorder)
+    wait_until(lambda: cursor(tenant) is not None, message="cursor from a keep-alive")
+    stop(first)
+    publish(sandbox, "sent while nobody listened")
+    start(tenant, recorder)
+    assert recorder.wait_for(1) == ["sent while nobody listened"]
+
+
+def test_a_failed_batch_is_offered_again(tenant, sandbox, start):
+    recorder = Recorder()
+    recorder.fail_on = "second"
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "first")
+    recorder.wait_for(1)
+    publish(sandbox, "second")
+    publish(sandbox, "third")
+    assert recorder.wait_for(3)[-2:] == ["second", "third"]
+    assert recorder.payloads().count("second") == 1
+    # The error was visible until the next good batch cleared it.
+    wait_until(lambda: ListenerCursor.objects.get(tenant=tenant).last_error == "", message="error cleared")
+
+
+def test_flow_control_asks_for_more(tenant, sandbox, start):
+    recorder = Recorder()
+    start(tenant, recorder, batch_size=4)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    for n in range(13):
+        publish(sandbox, f"event {n}")
+    assert recorder.wait_for(13) == [f"event {n}" for n in range(13)]
+
+
+def test_reconnects_after_a_pubsub_outage(tenant, sandbox, sim, start):
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "before the outage")
+    recorder.wait_for(1)
+    fault = sim.post("/__sim/faults", json={"service": "pubsub", "outage": True}).json()["id"]
+    wait_until(lambda: subscriber_count(sandbox) == 0, message="stream dropped")
+    publish(sandbox, "during the outage")
+    wait_until(
+        lambda: "UNAVAILABLE" in (ListenerCursor.objects.get(tenant=tenant).last_error or ""), message="error"
+    )
+    assert sim.delete(f"/__sim/faults/{fault}").status_code == 200
+    assert recorder.wait_for(2) == ["before the outage", "during the outage"]
+    publish(sandbox, "after the outage")
+    assert recorder.wait_for(3)[-1] == "after the outage"
+
+
+def test_a_revoked_token_is_replaced_and_the_stream_resumes(tenant, sandbox, sim, start):
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "one")
+    recorder.wait_for(1)
+    sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})
+    publish(sandbox, "two")  # wakes the stream, which notices the revoked session
+    assert recorder.wait_for(2) == ["one", "two"]
+    assert [t["revoked"] for t in tokens(sim)] == [True, False]
+    sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})  # again, later: refreshed again
+    publish(sandbox, "three")
+    assert recorder.wait_for(3) == ["one", "two", "three"]
+    assert [t["revoked"] for t in tokens(sim)] == [True, True, False]
+
+
+def test_a_refused_replay_id_falls_back_to_earliest(tenant, sandbox, start):
+    publish(sandbox, "retained 1")
+    publish(sandbox, "retained 2")
+    ListenerCursor.objects.create(tenant=tenant, topic=f"/event/{EVENT}", replay_id=b"\x7f" * 8)
+    recorder = Recorder()
+    start(tenant, recorder)
+    assert recorder.wait_for(2) == ["retained 1", "retained 2"]
+    wait_until(lambda: cursor(tenant) != b"\x7f" * 8, message="cursor replaced")
+
+
+def test_agent_reply_in_the_console_reaches_the_handler(tenant, sandbox, sim, start):
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    sent = InteractionClient(tenant.salesforce).send_text(
+        WHATSAPP, CUSTOMER, "Where is my order?", entry_id=new_id(), timestamp_ms=now_ms()
+    )
+    session = sent["workItemIds"][0]
+    ada = next(a for a in console(sim, ORG_ID, "/agents") if a["username"] == "ada@acme.test")["id"]
+    sim.post(f"/__sim/console/api/orgs/{ORG_ID}/sessions/{session}/accept", json={"agent": ada})
+    sim.post(
+        f"/__sim/console/api/orgs/{ORG_ID}/sessions/{session}/reply",
+        json={"agent": ada, "text": "On its way"},
+    )
+
+    def agent_messages():
+        found = []
+        for payload in recorder.payloads():
+            event = json.loads(payload)
+            entry = event["payload"]
+            if entry["entryType"] == "Message" and entry["sender"]["role"] == "Agent":
+                found.append(entry["entryPayload"]["abstractMessage"]["staticContent"]["text"])
+        return found
+
+    wait_until(lambda: agent_messages() == ["On its way"], message="the agent's reply")
+
+
+def test_listener_follows_the_tenant_list(tenant, sandbox, sim, salesforce_urls):  # noqa: F811
+    recorder = Recorder()
+    listener = Listener(
+        recorder, refresh_seconds=0.1, endpoint=sandbox.world.config.grpc_target, tls=False, backoff=FAST
+    )
+    runner = threading.Thread(target=listener.run)
+    runner.start()
+    try:
+        wait_until(lambda: subscriber_count(sandbox) == 1, message="first tenant subscribed")
+
+        create_sandbox_org(sim, OTHER_ORG_ID)  # a tenant added while running
+        other = make_connected_tenant(salesforce_urls, OTHER_ORG_ID)
+        wait_until(lambda: subscriber_count(sandbox, OTHER_ORG_ID) == 1, message="second tenant subscribed")
+        publish(sandbox, "for the new tenant", org_id=OTHER_ORG_ID)
+        recorder.wait_for(1)
+        assert recorder.payloads(other.pk) == ["for the new tenant"]
+
+        connection = tenant.salesforce  # the platform event renamed: resubscribed to the new topic
+        connection.platform_event = "Renamed_Event__e"
+        connection.save()
+        wait_until(
+            lambda: [s.topic.api_name for s in subscriptions(sandbox)] == ["Renamed_Event__e"],
+            message="resubscribed to the renamed event",
+        )
+        publish(sandbox, "on the renamed event", event="Renamed_Event__e")
+        recorder.wait_for(2)
+        assert recorder.payloads(tenant.pk) == ["on the renamed event"]
+
+        tenant.active = False  # disabled: its stream closes
+        tenant.save()
+        wait_until(lambda: subscriber_count(sandbox) == 0, message="disabled tenant unsubscribed")
+        assert subscriber_count(sandbox, OTHER_ORG_ID) == 1
+    finally:
+        listener.stop()
+        runner.join(15)
+    assert not runner.is_alive()
+    wait_until(lambda: subscriber_count(sandbox, OTHER_ORG_ID) == 0, message="streams closed on stop")
+
+
+def test_backoff_grows_with_jitter_up_to_its_maximum():
+    backoff = Backoff(initial=1.0, maximum=8.0)
+    for failures, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 8.0)]:
+        delays = [backoff.delay(failures) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jittered: reconnecting listeners do not stampede together

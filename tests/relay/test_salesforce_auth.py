@@ -1,0 +1,153 @@
+"""The JWT bearer flow against the sandbox's token endpoint, and the shared token cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import jwt
+import pytest
+from cryptography import x509
+
+from relay.errors import ExternalError
+from relay.salesforce.auth import build_assertion, cache_key, get_token
+from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
+    ORG_ID,
+    USERNAME,
+    consumer_key,
+    create_sandbox_org,
+    key_pair,
+    make_connected_tenant,
+    salesforce_urls,
+    tokens,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant(sim, salesforce_urls):  # noqa: F811
+    create_sandbox_org(sim)
+    return make_connected_tenant(salesforce_urls)
+
+
+def test_assertion_is_rs256_with_exp_in_seconds(tenant):
+    now = time.time()
+    assertion = build_assertion(tenant.salesforce, now=now)
+    certificate = x509.load_pem_x509_certificate(key_pair()[1].encode())
+    claims = jwt.decode(
+        assertion, certificate.public_key(), algorithms=["RS256"], audience="https://login.salesforce.com"
+    )
+    assert jwt.get_unverified_header(assertion)["alg"] == "RS256"
+    assert claims["iss"] == consumer_key(ORG_ID)
+    assert claims["sub"] == USERNAME
+    assert claims["exp"] == int(now) + 180  # seconds, three minutes ahead
+
+
+def test_token_is_minted_once_then_served_from_the_cache(tenant, sim):
+    first = get_token(tenant.salesforce)
+    second = get_token(tenant.salesforce)
+    assert second.access_token == first.access_token
+    assert first.access_token.startswith(ORG_ID[:15] + "!")
+    assert len(tokens(sim)) == 1  # the second call made no token request
+    assert "!" not in repr(first)  # the token never shows in reprs
+
+
+def test_refresh_mints_a_new_token_and_caches_it(tenant, sim):
+    first = get_token(tenant.salesforce)
+    refreshed = get_token(tenant.salesforce, refresh=True, rejected=first.access_token)
+    assert refreshed.access_token != first.access_token
+    assert get_token(tenant.salesforce).access_token == refreshed.access_token
+    # A second worker refused the same old token: it gets the refreshed one, no third mint.
+    assert get_token(tenant.salesforce, refresh=True, rejected=first.access_token) == refreshed
+    assert len(tokens(sim)) == 2
+
+
+def test_many_workers_missing_the_cache_at_once_mint_one_token(tenant, sim):
+    results, barrier = [], threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        results.append(get_token(tenant.salesforce).access_token)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(results) == 8 and len(set(results)) == 1
+    assert len(tokens(sim)) == 1
+
+
+def test_changed_credentials_use_a_new_cache_key(tenant):
+    connection = tenant.salesforce
+    before = cache_key(connection)
+    connection.integration_username = "someone-else@acme.test"
+    assert cache_key(connection) != before
+    assert cache_key(connection).startswith(f"salesforce:token:{tenant.pk}:")
+
+
+def test_wrong_consumer_key_shows_salesforces_words(tenant, sim):
+    connection = tenant.salesforce
+    connection.consumer_key = "3MVG9-unknown"
+    with pytest.raises(ExternalError) as caught:
+        get_token(connection)
+    assert caught.value.permanent
+    assert caught.value.code == "invalid_client_id"
+    assert "client identifier invalid" in caught.value.message
+    assert tokens(sim) == []
+
+
+def test_user_not_preauthorized_shows_salesforces_words(tenant):
+    connection = tenant.salesforce
+    connection.integration_username = "stranger@acme.test"
+    with pytest.raises(ExternalError) as caught:
+        get_token(connection)
+    assert caught.value.permanent and caught.value.status == 400
+    assert caught.value.code == "invalid_grant"
+    assert caught.value.message == "Salesforce refused the login: user hasn't approved this consumer"
+
+
+def test_certificate_not_matching_the_key_is_permanent(tenant, sim):
+    from tenants.certificates import generate_key_pair
+
+    connection = tenant.salesforce
+    connection.private_key = generate_key_pair("another key")[0]
+    with pytest.raises(ExternalError) as caught:
+        get_token(connection)
+    assert caught.value.permanent and "invalid assertion" in caught.value.message
+
+
+def test_login_host_down_is_transient(tenant, sim):
+    sim.post("/__sim/faults", json={"service": "core", "path": "oauth2", "status": 503, "retry_after": 7})
+    with pytest.raises(ExternalError) as caught:
+        get_token(tenant.salesforce)
+    assert not caught.value.permanent
+    assert caught.value.status == 503 and caught.value.retry_after == 7
+
+
+def test_incomplete_connection_is_refused_without_a_request(tenant, sim):
+    connection = tenant.salesforce
+    connection.consumer_key = ""
+    with pytest.raises(ExternalError, match="no consumer key") as caught:
+        get_token(connection)
+    assert caught.value.permanent
+
+
+def test_a_worker_waits_for_the_process_holding_the_lock(tenant, sim):
+    from django.core.cache import cache
+
+    from relay.salesforce import auth
+
+    connection = tenant.salesforce
+    key = cache_key(connection)
+    assert cache.add(f"{key}:lock", "another-process", timeout=30)  # another process is minting
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(get_token(connection)))
+    waiting.start()
+    minted_elsewhere = auth.mint_token(connection)
+    auth._write(key, minted_elsewhere)  # what the other process stores when it is done
+    waiting.join(timeout=20)
+    assert results == [minted_elsewhere]
+    assert len(tokens(sim)) == 1  # the waiting worker minted nothing itself
+    cache.delete(f"{key}:lock")
