@@ -45,6 +45,8 @@ class Command(BaseCommand):
                         with transaction.atomic():
                             model._base_manager.filter(pk=pk).update(**{name: plaintext})
         verb = "would re-encrypt" if dry_run else "re-encrypted"
-        self.stdout.write(f"{verb} {total} secret(s) under key {ring.current_id}; {failed} could not be read.")
+        self.stdout.write(
+            f"{verb} {total} secret(s) under key {ring.current_id}; {failed} could not be read."
+        )
         if failed:
             raise SystemExit(1)
