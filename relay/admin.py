@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from tenants.admin_scoping import TenantScopedAdmin
+from tenants.admin_scoping import ReadOnlyScopedInline, TenantScopedAdmin
 
 from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
 
@@ -28,7 +28,7 @@ def status_badge(status: str, label: str) -> str:
     )
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyScopedInline, admin.TabularInline):
     model = Message
     fields = [
         "sequence",
@@ -42,12 +42,8 @@ class MessageInline(admin.TabularInline):
     ]
     readonly_fields = fields
     extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ["received_at", "direction", "sequence"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Status")
     def status_display(self, obj):
@@ -100,26 +96,18 @@ class ConversationAdmin(TenantScopedAdmin):
         return status_badge("failed", count) if count else 0
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyScopedInline, admin.TabularInline):
     model = DeliveryAttempt
     fields = ["created_at", "target", "action", "outcome", "status_code", "error", "duration_ms"]
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class NoticeInline(admin.TabularInline):
+class NoticeInline(ReadOnlyScopedInline, admin.TabularInline):
     model = SalesforceNotice
     fields = ["kind", "status", "attempts", "reason", "last_error", "next_attempt_at"]
     readonly_fields = fields
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Message)

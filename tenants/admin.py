@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .admin_scoping import TenantScopedAdmin, allowed_tenant_ids
+from .admin_scoping import ScopedInline, TenantScopedAdmin, allowed_tenant_ids
 from .certificates import certificate_expiry, generate_key_pair
 from .forms import WriteOnlySecretsForm
 from .models import (
@@ -39,10 +39,22 @@ class PartnerAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ScopedInline, admin.TabularInline):
+    """Tenant admins see who belongs to their tenant; only superusers change it (the user picker
+    lists every user of the installation)."""
+
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
 
 @admin.register(Tenant)
@@ -157,13 +169,6 @@ class SalesforceConnectionAdmin(TenantScopedAdmin):
         response = HttpResponse(connection.certificate, content_type="application/x-pem-file")
         response["Content-Disposition"] = f'attachment; filename="switchboard-{connection.tenant.slug}.crt"'
         return response
-
-
-class SenderInline(admin.TabularInline):
-    model = Sender
-    extra = 0
-    fields = ["channel", "address", "display_name", "enabled", "channel_address_identifier"]
-    show_change_link = True
 
 
 @admin.register(ProviderAccount)

@@ -85,3 +85,29 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if not self._may_manage(request, obj):
             raise PermissionDenied("You do not manage this tenant.")
         super().save_model(request, obj, form, change)
+
+
+class ScopedInline:
+    """Mixin for inlines: Django asks the model permissions a tenant admin does not have; the parent
+    admin has already decided who sees the object, so the inline follows it."""
+
+    def _parent_allows(self, request, obj=None) -> bool:
+        ids = allowed_tenant_ids(request)
+        if ids is None:
+            return True
+        tenant_id = getattr(obj, "tenant_id", getattr(obj, "pk", None) if obj.__class__ is Tenant else None)
+        return bool(ids) and (obj is None or tenant_id in ids)
+
+    def has_view_permission(self, request, obj=None):
+        return self._parent_allows(request, obj)
+
+
+class ReadOnlyScopedInline(ScopedInline):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

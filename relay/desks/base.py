@@ -16,15 +16,17 @@ class Desk:
 def desk_for(message: Message) -> Desk:
     from tenants.models import SalesforceConnection
 
+    from ..attempts import attempt
     from ..errors import ExternalError
     from .messaging import MessagingDesk
 
     connection = SalesforceConnection.objects.filter(tenant_id=message.tenant_id).first()
     if connection is None:
         # Not permanent: the admin may connect Salesforce within the delivery window, and then it arrives.
-        raise ExternalError(
-            "Salesforce is not connected for this tenant yet (setup wizard, step 1)", code="NOT_CONNECTED"
-        )
+        with attempt(message, target="salesforce", action="interaction"):
+            raise ExternalError(
+                "Salesforce is not connected for this tenant yet (setup wizard, step 1)", code="NOT_CONNECTED"
+            )
     if connection.desk == SalesforceConnection.Desk.LIVECHAT:
         from .livechat import LiveChatDesk
 
