@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from .celery import app as celery_app
+from kombu import Connection
 
 
 def _check_database() -> dict:
@@ -20,9 +20,13 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    with celery_app.connection_for_write() as conn:
+    # A fresh connection to the configured broker (not the app's pool, which may hide an outage).
+    url = settings.CELERY_BROKER_URL
+    with Connection(
+        url, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS, connect_timeout=2
+    ) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        transport = conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+        transport = conn.transport.driver_type
     return {"ok": True, "transport": transport}
 
 

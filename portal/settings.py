@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "tenants",
     "relay",
     "portal",
+    "portal.console",
+    "portal.api",
     "sandbox",  # only for `manage.py sandbox`; the simulators never import the product
 ]
 

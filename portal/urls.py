@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from relay.webhooks import provider_webhook
@@ -15,4 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/<slug:provider>/<str:key>/", provider_webhook, name="provider-webhook"),
+    path("console/", include("portal.console.urls")),
+    path("api/", include("portal.api.urls")),
+    path("handover/", include("relay.handover.urls")),
 ]

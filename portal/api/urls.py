@@ -1,0 +1,3 @@
+"""Stub: the partner REST API is added by the work that owns this package."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Stub: the page is added by the work that owns this module."""
+
+urlpatterns: list = []

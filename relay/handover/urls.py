@@ -1,0 +1,3 @@
+"""Stub: the chatbot handover endpoint is added by the work that owns this package."""
+
+urlpatterns: list = []
