@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -27,23 +28,27 @@ def notify(message_id: int):
     for notice in pending:
         if notice.next_attempt_at > now:
             return notice.next_attempt_at
+        # One worker per notice: the loser of a race leaves it (and the ones after it, to keep their
+        # order) to the winner, and looks again shortly; a dead winner's claim is retried by the sweeper.
+        claimed = SalesforceNotice.objects.filter(
+            pk=notice.pk, status=SalesforceNotice.Status.PENDING, attempts=notice.attempts
+        ).update(attempts=notice.attempts + 1, updated_at=now)
+        if not claimed:
+            return now + timedelta(seconds=1)
+        notice.attempts += 1
         try:
             _send(message, notice)
         except ExternalError as exc:
-            notice.attempts += 1
             notice.last_error = str(exc)
             if exc.permanent:
                 notice.status = SalesforceNotice.Status.FAILED
-                notice.save(update_fields=["attempts", "last_error", "status", "updated_at"])
+                notice.save(update_fields=["last_error", "status", "updated_at"])
                 continue
             notice.next_attempt_at = next_attempt(notice.attempts, retry_after=exc.retry_after)
-            notice.save(update_fields=["attempts", "last_error", "next_attempt_at", "updated_at"])
+            notice.save(update_fields=["last_error", "next_attempt_at", "updated_at"])
             return notice.next_attempt_at
         SalesforceNotice.objects.filter(pk=notice.pk).update(
-            status=SalesforceNotice.Status.DONE,
-            attempts=notice.attempts + 1,
-            last_error="",
-            updated_at=timezone.now(),
+            status=SalesforceNotice.Status.DONE, last_error="", updated_at=timezone.now()
         )
     return None
 
