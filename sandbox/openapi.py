@@ -111,13 +111,25 @@ def _nullable(original):
     return keyword
 
 
+def _is_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_number(checker, instance) -> bool:
+    return isinstance(instance, int | float) and not isinstance(instance, bool)
+
+
+# Salesforce's files use the type names int, float and double.
+_SALESFORCE_TYPES = {"int": _is_integer, "float": _is_number, "double": _is_number}
+
+
 def _validator_class(base, oas30: bool):
     any_of = _unless_discriminated(base.VALIDATORS["anyOf"])
     keywords = {"$ref": _ref, "discriminator": _discriminator, "oneOf": any_of, "anyOf": any_of}
     if oas30:
         keywords["type"] = _nullable(base.VALIDATORS["type"])
         keywords["enum"] = _nullable(base.VALIDATORS["enum"])
-    return validators.extend(base, keywords)
+    return validators.extend(base, keywords, type_checker=base.TYPE_CHECKER.redefine_many(_SALESFORCE_TYPES))
 
 
 OAS30Validator = _validator_class(validators.Draft4Validator, oas30=True)
