@@ -480,3 +480,41 @@ class ApiKey(models.Model):
 
 def _digest(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class WhatsAppTemplate(TenantOwned):
+    """A WhatsApp template of a sender, as the provider last listed it (a cache: see tenants/template_sync.py).
+
+    The provider stays the source of truth; rows are replaced by each sync, so the panel never asks the
+    provider on every page load and new approvals appear after the next periodic sync or a refresh.
+    """
+
+    class Status(models.TextChoices):
+        APPROVED = "APPROVED", "Approved"
+        PENDING = "PENDING", "Pending"
+        REJECTED = "REJECTED", "Rejected"
+
+    sender = models.ForeignKey(Sender, on_delete=models.CASCADE, related_name="whatsapp_templates")
+    provider_id = models.CharField(max_length=64, blank=True, help_text="The provider's id of the template.")
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=20)
+    category = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, help_text="The provider's status: APPROVED, PENDING, ...")
+    structure = models.JSONField(default=dict, blank=True, help_text="Header, body, footer and buttons.")
+    fetched_at = models.DateTimeField(help_text="When the provider last listed this template.")
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "name", "language"], name="one_template_per_sender_name_language"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "sender", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status.upper() == self.Status.APPROVED
