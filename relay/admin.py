@@ -207,3 +207,6 @@ class ListenerCursorAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from .handover import admin as _handover_admin  # noqa: E402, F401 - registers the handover admin pages

@@ -225,3 +225,7 @@ class ListenerCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'latest'}"
+
+
+# Chatbot handovers live in their own package; imported here so Django registers them with the app.
+from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.utils import timezone
 
-from . import leases
+from . import leases, signals
 from .backoff import next_attempt
 from .errors import ExternalError
 from .models import Message
@@ -26,8 +26,13 @@ OnFailed = Callable[[Message, str, ExternalError | None], None]
 
 
 class RetryLater(Exception):
-    def __init__(self, eta) -> None:
+    """Raised by ``deliver`` when the message must wait for something that is not a failure (an agent to
+    come online for a handover): the line pauses until ``eta`` and no attempt is counted."""
+
+    def __init__(self, eta, reason: str = "") -> None:
+        super().__init__(reason)
         self.eta = eta
+        self.reason = reason
 
 
 def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, *, limit: int = 500):
@@ -58,6 +63,11 @@ def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFai
                 return None
             try:
                 deliver(message)
+            except RetryLater as wait:
+                Message.objects.filter(pk=message.pk).update(
+                    next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
+                )
+                return wait.eta
             except ExternalError as exc:
                 if exc.permanent:
                     _give_up(message, str(exc), exc, on_failed)
@@ -90,3 +100,6 @@ def _give_up(message: Message, reason: str, error: ExternalError | None, on_fail
         if updated:
             message.status, message.last_error = Message.Status.FAILED, reason
             on_failed(message, reason, error)
+            signals.message_status_changed.send_robust(
+                sender=Message, message=message, status=Message.Status.FAILED, reason=reason
+            )

@@ -12,6 +12,7 @@ from ..models import Conversation, Message
 from ..providers.base import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import InteractionClient, attachment_problem
+from ..signals import conversation_event, message_status_changed
 from .base import Desk
 from .render import as_text, media_link_note
 
@@ -29,6 +30,11 @@ class MessagingDesk(Desk):
     name = "messaging"
 
     def deliver(self, message: Message) -> None:
+        if message.kind == "history":  # a chatbot handover's transcript (relay/handover)
+            from ..handover.importer import deliver_history
+
+            deliver_history(message)
+            return
         conversation = message.conversation
         sender = conversation.sender
         client = InteractionClient(message.tenant.salesforce)
@@ -80,6 +86,7 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
         salesforce_entry_id=entry_id(message),
         updated_at=now,
     )
+    message_status_changed.send_robust(sender=Message, message=message, status=Message.Status.DELIVERED)
     changes = {}
     if response.get("conversationIdentifier"):
         changes["salesforce_conversation_id"] = response["conversationIdentifier"]
@@ -88,3 +95,7 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
         changes["messaging_session_id"] = work_items[0]
     if changes:
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    if any(getattr(conversation, field) != value for field, value in changes.items()):
+        conversation_event.send_robust(
+            sender=Conversation, conversation=conversation, event="connected", data=changes
+        )

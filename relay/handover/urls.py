@@ -1,3 +1,7 @@
-"""Stub: the chatbot handover endpoint is added by the work that owns this package."""
+"""The chatbot handover endpoint, mounted at ``/handover/`` (docs/handover.md)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from .views import handover
+
+urlpatterns = [path("<str:key>/", handover, name="handover")]

@@ -527,3 +527,7 @@ def object_of_id(record_id: str) -> str | None:
 def names(api: str = DATA) -> list[str]:
     """The sObject types an API lists in ``GET .../sobjects``."""
     return sorted(o.name for o in OBJECTS.values() if api in o.apis)
+
+
+# Omni-Channel presence views (UserServicePresence, ServicePresenceStatus) live in their own module.
+from . import presence  # noqa: E402, F401

@@ -1,0 +1,70 @@
+"""``POST /handover/<key>/``: a tenant's bot hands a conversation over to Salesforce.
+
+Checked in order: the endpoint key (404), the body size (413), the credentials (401), JSON (400), the
+contract (400 with a message per field). Nothing is written unless everything passes. A new handover
+answers 202; the same handover again (same ``handoverId``, ``conversationId`` or body) answers 200
+with ``"duplicate": true`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .auth import HandoverAuthError, verify
+from .contract import HandoverSerializer
+from .models import HandoverEndpoint
+from .service import start_handover
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+@csrf_exempt  # a machine-to-machine endpoint: the secret authenticates the call
+@require_POST
+def handover(request, key: str):
+    endpoint = (
+        HandoverEndpoint.objects.select_related("tenant")
+        .filter(key=key, active=True, tenant__active=True)
+        .first()
+    )
+    if endpoint is None:
+        return _error(404, "unknown handover URL: check the key in the URL")
+    if int(request.headers.get("Content-Length") or 0) > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
+    body = request.body
+    if len(body) > settings.WEBHOOK_MAX_BYTES:
+        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
+    try:
+        verify(endpoint, request.headers, body)
+    except HandoverAuthError as exc:
+        log.warning("handover for tenant %s refused: %s", endpoint.tenant_id, exc)
+        return _error(401, f"authentication failed: {exc}")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _error(400, f"malformed JSON: {exc}")
+    if not isinstance(document, dict):
+        return _error(400, "the body must be a JSON object")
+    serializer = HandoverSerializer(data=document, context={"tenant": endpoint.tenant})
+    if not serializer.is_valid():
+        return _error(400, "the handover is not valid", fields=serializer.errors)
+    handover_row, created = start_handover(endpoint.tenant, serializer.validated_data)
+    return JsonResponse(
+        {
+            "handover": handover_row.key,
+            "status": handover_row.status,
+            "conversation": handover_row.conversation_id,
+            "entries": len(handover_row.entries) if handover_row.transcript_ready else None,
+            "duplicate": not created,
+        },
+        status=202 if created else 200,
+    )
