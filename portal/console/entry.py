@@ -15,6 +15,7 @@ from tenants.models import Membership, Tenant
 from tenants.validators import normalize_salesforce_id
 
 from . import canvas
+from .framing import origin_of
 from .session import ConsoleSession, console_error
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def canvas_entry(request: HttpRequest, page: str = ""):
     if page not in PAGES:
         return console_error(request, f"There is no Switchboard page called {page!r}.", status=404)
     user_id = str(user.get("userId") or envelope.get("userId") or "")
+    client = envelope.get("client") or {}
     session = ConsoleSession(
         tenant_id=tenant.pk,
         user_id=user_id,
@@ -66,12 +68,19 @@ def canvas_entry(request: HttpRequest, page: str = ""):
         record_id=record_id,
         via="canvas",
         is_admin=_is_admin(tenant, user_id, user),
+        frame_origins=_frame_origins(client),
     )
     try:
         target = reverse(PAGES[page])
     except NoReverseMatch:
         return console_error(request, f"The {page} page is not available in this version.", status=404)
     return redirect(f"{target}?st={session.token()}")
+
+
+def _frame_origins(client: dict) -> tuple[str, ...]:
+    """The org's instance URL first (the wizard offers it as My Domain), then the framing page's origin."""
+    urls = [str(client.get("instanceUrl") or ""), str(client.get("targetOrigin") or "")]
+    return tuple(url.rstrip("/") for url in urls if url and origin_of(url))
 
 
 def _is_admin(tenant: Tenant, user_id: str, user: dict) -> bool:

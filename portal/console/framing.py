@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+
 from tenants.models import Tenant
+from tenants.validators import validate_https_url
 
 
 def salesforce_origins(instance_url: str) -> list[str]:
@@ -25,7 +28,23 @@ def salesforce_origins(instance_url: str) -> list[str]:
     return [origin]  # the sandbox, or an instance URL we cannot expand
 
 
-def frame_ancestors_for(tenant: Tenant) -> str:
+def origin_of(url: str) -> str:
+    """``https://acme.lightning.force.com/one/one.app`` → ``https://acme.lightning.force.com``; "" if unsafe."""
+    try:
+        validate_https_url(url or "")
+    except ValidationError:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def frame_ancestors_for(tenant: Tenant, extra_origins: tuple[str, ...] | list[str] = ()) -> str:
+    """The CSP ``frame-ancestors`` sources: ourselves, the tenant's Salesforce domains, and the origins the
+    verified signed request named (so a tenant whose My Domain is not saved yet can still run the wizard)."""
     connection = getattr(tenant, "salesforce", None)
     origins = salesforce_origins(connection.instance_url) if connection else []
+    for url in extra_origins:
+        for origin in salesforce_origins(origin_of(url)):
+            if origin not in origins:
+                origins.append(origin)
     return " ".join(["'self'", *origins])

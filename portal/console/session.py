@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from functools import wraps
 
 from django.core import signing
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -34,13 +35,18 @@ class ConsoleSession:
     record_id: str = ""  # e.g. the MessagingSession id of the record page
     via: str = "canvas"  # canvas | web
     is_admin: bool = False
+    # Origins of the Salesforce page that framed us, from the verified signed request (client.instanceUrl,
+    # client.targetOrigin): they may frame us even before the tenant's My Domain is configured.
+    frame_origins: tuple[str, ...] = ()
 
     def token(self) -> str:
         return signing.dumps(asdict(self), salt=SALT, compress=True)
 
     @classmethod
     def from_token(cls, token: str) -> ConsoleSession:
-        return cls(**signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS))
+        data = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
+        data["frame_origins"] = tuple(data.get("frame_origins") or ())
+        return cls(**data)
 
 
 def token_from(request: HttpRequest) -> str:
@@ -72,21 +78,39 @@ def console_view(*, admin_only: bool = False):
                     "Your session has expired or is missing. Open this page again from Salesforce "
                     "(or sign in to Switchboard).",
                 )
+            if not token_from(request) and request.method not in ("GET", "HEAD", "OPTIONS"):
+                # A site user's cookie, not the signed token, authenticates this request: CSRF applies.
+                refused = _csrf_refusal(request)
+                if refused is not None:
+                    return refused
             tenant = (
                 Tenant.objects.filter(pk=session.tenant_id, active=True).select_related("salesforce").first()
             )
             if tenant is None:
                 return console_error(request, "This Switchboard tenant is not active.")
             if admin_only and not session.is_admin:
-                return console_error(request, "Only an administrator of this org can change its setup.")
+                who = f" (your Salesforce user id is {session.user_id})" if session.via == "canvas" else ""
+                return console_error(
+                    request,
+                    "Only an administrator of this org can change its setup. Ask a Switchboard admin to "
+                    f"make you a tenant admin with your Salesforce user id{who}.",
+                )
             request.console, request.tenant = session, tenant
             response = view(request, *args, **kwargs)
-            response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors_for(tenant)}"
+            ancestors = frame_ancestors_for(tenant, extra_origins=session.frame_origins)
+            response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
             return response
 
         return wrapper
 
     return decorator
+
+
+def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Django's own CSRF check (the view itself is exempt because tokens need none)."""
+    checker = CsrfViewMiddleware(lambda _request: HttpResponse())
+    checker.process_request(request)
+    return checker.process_view(request, None, (), {})
 
 
 def _session(request: HttpRequest) -> ConsoleSession | None:

@@ -1,0 +1,493 @@
+"""The wizard's forms: each validates with field-level messages and writes nothing when it is invalid."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from relay.errors import ExternalError
+from relay.providers.base import get_provider
+from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
+from tenants.validators import normalize_salesforce_id, validate_https_url
+
+from .lists import FetchedList
+
+API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,38}[A-Za-z0-9]$")
+SLDS_INPUT = {"class": "slds-input"}
+SLDS_TEXTAREA = {"class": "slds-textarea", "rows": 2}
+SLDS_SELECT = {"class": "slds-select"}
+
+
+class SldsForm(forms.Form):
+    """Renders with SLDS classes; the templates lay the fields out."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                continue
+            css = "slds-select" if isinstance(widget, forms.Select) else "slds-input"
+            if isinstance(widget, forms.Textarea):
+                css = "slds-textarea"
+            widget.attrs.setdefault("class", css)
+
+
+# --- step 1 ----------------------------------------------------------------------------------------------
+
+
+class SalesforceForm(SldsForm):
+    instance_url = forms.CharField(
+        label="My Domain URL",
+        validators=[validate_https_url],
+        help_text="Setup → My Domain, e.g. https://acme.my.salesforce.com",
+    )
+    environment = forms.ChoiceField(label="Org type", choices=SalesforceConnection.Environment.choices)
+    desk = forms.ChoiceField(
+        label="Where conversations go",
+        choices=SalesforceConnection.Desk.choices,
+        help_text="Legacy Chat only for existing chat deployments.",
+    )
+    consumer_key = forms.CharField(
+        label="Consumer key", max_length=255, help_text="App Manager → your Connected App → Consumer Key"
+    )
+    integration_username = forms.CharField(
+        label="Integration user",
+        max_length=255,
+        help_text="The Salesforce username the relay acts as; pre-authorize it in the Connected App.",
+    )
+    canvas_consumer_secret = forms.CharField(
+        label="Consumer secret (for Canvas)",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    login_url = forms.CharField(
+        label="Token URL (advanced)",
+        required=False,
+        validators=[validate_https_url],
+        help_text="Empty: your My Domain.",
+    )
+
+    def __init__(self, *args, secret_set: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["canvas_consumer_secret"].help_text = (
+            "Set – leave empty to keep it." if secret_set else "Verifies the console's signed requests."
+        )
+
+    def clean_instance_url(self) -> str:
+        return self.cleaned_data["instance_url"].strip().rstrip("/")
+
+    def clean_login_url(self) -> str:
+        return self.cleaned_data["login_url"].strip().rstrip("/")
+
+    def clean_integration_username(self) -> str:
+        value = self.cleaned_data["integration_username"].strip()
+        if "@" not in value:
+            raise ValidationError(
+                "A Salesforce username looks like an email address, e.g. integration@acme.com."
+            )
+        return value
+
+    def clean_consumer_key(self) -> str:
+        value = self.cleaned_data["consumer_key"].strip()
+        if " " in value:
+            raise ValidationError("A consumer key has no spaces: copy it again from the Connected App.")
+        return value
+
+    def save(self, connection: SalesforceConnection) -> SalesforceConnection:
+        data = self.cleaned_data
+        for name in ("instance_url", "environment", "desk", "consumer_key", "integration_username"):
+            setattr(connection, name, data[name])
+        connection.login_url = data["login_url"] or data["instance_url"]
+        if data["canvas_consumer_secret"]:
+            connection.canvas_consumer_secret = data["canvas_consumer_secret"]
+        connection.save()
+        return connection
+
+
+# --- step 2 ----------------------------------------------------------------------------------------------
+
+
+class ChannelSetupForm(SldsForm):
+    authorization_context = forms.CharField(
+        label="Channel definition name",
+        initial="Switchboard_Messaging",
+        help_text="The ConversationChannelDefinition developer name.",
+    )
+    platform_event = forms.CharField(label="Platform event", initial="Switchboard_Interaction__e")
+
+    def clean_authorization_context(self) -> str:
+        value = self.cleaned_data["authorization_context"].strip()
+        if not API_NAME.match(value) or "__" in value:
+            raise ValidationError("Use letters, digits and single underscores, starting with a letter.")
+        return value
+
+    def clean_platform_event(self) -> str:
+        value = self.cleaned_data["platform_event"].strip()
+        if not value.endswith("__e") or not API_NAME.match(value.removesuffix("__e") + "x"):
+            raise ValidationError("A platform event's API name ends in __e, e.g. Switchboard_Interaction__e.")
+        return value
+
+
+class TextsMixin(forms.Form):
+    welcome_text = forms.CharField(
+        label="Welcome text",
+        required=False,
+        widget=forms.Textarea,
+        help_text="Sent when a conversation opens.",
+    )
+    closing_text = forms.CharField(
+        label="Closing text", required=False, widget=forms.Textarea, help_text="Sent when the agent ends it."
+    )
+    no_agent_text = forms.CharField(
+        label="No agent available",
+        required=False,
+        widget=forms.Textarea,
+        help_text="Sent when nobody can take it.",
+    )
+
+    def save_texts(self, tenant) -> None:
+        for name in ("welcome_text", "closing_text", "no_agent_text"):
+            setattr(tenant, name, self.cleaned_data[name].strip())
+        tenant.save(update_fields=["welcome_text", "closing_text", "no_agent_text", "updated_at"])
+
+
+class ChannelPickForm(TextsMixin, SldsForm):
+    channel = forms.ChoiceField(label="Messaging channel", help_text="Setup → Messaging Settings.")
+    scrt_url = forms.CharField(
+        label="SCRT URL",
+        validators=[validate_https_url],
+        help_text="Derived from your My Domain; change it only if Salesforce shows another.",
+    )
+
+    def __init__(self, *args, channels: FetchedList, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.channels = channels
+        self.fields["channel"].choices = [("", "Choose a channel…")] + [
+            (item["value"], item["label"] + ("" if item.get("ours") else " – another channel definition"))
+            for item in channels.items
+        ]
+
+    def clean_scrt_url(self) -> str:
+        return self.cleaned_data["scrt_url"].strip().rstrip("/")
+
+
+class LegacyChatForm(TextsMixin, SldsForm):
+    deployment_code = forms.CharField(
+        label="Deployment Code",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Setup → Chat → Deployments.",
+    )
+    button_code = forms.CharField(
+        label="Chat Button Code",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Setup → Chat → Chat Buttons & Invitations.",
+    )
+
+    def __init__(self, *args, org_id: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.org_id = org_id
+        self.parsed = None
+
+    def clean(self):
+        from ..snippets import parse_legacy_chat
+
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.parsed = parse_legacy_chat(data.get("deployment_code", ""), data.get("button_code", ""))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        if self.parsed.org_id != self.org_id:
+            raise ValidationError(
+                {
+                    "deployment_code": f"This code is for the org {self.parsed.org_id}, but this tenant is the "
+                    f"org {self.org_id}: copy it from the right org."
+                }
+            )
+        return data
+
+
+# --- step 3 ----------------------------------------------------------------------------------------------
+
+
+class ProviderForm(SldsForm):
+    provider = forms.ChoiceField(choices=ProviderAccount.Provider.choices)
+    name = forms.CharField(max_length=120, help_text="For you: how this account shows in lists.")
+    base_url = forms.CharField(
+        label="API base URL", validators=[validate_https_url], help_text="e.g. https://abcd12.api.infobip.com"
+    )
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    webhook_auth = forms.ChoiceField(
+        label="Webhook authentication", choices=ProviderAccount.WebhookAuth.choices
+    )
+
+    def __init__(self, *args, account: ProviderAccount | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["api_key"].help_text = (
+            "Set – leave empty to keep it."
+            if account and account.api_key
+            else "Checked live with the provider."
+        )
+
+    def clean_base_url(self) -> str:
+        return self.cleaned_data["base_url"].strip().rstrip("/")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        api_key = data.get("api_key") or (str(self.account.api_key) if self.account else "")
+        if not api_key:
+            self.add_error("api_key", "Enter the API key.")
+            return data
+        try:
+            adapter = get_provider(data["provider"])
+        except LookupError:
+            self.add_error("provider", "Switchboard has no adapter for this provider yet.")
+            return data
+        candidate = ProviderAccount(provider=data["provider"], base_url=data["base_url"], api_key=api_key)
+        try:
+            adapter.check_credentials(candidate)
+        except ExternalError as exc:
+            field = "api_key" if exc.status in (401, 403) else "base_url"
+            self.add_error(field, exc.message)
+        return data
+
+
+# --- step 4 ----------------------------------------------------------------------------------------------
+
+
+class SendersForm(forms.Form):
+    """One row per sender the provider listed (and per sender added by hand before): use it or not, and the
+    Messaging channel it feeds; plus one empty row for a sender the provider's API does not list (Infobip
+    lists no Viber service names, for one)."""
+
+    extra_channel = forms.ChoiceField(
+        label="Channel", required=False, choices=[("", "Add a sender by hand…"), *Sender.Channel.choices]
+    )
+    extra_address = forms.CharField(
+        label="Number or sender name",
+        required=False,
+        max_length=64,
+        help_text="Only for a sender not listed above.",
+    )
+
+    def __init__(self, *args, remote: FetchedList, channels: FetchedList | None, current: dict, default_channel: str,
+                 **kwargs) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        channel_choices = [("", "Choose a channel…")] + [
+            (item["value"], item["label"]) for item in (channels.items if channels else [])
+        ]
+        listed = {(item["channel"], item["address"]) for item in remote.items}
+        by_hand = [
+            {
+                "value": f"{channel}:{address}",
+                "channel": channel,
+                "address": address,
+                "label": "added by hand",
+            }
+            for (channel, address) in current
+            if (channel, address) not in listed
+        ]
+        for index, item in enumerate([*remote.items, *by_hand]):
+            existing = current.get((item["channel"], item["address"]))
+            self.fields[f"use-{index}"] = forms.BooleanField(
+                required=False, initial=bool(existing and existing.enabled), label=f"Use {item['address']}"
+            )
+            row = {"item": item, "use": f"use-{index}", "channel": None}
+            if channels is not None:
+                self.fields[f"channel-{index}"] = self._feeds_field(
+                    channel_choices,
+                    (existing.channel_address_identifier if existing else "") or default_channel,
+                )
+                row["channel"] = f"channel-{index}"
+            self.rows.append(row)
+        self.extra_feeds = None
+        if channels is not None:
+            self.fields["extra_feeds"] = self._feeds_field(channel_choices, default_channel)
+            self.extra_feeds = "extra_feeds"
+        for name in ("extra_channel", "extra_address"):
+            css = "slds-select" if name == "extra_channel" else "slds-input"
+            self.fields[name].widget.attrs.setdefault("class", css)
+
+    @staticmethod
+    def _feeds_field(choices, initial) -> forms.ChoiceField:
+        return forms.ChoiceField(
+            required=False,
+            choices=choices,
+            initial=initial,
+            label="Messaging channel it feeds",
+            widget=forms.Select(attrs={"class": "slds-select"}),
+        )
+
+    @property
+    def extra_feeds_field(self):
+        return self[self.extra_feeds] if self.extra_feeds else None
+
+    def bound_rows(self) -> list[dict]:
+        return [
+            {
+                **row,
+                "use_field": self[row["use"]],
+                "channel_field": self[row["channel"]] if row["channel"] else None,
+            }
+            for row in self.rows
+        ]
+
+    def clean(self):
+        data = super().clean()
+        chosen = []
+        for row in self.rows:
+            if not data.get(row["use"]):
+                continue
+            feeds = data.get(row["channel"]) if row["channel"] else ""
+            if row["channel"] and not feeds:
+                self.add_error(row["channel"], "Choose the Messaging channel this sender feeds.")
+            chosen.append((row["item"], feeds or ""))
+        channel, address = data.get("extra_channel"), (data.get("extra_address") or "").strip()
+        if channel and not address:
+            self.add_error("extra_address", "Enter the number or sender name.")
+        elif address and not channel:
+            self.add_error("extra_channel", "Choose the sender's channel.")
+        elif channel and address:
+            feeds = data.get(self.extra_feeds) if self.extra_feeds else ""
+            if self.extra_feeds and not feeds:
+                self.add_error(self.extra_feeds, "Choose the Messaging channel this sender feeds.")
+            chosen.append(({"channel": channel, "address": address, "label": ""}, feeds or ""))
+        if not chosen and not self.errors:
+            raise ValidationError("Choose at least one sender.")
+        self.chosen = chosen
+        return data
+
+
+# --- step 5 ----------------------------------------------------------------------------------------------
+
+TARGETS = (
+    (RoutingRule.Target.QUEUE, "queues", "Queues"),
+    (RoutingRule.Target.AGENT, "users", "Agents"),
+    (RoutingRule.Target.FLOW, "flows", "Omni-Channel flows"),
+)
+
+
+def target_choices(
+    org_lists: dict[str, FetchedList], *, first: tuple[str, str], chat_button: str = ""
+) -> list:
+    choices: list = [first]
+    for target, kind, label in TARGETS:
+        items = org_lists[kind].items
+        if items:
+            choices.append((label, [(f"{target}:{item['value']}", item["label"]) for item in items]))
+    if chat_button:
+        choices.append(
+            ("Legacy Chat", [(f"{RoutingRule.Target.CHAT_BUTTON}:{chat_button}", "The chat button")])
+        )
+    return choices
+
+
+def split_target(value: str) -> tuple[str, str]:
+    target, _, target_id = (value or "").partition(":")
+    return target, target_id
+
+
+class RoutingForm(forms.Form):
+    """Per sender: where conversations go, a fallback and the sticky-agent option."""
+
+    def __init__(self, *args, senders: list[Sender], org_lists: dict[str, FetchedList], rules: dict,
+                 chat_button: str = "", **kwargs) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.senders, self.rows, self.org_lists = senders, [], org_lists
+        targets = target_choices(org_lists, first=(RoutingRule.Target.CHANNEL + ":", "The channel's own routing"),
+                                 chat_button=chat_button)  # fmt: skip
+        fallbacks = target_choices(org_lists, first=("", "No fallback"), chat_button=chat_button)
+        for sender in senders:
+            rule = rules.get(sender.pk)
+            prefix = f"s{sender.pk}"
+            self.fields[f"{prefix}-target"] = forms.ChoiceField(
+                label="Route to",
+                choices=targets,
+                initial=f"{rule.target_type}:{rule.target_id}" if rule else RoutingRule.Target.CHANNEL + ":",
+                widget=forms.Select(attrs={"class": "slds-select"}),
+            )
+            self.fields[f"{prefix}-fallback"] = forms.ChoiceField(
+                label="Fallback",
+                required=False,
+                choices=fallbacks,
+                initial=f"{rule.fallback_type}:{rule.fallback_id}" if rule and rule.fallback_type else "",
+                widget=forms.Select(attrs={"class": "slds-select"}),
+            )
+            self.fields[f"{prefix}-sticky"] = forms.BooleanField(
+                label="Sticky agent: a returning customer goes to their last agent",
+                required=False,
+                initial=bool(rule and rule.sticky_agent),
+            )
+            self.rows.append({"sender": sender, "target": f"{prefix}-target", "fallback": f"{prefix}-fallback",
+                              "sticky": f"{prefix}-sticky"})  # fmt: skip
+
+    def bound_rows(self) -> list[dict]:
+        return [
+            {
+                **row,
+                "target_field": self[row["target"]],
+                "fallback_field": self[row["fallback"]],
+                "sticky_field": self[row["sticky"]],
+            }  # fmt: skip
+            for row in self.rows
+        ]
+
+    def label_for(self, value: str) -> str:
+        target, target_id = split_target(value)
+        for kind_target, kind, _ in TARGETS:
+            if kind_target == target:
+                return self.org_lists[kind].label_of(target_id)
+        return "The chat button" if target == RoutingRule.Target.CHAT_BUTTON else ""
+
+    def clean(self):
+        data = super().clean()
+        for row in self.rows:
+            target, target_id = split_target(data.get(row["target"], ""))
+            fallback, fallback_id = split_target(data.get(row["fallback"], ""))
+            if fallback and fallback == target and fallback_id == target_id:
+                self.add_error(row["fallback"], "The fallback is the same as the target.")
+            for field, kind, value in (
+                (row["target"], target, target_id),
+                (row["fallback"], fallback, fallback_id),
+            ):
+                id_kind = RoutingRule._ID_KIND.get(kind)
+                if id_kind:
+                    try:
+                        normalize_salesforce_id(value, kind=id_kind)
+                    except ValidationError as exc:
+                        self.add_error(field, exc.messages[0])
+        return data
+
+
+# --- step 6 ----------------------------------------------------------------------------------------------
+
+
+class TestMessageForm(SldsForm):
+    sender = forms.ChoiceField(label="Send from")
+    number = forms.CharField(
+        label="To (your phone)", max_length=32, help_text="International format, e.g. +447700900123."
+    )
+
+    def __init__(self, *args, senders: list[Sender], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.senders = {str(s.pk): s for s in senders}
+        # SMS and Viber first: free text works there; WhatsApp needs a template.
+        ordered = sorted(senders, key=lambda s: s.channel == Sender.Channel.WHATSAPP)
+        self.fields["sender"].choices = [
+            (str(s.pk), f"{s.get_channel_display()} {s.address}") for s in ordered
+        ]
+
+    def clean_sender(self) -> Sender:
+        return self.senders[self.cleaned_data["sender"]]

@@ -1,0 +1,270 @@
+"""The summary's live health check: every piece the relay depends on, asked right now.
+
+Each check answers green (works), amber (works, but something to look at) or red (broken) with the
+other side's own words, and names the wizard step that fixes it. A red Salesforce login skips the checks
+that need it rather than repeating the same error five times.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import grpc
+from django.conf import settings
+
+from pubsub_api import METADATA_ACCESS_TOKEN, METADATA_INSTANCE_URL, METADATA_TENANT_ID, pb2, pb2_grpc
+from relay import http
+from relay.errors import ExternalError
+from relay.models import ListenerCursor
+from relay.providers.base import get_provider
+from relay.salesforce import auth, pubsub
+from relay.webhook_auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
+from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
+
+from . import lists
+from .steps import connection_of, is_livechat, wizard_account
+
+log = logging.getLogger(__name__)
+
+OK, WARN, ERROR = "ok", "warn", "error"
+GRPC_TIMEOUT_SECONDS = 5
+LIVEAGENT_API_VERSION = "58"
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    label: str
+    state: str  # ok | warn | error
+    detail: str
+    fix_step: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.state == ERROR
+
+
+def run_checks(tenant: Tenant) -> list[Check]:
+    connection = connection_of(tenant)
+    account = wizard_account(tenant)
+    checks: list[Check] = []
+    token = None
+    if connection is None or not connection.instance_url:
+        checks.append(Check("token", "Salesforce login", ERROR, "Not configured yet.", "salesforce"))
+    else:
+        try:
+            token = auth.get_token(connection, refresh=True)
+            checks.append(
+                Check("token", "Salesforce login", OK, f"Logged in as {connection.integration_username}.")
+            )
+        except ExternalError as exc:
+            checks.append(Check("token", "Salesforce login", ERROR, exc.message, "salesforce"))
+    skipped = "Skipped: the Salesforce login failed."
+    if is_livechat(connection):
+        checks.append(
+            _livechat(connection) if token else Check("chat", "Legacy Chat", ERROR, skipped, "channel")
+        )
+    elif token is None:
+        checks.append(Check("subscription", "Event subscription", ERROR, skipped, "channel"))
+    else:
+        checks.append(_subscription(tenant, connection, token))
+    checks.extend(_provider(account))
+    checks.extend(_senders(tenant, connection, account, salesforce_ok=token is not None))
+    return checks
+
+
+# --- Salesforce ------------------------------------------------------------------------------------------
+
+
+def _subscription(tenant: Tenant, connection, token) -> Check:
+    """GetTopic on the Pub/Sub API (the topic exists and the integration user may subscribe), then what the
+    relay's listener last reported."""
+    label = "Event subscription"
+    if not connection.platform_event or not connection.authorization_context:
+        return Check("subscription", label, ERROR, "The channel is not set up yet.", "channel")
+    topic = pubsub.topic_name(connection)
+    metadata = (
+        (METADATA_ACCESS_TOKEN, str(token.access_token)),
+        (METADATA_INSTANCE_URL, token.instance_url or connection.instance_url),
+        (METADATA_TENANT_ID, tenant.org_id),
+    )
+    channel = pubsub.open_channel()
+    try:
+        info = pb2_grpc.PubSubStub(channel).GetTopic(
+            pb2.TopicRequest(topic_name=topic), metadata=metadata, timeout=GRPC_TIMEOUT_SECONDS
+        )
+    except grpc.RpcError as exc:
+        return Check(
+            "subscription", label, ERROR, f"Pub/Sub refused {topic}: {exc.details() or exc.code()}", "channel"
+        )
+    finally:
+        channel.close()
+    if not info.can_subscribe:
+        return Check(
+            "subscription",
+            label,
+            ERROR,
+            f"The integration user may not subscribe to {topic}: give it read access to the event.",
+            "channel",
+        )
+    cursor = ListenerCursor.objects.filter(tenant=tenant).first()
+    if cursor is not None and cursor.last_error:
+        return Check("subscription", label, ERROR, f"The listener reports: {cursor.last_error}", "channel")
+    if cursor is None or cursor.topic != topic:
+        return Check(
+            "subscription",
+            label,
+            WARN,
+            f"{topic} is ready, but no listener has subscribed yet: is `manage.py relay_listen` running?",
+        )
+    return Check(
+        "subscription", label, OK, f"Subscribed to {topic}; last seen {cursor.updated_at:%Y-%m-%d %H:%M}."
+    )
+
+
+def _livechat(connection) -> Check:
+    """The chat button is known to the deployment (Visitor/Settings of the Chat REST API)."""
+    label = "Legacy Chat"
+    if not (connection.chat_api_endpoint and connection.chat_deployment_id and connection.chat_button_id):
+        return Check("chat", label, ERROR, "The chat snippets are not saved yet.", "channel")
+    try:
+        response = http.request(
+            "salesforce",
+            "GET",
+            connection.chat_api_endpoint.rstrip("/") + "/Visitor/Settings",
+            params={
+                "org_id": connection.tenant.org_id15,
+                "deployment_id": connection.chat_deployment_id[:15],
+                "Settings.buttonIds": connection.chat_button_id[:15],
+            },
+            headers={"X-LIVEAGENT-API-VERSION": LIVEAGENT_API_VERSION},
+        )
+    except ExternalError as exc:
+        return Check("chat", label, ERROR, exc.message, "channel")
+    if response.status_code != 200:
+        return Check(
+            "chat",
+            label,
+            ERROR,
+            f"The Chat API answered {response.status_code}: {response.text[:300]}",
+            "channel",
+        )
+    try:
+        messages = response.json().get("messages") or []
+        buttons = messages[0]["message"]["buttons"]
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError):
+        return Check("chat", label, ERROR, "The Chat API answered something unexpected.", "channel")
+    button = next((b for b in buttons if str(b.get("id", ""))[:15] == connection.chat_button_id[:15]), None)
+    if button is None:
+        return Check("chat", label, ERROR, "The chat button is not part of this deployment.", "channel")
+    online = "agents online" if button.get("isAvailable") else "no agent online right now"
+    return Check("chat", label, OK, f"Chat button found ({online}).")
+
+
+# --- the provider ----------------------------------------------------------------------------------------
+
+
+def _provider(account: ProviderAccount | None) -> list[Check]:
+    if account is None:
+        return [Check("provider", "Provider API key", ERROR, "No provider account yet.", "provider")]
+    checks = []
+    try:
+        get_provider(account.provider).check_credentials(account)
+        checks.append(
+            Check("provider", "Provider API key", OK, f"{account.get_provider_display()} accepts the key.")
+        )
+    except (ExternalError, LookupError) as exc:
+        checks.append(Check("provider", "Provider API key", ERROR, _text(exc), "provider"))
+    checks.append(_webhook(account))
+    return checks
+
+
+def _webhook(account: ProviderAccount) -> Check:
+    """POST an empty, correctly authenticated webhook to our own public URL, as the provider would: proves
+    PUBLIC_BASE_URL reaches this installation and the credentials are in place."""
+    label = "Webhook reachable"
+    url = settings.PUBLIC_BASE_URL + account.webhook_path
+    body = json.dumps({"results": []}).encode()
+    headers = {"Content-Type": "application/json"}
+    secret = str(account.webhook_secret or "")
+    if not secret:
+        return Check("webhook", label, ERROR, "The webhook has no credentials: generate them.", "provider")
+    if account.webhook_auth == ProviderAccount.WebhookAuth.HMAC:
+        headers[SIGNATURE_HEADER] = expected_signature(secret, body)
+    elif account.webhook_auth == ProviderAccount.WebhookAuth.HEADER:
+        headers[TOKEN_HEADER] = secret
+    try:
+        auth_pair = (
+            (account.webhook_username, secret)
+            if account.webhook_auth == ProviderAccount.WebhookAuth.BASIC
+            else None
+        )
+        response = http.request("provider", "POST", url, content=body, headers=headers, auth=auth_pair)
+    except ExternalError as exc:
+        return Check("webhook", label, ERROR, f"{url} is not reachable: {exc.message}", "provider")
+    if response.status_code != 200:
+        return Check(
+            "webhook",
+            label,
+            ERROR,
+            f"{url} answered {response.status_code}: {response.text[:300]}",
+            "provider",
+        )
+    return Check("webhook", label, OK, f"{url} accepts authenticated webhooks.")
+
+
+# --- senders ---------------------------------------------------------------------------------------------
+
+
+def _senders(tenant: Tenant, connection, account, *, salesforce_ok: bool) -> list[Check]:
+    if account is None:
+        return []
+    senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True))
+    if not senders:
+        return [Check("senders", "Senders", ERROR, "No sender is in use.", "senders")]
+    remote = lists.provider_senders(account, refresh=True)
+    livechat = is_livechat(connection)
+    channels = None
+    if salesforce_ok and not livechat:
+        channels = lists.salesforce_list(connection, "channels", refresh=True)
+    routed = set(
+        RoutingRule.objects.for_tenant(tenant)
+        .filter(active=True, sender__in=senders)
+        .values_list("sender_id", flat=True)
+    )
+    checks = []
+    for sender in senders:
+        label = f"{sender.get_channel_display()} {sender.address}"
+        key = f"sender-{sender.pk}"
+        problem = unconfirmed = ""
+        fix = "senders"
+        listed = any(item["value"] == f"{sender.channel}:{sender.address}" for item in remote.items)
+        if not remote.error and not listed and sender.channel == Sender.Channel.VIBER:
+            # Infobip's API lists numbers only: a Viber service name cannot be confirmed.
+            unconfirmed = "the provider's API does not list Viber senders, so this one cannot be confirmed"
+        if remote.error:
+            problem = f"The provider's number list could not be read: {remote.error}"
+        elif not listed and not unconfirmed:
+            problem = f"The provider account has no {sender.get_channel_display()} sender {sender.address}."
+        elif not livechat and not sender.channel_address_identifier:
+            problem = "It feeds no Messaging channel."
+        elif channels is not None and channels.error:
+            problem = f"The org's Messaging channels could not be read: {channels.error}"
+        elif channels is not None and not channels.label_of(sender.channel_address_identifier):
+            problem = "Its Messaging channel is not in the org (deleted, or another org's)."
+        elif sender.pk not in routed:
+            problem, fix = "It has no routing rule.", "routing"
+        if problem:
+            checks.append(Check(key, label, ERROR, problem, fix))
+        elif unconfirmed:
+            checks.append(Check(key, label, WARN, f"Routed, but {unconfirmed}."))
+        else:
+            feeds = channels.label_of(sender.channel_address_identifier) if channels else ""
+            checks.append(Check(key, label, OK, f"Ready{f', feeds {feeds}' if feeds else ''}."))
+    return checks
+
+
+def _text(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ExternalError) else str(exc)

@@ -1,0 +1,609 @@
+"""The setup wizard's pages. Every view runs inside ``console_view(admin_only=True)``: the tenant comes from
+the signed console session (Canvas) or the signed-in tenant admin (web), never from the URL, and every
+query below is scoped to it."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from relay.errors import ExternalError
+from relay.models import Message
+from relay.salesforce import auth
+from tenants.certificates import certificate_expiry, generate_key_pair
+from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, derive_scrt_url
+
+from .. import snippets
+from ..models import SetupProgress
+from ..session import console_view
+from . import channel_setup, health, lists
+from .forms import (
+    ChannelPickForm,
+    ChannelSetupForm,
+    LegacyChatForm,
+    ProviderForm,
+    RoutingForm,
+    SalesforceForm,
+    SendersForm,
+    TestMessageForm,
+    split_target,
+)
+from .steps import (
+    BY_SLUG,
+    STEPS,
+    connection_of,
+    first_open,
+    is_livechat,
+    salesforce_verified,
+    states,
+    wizard_account,
+)
+from .test_message import FINAL, record_outcome, send_test_message
+
+log = logging.getLogger(__name__)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def wizard_url(request: HttpRequest, name: str, *args, **params) -> str:
+    """A URL inside the wizard that carries the console token (no cookie in a cross-site frame)."""
+    query = {"st": request.console.token(), **params}
+    return f"{reverse(name, args=args)}?{urlencode(query)}"
+
+
+def step_url(request: HttpRequest, slug: str, **params) -> str:
+    return wizard_url(request, "console:wizard-step", slug, **params)
+
+
+def page(
+    request: HttpRequest, template: str, context: dict, *, slug: str = "", status: int = 200
+) -> HttpResponse:
+    tenant = request.tenant
+    progress = SetupProgress.of(tenant)
+    step_states = states(tenant, progress)
+    token = request.console.token()
+    context = {
+        "tenant": tenant,
+        "console": request.console,
+        "console_token": token,
+        "st_query": urlencode({"st": token}),
+        "steps": step_states,
+        "current": BY_SLUG.get(slug),
+        "progress": progress,
+        **context,
+    }
+    return render(request, template, context, status=status)
+
+
+def _connection(tenant) -> SalesforceConnection:
+    return connection_of(tenant) or SalesforceConnection(tenant=tenant)
+
+
+# --- overview, embed snippets, certificate ---------------------------------------------------------------
+
+
+@console_view(admin_only=True)
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    progress = SetupProgress.of(request.tenant)
+    next_step = first_open(states(request.tenant, progress))
+    return page(request, "console/wizard/home.html", {"next_step": next_step})
+
+
+@console_view(admin_only=True)
+@require_GET
+def embed(request: HttpRequest) -> HttpResponse:
+    return page(
+        request,
+        "console/wizard/embed.html",
+        {
+            "canvas_settings": snippets.canvas_app_settings(request.tenant),
+            "aura_wizard": snippets.aura_component("wizard"),
+            "aura_record": snippets.aura_component("templates", with_record=True),
+            "visualforce": snippets.visualforce_page("wizard"),
+        },
+    )
+
+
+@console_view(admin_only=True)
+@require_GET
+def certificate(request: HttpRequest) -> HttpResponse:
+    connection = connection_of(request.tenant)
+    if connection is None or not connection.certificate:
+        raise Http404("No certificate yet: generate the key pair first.")
+    response = HttpResponse(connection.certificate, content_type="application/x-x509-ca-cert")
+    response["Content-Disposition"] = f'attachment; filename="switchboard-{request.tenant.slug}.crt"'
+    return response
+
+
+@console_view(admin_only=True)
+@require_http_methods(["GET", "POST"])
+def step(request: HttpRequest, slug: str) -> HttpResponse:
+    handler = HANDLERS.get(slug)
+    if handler is None:
+        raise Http404("No such step.")
+    return handler(request)
+
+
+# --- step 1: Salesforce connection -----------------------------------------------------------------------
+
+
+def salesforce_step(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    connection = _connection(tenant)
+    progress = SetupProgress.of(tenant)
+    action = request.POST.get("action", "")
+    result = None
+    if request.method == "POST" and action == "generate":
+        connection.private_key, connection.certificate = generate_key_pair(f"Switchboard {tenant.slug}")
+        connection.save()
+        return redirect(step_url(request, "salesforce", generated=1) + "#certificate")
+    if request.method == "POST":
+        form = SalesforceForm(request.POST, secret_set=bool(connection.canvas_consumer_secret))
+        if form.is_valid():
+            connection = form.save(connection)
+            result = _test_login(connection, progress)
+            if result["ok"] and action == "continue":
+                return redirect(step_url(request, "channel"))
+    else:
+        initial = {
+            "instance_url": connection.instance_url or (request.console.frame_origins or [""])[0],
+            "environment": connection.environment,
+            "desk": connection.desk,
+            "consumer_key": connection.consumer_key,
+            "integration_username": connection.integration_username,
+            "login_url": ""
+            if connection.login_url in ("", connection.instance_url)
+            else connection.login_url,
+        }
+        form = SalesforceForm(initial=initial, secret_set=bool(connection.canvas_consumer_secret))
+    status = 400 if request.method == "POST" and not form.is_valid() else 200
+    return page(
+        request,
+        "console/wizard/salesforce.html",
+        {
+            "form": form,
+            "connection": connection,
+            "result": result,
+            "verified": salesforce_verified(connection, progress) if connection.pk else False,
+            "has_key": bool(connection.pk and connection.private_key and connection.certificate),
+            "certificate_expires": certificate_expiry(connection.certificate)
+            if connection.certificate
+            else None,
+            "generated": request.GET.get("generated") == "1",
+        },
+        slug="salesforce",
+        status=status,
+    )
+
+
+def _test_login(connection: SalesforceConnection, progress: SetupProgress) -> dict:
+    """Run the JWT bearer flow now; Salesforce's own words when it fails."""
+    if not connection.private_key:
+        return {
+            "ok": False,
+            "message": "Generate the key pair and upload the certificate to the Connected App first.",
+        }
+    try:
+        token = auth.get_token(connection, refresh=True)
+    except ExternalError as exc:
+        SetupProgress.objects.filter(pk=progress.pk).update(salesforce_verified_for="")
+        progress.salesforce_verified_for = ""
+        return {"ok": False, "message": exc.message}
+    progress.salesforce_verified_for = auth.cache_key(connection)
+    progress.salesforce_verified_at = timezone.now()
+    progress.save(update_fields=["salesforce_verified_for", "salesforce_verified_at", "updated_at"])
+    return {
+        "ok": True,
+        "message": f"Salesforce accepted the login of {connection.integration_username} ({token.instance_url}).",
+    }
+
+
+# --- step 2: channel (BYOC) or Legacy Chat ---------------------------------------------------------------
+
+
+def channel_step(request: HttpRequest) -> HttpResponse:
+    connection = connection_of(request.tenant)
+    if connection is None or not connection.pk:
+        return redirect(step_url(request, "salesforce"))
+    if is_livechat(connection):
+        return _legacy_chat_step(request, connection)
+    return _messaging_step(request, connection)
+
+
+def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> HttpResponse:
+    tenant = request.tenant
+    progress = SetupProgress.of(tenant)
+    verified = salesforce_verified(connection, progress)
+    action = request.POST.get("action", "")
+    setup_error = ""
+    status = 200
+    setup_form = ChannelSetupForm(
+        initial={
+            "authorization_context": connection.authorization_context or "Switchboard_Messaging",
+            "platform_event": connection.platform_event or "Switchboard_Interaction__e",
+        }
+    )
+    if request.method == "POST" and action == "setup":
+        setup_form = ChannelSetupForm(request.POST)
+        if not verified:
+            setup_error = "Test the Salesforce connection in step 1 first."
+        elif setup_form.is_valid():
+            connection.authorization_context = setup_form.cleaned_data["authorization_context"]
+            connection.platform_event = setup_form.cleaned_data["platform_event"]
+            connection.event_type_field = channel_setup.EVENT_TYPE_FIELD
+            connection.event_payload_field = channel_setup.EVENT_PAYLOAD_FIELD
+            connection.save()
+            try:
+                done = channel_setup.ensure_channel(
+                    connection, connection.authorization_context, connection.platform_event
+                )
+            except channel_setup.ChannelSetupError as exc:
+                done, setup_error = exc.done, exc.message
+            progress.channel_setup = channel_setup.as_rows(done)
+            progress.channel_setup_at = timezone.now()
+            progress.save(update_fields=["channel_setup", "channel_setup_at", "updated_at"])
+            lists.forget(connection=connection)
+        else:
+            status = 400
+    channels = (
+        lists.salesforce_list(connection, "channels", refresh=action == "refresh")
+        if verified and connection.authorization_context
+        else None
+    )
+    texts = {name: getattr(tenant, name) for name in ("welcome_text", "closing_text", "no_agent_text")}
+    pick_form = ChannelPickForm(
+        initial={
+            "channel": progress.default_channel_address,
+            "scrt_url": connection.scrt_url or derive_scrt_url(connection.instance_url),
+            **texts,
+        },
+        channels=channels or lists.FetchedList(),
+    )
+    if request.method == "POST" and action == "save":
+        pick_form = ChannelPickForm(request.POST, channels=channels or lists.FetchedList())
+        if pick_form.is_valid():
+            data = pick_form.cleaned_data
+            with transaction.atomic():
+                connection.scrt_url = data["scrt_url"]
+                connection.save(update_fields=["scrt_url", "updated_at"])
+                progress.default_channel_address = data["channel"]
+                progress.default_channel_label = channels.label_of(data["channel"]) if channels else ""
+                progress.save(
+                    update_fields=["default_channel_address", "default_channel_label", "updated_at"]
+                )
+                pick_form.save_texts(tenant)
+            return redirect(step_url(request, "provider"))
+        status = 400
+    return page(
+        request,
+        "console/wizard/channel.html",
+        {
+            "connection": connection,
+            "verified": verified,
+            "setup_form": setup_form,
+            "setup_error": setup_error,
+            "setup_rows": progress.channel_setup,
+            "just_set_up": request.method == "POST"
+            and action == "setup"
+            and not setup_error
+            and status == 200,
+            "pick_form": pick_form,
+            "channels": channels,
+        },
+        slug="channel",
+        status=status,
+    )
+
+
+def _legacy_chat_step(request: HttpRequest, connection: SalesforceConnection) -> HttpResponse:
+    tenant = request.tenant
+    action = request.POST.get("action", "")
+    texts = {name: getattr(tenant, name) for name in ("welcome_text", "closing_text", "no_agent_text")}
+    form = LegacyChatForm(initial=texts, org_id=tenant.org_id)
+    status = 200
+    if request.method == "POST":
+        form = LegacyChatForm(request.POST, org_id=tenant.org_id)
+        if form.is_valid():
+            parsed = form.parsed
+            if action == "confirm":
+                with transaction.atomic():
+                    connection.chat_api_endpoint = parsed.chat_api_endpoint
+                    connection.chat_deployment_id = parsed.deployment_id
+                    connection.chat_button_id = parsed.button_id
+                    connection.save()
+                    form.save_texts(tenant)
+                return redirect(step_url(request, "provider"))
+        else:
+            status = 400
+    return page(
+        request,
+        "console/wizard/legacy_chat.html",
+        {"form": form, "connection": connection, "parsed": form.parsed if form.is_bound else None},
+        slug="channel",
+        status=status,
+    )
+
+
+# --- step 3: provider account ----------------------------------------------------------------------------
+
+
+def provider_step(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    account = wizard_account(tenant)
+    action = request.POST.get("action", "")
+    secret = ""
+    status = 200
+    if request.method == "POST" and action == "rotate" and account is not None:
+        secret = account.rotate_webhook_credentials()
+        account.save()
+        form = _provider_form(tenant, account)
+    elif request.method == "POST":
+        form = ProviderForm(request.POST, account=account)
+        if form.is_valid():
+            data = form.cleaned_data
+            is_new = account is None
+            account = account or ProviderAccount(tenant=tenant)
+            auth_changed = account.webhook_auth != data["webhook_auth"]
+            for name in ("provider", "name", "base_url", "webhook_auth"):
+                setattr(account, name, data[name])
+            if data["api_key"]:
+                account.api_key = data["api_key"]
+            if is_new or auth_changed or not account.webhook_secret:
+                secret = account.rotate_webhook_credentials()
+            account.save()
+            lists.forget(account=account)
+            if not secret:
+                return redirect(step_url(request, "senders"))
+            form = _provider_form(tenant, account)
+        else:
+            status = 400
+    else:
+        form = _provider_form(tenant, account)
+    return page(
+        request,
+        "console/wizard/provider.html",
+        {
+            "form": form,
+            "account": account,
+            "secret": secret,
+            "webhook_url": settings.PUBLIC_BASE_URL + account.webhook_path if account else "",
+            "signature_header": "X-Hub-Signature-256",
+            "token_header": "X-Switchboard-Token",
+        },
+        slug="provider",
+        status=status,
+    )
+
+
+def _provider_form(tenant, account: ProviderAccount | None) -> ProviderForm:
+    if account is None:
+        initial = {"provider": ProviderAccount.Provider.INFOBIP, "name": f"{tenant.name} Infobip"}
+    else:
+        initial = {
+            "provider": account.provider,
+            "name": account.name,
+            "base_url": account.base_url,
+            "webhook_auth": account.webhook_auth,
+        }
+    return ProviderForm(initial=initial, account=account)
+
+
+# --- step 4: senders -------------------------------------------------------------------------------------
+
+
+def senders_step(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    account = wizard_account(tenant)
+    if account is None:
+        return redirect(step_url(request, "provider"))
+    connection = connection_of(tenant)
+    progress = SetupProgress.of(tenant)
+    refresh = request.POST.get("action") == "refresh"
+    remote = lists.provider_senders(account, refresh=refresh)
+    messaging = not is_livechat(connection)
+    channels = None
+    if messaging and connection is not None and salesforce_verified(connection, progress):
+        channels = lists.salesforce_list(connection, "channels", refresh=refresh)
+    current = {(s.channel, s.address): s for s in Sender.objects.for_tenant(tenant).filter(account=account)}
+    kwargs = {
+        "remote": remote,
+        "channels": channels if messaging else None,
+        "current": current,
+        "default_channel": progress.default_channel_address,
+    }
+    status = 200
+    form = SendersForm(**kwargs)
+    if request.method == "POST" and request.POST.get("action") == "save":
+        form = SendersForm(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                _save_senders(tenant, account, form.chosen, current)
+            except ValidationError as exc:
+                form.add_error(None, exc.messages[0])
+            else:
+                return redirect(step_url(request, "routing"))
+        status = 400
+    return page(
+        request,
+        "console/wizard/senders.html",
+        {"form": form, "account": account, "remote": remote, "channels": channels, "messaging": messaging},
+        slug="senders",
+        status=status,
+    )
+
+
+@transaction.atomic
+def _save_senders(tenant, account: ProviderAccount, chosen: list[tuple[dict, str]], current: dict) -> None:
+    keep = set()
+    for item, feeds in chosen:
+        sender = Sender(tenant=tenant, account=account, channel=item["channel"], address=item["address"])
+        try:
+            sender.clean()  # normalizes the number (E.164), so a sender added by hand matches a listed one
+            sender = current.get((sender.channel, sender.address)) or sender
+            sender.enabled = True
+            sender.display_name = sender.display_name or item["label"][:120]
+            if feeds:
+                sender.channel_address_identifier = feeds
+            sender.full_clean()
+        except ValidationError as exc:
+            raise ValidationError(f"{item['address']}: {'; '.join(exc.messages)}") from None
+        sender.save()
+        keep.add(sender.pk)
+    Sender.objects.for_tenant(tenant).filter(account=account, enabled=True).exclude(pk__in=keep).update(
+        enabled=False, updated_at=timezone.now()
+    )
+
+
+# --- step 5: routing -------------------------------------------------------------------------------------
+
+
+def routing_step(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    connection = connection_of(tenant)
+    account = wizard_account(tenant)
+    progress = SetupProgress.of(tenant)
+    senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True)) if account else []
+    if not senders:
+        return redirect(step_url(request, "senders"))
+    refresh = request.POST.get("action") == "refresh"
+    verified = connection is not None and salesforce_verified(connection, progress)
+    org_lists = {
+        kind: lists.salesforce_list(connection, kind, refresh=refresh) if verified else lists.FetchedList()
+        for kind in ("queues", "users", "flows")
+    }
+    rules = {}
+    for rule in RoutingRule.objects.for_tenant(tenant).filter(
+        sender__in=senders, active=True, customer_pattern=""
+    ):
+        rules.setdefault(rule.sender_id, rule)  # ordered by priority: the first is the default rule
+    chat_button = connection.chat_button_id if is_livechat(connection) else ""
+    kwargs = {"senders": senders, "org_lists": org_lists, "rules": rules, "chat_button": chat_button}
+    form = RoutingForm(**kwargs)
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "save":
+        form = RoutingForm(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                _save_rules(tenant, form, rules)
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                progress.routing_saved_at = timezone.now()
+                progress.save(update_fields=["routing_saved_at", "updated_at"])
+                return redirect(step_url(request, "summary"))
+        status = 400
+    return page(
+        request,
+        "console/wizard/routing.html",
+        {"form": form, "org_lists": org_lists, "verified": verified},
+        slug="routing",
+        status=status,
+    )
+
+
+@transaction.atomic
+def _save_rules(tenant, form: RoutingForm, rules: dict) -> None:
+    data = form.cleaned_data
+    for row in form.rows:
+        sender = row["sender"]
+        rule = rules.get(sender.pk) or RoutingRule(tenant=tenant, sender=sender)
+        rule.target_type, rule.target_id = split_target(data[row["target"]])
+        rule.target_label = form.label_for(data[row["target"]])[:200]
+        rule.fallback_type, rule.fallback_id = split_target(data.get(row["fallback"]) or "")
+        rule.fallback_label = form.label_for(data.get(row["fallback"]) or "")[:200]
+        rule.sticky_agent = bool(data.get(row["sticky"]))
+        rule.active = True
+        try:
+            rule.full_clean()
+        except ValidationError as exc:
+            raise ValidationError(f"{sender}: {'; '.join(exc.messages)}") from None
+        rule.save()
+
+
+# --- step 6: health check and test message ---------------------------------------------------------------
+
+
+def summary_step(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    account = wizard_account(tenant)
+    senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True)) if account else []
+    form = TestMessageForm(senders=senders)
+    message = None
+    status = 200
+    if request.method == "POST":
+        form = TestMessageForm(request.POST, senders=senders)
+        if form.is_valid():
+            try:
+                message = send_test_message(tenant, form.cleaned_data["sender"], form.cleaned_data["number"])
+            except ValidationError as exc:
+                form.add_error("number" if "number" in str(exc) else None, exc.messages[0])
+                status = 400
+        else:
+            status = 400
+    return page(
+        request,
+        "console/wizard/summary.html",
+        {"form": form, "senders": senders, "message": message},
+        slug="summary",
+        status=status,
+    )
+
+
+@console_view(admin_only=True)
+@require_GET
+def health_checks(request: HttpRequest) -> HttpResponse:
+    checks = health.run_checks(request.tenant)
+    return render(
+        request,
+        "console/wizard/_health.html",
+        {
+            "checks": checks,
+            "all_ok": not any(c.failed for c in checks),
+            "st_query": urlencode({"st": request.console.token()}),
+        },
+    )
+
+
+@console_view(admin_only=True)
+@require_GET
+def test_message_status(request: HttpRequest, pk: int) -> HttpResponse:
+    message = (
+        Message.objects.for_tenant(request.tenant)
+        .filter(pk=pk)
+        .select_related("conversation__sender")
+        .first()
+    )
+    if message is None or (message.content or {}).get("system") != "wizard-test":
+        raise Http404("No such test message.")
+    record_outcome(request.tenant, message)
+    return render(
+        request,
+        "console/wizard/_test_status.html",
+        {
+            "message": message,
+            "final": message.status in FINAL,
+            "st_query": urlencode({"st": request.console.token()}),
+        },
+    )
+
+
+HANDLERS = {
+    "salesforce": salesforce_step,
+    "channel": channel_step,
+    "provider": provider_step,
+    "senders": senders_step,
+    "routing": routing_step,
+    "summary": summary_step,
+}
+assert set(HANDLERS) == {s.slug for s in STEPS}
