@@ -150,12 +150,22 @@ RELAY_RETRY_BASE_SECONDS = env.float(
     "RELAY_RETRY_BASE_SECONDS", default=2.0
 )  # first retry; doubles each time
 RELAY_RETRY_CAP_SECONDS = env.float("RELAY_RETRY_CAP_SECONDS", default=600.0)
+HANDOVER_AGENT_POLL_SECONDS = env.float(
+    "HANDOVER_AGENT_POLL_SECONDS", default=10.0
+)  # a waiting handover asks again
 RELAY_LEASE_SECONDS = env.float(
     "RELAY_LEASE_SECONDS", default=90.0
 )  # a dead worker's conversation waits this long
 CELERY_BEAT_SCHEDULE = {
     "relay-sweep": {"task": "relay.tasks.sweep", "schedule": RELAY_SWEEP_SECONDS, "options": {"expires": 60}},
+    "whatsapp-template-sync": {
+        "task": "tenants.template_sync.sync_all_whatsapp_templates",
+        "schedule": env.float("TEMPLATE_SYNC_SECONDS", default=900.0),
+        "options": {"expires": 600},
+    },
 }
+# Task modules outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ("tenants.template_sync", "relay.template_send")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Outside systems -------------------------------------------------------------------------------
@@ -166,10 +176,40 @@ SALESFORCE_PUBSUB_ENDPOINT = env.str("SALESFORCE_PUBSUB_ENDPOINT", default="api.
 SALESFORCE_PUBSUB_TLS = env.bool("SALESFORCE_PUBSUB_TLS", default=True)
 
 # --- REST API --------------------------------------------------------------------------------------
+# The partner API (portal/api, docs/partner-api.md): API keys, rate limits per key, one error shape.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PartnerApiSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "partner_api": env.str("API_RATE_LIMIT", default="1200/min"),
+        "partner_api_send": env.str("API_SEND_RATE_LIMIT", default="300/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.ApiCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Switchboard API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Provision and operate Switchboard tenants. Authenticate with "
+    "`Authorization: Bearer <API key>`. Errors: "
+    '`{"error": {"status", "code", "message", "fields"}}`. See docs/partner-api.md.',
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "relay.models.Message.Status",
+        "ConversationStatusEnum": "relay.models.Conversation.Status",
+        "WebhookDeliveryStatusEnum": "portal.api.models.WebhookDelivery.Status",
+        "RoutingTargetEnum": "tenants.models.RoutingRule.Target",
+        "WebhookAuthEnum": "tenants.models.ProviderAccount.WebhookAuth",
+    },
+}
 
 # --- Security --------------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"  # the console pages set their own frame-ancestors

@@ -5,3 +5,24 @@ class PartnerApiConfig(AppConfig):
     name = "portal.api"
     label = "partner_api"
     verbose_name = "Partner API"
+
+    def ready(self) -> None:
+        from relay.signals import conversation_event, message_status_changed
+
+        from . import webhooks
+        from .tasks import SWEEP_SECONDS
+
+        message_status_changed.connect(webhooks.on_message_status_changed, dispatch_uid="partner-api-status")
+        conversation_event.connect(webhooks.on_conversation_event, dispatch_uid="partner-api-conversation")
+
+        # Beat runs the sweep (it re-queues due partner webhooks); registered here so settings stay untouched.
+        from portal.celery import app
+
+        app.conf.beat_schedule = {
+            **(app.conf.beat_schedule or {}),
+            "partner-webhooks-sweep": {
+                "task": "portal.api.tasks.sweep_partner_webhooks",
+                "schedule": SWEEP_SECONDS,
+                "options": {"expires": 60},
+            },
+        }

@@ -1,3 +1,61 @@
-"""Stub: the partner REST API is added by the work that owns this package."""
+"""The partner REST API under /api/v1/, its OpenAPI document (/api/v1/schema/) and Redoc (/api/v1/docs/)."""
 
-urlpatterns: list = []
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.routers import DefaultRouter
+
+from .errors import error_body
+from .keys import ApiKeyViewSet
+from .messaging import ConversationViewSet, MessageViewSet
+from .views import (
+    ProviderAccountViewSet,
+    RoutingRuleViewSet,
+    SalesforceConnectionViewSet,
+    SenderViewSet,
+    TenantViewSet,
+)
+from .webhook_views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
+
+app_name = "partner_api"
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("tenants", TenantViewSet, basename="tenant")
+router.register("salesforce-connections", SalesforceConnectionViewSet, basename="salesforce-connection")
+router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
+router.register("senders", SenderViewSet, basename="sender")
+router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("messages", MessageViewSet, basename="message")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("webhook-subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+
+
+class SchemaView(SpectacularAPIView):
+    @extend_schema(exclude=True)  # the document does not describe itself
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RedocView(SpectacularRedocView):
+    template_name = "partner_api/redoc.html"  # Redoc served from static/vendor, no outside fonts
+
+
+@csrf_exempt  # an API path: no CSRF page either, the same JSON error for every method
+def no_such_endpoint(request, *args, **kwargs):
+    """Unknown paths under /api/v1/ answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(
+        error_body(404, "not_found", f"No endpoint {request.path}: see /api/v1/docs/."), status=404
+    )
+
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("v1/schema/", SchemaView.as_view(api_version="v1"), name="schema"),
+    path("v1/docs/", RedocView.as_view(url_name="partner_api:schema"), name="docs"),
+    re_path(r"^v1/", no_such_endpoint),
+]

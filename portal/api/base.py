@@ -1,0 +1,136 @@
+"""The pieces every resource is built from (after NetBox): a viewset that scopes its queryset once,
+serializers that validate with the model's own rules, related fields that only see the caller's rows,
+and query-parameter filters validated like a body.
+"""
+
+from __future__ import annotations
+
+from copy import copy
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, viewsets
+from rest_framework.serializers import as_serializer_error
+
+from .auth import scope_of
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Every row a view reads goes through :meth:`get_queryset`, which keeps only the caller's tenants.
+
+    ``tenant_path`` leads from the model to its tenant (``"pk"`` for Tenant itself); ``owned = True`` is for
+    rows that belong to a partner or a tenant (API keys, webhook subscriptions). Another partner's object is
+    therefore simply not found (404), never forbidden (403), so its existence does not leak.
+    """
+
+    tenant_path = "tenant"
+    owned = False
+    filterset_class: type[serializers.Serializer] | None = None
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        scope = self.scope
+        if scope is None:  # building the OpenAPI document: no caller, no rows
+            return queryset.none()
+        return self.scope_queryset(queryset, scope)
+
+    def scope_queryset(self, queryset, scope):
+        """The one place a viewset narrows rows to the caller; override only for an unusual owner path."""
+        return scope.filter_owned(queryset) if self.owned else scope.filter(queryset, self.tenant_path)
+
+    @property
+    def scope(self):
+        return scope_of(self.request)
+
+    def filter_queryset(self, queryset):
+        if self.filterset_class is None or self.action != "list":
+            return queryset
+        # A plain dict: a QueryDict would read an absent boolean as false.
+        params = self.filterset_class(
+            data=self.request.query_params.dict(), context=self.get_serializer_context()
+        )
+        params.is_valid(raise_exception=True)
+        return params.apply(queryset)
+
+
+class FilterSet(serializers.Serializer):
+    """Query parameters, validated like a body (a bad value is a 400 with the parameter named).
+
+    ``lookups`` maps a parameter to the queryset lookup it filters on.
+    """
+
+    lookups: dict[str, str] = {}
+
+    def apply(self, queryset):
+        for name, value in self.validated_data.items():
+            if value in (None, ""):
+                continue
+            queryset = queryset.filter(**{self.lookups.get(name, name): value})
+        return queryset
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference by id to a row the caller may see; anything else reads as "no such id"."""
+
+    default_error_messages = {
+        "does_not_exist": "There is no object with id {pk_value}.",
+        "incorrect_type": "Expected an id (a number), got {data_type}.",
+    }
+
+    def __init__(self, *, tenant_path: str = "tenant", **kwargs):
+        self.tenant_path = tenant_path
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        scope = scope_of(self.context.get("request"))
+        if scope is None:
+            return queryset.none()
+        return scope.filter(queryset, self.tenant_path)
+
+
+class ValidatedModelSerializer(serializers.ModelSerializer):
+    """Runs the model's ``full_clean()`` (its validators, ``clean()`` and unique checks) on the new values,
+    so the API accepts exactly what the admin accepts, and keeps the values ``clean()`` normalized
+    (18-character ids, E.164 numbers)."""
+
+    clean_exclude: tuple[str, ...] = ()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        instance = copy(self.instance) if self.instance is not None else self.Meta.model()
+        attrs.update(self.derived_values(attrs, instance))
+        for name, value in attrs.items():
+            setattr(instance, name, value)
+        try:
+            instance.full_clean(exclude=list(self.clean_exclude))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(as_serializer_error(exc)) from exc
+        return {name: getattr(instance, name) for name in attrs}
+
+    def derived_values(self, attrs: dict, instance) -> dict:
+        """Values the caller does not send but the row needs (its tenant, a slug...)."""
+        return {}
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class DurationSecondsField(serializers.IntegerField):
+    """A duration as whole seconds."""
+
+    def to_representation(self, value: timedelta) -> int:
+        return int(value.total_seconds())
+
+    def to_internal_value(self, data) -> timedelta:
+        return timedelta(seconds=super().to_internal_value(data))
+
+    def run_validators(self, value: timedelta) -> None:
+        super().run_validators(int(value.total_seconds()))  # min_value / max_value are in seconds
+
+
+def secret_field(help_text: str, **kwargs) -> serializers.CharField:
+    """A secret: accepted on write, never returned. Omitted on update: the stored one stays."""
+    return serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, help_text=help_text, **kwargs
+    )

@@ -1,0 +1,196 @@
+"""Partner webhook subscriptions and their delivery log."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.viewsets import ModelViewSet
+
+from tenants.models import Tenant
+
+from . import webhooks
+from .base import FilterSet, ScopedPrimaryKeyRelatedField, ScopedViewSet
+from .models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from .pagination import NewestFirstPagination
+
+SUBSCRIBABLE = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.PING]
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    tenant = ScopedPrimaryKeyRelatedField(
+        tenant_path="pk",
+        queryset=Tenant.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Only this tenant's events. Omit (partner keys) for every tenant of the partner.",
+    )
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        required=False,
+        max_length=len(SUBSCRIBABLE),
+        help_text="The event types to send; empty or omitted: all of them.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "partner",
+            "tenant",
+            "url",
+            "events",
+            "active",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_events(self, value):
+        return sorted(set(value))
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Signs every delivery. Shown this once: store it now.")
+
+
+class NewWebhookSubscriptionSerializer(WebhookSubscriptionSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Signs every delivery. Shown this once.")
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ["id", "status_code", "error", "duration_ms", "created_at"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "subscription",
+            "tenant",
+            "event",
+            "event_id",
+            "payload",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "created_at",
+            "attempt_log",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List webhook subscriptions"),
+    create=extend_schema(
+        summary="Subscribe an endpoint (the answer carries the signing secret, once)",
+        responses={201: NewWebhookSubscriptionSerializer},
+    ),
+    retrieve=extend_schema(summary="Read a webhook subscription"),
+    update=extend_schema(summary="Change a webhook subscription"),
+    partial_update=extend_schema(summary="Change some fields of a webhook subscription"),
+    destroy=extend_schema(summary="Remove a webhook subscription and its delivery log"),
+)
+class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
+    queryset = WebhookSubscription.objects.all()
+    serializer_class = WebhookSubscriptionSerializer
+    owned = True
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tenant = serializer.validated_data.pop("tenant", None)
+        if not self.scope.is_partner:
+            tenant = self.scope.key.tenant
+        subscription = WebhookSubscription(
+            **serializer.validated_data, tenant=tenant, partner_id=None if tenant else self.scope.partner_id
+        )
+        secret = subscription.rotate_secret()
+        subscription.save()
+        data = NewWebhookSubscriptionSerializer(subscription, context=self.get_serializer_context()).data
+        data["secret"] = secret
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        if not self.scope.is_partner:
+            serializer.validated_data.pop("tenant", None)  # a tenant key's subscriptions stay its tenant's
+        elif "tenant" in serializer.validated_data:
+            tenant = serializer.validated_data["tenant"]
+            serializer.validated_data["partner_id"] = None if tenant else self.scope.partner_id
+        serializer.save()
+
+    @extend_schema(
+        summary="Generate a new signing secret (the old one stops at once)",
+        request=None,
+        responses=WebhookSecretSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        subscription = self.get_object()
+        secret = subscription.rotate_secret()
+        subscription.save(update_fields=["secret", "updated_at"])
+        return Response({"secret": secret})
+
+    @extend_schema(
+        summary="Send a test event (ping) now", request=None, responses={202: WebhookDeliverySerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def ping(self, request, pk=None):
+        subscription = self.get_object()
+        with transaction.atomic():
+            (delivery,) = webhooks.enqueue(
+                [subscription], subscription.tenant_id, WebhookEvent.PING, {"subscription": subscription.pk}
+            )
+        delivery.refresh_from_db()
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryFilter(FilterSet):
+    subscription = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
+    event = serializers.CharField(required=False, max_length=60)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The webhook delivery log, newest first", parameters=[DeliveryFilter]),
+    retrieve=extend_schema(summary="Read a delivery with its attempts"),
+)
+class WebhookDeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    queryset = WebhookDelivery.objects.prefetch_related("attempt_log")
+    serializer_class = WebhookDeliverySerializer
+    filterset_class = DeliveryFilter
+    pagination_class = NewestFirstPagination
+
+    def scope_queryset(self, queryset, scope):
+        return queryset.filter(subscription__in=scope.filter_owned(WebhookSubscription.objects.all()))
+
+    @extend_schema(
+        summary="Send this delivery again now", request=None, responses={202: WebhookDeliverySerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request, pk=None):
+        from . import tasks
+
+        delivery = self.get_object()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
+        )
+        transaction.on_commit(lambda: tasks.deliver_partner_webhook.delay(delivery.pk))
+        delivery.refresh_from_db()
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
