@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import admin, messages
-from django.db import transaction
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from tenants.admin_scoping import ReadOnlyScopedInline, TenantScopedAdmin
 
 from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
+from .retry import retry_failed
 
 STATUS_COLOURS = {
     "pending": "#8a6d00",
@@ -177,22 +174,8 @@ class MessageAdmin(TenantScopedAdmin):
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
-        from . import tasks
-
-        now = timezone.now()
-        failed = queryset.filter(status=Message.Status.FAILED)
-        with transaction.atomic():
-            conversations = {(m.conversation_id, m.direction) for m in failed}
-            count = failed.update(
-                status=Message.Status.PENDING,
-                next_attempt_at=now,
-                last_error="",
-                expires_at=now + timedelta(days=1),
-            )
-        for conversation_id, direction in conversations:
-            task = tasks.deliver_inbound if direction == Message.Direction.INBOUND else tasks.deliver_outbound
-            transaction.on_commit(lambda c=conversation_id, t=task: t.delay(c))
-        messages.success(request, f"Queued {count} failed message(s) for another try.")
+        retried = retry_failed(queryset)
+        messages.success(request, f"Queued {len(retried)} failed message(s) for another try.")
 
 
 @admin.register(ListenerCursor)

@@ -3,19 +3,15 @@ customer through the relay's outbound line (``relay.sending.send_to_customer``),
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from relay.models import Conversation, Message
+from relay.retry import retry_failed
 from relay.sending import customer_id, send_to_customer
-from relay.signals import message_status_changed
 from relay.template_send import send_template
 from tenants.models import Sender
 from tenants.validators import normalize_e164
@@ -303,30 +299,10 @@ class MessageViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        from relay import tasks
-
         message = self.get_object()
-        now = timezone.now()
-        with transaction.atomic():
-            updated = Message.objects.filter(pk=message.pk, status=Message.Status.FAILED).update(
-                status=Message.Status.PENDING,
-                next_attempt_at=now,
-                last_error="",
-                expires_at=now + timedelta(days=1),  # a fresh, shorter window: as the admin's "Retry now"
-                updated_at=now,
+        if not retry_failed(Message.objects.filter(pk=message.pk)):
+            raise Conflict(
+                f"Only a failed message can be retried; this one is {message.status}.", code="not_failed"
             )
-            if not updated:
-                raise Conflict(
-                    f"Only a failed message can be retried; this one is {message.status}.", code="not_failed"
-                )
-            message.refresh_from_db()
-            message_status_changed.send_robust(
-                sender=Message, message=message, status=Message.Status.PENDING, reason="retry requested"
-            )
-            task = (
-                tasks.deliver_inbound
-                if message.direction == Message.Direction.INBOUND
-                else tasks.deliver_outbound
-            )
-            transaction.on_commit(lambda: task.delay(message.conversation_id))
+        message.refresh_from_db()
         return Response(MessageSerializer(message).data)
