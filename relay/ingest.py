@@ -82,11 +82,11 @@ def _store_inbound(
         result.duplicates += 1
         return
     customer = _customer_id(event)
-    conversation, created = Conversation.objects.get_or_create(
+    # Found and locked in one round trip: the lock serializes the sequence numbers (a no-op on SQLite, whose
+    # writes are serialized anyway); a new row is ours until this transaction commits.
+    conversation, created = Conversation.objects.select_for_update().get_or_create(
         sender=sender, customer=customer, defaults={"tenant": tenant, "customer_name": event.customer_name}
     )
-    # Lock the conversation row for the sequence number (a no-op on SQLite, whose writes are serialized).
-    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -134,6 +134,9 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
             provider_message_id=report.provider_message_id,
             direction=Message.Direction.OUTBOUND,
         )
+        # By pk: the default ordering joins the conversation, and FOR UPDATE would lock that row too
+        # (a deadlock with a concurrent inbound message of the same conversation).
+        .order_by("pk")
         .first()
     )
     result.reports += 1

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tenants.models import Sender, Tenant
 
-from . import agent_events
+from . import agent_events, signals
 from .attempts import attempt
 from .errors import ExternalError
 from .events import ReportStatus, StatusReport
@@ -58,7 +58,7 @@ def record_agent_event(tenant: Tenant, fields: dict) -> None:
 
 
 def _find_conversation(tenant: Tenant, event: agent_events.AgentEvent) -> Conversation | None:
-    conversations = Conversation.objects.for_tenant(tenant).select_related("sender__account")
+    conversations = Conversation.objects.for_tenant(tenant).select_related("tenant", "sender__account")
     if event.conversation_identifier:
         found = conversations.filter(salesforce_conversation_id=event.conversation_identifier).first()
         if found:
@@ -87,6 +87,10 @@ def _record_session_status(conversation: Conversation, event: agent_events.Agent
     if event.entry_payload.get("sessionId"):
         changes["messaging_session_id"] = str(event.entry_payload["sessionId"])[:18]
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    if status != conversation.session_status:
+        signals.conversation_event.send_robust(
+            sender=Conversation, conversation=conversation, event="session_status_changed", data=changes
+        )
     closing = conversation.tenant.closing_text
     if status == "Ended" and closing:
         queue_outbound(
@@ -113,7 +117,8 @@ def queue_outbound(
                 kind=content.get("kind", "text"),
                 text=content.get("text", ""),
                 content=content,
-                provider=locked.sender.account.provider,
+                # The sender never changes: the caller's conversation usually has it (and its account) loaded.
+                provider=conversation.sender.account.provider,
                 provider_message_id=str(uuid.uuid4()),
                 salesforce_entry_id=salesforce_entry_id,
                 expires_at=now + tenant.delivery_window,
@@ -173,11 +178,16 @@ def send(message: Message) -> None:
             notify_url=webhook_url(sender),
         )
     now = timezone.now()
-    Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+    sent = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
         status=Message.Status.SENT,
         provider_message_id=result.provider_message_id or message.provider_message_id,
         updated_at=now,
     )
+    if sent:
+        message.provider_message_id = result.provider_message_id or message.provider_message_id
+        signals.message_status_changed.send_robust(
+            sender=Message, message=message, status=Message.Status.SENT
+        )
 
 
 def on_send_failed(message: Message, reason: str, error: ExternalError | None) -> None:
@@ -200,6 +210,12 @@ def apply_status_report(message: Message, report: StatusReport) -> bool:
                 last_error=report.error_message or report.error_code,
                 updated_at=timezone.now(),
             )
+            signals.message_status_changed.send_robust(
+                sender=Message,
+                message=message,
+                status=Message.Status.FAILED,
+                reason=report.error_message or report.error_code,
+            )
             changed = _add_notice(
                 message,
                 SalesforceNotice.Kind.FAILED,
@@ -215,6 +231,8 @@ def apply_status_report(message: Message, report: StatusReport) -> bool:
         if message.status != Message.Status.READ:
             fields["status"] = status
         Message.objects.filter(pk=message.pk).update(**fields, updated_at=timezone.now())
+        if fields.get("status", message.status) != message.status:
+            signals.message_status_changed.send_robust(sender=Message, message=message, status=status)
         changed = _add_notice(message, SalesforceNotice.Kind.DELIVERED)
         if report.status == ReportStatus.READ:
             changed = _add_notice(message, SalesforceNotice.Kind.READ) or changed

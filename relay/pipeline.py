@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import leases, signals
@@ -41,51 +44,78 @@ def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFai
     if lease is None:
         return None  # another worker holds this line; it picks up whatever is pending
     try:
-        for _ in range(limit):
-            message = (
-                Message.objects.filter(
-                    conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
-                )
-                .select_related("tenant", "conversation__sender__account")
-                .order_by("sequence")
-                .first()
-            )
-            if message is None:
-                return None
-            now = timezone.now()
-            if message.expires_at <= now:
-                _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
-                continue
-            if message.next_attempt_at and message.next_attempt_at > now:
-                return message.next_attempt_at
-            if not lease.renew():
-                log.warning("lost the %s lease of conversation %s", direction, conversation_id)
-                return None
-            try:
-                deliver(message)
-            except RetryLater as wait:
-                Message.objects.filter(pk=message.pk).update(
-                    next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
-                )
-                return wait.eta
-            except ExternalError as exc:
-                if exc.permanent:
-                    _give_up(message, str(exc), exc, on_failed)
-                    continue
-                due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
-                Message.objects.filter(pk=message.pk).update(
-                    attempts=message.attempts + 1,
-                    next_attempt_at=due,
-                    last_error=str(exc),
-                    updated_at=timezone.now(),
-                )
-                return due
-            Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
-                attempts=message.attempts + 1, last_error="", updated_at=timezone.now()
-            )
-        return timezone.now()  # more work than one run does: come back at once
+        due, drained = _work(lease, conversation_id, direction, deliver, on_failed, limit)
     finally:
         lease.release()
+    if drained and _due_now(conversation_id, direction):
+        # A message committed between our last look and the release found the lease taken and left its
+        # task to us: come back at once, or it would wait for the sweeper.
+        return timezone.now()
+    return due
+
+
+def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, limit: int):
+    """(when to come back, whether the line was found empty)."""
+    for _ in range(limit):
+        message = (
+            Message.objects.filter(
+                conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
+            )
+            # The tenant's Salesforce connection in the same query: the desk needs it for every message.
+            .select_related("tenant__salesforce", "conversation__sender__account")
+            .order_by("sequence")
+            .first()
+        )
+        if message is None:
+            return None, True
+        now = timezone.now()
+        if message.expires_at <= now:
+            _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
+            continue
+        if message.next_attempt_at and message.next_attempt_at > now:
+            return message.next_attempt_at, False
+        if _renewal_due(lease, now) and not lease.renew():
+            log.warning("lost the %s lease of conversation %s", direction, conversation_id)
+            return None, False
+        try:
+            deliver(message)
+        except RetryLater as wait:
+            Message.objects.filter(pk=message.pk).update(
+                next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
+            )
+            return wait.eta, False
+        except ExternalError as exc:
+            if exc.permanent:
+                _give_up(message, str(exc), exc, on_failed)
+                continue
+            due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
+            Message.objects.filter(pk=message.pk).update(
+                attempts=message.attempts + 1,
+                next_attempt_at=due,
+                last_error=str(exc),
+                updated_at=timezone.now(),
+            )
+            return due, False
+        Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+            attempts=message.attempts + 1, last_error="", updated_at=timezone.now()
+        )
+    return timezone.now(), False  # more work than one run does: come back at once
+
+
+def _renewal_due(lease: leases.Lease, now) -> bool:
+    """Renew once half the lease is used up: until it expires nobody else can take it, so renewing a
+    fresh lease before every message would only cost a round trip."""
+    return lease.token - now < timedelta(seconds=settings.RELAY_LEASE_SECONDS / 2)
+
+
+def _due_now(conversation_id: int, direction: str) -> bool:
+    return (
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .exists()
+    )
 
 
 def _give_up(message: Message, reason: str, error: ExternalError | None, on_failed: OnFailed) -> None:

@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import control
+from . import arrivals, control
 from .console import views as console_views
 from .faults import FaultMiddleware
 from .infobip import api as infobip_api
@@ -41,6 +41,7 @@ def build_app(world: World) -> Starlette:
         *livechat.routes(world),
         *infobip_api.routes(world),
         *control.routes(world),
+        *arrivals.routes(world),
         *infobip_control.routes(world),
         *console_views.routes(world),
         *phone_views.routes(world),

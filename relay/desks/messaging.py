@@ -93,9 +93,9 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
     work_items = response.get("workItemIds") or []
     if work_items:
         changes["messaging_session_id"] = work_items[0]
-    if changes:
-        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    # Salesforce answers the same conversation and session for every message: write only what is new.
     if any(getattr(conversation, field) != value for field, value in changes.items()):
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
         conversation_event.send_robust(
             sender=Conversation, conversation=conversation, event="connected", data=changes
         )

@@ -71,9 +71,12 @@ def get_token(connection, *, refresh: bool = False, rejected: str | None = None)
     minting yet another one.
     """
     key = cache_key(connection)
-    if not refresh:
-        cached = _read(key)
+    if refresh:
+        _memo.pop(key, None)
+    else:
+        cached = _memoized(key) or _read(key)
         if cached is not None:
+            _memoize(key, cached)
             return cached
     # Threads of this process queue here; processes meet at the cache lock below.
     with _process_lock(key):
@@ -135,7 +138,26 @@ def send_with_token(connection, send: Callable[[Token], httpx.Response], refused
 
 def forget_token(connection) -> None:
     """Drop the tenant's cached token (e.g. after the admin disconnected the org)."""
+    _memo.pop(cache_key(connection), None)
     cache.delete(cache_key(connection))
+
+
+# The shared cache costs a round trip and a decryption per call; each process also keeps the token it last
+# saw for a few seconds. A token another process replaced meanwhile is refused once (401) and then
+# ``refresh=True`` finds the replacement in the shared cache, as before.
+MEMO_SECONDS = 30.0
+_memo: dict[str, tuple[Token, float]] = {}
+
+
+def _memoized(key: str) -> Token | None:
+    entry = _memo.get(key)
+    if entry is None or entry[1] < time.monotonic():
+        return None
+    return entry[0]
+
+
+def _memoize(key: str, token: Token) -> None:
+    _memo[key] = (token, time.monotonic() + MEMO_SECONDS)
 
 
 def cache_key(connection) -> str:
@@ -258,6 +280,7 @@ def _read(key: str) -> Token | None:
 
 
 def _write(key: str, token: Token) -> None:
+    _memoize(key, token)
     cache.set(
         key,
         {

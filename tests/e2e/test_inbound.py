@@ -17,6 +17,9 @@ def test_whatsapp_text_reaches_the_agent_console(wired):
     )
     assert entries == ["Hello, my parcel has not arrived"]
     # Salesforce answers before the worker records it: wait for our side too.
-    wait_for(lambda: Message.objects.filter(direction="in", status="delivered").exists(), what="the delivered status")
+    wait_for(
+        lambda: Message.objects.filter(direction="in", status="delivered").exists(),
+        what="the delivered status",
+    )
     message = Message.objects.get(direction="in")
     assert message.conversation.messaging_session_id[:15] == session_id[:15]

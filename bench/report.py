@@ -1,0 +1,205 @@
+"""Figures from the load generator's records and the sandbox's arrival times; the printed tables."""
+
+from __future__ import annotations
+
+import math
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value * 1000:.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
+
+
+def ratio(value: float | None, base: float | None, *, higher_is_better: bool) -> str:
+    if value is None or not base:
+        return ""
+    return f" ({value / base:.2f}×)"
+
+
+def latency_summary(latencies: list[float]) -> dict:
+    return {
+        "count": len(latencies),
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "p99": percentile(latencies, 99),
+        "max": max(latencies) if latencies else None,
+    }
+
+
+def inbound_figures(records: list[list], arrivals: dict[str, float]) -> dict:
+    """``records``: the load generator's rows; ``arrivals``: key -> time Salesforce stored it."""
+    acks = [r[2] - r[1] for r in records if r[4] == 1 and 200 <= r[3] < 300]
+    e2e = [arrivals[r[0]] - r[1] for r in records if r[0] in arrivals]
+    sent = [r[1] for r in records]
+    landed = [arrivals[r[0]] for r in records if r[0] in arrivals]
+    figures = {
+        "messages": len(records),
+        "delivered": len(landed),
+        "refused": sum(1 for r in records if not 200 <= r[3] < 300),
+        "retried": sum(1 for r in records if r[4] > 1),
+        "ack": latency_summary(acks),
+        "e2e": latency_summary(e2e),
+        "send_rate": _rate(len(sent), sent),
+    }
+    if landed:
+        figures["throughput"] = len(landed) / max(1e-6, max(landed) - min(sent))
+    return figures
+
+
+def outbound_figures(agent_times: dict[str, float], phone: dict[str, float], keys: list[str]) -> dict:
+    e2e = [phone[k] - agent_times[k] for k in keys if k in phone and k in agent_times]
+    started = [agent_times[k] for k in keys if k in agent_times]
+    landed = [phone[k] for k in keys if k in phone]
+    figures = {
+        "messages": len(keys),
+        "delivered": len(landed),
+        "e2e": latency_summary(e2e),
+        "send_rate": _rate(len(started), started),
+    }
+    if landed and started:
+        figures["throughput"] = len(landed) / max(1e-6, max(landed) - min(started))
+    return figures
+
+
+def _rate(count: int, times: list[float]) -> float | None:
+    if count < 2:
+        return None
+    return count / max(1e-6, max(times) - min(times))
+
+
+def fmt_rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def scenario_rows(results: dict) -> list[str]:
+    """The main table: one row per run (baseline and product scenarios), both directions."""
+    base = results.get("baseline") or {}
+    lines = [
+        "| run | tenants | conversations | inbound msg/s (burst) | webhook ack p50 / p99 ms (at rate) "
+        "| inbound e2e p50 / p95 / p99 ms (at rate) | outbound msg/s (burst) "
+        "| outbound e2e p50 / p95 / p99 ms (at rate) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in [("baseline", base), *results.get("scenarios", {}).items()]:
+        if not run:
+            continue
+        lines.append(_row(name, run, base if name != "baseline" else None))
+    return lines
+
+
+def _row(name: str, run: dict, base: dict | None) -> str:
+    inb_burst = (run.get("inbound_burst") or {}).get("throughput")
+    out_burst = (run.get("outbound_burst") or {}).get("throughput")
+    rate = run.get("inbound_rate") or {}
+    out_rate = run.get("outbound_rate") or {}
+
+    def with_ratio(value, key, direction):
+        text = fmt_rate(value)
+        if base and value:
+            base_value = (base.get(f"{direction}_burst") or {}).get(key)
+            if base_value:
+                text += f" ({value / base_value:.0%})"
+        return text
+
+    def lat(figures: dict, which: str) -> str:
+        summary = figures.get(which) or {}
+        return " / ".join(
+            ms(summary.get(p)) for p in (("p50", "p99") if which == "ack" else ("p50", "p95", "p99"))
+        )
+
+    return (
+        f"| {name} | {run.get('tenants', '')} | {run.get('conversations', '')} "
+        f"| {with_ratio(inb_burst, 'throughput', 'inbound')} | {lat(rate, 'ack')} | {lat(rate, 'e2e')} "
+        f"| {with_ratio(out_burst, 'throughput', 'outbound')} | {lat(out_rate, 'e2e')} |"
+    )
+
+
+def memory_rows(results: dict) -> list[str]:
+    roles: list[str] = []
+    runs = [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
+    for _, run in runs:
+        for role in run.get("memory_mib") or {}:
+            if role not in roles:
+                roles.append(role)
+    lines = ["| run | " + " | ".join(roles) + " |", "|---|" + "---:|" * len(roles)]
+    for name, run in runs:
+        memory = run.get("memory_mib") or {}
+        if memory:
+            lines.append(f"| {name} | " + " | ".join(f"{memory.get(r, 0):.0f}" for r in roles) + " |")
+    return lines
+
+
+def targets(results: dict) -> list[str]:
+    """Where the primary scenario stands against the issue's goals."""
+    primary = results.get("scenarios", {}).get(results.get("primary", ""), {})
+    base = results.get("baseline") or {}
+    rate = primary.get("inbound_rate") or {}
+    lines = ["| goal | measured | met |", "|---|---:|:-:|"]
+
+    def add(goal: str, value: float | None, ok: bool | None, shown: str):
+        lines.append(f"| {goal} | {shown if value is not None else '–'} | {'yes' if ok else 'no'} |")
+
+    offered = results.get("rate")
+    ack99 = (rate.get("ack") or {}).get("p99")
+    add(
+        f"webhook ack p99 < 50 ms at {offered} msg/s",
+        ack99,
+        ack99 is not None and ack99 < 0.05,
+        f"{ms(ack99)} ms",
+    )
+    e50, e99 = (rate.get("e2e") or {}).get("p50"), (rate.get("e2e") or {}).get("p99")
+    add(f"inbound e2e p50 < 100 ms at {offered} msg/s", e50, e50 is not None and e50 < 0.1, f"{ms(e50)} ms")
+    add(f"inbound e2e p99 < 500 ms at {offered} msg/s", e99, e99 is not None and e99 < 0.5, f"{ms(e99)} ms")
+    burst = (primary.get("inbound_burst") or {}).get("throughput")
+    add(
+        f">= 500 msg/s sustained inbound with {results.get('workers')} workers",
+        burst,
+        burst is not None and burst >= 500,
+        f"{fmt_rate(burst)} msg/s",
+    )
+    base_burst = (base.get("inbound_burst") or {}).get("throughput")
+    share = burst / base_burst if burst and base_burst else None
+    add(
+        "inbound throughput >= 50% of the baseline",
+        share,
+        share is not None and share >= 0.5,
+        f"{share:.0%}" if share else "–",
+    )
+    out = (primary.get("outbound_burst") or {}).get("throughput")
+    base_out = (base.get("outbound_burst") or {}).get("throughput")
+    share_out = out / base_out if out and base_out else None
+    add(
+        "outbound throughput >= 50% of the baseline",
+        share_out,
+        share_out is not None and share_out >= 0.5,
+        f"{share_out:.0%}" if share_out else "–",
+    )
+    return lines
+
+
+def render(results: dict) -> str:
+    parts = [
+        f"Machine: {results.get('machine', '')}; load average at start "
+        f"{' '.join(results.get('load_average_at_start') or [])}",
+        f"Workers: {results.get('workers')} Celery processes × {results.get('worker_threads')} threads; "
+        f"web: gunicorn × {results.get('web_workers')}; rate phase {results.get('rate')} msg/s for "
+        f"{results.get('duration')} s; bursts of {results.get('burst')} messages.",
+        "",
+        *scenario_rows(results),
+        "",
+        "Throughput in parentheses: share of the baseline's. Peak resident memory per process (MiB):",
+        "",
+        *memory_rows(results),
+        "",
+        "Targets (primary scenario: " + str(results.get("primary")) + "):",
+        "",
+        *targets(results),
+    ]
+    return "\n".join(parts)
