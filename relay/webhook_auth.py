@@ -26,17 +26,29 @@ def expected_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def check_signature(headers, body: bytes, secret: str) -> None:
+    given = headers.get(SIGNATURE_HEADER, "")
+    if not given:
+        raise WebhookAuthError(f"missing {SIGNATURE_HEADER} header")
+    if not hmac.compare_digest(given.strip().lower(), expected_signature(secret, body)):
+        raise WebhookAuthError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def check_token_header(headers, secret: str) -> None:
+    given = headers.get(TOKEN_HEADER, "")
+    if not given:
+        raise WebhookAuthError(f"missing {TOKEN_HEADER} header")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        raise WebhookAuthError(f"wrong {TOKEN_HEADER}")
+
+
 def verify(account: ProviderAccount, headers, body: bytes) -> None:
     """Raise :class:`WebhookAuthError` with a reason safe to show the caller."""
     secret = str(account.webhook_secret)
     if not secret:
         raise WebhookAuthError("this account has no webhook credentials yet; generate them in the admin")
     if account.webhook_auth == ProviderAccount.WebhookAuth.HMAC:
-        given = headers.get(SIGNATURE_HEADER, "")
-        if not given:
-            raise WebhookAuthError(f"missing {SIGNATURE_HEADER} header")
-        if not hmac.compare_digest(given.strip().lower(), expected_signature(secret, body)):
-            raise WebhookAuthError(f"{SIGNATURE_HEADER} does not match the body")
+        check_signature(headers, body, secret)
     elif account.webhook_auth == ProviderAccount.WebhookAuth.BASIC:
         scheme, _, encoded = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "basic" or not encoded:
@@ -50,8 +62,4 @@ def verify(account: ProviderAccount, headers, body: bytes) -> None:
         if not (user_ok and password_ok):
             raise WebhookAuthError("wrong Basic credentials")
     else:
-        given = headers.get(TOKEN_HEADER, "")
-        if not given:
-            raise WebhookAuthError(f"missing {TOKEN_HEADER} header")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            raise WebhookAuthError(f"wrong {TOKEN_HEADER}")
+        check_token_header(headers, secret)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hmac
 
-from ..webhook_auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
+from ..webhook_auth import WebhookAuthError, check_signature, check_token_header
 from .models import HandoverEndpoint
 
-
-class HandoverAuthError(Exception):
-    pass
+HandoverAuthError = WebhookAuthError  # the same checks (and error) as the provider webhooks
 
 
 def verify(endpoint: HandoverEndpoint, headers, body: bytes) -> None:
@@ -18,11 +16,7 @@ def verify(endpoint: HandoverEndpoint, headers, body: bytes) -> None:
     if not secret:
         raise HandoverAuthError("this endpoint has no secret yet; generate one in the admin")
     if endpoint.auth == HandoverEndpoint.Auth.HMAC:
-        given = headers.get(SIGNATURE_HEADER, "")
-        if not given:
-            raise HandoverAuthError(f"missing {SIGNATURE_HEADER} header")
-        if not hmac.compare_digest(given.strip().lower(), expected_signature(secret, body)):
-            raise HandoverAuthError(f"{SIGNATURE_HEADER} does not match the body")
+        check_signature(headers, body, secret)
     elif endpoint.auth == HandoverEndpoint.Auth.BEARER:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -30,8 +24,4 @@ def verify(endpoint: HandoverEndpoint, headers, body: bytes) -> None:
         if not hmac.compare_digest(token.strip().encode(), secret.encode()):
             raise HandoverAuthError("wrong bearer token")
     else:
-        given = headers.get(TOKEN_HEADER, "")
-        if not given:
-            raise HandoverAuthError(f"missing {TOKEN_HEADER} header")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            raise HandoverAuthError(f"wrong {TOKEN_HEADER}")
+        check_token_header(headers, secret)
