@@ -11,8 +11,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import JsonResponse
 
 from tenants.models import ProviderAccount
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 TOKEN_HEADER = "X-Switchboard-Token"
@@ -63,3 +71,27 @@ def verify(account: ProviderAccount, headers, body: bytes) -> None:
             raise WebhookAuthError("wrong Basic credentials")
     else:
         check_token_header(headers, secret)
+
+
+def json_error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def read_verified_json(request, check: Callable[[object, bytes], None], *, who: str):
+    """The JSON document of a machine-to-machine POST, after the size limit and ``check(headers, body)``
+    (which raises WebhookAuthError); or the 4xx response that says what is wrong."""
+    limit = settings.WEBHOOK_MAX_BYTES
+    if int(request.headers.get("Content-Length") or 0) > limit:
+        return json_error(413, f"body over {limit} bytes")
+    body = request.body
+    if len(body) > limit:
+        return json_error(413, f"body over {limit} bytes")
+    try:
+        check(request.headers, body)
+    except WebhookAuthError as exc:
+        log.warning("%s refused: %s", who, exc)
+        return json_error(401, f"authentication failed: {exc}")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return json_error(400, f"malformed JSON: {exc}")

@@ -6,10 +6,6 @@ nothing; the provider keeps retrying a 4xx it can fix (an unknown sender, say) a
 
 from __future__ import annotations
 
-import json
-import logging
-
-from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -18,13 +14,8 @@ from tenants.models import ProviderAccount
 
 from .ingest import UnroutableEvent, ingest
 from .providers.base import get_provider
-from .webhook_auth import WebhookAuthError, verify
-
-log = logging.getLogger(__name__)
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+from .webhook_auth import json_error as _error
+from .webhook_auth import read_verified_json, verify
 
 
 @csrf_exempt
@@ -37,21 +28,11 @@ def provider_webhook(request, provider: str, key: str):
     )
     if account is None:
         return _error(404, "unknown webhook URL: check the account key in the URL")
-    length = int(request.headers.get("Content-Length") or 0)
-    if length > settings.WEBHOOK_MAX_BYTES:
-        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
-    body = request.body
-    if len(body) > settings.WEBHOOK_MAX_BYTES:
-        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
-    try:
-        verify(account, request.headers, body)
-    except WebhookAuthError as exc:
-        log.warning("webhook for account %s refused: %s", account.pk, exc)
-        return _error(401, f"authentication failed: {exc}")
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, f"malformed JSON: {exc}")
+    document = read_verified_json(
+        request, lambda headers, body: verify(account, headers, body), who=f"webhook for account {account.pk}"
+    )
+    if isinstance(document, JsonResponse):
+        return document
     try:
         events = get_provider(account.provider).parse_webhook(document)
     except LookupError as exc:

@@ -8,24 +8,16 @@ with ``"duplicate": true`` and changes nothing.
 
 from __future__ import annotations
 
-import json
-import logging
-
-from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .auth import HandoverAuthError, verify
+from ..webhook_auth import json_error as _error
+from ..webhook_auth import read_verified_json
+from .auth import verify
 from .contract import HandoverSerializer
 from .models import HandoverEndpoint
 from .service import start_handover
-
-log = logging.getLogger(__name__)
-
-
-def _error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
 
 
 @csrf_exempt  # a machine-to-machine endpoint: the secret authenticates the call
@@ -38,20 +30,13 @@ def handover(request, key: str):
     )
     if endpoint is None:
         return _error(404, "unknown handover URL: check the key in the URL")
-    if int(request.headers.get("Content-Length") or 0) > settings.WEBHOOK_MAX_BYTES:
-        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
-    body = request.body
-    if len(body) > settings.WEBHOOK_MAX_BYTES:
-        return _error(413, f"body over {settings.WEBHOOK_MAX_BYTES} bytes")
-    try:
-        verify(endpoint, request.headers, body)
-    except HandoverAuthError as exc:
-        log.warning("handover for tenant %s refused: %s", endpoint.tenant_id, exc)
-        return _error(401, f"authentication failed: {exc}")
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, f"malformed JSON: {exc}")
+    document = read_verified_json(
+        request,
+        lambda headers, body: verify(endpoint, headers, body),
+        who=f"handover for tenant {endpoint.tenant_id}",
+    )
+    if isinstance(document, JsonResponse):
+        return document
     if not isinstance(document, dict):
         return _error(400, "the body must be a JSON object")
     serializer = HandoverSerializer(data=document, context={"tenant": endpoint.tenant})
