@@ -111,13 +111,20 @@ class Bench:
         return json.loads(out_path.read_text())
 
     def arrivals(self, side: str, prefix: str) -> list[list]:
-        response = httpx.get(
-            f"{self.stack.sandbox_url}/__sim/arrivals",
-            params={"side": side, "prefix": prefix},
-            timeout=60,
-        )
-        response.raise_for_status()
-        return response.json()["rows"]
+        for attempt in range(5):  # a sandbox busy with the load may answer late; ask again
+            try:
+                response = httpx.get(
+                    f"{self.stack.sandbox_url}/__sim/arrivals",
+                    params={"side": side, "prefix": prefix},
+                    timeout=120,
+                )
+                response.raise_for_status()
+                return response.json()["rows"]
+            except httpx.HTTPError:
+                if attempt == 4:
+                    raise
+                time.sleep(5)
+        return []
 
     def wait_arrivals(self, side: str, prefix: str, expected: int, timeout: float) -> dict[str, float]:
         deadline = time.monotonic() + timeout
@@ -274,12 +281,16 @@ class Bench:
             for tenants, conversations in scenarios:
                 name = f"{tenants} tenant{'s' if tenants > 1 else ''}, {conversations} conversations"
                 self.results["scenarios"][name] = self.scenario(name, tenants, conversations, stack.web_url)
+                self.save()  # a run that fails later keeps what it measured
             self.results["memory_peak_mib"] = {r: kib / 1024 for r, kib in self.sampler.peak.items()}
         finally:
             if self.sampler:
                 self.sampler.stop()
             stack.stop()
         return self.results
+
+    def save(self) -> None:
+        (self.stack.var / "results.json").write_text(json.dumps(self.results, indent=1))
 
     def run_baseline(self, private_key: str) -> dict:
         stack, args = self.stack, self.args

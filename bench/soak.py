@@ -87,12 +87,13 @@ class Soak:
                 web_workers=3,
                 env={
                     # Retries, dead leases and sweeps on the soak's time scale (production: 2 s to 10 min,
-                    # 90 s, 15 s); a 2 s HTTP timeout so the latency fault produces timeouts.
+                    # 90 s, 15 s); the production HTTP timeout (10 s): with 2 s, an overloaded machine's
+                    # slow Infobip answers became timeouts, and each one a duplicate send.
                     "RELAY_RETRY_BASE_SECONDS": "0.5",
                     "RELAY_RETRY_CAP_SECONDS": "5",
                     "RELAY_LEASE_SECONDS": "10",
                     "RELAY_SWEEP_SECONDS": "5",
-                    "HTTP_TIMEOUT_SECONDS": "2",
+                    "HTTP_TIMEOUT_SECONDS": "10",
                 },
             )
         )
@@ -278,10 +279,10 @@ class Soak:
 
         self.at(0.10 * duration)
         slow = self.fault(
-            service="scrt", path="/interactions", latency_ms=3000, error_rate=0, delay_response=True
+            service="scrt", path="/interactions", latency_ms=11000, error_rate=0, delay_response=True
         )
-        self.note("Salesforce answers after 3 s (> the 2 s timeout)")
-        self.at(0.10 * duration + max(5, 0.03 * duration))
+        self.note("Salesforce answers after 11 s (> the 10 s timeout)")
+        self.at(0.10 * duration + max(12, 0.03 * duration))
         self.clear(slow)
         self.note("Salesforce answers in time again")
 
@@ -309,23 +310,26 @@ class Soak:
         victim.start()
         self.note(f"{victim.role} started again")
 
+        # Each step at its share of the time, or right after the previous one when that ran late.
         self.at(0.35 * duration)
         down = [
             self.fault(service=service, status=503, outage=True)
             for service in ("login", "core", "scrt", "pubsub")
         ]
         httpx.post(f"{stack.sandbox_url}/__sim/pubsub/drop", json={}, timeout=10)
+        outage_started = time.time() - self.t0
         self.note(f"Salesforce down for {args.outage:.0f} s (login, REST, Interaction Service, Pub/Sub)")
-        self.at(0.35 * duration + args.outage)
+        self.at(outage_started + args.outage)
         for rule in down:
             self.clear(rule)
         self.note("Salesforce back")
 
-        self.at(0.35 * duration + args.outage + 0.1 * duration)
+        self.at(max(0.35 * duration + args.outage, outage_started + args.outage) + 0.1 * duration)
         down_for = stack.restart_redis()
         self.note(f"Redis shut down (nosave) and started again ({down_for:.1f} s)")
+        self.supervise(max(10, 0.05 * duration))
 
-        self.at(0.35 * duration + args.outage + 0.2 * duration)
+        self.at(time.time() - self.t0 + 0.1 * duration)
         stack.restart_listener()
         self.note("listener restarted")
 
@@ -335,6 +339,20 @@ class Soak:
             self.clear(rule)
         self.note("traffic over; faults off; waiting for everything to arrive")
         return self.verify(open_records + in_records, out_a + out_b)
+
+    def supervise(self, seconds: float) -> None:
+        """What systemd's ``Restart=always`` does in production: start again a worker that exited on its
+        own (Celery 5.7 can exit with "Unrecoverable error" when its broker connection drops)."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            for worker in self.stack.workers:
+                if not worker.alive:
+                    code = worker.popen.returncode
+                    worker.start()
+                    self.note(
+                        f"{worker.role} had exited (code {code}) and was started again, as a supervisor would"
+                    )
+            time.sleep(1)
 
     def at(self, offset: float) -> None:
         delay = self.t0 + offset - time.time()
