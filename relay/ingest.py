@@ -48,7 +48,8 @@ def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult
 
 
 def _senders_by_address(account: ProviderAccount) -> dict[tuple[str, str], Sender]:
-    return {(s.channel, s.address): s for s in Sender.objects.filter(account=account, tenant=account.tenant)}
+    senders = Sender.objects.filter(account=account, tenant=account.tenant).order_by()  # no ordering joins
+    return {(s.channel, s.address): s for s in senders}
 
 
 def _sender_for(senders: dict, event: InboundMessage) -> Sender:
@@ -76,11 +77,6 @@ def _store_inbound(
     account: ProviderAccount, sender: Sender, event: InboundMessage, result: IngestResult
 ) -> None:
     tenant = account.tenant
-    if Message.objects.filter(
-        tenant=tenant, provider=account.provider, provider_message_id=event.provider_message_id
-    ).exists():
-        result.duplicates += 1
-        return
     customer = _customer_id(event)
     # Found and locked in one round trip: the lock serializes the sequence numbers (a no-op on SQLite, whose
     # writes are serialized anyway); a new row is ours until this transaction commits.
@@ -104,7 +100,9 @@ def _store_inbound(
                 expires_at=now + tenant.delivery_window,
                 next_attempt_at=now,
             )
-    except IntegrityError:  # the same message arrived concurrently through another request
+    except IntegrityError:
+        # A replayed webhook, or the same message arriving concurrently through another request: the
+        # unique (tenant, provider, provider message id) constraint makes it a no-op without a lookup first.
         result.duplicates += 1
         return
     Conversation.objects.filter(pk=conversation.pk).update(

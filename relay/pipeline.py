@@ -23,6 +23,8 @@ from .models import Message
 
 log = logging.getLogger(__name__)
 
+BATCH = 20  # messages read per query; a transient failure ends the batch, so a larger one mostly wastes reads
+
 # deliver(message) -> None; raises ExternalError. on_failed(message, reason, error) handles a message given up.
 Deliver = Callable[[Message], None]
 OnFailed = Callable[[Message, str, ExternalError | None], None]
@@ -56,50 +58,66 @@ def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFai
 
 def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, limit: int):
     """(when to come back, whether the line was found empty)."""
-    for _ in range(limit):
-        message = (
-            Message.objects.filter(
-                conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
-            )
-            # The tenant's Salesforce connection in the same query: the desk needs it for every message.
-            .select_related("tenant__salesforce", "conversation__sender__account")
-            .order_by("sequence")
-            .first()
-        )
-        if message is None:
+    handled = 0
+    while handled < limit:
+        batch = _pending(conversation_id, direction, min(BATCH, limit - handled))
+        if not batch:
             return None, True
-        now = timezone.now()
-        if message.expires_at <= now:
-            _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
-            continue
-        if message.next_attempt_at and message.next_attempt_at > now:
-            return message.next_attempt_at, False
-        if _renewal_due(lease, now) and not lease.renew():
-            log.warning("lost the %s lease of conversation %s", direction, conversation_id)
-            return None, False
-        try:
-            deliver(message)
-        except RetryLater as wait:
-            Message.objects.filter(pk=message.pk).update(
-                next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
-            )
-            return wait.eta, False
-        except ExternalError as exc:
-            if exc.permanent:
-                _give_up(message, str(exc), exc, on_failed)
+        for message in batch:
+            handled += 1
+            now = timezone.now()
+            if message.expires_at <= now:
+                _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
                 continue
-            due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
-            Message.objects.filter(pk=message.pk).update(
-                attempts=message.attempts + 1,
-                next_attempt_at=due,
-                last_error=str(exc),
-                updated_at=timezone.now(),
-            )
-            return due, False
-        Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
-            attempts=message.attempts + 1, last_error="", updated_at=timezone.now()
-        )
+            if message.next_attempt_at and message.next_attempt_at > now:
+                return message.next_attempt_at, False
+            if _renewal_due(lease, now) and not lease.renew():
+                log.warning("lost the %s lease of conversation %s", direction, conversation_id)
+                return None, False
+            try:
+                deliver(message)
+            except RetryLater as wait:
+                Message.objects.filter(pk=message.pk).update(
+                    next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
+                )
+                return wait.eta, False
+            except ExternalError as exc:
+                if exc.permanent:
+                    _give_up(message, str(exc), exc, on_failed)
+                    continue
+                due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
+                Message.objects.filter(pk=message.pk).update(
+                    attempts=message.attempts + 1,
+                    next_attempt_at=due,
+                    last_error=str(exc),
+                    updated_at=timezone.now(),
+                )
+                return due, False
+            # The desk has marked it delivered (or sent); count the attempt and forget an earlier try's error.
+            Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error="")
     return timezone.now(), False  # more work than one run does: come back at once
+
+
+def _pending(conversation_id: int, direction: str, count: int) -> list[Message]:
+    """The next pending messages of the line, in order, read in one query.
+
+    Only the lease holder changes a pending message of this line, so what is read here stays true while
+    the batch is worked through. The messages share one conversation and tenant object: what the desk
+    learns from the first (Salesforce's conversation id, say) the second sees.
+    """
+    batch = list(
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
+        )
+        # The tenant's Salesforce connection and the sender's account come with the messages: every
+        # delivery needs them.
+        .select_related("tenant__salesforce", "conversation__sender__account")
+        .order_by("sequence")[:count]
+    )
+    for message in batch[1:]:
+        message.conversation = batch[0].conversation
+        message.tenant = batch[0].tenant
+    return batch
 
 
 def _renewal_due(lease: leases.Lease, now) -> bool:

@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,7 +61,7 @@ def sweep() -> dict:
             .values_list("conversation_id", flat=True)
             .distinct()
         )
-        ids = list(due[:5000])
+        ids = _not_requeued_lately(direction, list(due[:5000]))
         for conversation_id in ids:
             task.delay(conversation_id)
         counts[direction] = len(ids)
@@ -76,3 +78,24 @@ def sweep() -> dict:
     if any(counts.values()):
         log.info("sweep re-queued %s", counts)
     return counts
+
+
+def _not_requeued_lately(direction: str, conversation_ids: list[int]) -> list[int]:
+    """The lines not re-queued within a lease time, now marked as re-queued.
+
+    When the workers are behind, a message waits in the broker longer than the sweep's 5 s head start;
+    without this, every sweep would queue every waiting conversation again, and the backlog would grow
+    by thousands of tasks each doing nothing but claim a lease. A task lost after its re-queue is
+    re-queued again once the mark expires.
+    """
+    if not conversation_ids:
+        return []
+    keys = {f"relay:requeued:{direction}:{pk}": pk for pk in conversation_ids}
+    try:
+        marked = cache.get_many(list(keys))
+        fresh = {key: pk for key, pk in keys.items() if key not in marked}
+        cache.set_many(dict.fromkeys(fresh, 1), timeout=settings.RELAY_LEASE_SECONDS)
+    except Exception:  # noqa: BLE001 - without the cache, re-queue everything: a spare task beats a lost one
+        log.warning("sweep: the cache is unavailable; re-queueing every waiting line", exc_info=True)
+        return conversation_ids
+    return list(fresh.values())

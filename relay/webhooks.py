@@ -24,6 +24,7 @@ def provider_webhook(request, provider: str, key: str):
     account = (
         ProviderAccount.objects.select_related("tenant")
         .filter(provider=provider, webhook_key=key, active=True, tenant__active=True)
+        .order_by()  # the key is unique; the default ordering would only add a join to every webhook
         .first()
     )
     if account is None:

@@ -14,6 +14,17 @@ class PartnerApiConfig(AppConfig):
 
         message_status_changed.connect(webhooks.on_message_status_changed, dispatch_uid="partner-api-status")
         conversation_event.connect(webhooks.on_conversation_event, dispatch_uid="partner-api-conversation")
+        from django.db.models.signals import post_delete, post_save
+
+        from tenants.models import Tenant
+
+        from .models import WebhookSubscription
+
+        for model in (WebhookSubscription, Tenant):  # a tenant may move to another partner
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    webhooks.forget_subscriptions, sender=model, dispatch_uid=f"forget-{model.__name__}"
+                )
 
         # Beat runs the sweep (it re-queues due partner webhooks); registered here so settings stay untouched.
         from portal.celery import app

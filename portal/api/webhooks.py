@@ -25,7 +25,6 @@ from relay import http
 from relay.backoff import next_attempt
 from relay.errors import ExternalError
 from relay.models import Conversation, Message
-from tenants.models import Tenant
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
@@ -56,10 +55,29 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: 
 # --- events → delivery rows --------------------------------------------------------------------------------
 
 
+# Every delivered, sent or read message asks which endpoints want to hear of it; most tenants have none.
+# Each process keeps the answer per tenant for a few seconds (forgotten at once when this process changes a
+# subscription), so a subscription made elsewhere is heard from within SUBSCRIPTIONS_MEMO_SECONDS.
+SUBSCRIPTIONS_MEMO_SECONDS = 5.0
+_subscriptions_memo: dict[int, tuple[float, list[WebhookSubscription]]] = {}
+
+
 def subscriptions_for(tenant_id: int, event: str) -> list[WebhookSubscription]:
-    partner_id = Tenant.objects.filter(pk=tenant_id).values_list("partner_id", flat=True).first()
-    owners = Q(tenant_id=tenant_id) | (Q(partner_id=partner_id) if partner_id else Q(pk__in=[]))
-    return [s for s in WebhookSubscription.objects.filter(owners, active=True) if s.wants(event)]
+    now = time.monotonic()
+    memo = _subscriptions_memo.get(tenant_id)
+    if memo is None or memo[0] <= now:
+        owners = Q(tenant_id=tenant_id) | Q(partner__tenants=tenant_id)  # its own and its partner's
+        memo = (
+            now + SUBSCRIPTIONS_MEMO_SECONDS,
+            list(WebhookSubscription.objects.filter(owners, active=True)),
+        )
+        _subscriptions_memo[tenant_id] = memo
+    return [s for s in memo[1] if s.wants(event)]
+
+
+def forget_subscriptions(**kwargs) -> None:
+    """Connected to subscription and tenant changes: this process asks the database again."""
+    _subscriptions_memo.clear()
 
 
 def enqueue(subscriptions: list[WebhookSubscription], tenant_id: int | None, event: str, data: dict):
@@ -90,9 +108,9 @@ def enqueue(subscriptions: list[WebhookSubscription], tenant_id: int | None, eve
 def _publish(tenant_id: int, event: str, data) -> None:
     # Inside the relay's transaction: a failure here must not undo the relay's work (own savepoint, logged).
     try:
-        with transaction.atomic():
-            subscriptions = subscriptions_for(tenant_id, event)
-            if subscriptions:
+        subscriptions = subscriptions_for(tenant_id, event)
+        if subscriptions:  # most tenants subscribe to nothing: no transaction for them
+            with transaction.atomic():
                 enqueue(subscriptions, tenant_id, event, data() if callable(data) else data)
     except Exception:
         log.exception("could not queue the partner webhook %s for tenant %s", event, tenant_id)

@@ -20,7 +20,10 @@ def desk_for(message: Message) -> Desk:
     from ..errors import ExternalError
     from .messaging import MessagingDesk
 
-    connection = SalesforceConnection.objects.filter(tenant_id=message.tenant_id).first()
+    try:
+        connection = message.tenant.salesforce  # the pipeline reads it with the message (select_related)
+    except SalesforceConnection.DoesNotExist:
+        connection = None
     if connection is None:
         # Not permanent: the admin may connect Salesforce within the delivery window, and then it arrives.
         with attempt(message, target="salesforce", action="interaction"):

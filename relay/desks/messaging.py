@@ -96,6 +96,8 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
     # Salesforce answers the same conversation and session for every message: write only what is new.
     if any(getattr(conversation, field) != value for field, value in changes.items()):
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        for field, value in changes.items():  # the pipeline hands the next message the same instance
+            setattr(conversation, field, value)
         conversation_event.send_robust(
             sender=Conversation, conversation=conversation, event="connected", data=changes
         )

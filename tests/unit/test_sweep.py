@@ -1,0 +1,118 @@
+"""The sweeper re-queues a stuck line once per lease time, and the pipeline counts a successful attempt."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from relay import pipeline, tasks
+from relay.errors import ExternalError
+from relay.models import Conversation, Message
+from tests.factories import make_account, make_sender, make_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation():
+    tenant = make_tenant()
+    return Conversation.objects.create(
+        tenant=tenant, sender=make_sender(make_account(tenant)), customer="+385919990000"
+    )
+
+
+def pending(conversation, sequence=1, **extra):
+    message = Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction="in",
+        sequence=sequence,
+        kind="text",
+        text=f"message {sequence}",
+        provider="infobip",
+        provider_message_id=f"sweep-{conversation.pk}-{sequence}",
+        expires_at=timezone.now() + timedelta(days=1),
+        **extra,
+    )
+    # Waiting longer than the sweep's head start, as a message whose task was lost does.
+    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    return message
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The conversations the sweep hands to the broker (the broker itself is not under test here)."""
+    calls = []
+    monkeypatch.setattr(tasks.deliver_inbound, "delay", calls.append)
+    return calls
+
+
+def test_a_waiting_line_is_requeued_once_per_lease_time(conversation, queued):
+    pending(conversation)
+    cache.delete(f"relay:requeued:in:{conversation.pk}")
+
+    assert tasks.sweep()["in"] == 1
+    assert tasks.sweep()["in"] == 0  # still waiting in the broker: no second task
+    assert queued == [conversation.pk]
+
+    cache.delete(f"relay:requeued:in:{conversation.pk}")  # the mark's lease time is over
+    assert tasks.sweep()["in"] == 1
+    assert queued == [conversation.pk, conversation.pk]
+
+
+def test_the_mark_of_one_line_does_not_hold_back_another(conversation, queued):
+    pending(conversation)
+    cache.delete(f"relay:requeued:in:{conversation.pk}")
+    tasks.sweep()
+    other = Conversation.objects.create(
+        tenant=conversation.tenant, sender=conversation.sender, customer="+385919990001"
+    )
+    pending(other)
+    cache.delete(f"relay:requeued:in:{other.pk}")
+
+    assert tasks.sweep()["in"] == 1
+    assert queued == [conversation.pk, other.pk]
+
+
+def test_the_mark_expires_with_the_lease_time(conversation, queued, settings):
+    pending(conversation)
+    cache.delete(f"relay:requeued:in:{conversation.pk}")
+    settings.RELAY_LEASE_SECONDS = 3
+    tasks.sweep()
+    assert tasks.sweep()["in"] == 0
+    deadline = time.monotonic() + 10
+    while tasks.sweep()["in"] == 0:  # a lost re-queue is re-queued again once the lease time is over
+        assert time.monotonic() < deadline, "the line was never re-queued again"
+        time.sleep(0.1)
+    assert queued == [conversation.pk, conversation.pk]
+
+
+def test_a_delivered_message_counts_its_attempt_and_forgets_the_earlier_error(conversation):
+    message = pending(conversation, last_error="Salesforce answered 503", attempts=1)
+
+    def deliver(message):  # what a desk does on success: mark the message delivered
+        Message.objects.filter(pk=message.pk).update(status=Message.Status.DELIVERED)
+
+    def on_failed(message, reason, error):
+        raise AssertionError(f"nothing fails here: {reason}")
+
+    assert pipeline.run(conversation.pk, "in", deliver, on_failed) is None
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == ("delivered", 2, "")
+
+
+def test_a_transient_failure_counts_its_attempt_and_keeps_the_line_waiting(conversation):
+    first = pending(conversation, 1)
+    second = pending(conversation, 2)
+
+    def deliver(message):
+        raise ExternalError("Salesforce is busy", status=503)
+
+    due = pipeline.run(conversation.pk, "in", deliver, lambda *a: None)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert due is not None and due > timezone.now()
+    assert (first.status, first.attempts, first.last_error) == ("pending", 1, "Salesforce is busy – HTTP 503")
+    assert (second.status, second.attempts) == ("pending", 0)  # order holds: the second waits its turn
