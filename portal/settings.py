@@ -150,6 +150,7 @@ RELAY_RETRY_BASE_SECONDS = env.float(
     "RELAY_RETRY_BASE_SECONDS", default=2.0
 )  # first retry; doubles each time
 RELAY_RETRY_CAP_SECONDS = env.float("RELAY_RETRY_CAP_SECONDS", default=600.0)
+RELAY_LISTENER_DB_THREADS = env.int("RELAY_LISTENER_DB_THREADS", default=4)  # relay_listen: DB connections
 HANDOVER_AGENT_POLL_SECONDS = env.float(
     "HANDOVER_AGENT_POLL_SECONDS", default=10.0
 )  # a waiting handover asks again

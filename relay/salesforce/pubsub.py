@@ -5,6 +5,14 @@
 re-reads the tenant list every few seconds, so tenants added, changed or disabled are picked up
 without a restart (``manage.py relay_listen`` runs it).
 
+Database connections. Django opens one connection per thread that touches the ORM and keeps it, so a
+thread per tenant doing its own queries would hold a connection per tenant (PostgreSQL allows 100 by
+default; the listener must serve thousands of tenants). Subscriber threads therefore never touch the
+database: each database step (reading the tenant and the cursor, the handler, storing the replay id,
+noting an error) is handed to :class:`DatabaseThreads`, a small pool shared by the whole listener
+(``RELAY_LISTENER_DB_THREADS``, default 4), and the subscriber waits for its result. A tenant's steps
+still run one after another in the same order, and their exceptions reach the subscriber as before.
+
 Delivery guarantees. For each batch the handler (``relay.outbound.record_agent_event`` in production)
 is called for every event, in order, and only then is the batch's last replay id stored in the
 tenant's :class:`~relay.models.ListenerCursor`. A crash between the two re-delivers that one batch
@@ -32,12 +40,12 @@ import queue
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import grpc
 from django.conf import settings
-from django.db import close_old_connections
-from django.db import connection as db_connection
+from django.db import close_old_connections, connections
 from fastavro import parse_schema, schemaless_reader
 
 from pubsub_api import (
@@ -130,6 +138,74 @@ def open_channel(endpoint: str | None = None, tls: bool | None = None) -> grpc.C
     return grpc.insecure_channel(endpoint, options=options)
 
 
+class DatabaseThreads:
+    """The threads that run the listener's database work, shared by all its subscribers.
+
+    :meth:`run` hands a callable to one of ``size`` threads and waits for its result (or exception), so at
+    most ``size`` database connections are open however many tenants are subscribed. Each job runs
+    between two ``close_old_connections()``: a connection the server dropped, or one older than
+    ``CONN_MAX_AGE``, is replaced before the next job uses it. The threads start with the first job and
+    close their connections when :meth:`shutdown` ends them; after that :meth:`run` raises.
+    """
+
+    def __init__(self, size: int, *, name: str = "pubsub-db") -> None:
+        self.size = max(1, int(size))
+        self.name = name
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, fn: Callable, /, *args, **kwargs):
+        """``fn(*args, **kwargs)`` on a database thread; blocks until it returns and returns its result."""
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the listener's database threads have been shut down")
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._work, name=f"{self.name}-{n}", daemon=True)
+                    for n in range(self.size)
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self._jobs.put((future, fn, args, kwargs))
+        return future.result()
+
+    def shutdown(self, timeout: float | None = 10.0) -> None:
+        """Let the jobs already handed in finish, then end the threads (closing their connections)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads, self._threads = self._threads, []
+            for _ in threads:
+                self._jobs.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                future, fn, args, kwargs = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    close_old_connections()
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:  # the waiting subscriber re-raises it
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+                finally:
+                    try:
+                        close_old_connections()
+                    except Exception:
+                        log.exception("closing a database connection failed")
+        finally:
+            connections.close_all()
+
+
 class _Stop(Exception):
     """The subscriber was asked to stop."""
 
@@ -139,7 +215,11 @@ class _ReplayRefused(Exception):
 
 
 class TenantSubscriber:
-    """One tenant's subscription, in its own thread, until :meth:`stop`."""
+    """One tenant's subscription, in its own thread, until :meth:`stop`.
+
+    Its database work runs on ``db`` (the :class:`Listener`'s shared :class:`DatabaseThreads`); a
+    subscriber created without one gets a private single thread, ended when the subscriber stops.
+    """
 
     def __init__(
         self,
@@ -151,6 +231,7 @@ class TenantSubscriber:
         batch_size: int = BATCH_SIZE,
         backoff: Backoff | None = None,
         schemas: SchemaCache | None = None,
+        db: DatabaseThreads | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.handler = handler
@@ -159,6 +240,8 @@ class TenantSubscriber:
         self.batch_size = max(1, min(BATCH_SIZE, batch_size))
         self.backoff = backoff or Backoff()
         self.schemas = schemas or SCHEMAS
+        self._own_db = db is None
+        self._db = db or DatabaseThreads(1, name=f"pubsub-db-tenant-{tenant_id}")
         self._stop = threading.Event()
         self._call = None
         self._call_lock = threading.Lock()
@@ -193,7 +276,6 @@ class TenantSubscriber:
         stub = pb2_grpc.PubSubStub(channel)
         try:
             while not self._stop.is_set():
-                close_old_connections()
                 self._delivered = False
                 try:
                     self._subscribe(stub)
@@ -237,14 +319,16 @@ class TenantSubscriber:
                 self._stop.wait(delay)
         finally:
             channel.close()
-            db_connection.close()
+            if self._own_db:
+                self._db.shutdown()
 
     # --- one subscription ------------------------------------------------------------------------
 
     def _subscribe(self, stub) -> None:
         """Subscribe and handle batches until the stream fails or we stop (``_delivered`` tells whether
-        anything arrived: a stream that worked resets the back-off)."""
-        tenant = Tenant.objects.select_related("salesforce").get(pk=self.tenant_id)
+        anything arrived: a stream that worked resets the back-off). The database steps run on
+        ``self._db``; this thread only talks gRPC (and mints tokens, which needs no database)."""
+        tenant = self._db.run(self._load_tenant)
         connection = tenant.salesforce
         token = get_token(connection)
         self._token = token
@@ -257,7 +341,7 @@ class TenantSubscriber:
             raise ExternalError(f"The integration user may not subscribe to {topic}.", permanent=True)
         self.schemas.get(stub, info.schema_id, metadata)
 
-        first = self._first_request(topic)
+        first = self._db.run(self._first_request, topic)
         requests: queue.Queue = queue.Queue()
         requests.put(first)
         with self._call_lock:
@@ -273,7 +357,7 @@ class TenantSubscriber:
                     self._handle_batch(tenant, stub, metadata, topic, response.events)
                     self.replay_from_earliest = False
                 elif response.pending_num_requested > 0 and response.latest_replay_id:
-                    self._store(topic, response.latest_replay_id, only_if_changed=True)
+                    self._db.run(self._store, topic, response.latest_replay_id, only_if_changed=True)
                 if response.pending_num_requested <= self.batch_size // 2:
                     requests.put(
                         pb2.FetchRequest(
@@ -323,10 +407,16 @@ class TenantSubscriber:
                     exc,
                 )
                 continue
-            self.handler(tenant, fields)
-        self._store(topic, events[-1].replay_id)
+            self._db.run(self.handler, tenant, fields)
+        self._db.run(self._store, topic, events[-1].replay_id)
 
-    # --- helpers ---------------------------------------------------------------------------------
+    # --- helpers (the database steps run on ``self._db``) ------------------------------------------
+
+    def _load_tenant(self) -> Tenant:
+        return Tenant.objects.select_related("salesforce").get(pk=self.tenant_id)
+
+    def _load_connection(self) -> SalesforceConnection:
+        return SalesforceConnection.objects.select_related("tenant").get(tenant_id=self.tenant_id)
 
     @staticmethod
     def _metadata(tenant: Tenant, token: Token) -> tuple[tuple[str, str], ...]:
@@ -338,7 +428,7 @@ class TenantSubscriber:
 
     def _refresh_token(self) -> bool:
         try:
-            connection = SalesforceConnection.objects.select_related("tenant").get(tenant_id=self.tenant_id)
+            connection = self._db.run(self._load_connection)
             rejected = str(self._token.access_token) if self._token else None
             get_token(connection, refresh=True, rejected=rejected)
             return True
@@ -367,13 +457,16 @@ class TenantSubscriber:
 
     def _note_error(self, error: str) -> None:
         try:
-            updated = ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(last_error=error[:2000])
-            if not updated:
-                connection = SalesforceConnection.objects.filter(tenant_id=self.tenant_id).first()
-                topic = topic_name(connection) if connection else ""
-                ListenerCursor.objects.create(tenant_id=self.tenant_id, topic=topic, last_error=error[:2000])
+            self._db.run(self._write_error, error[:2000])
         except Exception:  # noting an error must never kill the subscriber
             log.exception("tenant %s: could not record the listener error", self.tenant_id)
+
+    def _write_error(self, error: str) -> None:
+        updated = ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(last_error=error)
+        if not updated:
+            connection = SalesforceConnection.objects.filter(tenant_id=self.tenant_id).first()
+            topic = topic_name(connection) if connection else ""
+            ListenerCursor.objects.create(tenant_id=self.tenant_id, topic=topic, last_error=error)
 
 
 def _iterate(requests: queue.Queue):
@@ -408,7 +501,12 @@ def _replay_refused(exc: grpc.RpcError) -> bool:
 
 class Listener:
     """One :class:`TenantSubscriber` per active tenant with a complete connection, kept in step with the
-    database by :meth:`sync` (called every ``refresh_seconds`` by :meth:`run`)."""
+    database by :meth:`sync` (called every ``refresh_seconds`` by :meth:`run`).
+
+    All database work, the subscribers' and the tenant list's, runs on one :class:`DatabaseThreads` of
+    ``db_threads`` threads (``RELAY_LISTENER_DB_THREADS``), so the listener holds at most that many
+    database connections. :meth:`shutdown` ends them; a listener runs once.
+    """
 
     def __init__(
         self,
@@ -416,12 +514,16 @@ class Listener:
         *,
         refresh_seconds: float = 5.0,
         tenant_slugs: list[str] | None = None,
+        db_threads: int | None = None,
         **subscriber_options,
     ) -> None:
         self.handler = handler
         self.refresh_seconds = refresh_seconds
         self.tenant_slugs = tenant_slugs
         self.subscriber_options = subscriber_options
+        self.db = DatabaseThreads(
+            settings.RELAY_LISTENER_DB_THREADS if db_threads is None else db_threads, name="pubsub-db"
+        )
         self.subscribers: dict[int, tuple[tuple, TenantSubscriber]] = {}
         self._stop = threading.Event()
 
@@ -443,7 +545,7 @@ class Listener:
         return found
 
     def sync(self) -> None:
-        wanted = self.wanted()
+        wanted = self.db.run(self.wanted)
         for tenant_id, (fingerprint, subscriber) in list(self.subscribers.items()):
             if wanted.get(tenant_id) != fingerprint or not subscriber.alive:
                 reason = "disabled or removed" if tenant_id not in wanted else "changed"
@@ -454,7 +556,9 @@ class Listener:
         for tenant_id, fingerprint in wanted.items():
             if tenant_id not in self.subscribers:
                 log.info("tenant %s: starting its subscription to %s", tenant_id, fingerprint[1])
-                subscriber = TenantSubscriber(tenant_id, self.handler, **self.subscriber_options).start()
+                subscriber = TenantSubscriber(
+                    tenant_id, self.handler, db=self.db, **self.subscriber_options
+                ).start()
                 self.subscribers[tenant_id] = (fingerprint, subscriber)
 
     def run(self) -> None:
@@ -465,8 +569,6 @@ class Listener:
                     self.sync()
                 except Exception:  # a database hiccup must not end the listener
                     log.exception("reading the tenant list failed; trying again")
-                finally:
-                    close_old_connections()
                 self._stop.wait(self.refresh_seconds)
         finally:
             self.shutdown()
@@ -480,3 +582,4 @@ class Listener:
         for _, subscriber in self.subscribers.values():
             subscriber.join(timeout)
         self.subscribers.clear()
+        self.db.shutdown(timeout)

@@ -7,10 +7,13 @@ import threading
 import time
 
 import pytest
+from django.db import connection as db_connection
+from django.db.backends.signals import connection_created
 
 from relay.models import ListenerCursor
 from relay.salesforce.interactions import InteractionClient, now_ms
-from relay.salesforce.pubsub import Backoff, Listener, TenantSubscriber
+from relay.salesforce.pubsub import Backoff, DatabaseThreads, Listener, TenantSubscriber
+from tenants.models import Tenant
 from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
     CUSTOMER,
     EVENT,
@@ -294,6 +297,129 @@ def test_listener_follows_the_tenant_list(tenant, sandbox, sim, salesforce_urls)
         runner.join(15)
     assert not runner.is_alive()
     wait_until(lambda: subscriber_count(sandbox, OTHER_ORG_ID) == 0, message="streams closed on stop")
+
+
+class ConnectionsOpened:
+    """The threads, other than the test's own, that open a database connection while connected."""
+
+    def __init__(self) -> None:
+        self.test_thread = threading.current_thread()
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, sender, connection, **kwargs) -> None:
+        thread = threading.current_thread()
+        if thread is not self.test_thread:
+            with self.lock:
+                self.threads.add(thread.name)
+
+    def __enter__(self) -> ConnectionsOpened:
+        connection_created.connect(self, weak=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        connection_created.disconnect(self)
+
+
+def other_backends() -> int:
+    """PostgreSQL: the connections to the test database other than this thread's."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_many_tenants_share_a_few_database_connections(sandbox, sim, salesforce_urls, settings):  # noqa: F811
+    """12 tenants, RELAY_LISTENER_DB_THREADS=3: every event is handled, and only the 3 database threads
+    ever connect (formerly every subscriber thread held its own connection: 100 tenants, 100 connections)."""
+    settings.RELAY_LISTENER_DB_THREADS = 3
+    org_ids = [f"00D8d000000T{n:03d}" for n in range(12)]
+    tenants = []
+    for org_id in org_ids:
+        create_sandbox_org(sim, org_id)
+        tenants.append(make_connected_tenant(salesforce_urls, org_id))
+    postgres = db_connection.vendor == "postgresql"
+    before = other_backends() if postgres else 0
+
+    handler_threads: set[str] = set()
+
+    def handler(tenant, fields) -> None:
+        ListenerCursor.objects.filter(tenant=tenant).exists()  # a query, as the real handler makes
+        handler_threads.add(threading.current_thread().name)
+        recorder(tenant, fields)
+
+    recorder = Recorder()
+    with ConnectionsOpened() as opened:
+        listener = Listener(
+            handler, refresh_seconds=0.1, endpoint=sandbox.world.config.grpc_target, tls=False, backoff=FAST
+        )
+        runner = threading.Thread(target=listener.run, name="listener")
+        runner.start()
+        try:
+            wait_until(
+                lambda: all(subscriber_count(sandbox, org_id) == 1 for org_id in org_ids),
+                timeout=30,
+                message="every tenant subscribed",
+            )
+            last = {}
+            for n in range(2):
+                for tenant in tenants:
+                    last[tenant.pk] = publish(sandbox, f"{tenant.org_id} {n}", org_id=tenant.org_id)
+            recorder.wait_for(2 * len(tenants), timeout=30)
+            for tenant in tenants:
+                assert recorder.payloads(tenant.pk) == [f"{tenant.org_id} 0", f"{tenant.org_id} 1"]
+            wait_until(
+                lambda: all(cursor(tenant) == last[tenant.pk] for tenant in tenants),
+                timeout=30,
+                message="every cursor at its last event",
+            )
+            if postgres:  # counted while the listener runs and its connections are open
+                assert other_backends() - before <= 3
+        finally:
+            listener.stop()
+            runner.join(15)
+    assert not runner.is_alive()
+    assert handler_threads and handler_threads <= opened.threads
+    assert 1 <= len(opened.threads) <= 3, sorted(opened.threads)
+    assert all(name.startswith("pubsub-db-") for name in opened.threads), sorted(opened.threads)
+
+
+def test_database_threads_run_jobs_and_pass_on_their_exceptions():
+    db = DatabaseThreads(2, name="test-db")
+
+    def fail():
+        raise ValueError("the database said no")
+
+    try:
+        assert db.run(lambda a, b=0: a + b, 1, b=2) == 3
+        with pytest.raises(ValueError, match="the database said no"):
+            db.run(fail)
+        names = {db.run(lambda: threading.current_thread().name) for _ in range(20)}
+        assert names <= {"test-db-0", "test-db-1"}
+        assert db.run(lambda: Tenant.objects.count()) == 0
+    finally:
+        db.shutdown()
+    with pytest.raises(RuntimeError):
+        db.run(lambda: None)
+
+
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="terminates a PostgreSQL backend")
+def test_database_threads_replace_a_dropped_connection():
+    db = DatabaseThreads(1)
+
+    def backend_pid() -> int:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    try:
+        first = db.run(backend_pid)
+        with db_connection.cursor() as cursor:  # the server drops the pool thread's connection
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+        assert db.run(backend_pid) != first
+    finally:
+        db.shutdown()
 
 
 def test_backoff_grows_with_jitter_up_to_its_maximum():

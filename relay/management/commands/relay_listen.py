@@ -1,8 +1,11 @@
 """``manage.py relay_listen``: receive the agents' messages of every tenant over the Pub/Sub API.
 
 One subscription per active tenant with a complete Salesforce connection; the tenant list is re-read
-every ``--refresh-seconds`` so tenants added, changed or disabled need no restart. SIGTERM and SIGINT
-stop it cleanly: open streams are cancelled and each tenant's cursor stays at its last handled batch.
+every ``--refresh-seconds`` so tenants added, changed or disabled need no restart. Each subscription has
+its own thread for its stream, but all database work runs on ``RELAY_LISTENER_DB_THREADS`` shared threads
+(default 4), so the process holds that many database connections however many tenants it serves.
+SIGTERM and SIGINT stop it cleanly: open streams are cancelled and each tenant's cursor stays at its last
+handled batch.
 """
 
 from __future__ import annotations
@@ -63,10 +66,11 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         log.info(
-            "relay_listen: Pub/Sub at %s (%s), tenant list every %.1f s",
+            "relay_listen: Pub/Sub at %s (%s), tenant list every %.1f s, database work on %d threads",
             settings.SALESFORCE_PUBSUB_ENDPOINT,
             "TLS" if settings.SALESFORCE_PUBSUB_TLS else "plaintext",
             refresh_seconds,
+            listener.db.size,
         )
         self.stdout.write("relay_listen: running; SIGTERM or Ctrl-C stops it.")
         listener.run()
