@@ -136,6 +136,27 @@ def memory_rows(results: dict) -> list[str]:
     return lines
 
 
+def cpu_rows(results: dict) -> list[str]:
+    """CPU ms per message by process in each burst: what the 2 cores were busy with."""
+    rows = []
+    runs = [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
+    for name, run in runs:
+        for phase in ("inbound_burst", "outbound_burst"):
+            cpu = (run.get(phase) or {}).get("cpu_ms_per_message") or {}
+            if cpu:
+                rows.append((f"{name}, {phase.replace('_burst', '')}", cpu))
+    roles: list[str] = []
+    for _, cpu in rows:
+        roles.extend(role for role in cpu if role not in roles)
+    if not rows:
+        return []
+    lines = ["| burst | " + " | ".join(roles) + " | total |", "|---|" + "---:|" * (len(roles) + 1)]
+    for name, cpu in rows:
+        cells = " | ".join(f"{cpu[r]:.1f}" if r in cpu else "" for r in roles)
+        lines.append(f"| {name} | {cells} | {sum(cpu.values()):.1f} |")
+    return lines
+
+
 def targets(results: dict) -> list[str]:
     """Where the primary scenario stands against the issue's goals."""
     primary = results.get("scenarios", {}).get(results.get("primary", ""), {})
@@ -197,6 +218,11 @@ def render(results: dict) -> str:
         "Throughput in parentheses: share of the baseline's. Peak resident memory per process (MiB):",
         "",
         *memory_rows(results),
+        "",
+        "CPU milliseconds per delivered message during the bursts, by process (PostgreSQL and Redis: every"
+        " process of those servers):",
+        "",
+        *cpu_rows(results),
         "",
         "Targets (primary scenario: " + str(results.get("primary")) + "):",
         "",

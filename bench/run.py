@@ -29,7 +29,17 @@ import httpx
 
 from . import report
 from .load import RawHTTP
-from .stack import PYTHON, ROOT, MemorySampler, Proc, Stack, StackConfig, free_port, wait_until
+from .stack import (
+    PYTHON,
+    ROOT,
+    MemorySampler,
+    Proc,
+    Stack,
+    StackConfig,
+    cpu_by_role,
+    free_port,
+    wait_until,
+)
 from .tenants import (
     BenchTenant,
     bench_tenant,
@@ -221,12 +231,13 @@ class Bench:
             target, convs, f"{tag}-in-rate", messages=int(args.rate * args.duration), rate=args.rate
         )
         self.log(f"{name}: inbound burst of {args.burst}")
+        before = cpu_by_role(self.stack)
         result["inbound_burst"] = self.inbound_phase(
             target, convs, f"{tag}-in-burst", messages=args.burst, rate=None, concurrency=args.concurrency
         )
+        result["inbound_burst"]["cpu_ms_per_message"] = self.cpu_per_message(before, result["inbound_burst"])
         if args.outbound:
-            listened = [c for c in convs if c["tenant"] < args.listener_tenants]
-            subset = listened[: args.outbound_conversations]
+            subset = convs[: args.outbound_conversations]
             result["outbound_tenants"] = len({c["tenant"] for c in subset})
             self.log(f"{name}: the agents accept {len(subset)} sessions")
             targets = self.accept_sessions(subset)
@@ -236,8 +247,12 @@ class Bench:
                 targets, f"{tag}-out-rate", messages=int(args.rate * args.duration), rate=args.rate
             )
             self.log(f"{name}: outbound burst of {args.burst}")
+            before = cpu_by_role(self.stack)
             result["outbound_burst"] = self.outbound_phase(
                 targets, f"{tag}-out-burst", messages=args.burst, rate=None, concurrency=args.concurrency
+            )
+            result["outbound_burst"]["cpu_ms_per_message"] = self.cpu_per_message(
+                before, result["outbound_burst"]
             )
         if self.sampler:
             peaks = self.sampler.window_peak(started, time.time())
@@ -245,6 +260,19 @@ class Bench:
             result["memory_mib"] = {role: kib / 1024 for role, kib in sorted(peaks.items())}
         self.log(f"{name}: done in {time.time() - started:.0f} s: {_brief(result)}")
         return result
+
+    def cpu_per_message(self, before: dict[str, float], figures: dict) -> dict[str, float]:
+        """CPU milliseconds each role spent per delivered message of a burst: where the machine's time
+        went, the product's share and the simulator's and load generator's apart."""
+        after = cpu_by_role(self.stack)
+        delivered = figures.get("delivered") or 0
+        if not delivered:
+            return {}
+        return {
+            role: round((after[role] - before.get(role, 0.0)) * 1000 / delivered, 2)
+            for role in after
+            if after[role] - before.get(role, 0.0) > 0
+        }
 
     # --- the run -----------------------------------------------------------------------------------
 
@@ -266,13 +294,10 @@ class Bench:
             self.log("starting the product: gunicorn, workers, beat, listener")
             create_in_switchboard(self.tenants, stack.sandbox_url, private_key, certificate)
             stack.start_product()
-            # The listener holds one database connection per subscribed tenant while it streams, and
-            # this machine's PostgreSQL allows 100 connections in all (shared with everything else).
-            subscribed = self.tenants[: args.listener_tenants]
-            stack.start_listener(
-                tenant_slugs=[t.slug for t in subscribed] if len(subscribed) < len(self.tenants) else ()
-            )
-            for t in subscribed:
+            # The listener subscribes every tenant; its database work shares RELAY_LISTENER_DB_THREADS
+            # connections (default 4), however many tenants there are.
+            stack.start_listener()
+            for t in self.tenants:
                 stack.wait_subscribed(t.org_id15)
             scenarios = [(1, c) for c in args.conversations] + [
                 (t, args.primary_conversations) for t in args.tenants if t != 1
@@ -434,12 +459,6 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--primary-conversations", type=int, default=1000)
     p.add_argument("--outbound-conversations", type=int, default=1000, help="sessions the agents accept")
-    p.add_argument(
-        "--listener-tenants",
-        type=int,
-        default=40,
-        help="tenants the listener subscribes (one DB connection each while streaming; default 40)",
-    )
     p.add_argument("--no-outbound", dest="outbound", action="store_false")
     p.add_argument("--no-baseline", dest="baseline", action="store_false")
     p.add_argument(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -120,6 +121,43 @@ def rss_kib(pid: int) -> tuple[int, int]:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1])
     return now, peak
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time one live process has used, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15 of stat)
+
+
+def _pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def cpu_by_role(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each role of the stack, PostgreSQL and Redis included (every process of
+    those servers on the machine: run the benchmark on a machine where nothing else uses them), and by
+    this process's finished children (the load generators)."""
+    used: dict[str, float] = {}
+    for proc in list(stack.procs):
+        used[proc.role] = used.get(proc.role, 0.0) + sum(cpu_seconds(pid) for pid in proc.pids())
+    used["postgresql"] = sum(cpu_seconds(pid) for pid in _pids_named("postgres"))
+    if "redis" not in used:
+        used["redis"] = sum(cpu_seconds(pid) for pid in _pids_named("redis-server"))
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load generator"] = children.ru_utime + children.ru_stime
+    return used
 
 
 class MemorySampler:
@@ -409,12 +447,10 @@ class Stack:
         ).start()
 
     def start_listener(self, *, wait_for_orgs: list[str] = (), tenant_slugs: list[str] = ()) -> Proc:
-        env = {**self.env, "DB_CONN_MAX_AGE": "0"}
         args = [PYTHON, "manage.py", "relay_listen", "--refresh-seconds", "2", "--max-backoff", "3"]
         for slug in tenant_slugs:
             args += ["--tenant", slug]
         proc = self._proc("listener", args)
-        proc.env = env
         proc.start()
         self.listener = proc
         for org in wait_for_orgs:
