@@ -123,6 +123,13 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["conversation", "sequence"]),
+            # A line's next messages: only the pending ones are in it, so reading them does not walk past
+            # every delivered message of a long conversation.
+            models.Index(
+                fields=["conversation", "direction", "sequence"],
+                condition=models.Q(status="pending"),
+                name="relay_message_pending_line",
+            ),
         ]
         ordering = ["conversation", "sequence"]
 
