@@ -65,12 +65,15 @@ def sweep() -> dict:
         for conversation_id in ids:
             task.delay(conversation_id)
         counts[direction] = len(ids)
-    message_ids = list(
-        SalesforceNotice.objects.filter(
-            status=SalesforceNotice.Status.PENDING, next_attempt_at__lte=now, updated_at__lt=stale
-        )
-        .values_list("message_id", flat=True)
-        .distinct()[:5000]
+    message_ids = _not_requeued_lately(
+        "notices",
+        list(
+            SalesforceNotice.objects.filter(
+                status=SalesforceNotice.Status.PENDING, next_attempt_at__lte=now, updated_at__lt=stale
+            )
+            .values_list("message_id", flat=True)
+            .distinct()[:5000]
+        ),
     )
     for message_id in message_ids:
         notify_salesforce.delay(message_id)
@@ -80,22 +83,22 @@ def sweep() -> dict:
     return counts
 
 
-def _not_requeued_lately(direction: str, conversation_ids: list[int]) -> list[int]:
-    """The lines not re-queued within a lease time, now marked as re-queued.
+def _not_requeued_lately(kind: str, ids: list[int]) -> list[int]:
+    """The lines (or messages with notices) not re-queued within a lease time, now marked as re-queued.
 
     When the workers are behind, a message waits in the broker longer than the sweep's 5 s head start;
     without this, every sweep would queue every waiting conversation again, and the backlog would grow
     by thousands of tasks each doing nothing but claim a lease. A task lost after its re-queue is
     re-queued again once the mark expires.
     """
-    if not conversation_ids:
+    if not ids:
         return []
-    keys = {f"relay:requeued:{direction}:{pk}": pk for pk in conversation_ids}
+    keys = {f"relay:requeued:{kind}:{pk}": pk for pk in ids}
     try:
         marked = cache.get_many(list(keys))
         fresh = {key: pk for key, pk in keys.items() if key not in marked}
         cache.set_many(dict.fromkeys(fresh, 1), timeout=settings.RELAY_LEASE_SECONDS)
     except Exception:  # noqa: BLE001 - without the cache, re-queue everything: a spare task beats a lost one
         log.warning("sweep: the cache is unavailable; re-queueing every waiting line", exc_info=True)
-        return conversation_ids
+        return ids
     return list(fresh.values())

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from relay import pipeline, tasks
 from relay.errors import ExternalError
-from relay.models import Conversation, Message
+from relay.models import Conversation, Message, SalesforceNotice
 from tests.factories import make_account, make_sender, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,20 @@ def test_the_mark_expires_with_the_lease_time(conversation, queued, settings):
         assert time.monotonic() < deadline, "the line was never re-queued again"
         time.sleep(0.1)
     assert queued == [conversation.pk, conversation.pk]
+
+
+def test_a_waiting_notice_is_requeued_once_per_lease_time(conversation, monkeypatch):
+    message = pending(conversation)
+    Message.objects.filter(pk=message.pk).update(status="sent", direction="out")
+    notice = SalesforceNotice.objects.create(tenant=conversation.tenant, message=message, kind="delivered")
+    SalesforceNotice.objects.filter(pk=notice.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    cache.delete(f"relay:requeued:notices:{message.pk}")
+    notified = []
+    monkeypatch.setattr(tasks.notify_salesforce, "delay", notified.append)
+
+    assert tasks.sweep()["notices"] == 1
+    assert tasks.sweep()["notices"] == 0
+    assert notified == [message.pk]
 
 
 def test_a_delivered_message_counts_its_attempt_and_forgets_the_earlier_error(conversation):
