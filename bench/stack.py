@@ -145,16 +145,32 @@ def _pids_named(name: str) -> list[int]:
     return found
 
 
+# Last CPU time seen per (role, pid). A process that exits (a PostgreSQL backend whose connection was
+# recycled, say) takes its CPU time with it from /proc: kept here, sums stay cumulative.
+_cpu_seen: dict[tuple[str, int], float] = {}
+
+
+def note_cpu(stack: Stack) -> None:
+    """Read the CPU time of every process of interest (the memory sampler calls this every second)."""
+    groups = [(proc.role, proc.pids()) for proc in list(stack.procs)]
+    groups.append(("postgresql", _pids_named("postgres")))
+    if not any(proc.role == "redis" for proc in stack.procs):
+        groups.append(("redis", _pids_named("redis-server")))
+    for role, pids in groups:
+        for pid in pids:
+            used = cpu_seconds(pid)
+            if used > _cpu_seen.get((role, pid), 0.0):
+                _cpu_seen[(role, pid)] = used
+
+
 def cpu_by_role(stack: Stack) -> dict[str, float]:
     """CPU seconds used so far by each role of the stack, PostgreSQL and Redis included (every process of
-    those servers on the machine: run the benchmark on a machine where nothing else uses them), and by
-    this process's finished children (the load generators)."""
+    those servers on the machine: run the benchmark where nothing else uses them), and by this process's
+    finished children (the load generators)."""
+    note_cpu(stack)
     used: dict[str, float] = {}
-    for proc in list(stack.procs):
-        used[proc.role] = used.get(proc.role, 0.0) + sum(cpu_seconds(pid) for pid in proc.pids())
-    used["postgresql"] = sum(cpu_seconds(pid) for pid in _pids_named("postgres"))
-    if "redis" not in used:
-        used["redis"] = sum(cpu_seconds(pid) for pid in _pids_named("redis-server"))
+    for (role, _pid), seconds in _cpu_seen.items():
+        used[role] = used.get(role, 0.0) + seconds
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     used["load generator"] = children.ru_utime + children.ru_stime
     return used
@@ -183,6 +199,7 @@ class MemorySampler:
         # The broker's queue length rides along: a queue that keeps growing means the workers are behind.
         queued = self.stack.redis_cli("-n", str(self.stack.config.broker_db), "llen", "celery").stdout.strip()
         current["broker_queue"] = int(queued) * 1024 if queued.isdigit() else 0
+        note_cpu(self.stack)
         for proc in list(self.stack.procs):
             for pid in proc.pids():
                 now, peak = rss_kib(pid)
