@@ -121,16 +121,23 @@ def _row(name: str, run: dict, base: dict | None) -> str:
     )
 
 
+def _runs(results: dict) -> list[tuple[str, dict]]:
+    return [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
+
+
+def _columns(tables: list[dict]) -> list[str]:
+    """Every key of ``tables``, in the order first seen: the roles a table has columns for."""
+    columns: list[str] = []
+    for table in tables:
+        columns.extend(key for key in table if key not in columns)
+    return columns
+
+
 def memory_rows(results: dict) -> list[str]:
-    roles: list[str] = []
-    runs = [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
-    for _, run in runs:
-        for role in run.get("memory_mib") or {}:
-            if role not in roles:
-                roles.append(role)
+    runs = [(name, run.get("memory_mib") or {}) for name, run in _runs(results)]
+    roles = _columns([memory for _, memory in runs])
     lines = ["| run | " + " | ".join(roles) + " |", "|---|" + "---:|" * len(roles)]
-    for name, run in runs:
-        memory = run.get("memory_mib") or {}
+    for name, memory in runs:
         if memory:
             lines.append(f"| {name} | " + " | ".join(f"{memory.get(r, 0):.0f}" for r in roles) + " |")
     return lines
@@ -139,17 +146,14 @@ def memory_rows(results: dict) -> list[str]:
 def cpu_rows(results: dict) -> list[str]:
     """CPU ms per message by process in each burst: what the 2 cores were busy with."""
     rows = []
-    runs = [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
-    for name, run in runs:
+    for name, run in _runs(results):
         for phase in ("inbound_burst", "outbound_burst"):
             cpu = (run.get(phase) or {}).get("cpu_ms_per_message") or {}
             if cpu:
                 rows.append((f"{name}, {phase.replace('_burst', '')}", cpu))
-    roles: list[str] = []
-    for _, cpu in rows:
-        roles.extend(role for role in cpu if role not in roles)
     if not rows:
         return []
+    roles = _columns([cpu for _, cpu in rows])
     lines = ["| burst | " + " | ".join(roles) + " | total |", "|---|" + "---:|" * (len(roles) + 1)]
     for name, cpu in rows:
         cells = " | ".join(f"{cpu[r]:.1f}" if r in cpu else "" for r in roles)
@@ -185,23 +189,16 @@ def targets(results: dict) -> list[str]:
         burst is not None and burst >= 500,
         f"{fmt_rate(burst)} msg/s",
     )
-    base_burst = (base.get("inbound_burst") or {}).get("throughput")
-    share = burst / base_burst if burst and base_burst else None
-    add(
-        "inbound throughput >= 50% of the baseline",
-        share,
-        share is not None and share >= 0.5,
-        f"{share:.0%}" if share else "–",
-    )
-    out = (primary.get("outbound_burst") or {}).get("throughput")
-    base_out = (base.get("outbound_burst") or {}).get("throughput")
-    share_out = out / base_out if out and base_out else None
-    add(
-        "outbound throughput >= 50% of the baseline",
-        share_out,
-        share_out is not None and share_out >= 0.5,
-        f"{share_out:.0%}" if share_out else "–",
-    )
+    for direction in ("inbound", "outbound"):
+        ours = (primary.get(f"{direction}_burst") or {}).get("throughput")
+        bare = (base.get(f"{direction}_burst") or {}).get("throughput")
+        share = ours / bare if ours and bare else None
+        add(
+            f"{direction} throughput >= 50% of the baseline",
+            share,
+            share is not None and share >= 0.5,
+            f"{share:.0%}" if share else "–",
+        )
     return lines
 
 
