@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 
+from . import epoch
 from .server import SandboxServer
 from .world import SandboxConfig
 
@@ -28,7 +29,13 @@ def main(argv: list[str] | None = None) -> None:
         "--keepalive", type=float, default=30.0, help="Pub/Sub keep-alive interval in seconds"
     )
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument(
+        "--state-dir",
+        default=os.environ.get("SWITCHBOARD_VAR_DIR", "var"),
+        help="where the boot number lives (ids never repeat across restarts; the state itself is in memory)",
+    )
     args = parser.parse_args(argv)
+    boot = epoch.advance(args.state_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(levelname)s %(message)s")
     server = SandboxServer(
         host=args.host,
@@ -37,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
         config=SandboxConfig(keepalive_seconds=args.keepalive),
         fixture=args.fixture or None,
         access_log=args.access_log,
+    )
+    logging.getLogger("sandbox").info(
+        "boot %s: the simulators start with a fresh world (the demo fixture); nothing is kept from an earlier run",
+        boot,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import epoch
 from .avro import EventSchema
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Subscription:
 class EventBus:
     def __init__(self, world: World) -> None:
         self.world = world
-        self._positions = itertools.count(1)
+        self._positions = itertools.count(epoch.first_id())  # never reused across restarts either
         self._last_position = 0
         self._topics: dict[tuple[str, str], Topic] = {}
         self._schemas: dict[tuple[str, str], EventSchema] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import string
 
+from .. import epoch
+
 _ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM_CHARS = string.ascii_uppercase + "012345"
 
@@ -61,7 +63,7 @@ class IdFactory:
 
     def __init__(self, pod: str = "8d") -> None:
         self.pod = pod
-        self._counter = itertools.count(1)
+        self._counter = itertools.count(epoch.first_id())
 
     def new(self, sobject: str) -> str:
         prefix = KEY_PREFIXES.get(sobject, "a0X")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .. import epoch
 from .ids import to15, to18
 from .org import Org, sf_datetime
 
@@ -340,7 +341,7 @@ class MessagingService:
         channel = org.records.get("MessagingChannel", conversation.channel_id)
         attributes = dict(routing_attributes or conversation.routing_attributes)
         routing = requested_routing(org, channel, attributes)
-        count = len(org.records.all("MessagingSession")) + 1
+        count = len(org.records.all("MessagingSession")) + 1 + epoch.number_base()
         row = org.records.insert(
             "MessagingSession",
             {

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import epoch
 from . import schema
 from .ids import KEY_PREFIXES, to18
 from .org import sf_datetime
@@ -244,7 +245,7 @@ def _defaults(ctx: Context, obj: ObjectDef) -> dict:
             }
         )
     if obj.name == "MessagingSession":
-        count = len(ctx.org.records.all("MessagingSession")) + 1
+        count = len(ctx.org.records.all("MessagingSession")) + 1 + epoch.number_base()
         row["Name"] = f"MS-{count:07d}"
     if obj.name == "MessagingEndUser":
         row["MessagingConsentStatus"] = "ImplicitlyOptedIn"
