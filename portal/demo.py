@@ -24,6 +24,8 @@ DEMO_PASSWORD = "switchboard-demo"
 DEMO_ORG_ID = "00D8d000000AcmE"
 DEMO_CONSUMER_KEY = "3MVG9demoSwitchboardConsumerKey"
 DEMO_INTEGRATION_USER = "integration@acme.demo"
+# The sandbox org's admin: acme-admin opens the wizard as this user. A constant: no outside input in the SOQL.
+ADMIN_USER_SOQL = "SELECT Id FROM User WHERE Username = 'admin@acme.demo'"
 DEMO_CANVAS_SECRET = "demo-canvas-consumer-secret"
 DEMO_SENDERS = [
     ("whatsapp", "+447860099299", "6f1c1c2e-8a55-4d0c-9f4e-0a9f0c5b7a01"),
@@ -102,7 +104,9 @@ def _ensure_user(username: str, *, superuser: bool) -> User:
     return user
 
 
-def register_certificate_with_sandbox(tenant: Tenant, sandbox_url: str) -> None:
+def register_certificate_with_sandbox(
+    tenant: Tenant, sandbox_url: str, app_url: str = "http://127.0.0.1:8000"
+) -> None:
     """Do what the admin does by hand in Salesforce: upload our certificate to the Connected App."""
     connection = tenant.salesforce
     response = httpx.post(
@@ -112,8 +116,21 @@ def register_certificate_with_sandbox(tenant: Tenant, sandbox_url: str) -> None:
             "consumer_secret": str(connection.canvas_consumer_secret),
             "certificate_pem": connection.certificate,
             "preauthorized": [connection.integration_username],
-            "canvas_url": "http://127.0.0.1:8000/console/canvas/",
+            "canvas_url": f"{app_url.rstrip('/')}/console/canvas/",
         },
         timeout=10,
     )
     response.raise_for_status()
+
+
+def link_demo_admin_to_salesforce(tenant: Tenant) -> None:
+    """Give ``acme-admin`` the Salesforce user id of the org's admin, as a tenant admin does once, so the
+    wizard opens for that user from the Canvas launcher. Asked of the org (the sandbox) through the REST
+    API as the integration user, like any Salesforce lookup."""
+    from relay.salesforce.rest import SalesforceRest
+
+    rows = SalesforceRest(tenant.salesforce).query(ADMIN_USER_SOQL)
+    if rows:
+        Membership.objects.filter(tenant=tenant, user__username="acme-admin").update(
+            salesforce_user_id=rows[0]["Id"]
+        )

@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--keepalive", type=float, default=30.0, help="Pub/Sub keep-alive interval in seconds"
     )
+    parser.add_argument(
+        "--app-url",
+        default=os.environ.get("SANDBOX_APP_URL", ""),
+        help="Switchboard's address, for the fixture's webhook and Canvas URLs (default http://127.0.0.1:8000)",
+    )
     parser.add_argument("--access-log", action="store_true")
     parser.add_argument(
         "--state-dir",
@@ -43,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         grpc_port=args.grpc_port,
         config=SandboxConfig(keepalive_seconds=args.keepalive),
         fixture=args.fixture or None,
+        app_url=args.app_url,
         access_log=args.access_log,
     )
     logging.getLogger("sandbox").info(

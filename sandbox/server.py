@@ -42,6 +42,7 @@ class SandboxServer:
         grpc_port: int = 8101,
         config: SandboxConfig | None = None,
         fixture: str | None = None,
+        app_url: str = "",
         access_log: bool = False,
     ) -> None:
         self.host = host
@@ -51,7 +52,7 @@ class SandboxServer:
         self.world = World(config or SandboxConfig())
         self.world.config.http_base_url = f"http://{host}:{self.http_port}"
         if fixture:
-            self.world.load_fixture_file(fixture)
+            self.world.load_fixture_file(fixture, app_url=app_url)
         self.app = build_app(self.world)
         self._uvicorn = uvicorn.Server(
             uvicorn.Config(

@@ -18,6 +18,8 @@ from .salesforce.messaging import MessagingService
 from .salesforce.org import OrgRegistry
 from .salesforce.orgs_fixture import load_orgs
 
+FIXTURE_APP_URL = "http://127.0.0.1:8000"  # where fixtures/demo.json expects Switchboard
+
 
 @dataclass
 class SandboxConfig:
@@ -47,10 +49,17 @@ class World:
     def load_fixture(self, data: dict) -> None:
         """Create orgs and provider accounts from a fixture document (see ``fixtures/demo.json``)."""
         load_orgs(self, data.get("orgs", []))
+        for org in self.orgs.all():
+            org.records.ids.skip_to_boot_block()
         self.infobip.load(data.get("infobip", {}))
 
-    def load_fixture_file(self, path: str | Path) -> None:
-        self.load_fixture(json.loads(Path(path).read_text()))
+    def load_fixture_file(self, path: str | Path, *, app_url: str = "") -> None:
+        """Load a fixture file; ``app_url`` replaces the Switchboard address the fixture names
+        (``http://127.0.0.1:8000``: webhook and Canvas URLs) when Switchboard runs elsewhere."""
+        text = Path(path).read_text()
+        if app_url:
+            text = text.replace(json.dumps(FIXTURE_APP_URL)[1:-1], json.dumps(app_url.rstrip("/"))[1:-1])
+        self.load_fixture(json.loads(text))
 
     def reset(self) -> None:
         """Forget everything: orgs, accounts, events, faults."""

@@ -22,7 +22,7 @@ from ..templating import templates
 if TYPE_CHECKING:
     from ..world import World
 
-DEFAULT_CUSTOMER = "447700900123"  # an Ofcom drama number: valid, never a real subscriber
+DEFAULT_CUSTOMER = "447400123456"  # libphonenumber's own example UK mobile: a valid number everywhere
 
 
 def _selection(world: World, params) -> dict:

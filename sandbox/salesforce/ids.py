@@ -63,7 +63,12 @@ class IdFactory:
 
     def __init__(self, pod: str = "8d") -> None:
         self.pod = pod
-        self._counter = itertools.count(epoch.first_id())
+        self._counter = itertools.count(1)
+
+    def skip_to_boot_block(self) -> None:
+        """Records made from here on get this boot's ids. The fixture's own records (users, queues,
+        channels) are made before, so their ids stay the same across restarts, as configuration does."""
+        self._counter = itertools.count(max(next(self._counter), epoch.first_id()))
 
     def new(self, sobject: str) -> str:
         prefix = KEY_PREFIXES.get(sobject, "a0X")

@@ -28,20 +28,28 @@ def test_the_boot_number_is_kept_in_the_state_dir(tmp_path, boot):
     assert epoch.EPOCH == 2
 
 
-def test_ids_and_record_numbers_do_not_repeat_across_boots(boot):
-    seen_ids, seen_cases = set(), set()
+def test_runtime_ids_and_record_numbers_do_not_repeat_across_boots_but_fixture_ids_stay(boot):
+    seen_ids, seen_cases, fixture_users = set(), set(), []
     for _ in range(3):
-        boot()
-        ids = IdFactory()
-        new = {ids.new("MessagingSession") for _ in range(5)}
+        world = boot()
+        world.load_fixture_file("sandbox/fixtures/demo.json")
+        org = world.orgs.all()[0]
+        fixture_users.append(sorted(u["Id"] for u in org.records.all("User")))
+        new = {org.records.ids.new("MessagingSession") for _ in range(5)}
         assert not new & seen_ids
         seen_ids |= new
-        world = World()
-        world.load_fixture_file("sandbox/fixtures/demo.json")
-        org = next(iter(world.orgs._orgs.values()))
         case = org.next_case_number()
         assert case not in seen_cases and len(case) == 8
         seen_cases.add(case)
+    assert fixture_users[0] == fixture_users[1] == fixture_users[2]
+
+
+def test_a_fresh_factory_counts_from_one_until_told_to_skip(boot):
+    boot()
+    ids = IdFactory()
+    first = ids.new("User")
+    ids.skip_to_boot_block()
+    assert ids.new("User") > first and first.startswith("0058d000000000")
 
 
 def test_replay_ids_of_a_new_boot_are_past_every_earlier_one(boot):

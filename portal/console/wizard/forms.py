@@ -477,7 +477,7 @@ class RoutingForm(forms.Form):
 class TestMessageForm(SldsForm):
     sender = forms.ChoiceField(label="Send from")
     number = forms.CharField(
-        label="To (your phone)", max_length=32, help_text="International format, e.g. +447700900123."
+        label="To (your phone)", max_length=32, help_text="International format, e.g. +447400123456."
     )
 
     def __init__(self, *args, senders: list[Sender], **kwargs) -> None:

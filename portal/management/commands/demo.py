@@ -17,7 +17,12 @@ import httpx
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo import DEMO_PASSWORD, ensure_demo_tenant, register_certificate_with_sandbox
+from portal.demo import (
+    DEMO_PASSWORD,
+    ensure_demo_tenant,
+    link_demo_admin_to_salesforce,
+    register_certificate_with_sandbox,
+)
 
 
 class Command(BaseCommand):
@@ -40,13 +45,18 @@ class Command(BaseCommand):
                 "SALESFORCE_PUBSUB_ENDPOINT", f"{host}:{sandbox_grpc_port}"
             ),
             "SALESFORCE_PUBSUB_TLS": os.environ.get("SALESFORCE_PUBSUB_TLS", "false"),
+            # The sandbox is on this machine: the egress guard refuses local addresses unless listed.
+            "EGRESS_ALLOWED_HOSTS": os.environ.get("EGRESS_ALLOWED_HOSTS", f"{host}:{sandbox_port}"),
             "PYTHONUNBUFFERED": "1",
         }
         call_command("migrate", interactive=False, verbosity=0)
         processes: list[tuple[str, subprocess.Popen]] = []
 
         def start(name: str, argv: list[str]) -> None:
-            processes.append((name, subprocess.Popen(argv, env=env)))  # noqa: S603 - our own interpreter
+            # Each child in its own session: Ctrl-C reaches only this command, which then stops the children
+            # in order, instead of every child dying at once and looking like a crash.
+            proc = subprocess.Popen(argv, env=env, start_new_session=True)  # noqa: S603 - our own interpreter
+            processes.append((name, proc))
 
         def stop_all(*_):
             for _, proc in reversed(processes):
@@ -73,11 +83,14 @@ class Command(BaseCommand):
                     str(sandbox_port),
                     "--grpc-port",
                     str(sandbox_grpc_port),
+                    "--app-url",
+                    env["PUBLIC_BASE_URL"],
                 ],
             )
             self._wait_for(f"{sandbox_url}/__sim/health", "sandbox")
             tenant = ensure_demo_tenant(sandbox_url)
-            register_certificate_with_sandbox(tenant, sandbox_url)
+            register_certificate_with_sandbox(tenant, sandbox_url, env["PUBLIC_BASE_URL"])
+            link_demo_admin_to_salesforce(tenant)
             start("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
             start(
                 "worker",
