@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from . import agent_content
+
 
 class MalformedEvent(ValueError):
     pass
@@ -65,44 +67,6 @@ def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | 
 
 
 def message_content(event: AgentEvent) -> list[dict]:
-    """The outbound contents of a Message entry: usually one; one per attachment for several files."""
-    message = event.entry_payload.get("abstractMessage") or {}
-    message_type = message.get("messageType")
-    if message_type == "StaticContentMessage":
-        static = message.get("staticContent") or {}
-        if static.get("formatType") == "Attachments":
-            attachments = [a for a in static.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
-            contents = [
-                {
-                    "kind": "media",
-                    "text": static.get("text", "") if index == 0 else "",
-                    "media_url": a["url"],
-                    "media_mime_type": a.get("mimeType", ""),
-                    "media_filename": a.get("name", ""),
-                }
-                for index, a in enumerate(attachments)
-            ]
-            return contents or [
-                {"kind": "text", "text": static.get("text") or "(an attachment without a link)"}
-            ]
-        if static.get("formatType") == "RichLink" and isinstance(static.get("linkItem"), dict):
-            link = static["linkItem"]
-            return [
-                {
-                    "kind": "text",
-                    "text": " ".join(filter(None, [link.get("titleItem", {}).get("title"), link.get("url")])),
-                }
-            ]
-        return [{"kind": "text", "text": static.get("text", "")}]
-    if message_type == "ChoicesMessage":
-        choices = message.get("choices") or {}
-        options = []
-        for item in choices.get("optionItems") or []:
-            title = item.get("title") or (item.get("titleItem") or {}).get("title") or ""
-            options.append({"title": title, "payload": item.get("optionIdentifier", "")})
-        text = (
-            choices.get("text") or choices.get("title") or (choices.get("message") or {}).get("title") or ""
-        )
-        return [{"kind": "choices", "text": text, "buttons": options}]
-    text = message.get("text") or f"(a {message_type or 'message'} the customer's channel cannot show)"
-    return [{"kind": "text", "text": text}]
+    """The outbound contents of a Message entry: usually one; one per attachment for several files; one
+    ``refused`` content for a message the customer's channel cannot show (see ``agent_content``)."""
+    return agent_content.render(event.entry_payload.get("abstractMessage")).contents

@@ -161,6 +161,13 @@ def send(message: Message) -> None:
     conversation = message.conversation
     sender = conversation.sender
     account = sender.account
+    if message.content.get("kind") == "refused":
+        # An agent message no channel can show faithfully (agent_content): fail it, so the agent hears why.
+        raise ExternalError(
+            message.content.get("reason") or "Not sent: the customer's channel cannot show this message.",
+            permanent=True,
+            code=message.content.get("code") or "UNSUPPORTED_MESSAGE",
+        )
     content = to_outbound_content(message.content)
     if (
         sender.channel == Sender.Channel.WHATSAPP
