@@ -154,6 +154,9 @@ RELAY_RETRY_BASE_SECONDS = env.float(
     "RELAY_RETRY_BASE_SECONDS", default=2.0
 )  # first retry; doubles each time
 RELAY_RETRY_CAP_SECONDS = env.float("RELAY_RETRY_CAP_SECONDS", default=600.0)
+# Tries a message (or Salesforce notice) gets when delivering it fails on an error of ours (a bug, content we
+# cannot handle) before it is failed and the line moves on: no content holds a conversation longer.
+RELAY_MAX_INTERNAL_ERRORS = env.int("RELAY_MAX_INTERNAL_ERRORS", default=5)
 RELAY_LISTENER_DB_THREADS = env.int("RELAY_LISTENER_DB_THREADS", default=4)  # relay_listen: DB connections
 HANDOVER_AGENT_POLL_SECONDS = env.float(
     "HANDOVER_AGENT_POLL_SECONDS", default=10.0

@@ -9,6 +9,7 @@ from tenants.admin_scoping import ReadOnlyScopedInline, TenantScopedAdmin
 
 from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
 from .retry import retry_failed
+from .waiting import with_line_head
 
 STATUS_COLOURS = {
     "pending": "#8a6d00",
@@ -35,6 +36,7 @@ class MessageInline(ReadOnlyScopedInline, admin.TabularInline):
         "status_display",
         "attempts",
         "last_error",
+        "waiting_reason",
         "received_at",
     ]
     readonly_fields = fields
@@ -42,9 +44,16 @@ class MessageInline(ReadOnlyScopedInline, admin.TabularInline):
     show_change_link = True
     ordering = ["received_at", "direction", "sequence"]
 
+    def get_queryset(self, request):
+        return with_line_head(super().get_queryset(request))
+
     @admin.display(description="Status")
     def status_display(self, obj):
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Waiting because")
+    def waiting_reason(self, obj):
+        return obj.waiting_reason or "–"
 
 
 @admin.register(Conversation)
@@ -102,7 +111,7 @@ class DeliveryAttemptInline(ReadOnlyScopedInline, admin.TabularInline):
 
 class NoticeInline(ReadOnlyScopedInline, admin.TabularInline):
     model = SalesforceNotice
-    fields = ["kind", "status", "attempts", "reason", "last_error", "next_attempt_at"]
+    fields = ["kind", "status", "attempts", "internal_errors", "reason", "last_error", "next_attempt_at"]
     readonly_fields = fields
     extra = 0
 
@@ -116,6 +125,7 @@ class MessageAdmin(TenantScopedAdmin):
         "short_text",
         "status_display",
         "attempts",
+        "waiting_reason",
         "tenant",
         "received_at",
     ]
@@ -135,9 +145,11 @@ class MessageAdmin(TenantScopedAdmin):
         "salesforce_entry_id",
         "status",
         "attempts",
+        "internal_errors",
         "next_attempt_at",
         "expires_at",
         "last_error",
+        "waiting_reason",
         "received_at",
         "delivered_at",
         "read_at",
@@ -153,6 +165,13 @@ class MessageAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
+
+    def get_queryset(self, request):
+        return with_line_head(super().get_queryset(request))
+
+    @admin.display(description="Waiting because")
+    def waiting_reason(self, obj):
+        return obj.waiting_reason or "–"
 
     @admin.display(description="Text")
     def short_text(self, obj):

@@ -91,6 +91,9 @@ class Message(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    internal_errors = models.PositiveSmallIntegerField(
+        default=0, help_text="Tries that failed on an error of Switchboard's own (RELAY_MAX_INTERNAL_ERRORS)."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     expires_at = models.DateTimeField(help_text="After this, the message is failed and both sides are told.")
     last_error = models.TextField(blank=True)
@@ -141,6 +144,13 @@ class Message(models.Model):
     def is_done(self) -> bool:
         return self.status != self.Status.PENDING
 
+    @property
+    def waiting_reason(self) -> str:
+        """Why a pending message has not gone yet (its own error, or the head of its line's); "" otherwise."""
+        from .waiting import waiting_reason
+
+        return waiting_reason(self)
+
 
 def next_sequence(conversation_id: int, direction: str) -> int:
     """The next position in a conversation's line; call with the conversation row locked."""
@@ -160,6 +170,7 @@ class DeliveryAttempt(models.Model):
         OK = "ok", "Succeeded"
         TRANSIENT = "transient", "Failed, will retry"
         PERMANENT = "permanent", "Failed for good"
+        INTERNAL = "internal", "Failed: error in Switchboard"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="delivery_attempts")
@@ -203,6 +214,9 @@ class SalesforceNotice(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    internal_errors = models.PositiveSmallIntegerField(
+        default=0, help_text="Tries that failed on an error of Switchboard's own (RELAY_MAX_INTERNAL_ERRORS)."
+    )
     next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_error = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)

@@ -1,25 +1,39 @@
 """Tell Salesforce what became of an agent's message: Delivered / Read acknowledgements, or
-``MessageDeliveryFailed`` with a reason the agent can read."""
+``MessageDeliveryFailed`` with a reason the agent can read.
+
+A notice that fails on an error of ours (not Salesforce's) is retried with backoff and failed after
+``RELAY_MAX_INTERNAL_ERRORS`` tries, like a message: one bad notice cannot be retried forever.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from .attempts import attempt
+from .attempts import attempt, describe_internal_error, gives_up, record_internal_error
 from .backoff import next_attempt
 from .errors import ExternalError
 from .models import Message, SalesforceNotice
 from .salesforce.interactions import InteractionClient
+
+log = logging.getLogger(__name__)
 
 ORDER = {SalesforceNotice.Kind.DELIVERED: 0, SalesforceNotice.Kind.READ: 1, SalesforceNotice.Kind.FAILED: 2}
 
 
 def notify(message_id: int):
     """Send the message's pending notices in order; return when to retry, or None."""
-    message = Message.objects.select_related("tenant__salesforce", "conversation__sender").get(pk=message_id)
+    message = (
+        Message.objects.select_related("tenant__salesforce", "conversation__sender")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return None  # deleted, and its notices with it
     pending = sorted(
         SalesforceNotice.objects.filter(message=message, status=SalesforceNotice.Status.PENDING),
         key=lambda n: ORDER[n.kind],
@@ -47,10 +61,48 @@ def notify(message_id: int):
             notice.next_attempt_at = next_attempt(notice.attempts, retry_after=exc.retry_after)
             notice.save(update_fields=["last_error", "next_attempt_at", "updated_at"])
             return notice.next_attempt_at
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not be retried forever
+            due = _internal_error(message, notice, exc)
+            if due is None:
+                continue  # given up: the next notice's turn
+            return due
         SalesforceNotice.objects.filter(pk=notice.pk).update(
             status=SalesforceNotice.Status.DONE, last_error="", updated_at=timezone.now()
         )
     return None
+
+
+def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
+    """Record an internal error; returns when to try the notice again, or None when it was given up."""
+    record_internal_error(message, exc, target="salesforce", action=_action(notice))
+    notice.internal_errors += 1
+    log.exception(
+        "tenant %s, conversation %s: sending the %s notice %s of message %s raised (try %s of %s)",
+        message.tenant_id,
+        message.conversation_id,
+        notice.kind,
+        notice.pk,
+        message.pk,
+        notice.internal_errors,
+        settings.RELAY_MAX_INTERNAL_ERRORS,
+    )
+    notice.last_error = describe_internal_error(exc)
+    if gives_up(notice.internal_errors):
+        notice.status = SalesforceNotice.Status.FAILED
+        notice.last_error += f"; gave up after {notice.internal_errors} tries"
+        notice.save(update_fields=["last_error", "status", "internal_errors", "updated_at"])
+        return None
+    notice.next_attempt_at = next_attempt(notice.internal_errors)
+    notice.save(update_fields=["last_error", "next_attempt_at", "internal_errors", "updated_at"])
+    return notice.next_attempt_at
+
+
+def _action(notice: SalesforceNotice) -> str:
+    if notice.kind == SalesforceNotice.Kind.FAILED:
+        return "delivery_failed"
+    return (
+        "acknowledgement_read" if notice.kind == SalesforceNotice.Kind.READ else "acknowledgement_delivered"
+    )
 
 
 def _send(message: Message, notice: SalesforceNotice) -> None:
@@ -60,7 +112,7 @@ def _send(message: Message, notice: SalesforceNotice) -> None:
     entry = message.content["entry_identifier"]
     timestamp_ms = int(notice.occurred_at.timestamp() * 1000)
     if notice.kind == SalesforceNotice.Kind.FAILED:
-        with attempt(message, target="salesforce", action="delivery_failed"):
+        with attempt(message, target="salesforce", action=_action(notice)):
             client.send_delivery_failed(
                 to=to,
                 from_=from_,
@@ -72,5 +124,5 @@ def _send(message: Message, notice: SalesforceNotice) -> None:
             )
     else:
         kind = "Read" if notice.kind == SalesforceNotice.Kind.READ else "Delivered"
-        with attempt(message, target="salesforce", action=f"acknowledgement_{kind.lower()}"):
+        with attempt(message, target="salesforce", action=_action(notice)):
             client.acknowledge(conversation.salesforce_conversation_id, from_, [(entry, kind, timestamp_ms)])

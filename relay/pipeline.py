@@ -2,7 +2,10 @@
 
 Used by both directions: inbound messages go to the tenant's desk (Salesforce), outbound ones to
 the provider. A transient failure stops the line (later messages wait, so order holds) and
-schedules a retry; a permanent failure marks that message failed and the line moves on.
+schedules a retry; a permanent failure marks that message failed and the line moves on. Any other
+exception (a bug of ours, content we cannot handle) is an internal error: retried with backoff
+``RELAY_MAX_INTERNAL_ERRORS`` times in all, then the message fails like any other, so no content holds
+its conversation longer.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import leases, signals
+from . import attempts, leases, signals
 from .backoff import next_attempt
 from .errors import ExternalError
 from .models import Message
@@ -25,7 +28,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 20  # messages read per query; a transient failure ends the batch, so a larger one mostly wastes reads
 
-# deliver(message) -> None; raises ExternalError. on_failed(message, reason, error) handles a message given up.
+# deliver(message) -> None; raises ExternalError (or RetryLater). on_failed(message, reason, error) tells the
+# other side about a message given up (error is None when it was not the other side's: expiry, internal error).
 Deliver = Callable[[Message], None]
 OnFailed = Callable[[Message, str, ExternalError | None], None]
 
@@ -67,7 +71,7 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
             handled += 1
             now = timezone.now()
             if message.expires_at <= now:
-                _give_up(message, "not delivered within the tenant's delivery window", None, on_failed)
+                _give_up(message, "not delivered within the tenant's delivery window", on_failed)
                 continue
             if message.next_attempt_at and message.next_attempt_at > now:
                 return message.next_attempt_at, False
@@ -83,7 +87,7 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
                 return wait.eta, False
             except ExternalError as exc:
                 if exc.permanent:
-                    _give_up(message, str(exc), exc, on_failed)
+                    _give_up(message, str(exc), on_failed, exc, attempted=True)
                     continue
                 due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
                 Message.objects.filter(pk=message.pk).update(
@@ -92,6 +96,11 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
                     last_error=str(exc),
                     updated_at=timezone.now(),
                 )
+                return due, False
+            except Exception as exc:  # noqa: BLE001 - whatever it is, it must not hold the line forever
+                due = _internal_error(message, exc, on_failed)
+                if due is None:
+                    continue  # given up: the next message's turn
                 return due, False
             # The desk has marked it delivered (or sent); count the attempt and forget an earlier try's error.
             Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error="")
@@ -136,18 +145,73 @@ def _due_now(conversation_id: int, direction: str) -> bool:
     )
 
 
-def _give_up(message: Message, reason: str, error: ExternalError | None, on_failed: OnFailed) -> None:
+def _internal_error(message: Message, exc: Exception, on_failed: OnFailed):
+    """Record an internal error; returns when to try again, or None when the message was given up."""
+    target = "salesforce" if message.direction == Message.Direction.INBOUND else message.provider
+    attempts.record_internal_error(message, exc, target=target, action="deliver")
+    log.exception(
+        "tenant %s, conversation %s: delivering %s message %s raised (try %s of %s)",
+        message.tenant_id,
+        message.conversation_id,
+        message.direction,
+        message.pk,
+        message.internal_errors + 1,
+        settings.RELAY_MAX_INTERNAL_ERRORS,
+    )
+    error = attempts.describe_internal_error(exc)
+    internal_errors = message.internal_errors + 1
+    if attempts.gives_up(internal_errors):
+        reason = f"Switchboard could not handle this message ({error}); gave up after {internal_errors} tries"
+        _give_up(message, reason, on_failed, attempted=True, internal_errors=internal_errors)
+        return None
+    # Backoff on the internal errors alone, so the bound is a fixed time (2 + 4 + 8 + 16 s by default), however
+    # long the other side made the message wait before.
+    due = next_attempt(internal_errors)
+    Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+        attempts=message.attempts + 1,
+        internal_errors=internal_errors,
+        next_attempt_at=due,
+        last_error=error,
+        updated_at=timezone.now(),
+    )
+    return due
+
+
+def _give_up(
+    message: Message,
+    reason: str,
+    on_failed: OnFailed,
+    error: ExternalError | None = None,
+    *,
+    attempted: bool = False,
+    **changes,
+) -> None:
+    """Fail the message (``attempted``: a try of it just failed) and tell the other side.
+
+    A failing ``on_failed`` does not keep the message pending, or its line would be stuck again: the
+    message stays failed (and visible as such), and the error is logged.
+    """
     with transaction.atomic():
         updated = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
             status=Message.Status.FAILED,
-            attempts=message.attempts + (1 if error else 0),
+            attempts=message.attempts + (1 if attempted else 0),
             last_error=reason,
             next_attempt_at=None,
             updated_at=timezone.now(),
+            **changes,
         )
         if updated:
             message.status, message.last_error = Message.Status.FAILED, reason
-            on_failed(message, reason, error)
+            try:
+                with transaction.atomic():
+                    on_failed(message, reason, error)
+            except Exception:  # noqa: BLE001 - logged; the failure itself stands
+                log.exception(
+                    "tenant %s, conversation %s: telling the other side that message %s failed raised",
+                    message.tenant_id,
+                    message.conversation_id,
+                    message.pk,
+                )
             signals.message_status_changed.send_robust(
                 sender=Message, message=message, status=Message.Status.FAILED, reason=reason
             )

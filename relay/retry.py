@@ -24,6 +24,7 @@ def retry_failed(messages) -> list[Message]:
         Message.objects.filter(pk__in=[m.pk for m in failed], status=Message.Status.FAILED).update(
             status=Message.Status.PENDING,
             next_attempt_at=now,
+            internal_errors=0,  # a retry (after a fix, say) gets RELAY_MAX_INTERNAL_ERRORS tries again
             last_error="",
             expires_at=now + RETRY_WINDOW,
             updated_at=now,

@@ -23,21 +23,42 @@ def _retry_at(task, args: tuple, due) -> None:
         task.apply_async(args, eta=due)
 
 
+def _run(task, args: tuple, work) -> None:
+    """Do the work and come back when it says; if the work itself raises (the database went away, say: the
+    delivery loops keep a message's own errors to themselves), log it and leave the line to the sweeper,
+    which re-queues it once its lease is free. The task ends cleanly either way: run eagerly, inside a
+    webhook's commit, it must not turn a stored message into a 500."""
+    try:
+        due = work()
+    except Exception:  # noqa: BLE001 - logged; the rows say what is left to do
+        log.exception("%s%s raised; the sweeper re-queues the work", task.name, args)
+        return
+    _retry_at(task, args, due)
+
+
 @shared_task(ignore_result=True)
 def deliver_inbound(conversation_id: int) -> None:
-    due = pipeline.run(conversation_id, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed)
-    _retry_at(deliver_inbound, (conversation_id,), due)
+    _run(
+        deliver_inbound,
+        (conversation_id,),
+        lambda: pipeline.run(conversation_id, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed),
+    )
 
 
 @shared_task(ignore_result=True)
 def deliver_outbound(conversation_id: int) -> None:
-    due = pipeline.run(conversation_id, Message.Direction.OUTBOUND, outbound.send, outbound.on_send_failed)
-    _retry_at(deliver_outbound, (conversation_id,), due)
+    _run(
+        deliver_outbound,
+        (conversation_id,),
+        lambda: pipeline.run(
+            conversation_id, Message.Direction.OUTBOUND, outbound.send, outbound.on_send_failed
+        ),
+    )
 
 
 @shared_task(ignore_result=True)
 def notify_salesforce(message_id: int) -> None:
-    _retry_at(notify_salesforce, (message_id,), notices.notify(message_id))
+    _run(notify_salesforce, (message_id,), lambda: notices.notify(message_id))
 
 
 @shared_task(ignore_result=True)

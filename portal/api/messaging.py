@@ -13,6 +13,7 @@ from relay.models import Conversation, Message
 from relay.retry import retry_failed
 from relay.sending import customer_id, send_to_customer
 from relay.template_send import send_template
+from relay.waiting import with_line_head
 from tenants.models import Sender
 from tenants.validators import normalize_e164
 
@@ -57,6 +58,12 @@ class MessageSerializer(serializers.ModelSerializer):
     sender = serializers.IntegerField(source="conversation.sender_id", read_only=True)
     customer = serializers.CharField(source="conversation.customer", read_only=True)
     template = serializers.SerializerMethodField(help_text="For template messages: name, language, values.")
+    waiting_reason = serializers.CharField(
+        read_only=True,
+        help_text="Why a pending message has not gone yet: its own last error and next try, or, behind the "
+        "first pending message of its conversation and direction, 'waiting behind message #N: <its reason>' "
+        "(N is that message's sequence). Empty when the message is not pending.",
+    )
 
     class Meta:
         model = Message
@@ -74,6 +81,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "status",
             "attempts",
             "last_error",
+            "waiting_reason",
             "provider_message_id",
             "received_at",
             "delivered_at",
@@ -242,6 +250,9 @@ class MessageViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
     pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        return with_line_head(super().get_queryset())  # waiting_reason without a query per message
 
     def get_throttles(self):
         if self.action in ("send", "send_template"):
