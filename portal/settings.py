@@ -126,7 +126,8 @@ if not ENCRYPTION_KEYS and not DEBUG:
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
 # --- Celery ----------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The host part means nothing to the file-system transport; without one kombu warns on every connection.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "broker"
@@ -173,12 +174,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ("tenants.template_sync", "relay.template_send")
+CELERY_IMPORTS = ("tenants.template_sync", "relay.template_send", "portal.livechecks")
+# Live checks (test a connection, validate a key, fetch a list, the wizard's health check) run in the
+# workers, never in a web request (portal/livechecks.py): at most this many per tenant at a time, and one
+# not finished after LIVE_CHECK_STALE_SECONDS is reported as lost.
+LIVE_CHECKS_PER_TENANT = env.int("LIVE_CHECKS_PER_TENANT", default=2)
+LIVE_CHECK_STALE_SECONDS = env.float("LIVE_CHECK_STALE_SECONDS", default=120.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Outside systems -------------------------------------------------------------------------------
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
+# The egress guard (relay/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for
+# every outbound request, except for the hosts listed here ("host" or "host:port", e.g. a local sandbox).
+EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+# Largest inbound attachment downloaded from a provider (Salesforce takes 25 MiB; larger goes as a link).
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="63.0")
 SALESFORCE_PUBSUB_ENDPOINT = env.str("SALESFORCE_PUBSUB_ENDPOINT", default="api.pubsub.salesforce.com:7443")
 SALESFORCE_PUBSUB_TLS = env.bool("SALESFORCE_PUBSUB_TLS", default=True)
@@ -220,12 +231,23 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security --------------------------------------------------------------------------------------
+# README "Deploy" lists the production values; `manage.py check --deploy` passes with them (tests/unit/
+# test_deploy_settings.py runs it).
 X_FRAME_OPTIONS = "DENY"  # the console pages set their own frame-ancestors
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PUBLIC_BASE_URL.startswith("https://"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Cookies only over https once DEBUG is off (the tests over plain http turn it off explicitly).
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes speak plain http inside the network
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# X-Forwarded-Proto decides whether a request was https: trusted only behind a proxy that always sets it
+# (and strips a client's own), or anyone could claim https.
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 

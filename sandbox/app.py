@@ -16,7 +16,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import arrivals, control
@@ -31,6 +32,11 @@ from .world import World
 
 HERE = Path(__file__).resolve().parent
 VENDOR_STATIC = HERE.parent / "static" / "vendor"
+FAVICON = HERE.parent / "static" / "favicon.svg"
+
+
+async def favicon(_request) -> FileResponse:
+    return FileResponse(FAVICON, media_type="image/svg+xml")
 
 
 def build_app(world: World) -> Starlette:
@@ -47,6 +53,7 @@ def build_app(world: World) -> Starlette:
         *phone_views.routes(world),
         *pubsub_views.routes(world),
         *canvas.routes(world),
+        Route("/favicon.ico", favicon),
         Mount(
             "/__sim/static/vendor", app=StaticFiles(directory=VENDOR_STATIC, check_dir=False), name="vendor"
         ),
