@@ -14,7 +14,7 @@ from ..routing import routing_attributes
 from ..salesforce.interactions import InteractionClient, attachment_problem
 from ..signals import conversation_event, message_status_changed
 from .base import Desk
-from .render import as_text, media_link_note
+from .render import as_text, media_link_note, stored_event
 
 ENTRY_NAMESPACE = uuid.UUID("5b0e4f9e-43a4-4c86-9d3c-4a1b0f6d2c11")
 
@@ -53,27 +53,29 @@ class MessagingDesk(Desk):
         _record(message, conversation, response)
 
     def _deliver_media(self, client: InteractionClient, message: Message, common: dict) -> dict:
-        media = (message.content or {}).get("media") or {}
+        media = stored_event(message).media
+        if media is None or not media.url:
+            return client.send_text(
+                text=media_link_note(message, "the provider gave no link to it"), **common
+            )
         account = message.conversation.sender.account
         try:
-            content, mime_type, filename = get_provider(account.provider).download_media(
-                account, media["url"]
-            )
+            content, mime_type, filename = get_provider(account.provider).download_media(account, media.url)
         except ExternalError as exc:
             if not exc.permanent:
                 raise
             return client.send_text(
                 text=media_link_note(message, f"download failed: {exc.message}"), **common
             )
-        mime_type = mime_type or media.get("mime_type") or "application/octet-stream"
+        mime_type = mime_type or media.mime_type or "application/octet-stream"
         problem = attachment_problem(mime_type, len(content))
         if problem is not None:
             return client.send_text(text=media_link_note(message, problem.message), **common)
         return client.send_attachment(
             content=content,
-            filename=media.get("filename") or filename or f"{media.get('kind', 'file')}",
+            filename=media.filename or filename or media.kind,
             mime=mime_type,
-            caption=media.get("caption", ""),
+            caption=media.caption,
             **common,
         )
 

@@ -594,6 +594,6 @@ def test_webhooks_the_simulator_sends_parse(ib, inbound_format):
         "media",
     )
     (location,) = [e for e in events if e.kind == "location"]
-    assert (location.location["latitude"], location.location["longitude"]) == (45.8, 15.9)
+    assert (location.location.latitude, location.location.longitude) == (45.8, 15.9)
     assert (by_text["sms hello"].channel, by_text["sms hello"].sender_address) == ("sms", SMS)
     assert (by_text["viber hello"].channel, by_text["viber hello"].sender_address) == ("viber", VIBER)

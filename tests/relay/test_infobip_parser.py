@@ -8,7 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from relay.events import InboundMessage, Kind, Media, ReportStatus, StatusReport
+from relay.events import (
+    Contact,
+    Email,
+    InboundMessage,
+    Kind,
+    Location,
+    Media,
+    Order,
+    OrderItem,
+    Organization,
+    Phone,
+    Reaction,
+    ReportStatus,
+    StatusReport,
+)
 from relay.providers.base import get_provider
 
 FIXTURES = Path(__file__).resolve().parents[2] / "relay" / "providers" / "infobip" / "fixtures"
@@ -104,31 +118,60 @@ def test_whatsapp_sticker():
 
 
 def test_whatsapp_location():
-    location = {
-        "latitude": 40.748433333333,
-        "longitude": -73.985655555556,
-        "name": "Empire State Building",
-        "address": "350 5th Ave, New York, NY",
-        "url": "https://www.facebook.com/113272675352744",
-    }
+    """Infobip WhatsApp webhook example "Received WhatsApp LOCATION message"."""
+    location = Location(
+        latitude=40.748433333333,
+        longitude=-73.985655555556,
+        name="Empire State Building",
+        address="350 5th Ave, New York, NY",
+        url="https://www.facebook.com/113272675352744",
+    )
     text = (
-        "Location: Empire State Building, 350 5th Ave, New York, NY – "
+        "📍 Location: Empire State Building, 350 5th Ave, New York, NY – "
         "https://maps.google.com/?q=40.748433333333,-73.985655555556"
     )
     assert parse("whatsapp_location") == [whatsapp(Kind.LOCATION, text=text, location=location)]
 
 
+FRANK_CARD = Contact(
+    name="Frank Bipper",
+    phones=(Phone("+385918889999", "CELL"),),
+    emails=(Email("frank@example.com", "HOME"),),
+    org=Organization("Infobip", "Support", "eng."),
+    urls=("https://www.infobip.com",),
+    addresses=("Street, New York, NY, 10001, USA",),
+    birthday="1980-01-01",
+)
+
+
 def test_whatsapp_contact():
-    card = {
-        "name": "Frank Bipper",
-        "phones": ["+385918889999"],
-        "emails": ["frank@example.com"],
-        "organization": "Infobip",
-    }
-    assert parse("whatsapp_contact") == [
-        whatsapp(
-            Kind.CONTACTS, text="Contact: Frank Bipper, +385918889999, frank@example.com", contacts=[card]
-        )
+    """Infobip WhatsApp webhook example "Received WhatsApp CONTACT message" (the card of issue 13)."""
+    text = (
+        "👤 Contact: Frank Bipper (Infobip, Support, eng.) – +385918889999 (cell), frank@example.com (home), "
+        "https://www.infobip.com, Street, New York, NY, 10001, USA, born 1980-01-01"
+    )
+    assert parse("whatsapp_contact") == [whatsapp(Kind.CONTACTS, text=text, contacts=(FRANK_CARD,))]
+
+
+def test_whatsapp_several_contacts_with_several_names_phones_and_emails():
+    """Written from Infobip's schema ``InboundContact`` (WhatsApp webhook ``WhatsAppInboundContactsContent``):
+    the CONTACT example's card, a card named only by its parts, and one with a formatted name only."""
+    ana = Contact(
+        name="Ana Marija Horvat Jr.",
+        phones=(Phone("+385915556666", "CELL"), Phone("+38514443333", "WORK")),
+        emails=(Email("ana@example.com", "WORK"), Email("ana.horvat@example.org", "HOME")),
+        org=Organization("Acme", title="Buyer"),
+    )
+    reception = Contact(name="Reception desk", phones=(Phone("+38512345678", "MAIN"),))
+    (event,) = parse("whatsapp_contacts_several")
+    assert event.contacts == (FRANK_CARD, ana, reception)
+    assert event.text.splitlines() == [
+        "👤 3 contacts:",
+        "• Frank Bipper (Infobip, Support, eng.) – +385918889999 (cell), frank@example.com (home), "
+        "https://www.infobip.com, Street, New York, NY, 10001, USA, born 1980-01-01",
+        "• Ana Marija Horvat Jr. (Acme, Buyer) – +385915556666 (cell), +38514443333 (work), "
+        "ana@example.com (work), ana.horvat@example.org (home)",
+        "• Reception desk – +38512345678 (main)",
     ]
 
 
@@ -156,15 +199,69 @@ def test_whatsapp_flow_reply_is_a_readable_note():
     assert parse("whatsapp_interactive_flow_reply") == [whatsapp(Kind.UNSUPPORTED, text=note)]
 
 
-def test_whatsapp_order_is_a_readable_note_with_its_text():
-    note = 'The customer sent an order message, which this channel cannot show. Its text: "I like you store!"'
-    assert parse("whatsapp_order") == [whatsapp(Kind.UNSUPPORTED, text=note)]
+def test_whatsapp_order():
+    """Infobip WhatsApp webhook example "Received WhatsApp ORDER message"."""
+    order = Order(
+        catalog_id="order-id",
+        items=(OrderItem("product-retailer-id", quantity=1, price=1.99, currency="EUR"),),
+        text="I like you store!",
+    )
+    text = "🛒 Order from catalog order-id: 1 × product-retailer-id at 1.99 EUR. Total 1.99 EUR. Note: I like you store!"
+    assert parse("whatsapp_order") == [whatsapp(Kind.ORDER, text=text, order=order)]
 
 
-def test_whatsapp_reaction_is_a_readable_note():
+def test_whatsapp_reaction():
+    """Infobip WhatsApp webhook example "Received WhatsApp REACTION message"."""
+    reaction = Reaction(emoji="\U0001f913", action="ADDED", message_id="abcdef_ghij124567890klmnopr")
     assert parse("whatsapp_reaction") == [
-        whatsapp(Kind.UNSUPPORTED, text="The customer reacted \U0001f913 to an earlier message.")
+        whatsapp(
+            Kind.REACTION, text="The customer reacted \U0001f913 to an earlier message.", reaction=reaction
+        )
     ]
+
+
+def test_whatsapp_reaction_removed():
+    """Schema ``WhatsAppInboundReactionContent``: ``action`` REMOVED comes without an emoji."""
+    data = body("whatsapp_reaction")
+    data["results"][0]["message"].update(action="REMOVED", emoji="")
+    (event,) = parse(data)
+    assert (event.kind, event.text) == (
+        Kind.REACTION,
+        "The customer removed their reaction to an earlier message.",
+    )
+
+
+def test_whatsapp_unsupported():
+    """Written from Infobip's schema ``WhatsAppInboundUnsupportedContent`` (no example is published)."""
+    note = (
+        "The customer sent a message of a type WhatsApp does not pass on to businesses; "
+        "ask them to send it another way."
+    )
+    assert parse("whatsapp_unsupported") == [whatsapp(Kind.UNSUPPORTED, text=note)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "whatsapp_interactive_payment_confirmation",
+        "whatsapp_interactive_payment_acknowledgement",
+        "whatsapp_interactive_call_permission_reply",
+        "whatsapp_interactive_in_thread_authentication_reply",
+    ],
+)
+def test_whatsapp_interactive_replies_we_cannot_show_are_readable_notes(name):
+    """Infobip WhatsApp webhook examples "Received WhatsApp INTERACTIVE_... message"."""
+    (event,) = parse(name)
+    label = name.removeprefix("whatsapp_").replace("_", " ")
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        f"The customer sent an {label} message, which this channel cannot show.",
+    )
+
+
+def test_whatsapp_text_with_identity_notification():
+    """Infobip WhatsApp webhook example "Received WhatsApp TEXT message with Identity notification"."""
+    assert parse("whatsapp_text_with_identity_notification") == [whatsapp(Kind.TEXT, text="Hello, World!")]
 
 
 def test_whatsapp_infected_content_is_a_readable_note():
@@ -299,6 +396,93 @@ def test_viber_file():
     assert parse("viber_inbound_file") == [viber(Kind.MEDIA, media=file)]
 
 
+# The Viber Bot API's incoming messages (webhook "receive-viber-bot-api-incoming-messages"): Infobip publishes
+# no example, so these fixtures are written from its schema ``ViberBotInboundResponse`` (each nested
+# ``ViberBot<Type>NestedInboundMessage``), with the envelope values of the Viber TEXT example.
+
+
+def viber_bot(kind: Kind, **fields) -> InboundMessage:
+    return viber(kind, customer_name="Frank", **fields)
+
+
+def test_viber_bot_text():
+    """Schema ``ViberBotTextNestedInboundMessage``."""
+    assert parse("viber_bot_text") == [viber_bot(Kind.TEXT, text="Hello from Viber")]
+
+
+@pytest.mark.parametrize(
+    ("name", "media"),
+    [
+        (  # schema ViberBotImageNestedInboundMessage
+            "viber_bot_image",
+            Media(
+                url="https://example.com/givenImage.jpg",
+                kind="image",
+                filename="givenImage.jpg",
+                caption="The damaged box",
+                size=54321,
+            ),
+        ),
+        (  # schema ViberBotVideoNestedInboundMessage: the caption is its "description"
+            "viber_bot_video",
+            Media(
+                url="https://example.com/givenVideo.mp4",
+                kind="video",
+                filename="givenVideo.mp4",
+                caption="Unboxing",
+                size=1234567,
+            ),
+        ),
+        (  # schema ViberBotFileNestedInboundMessage
+            "viber_bot_file",
+            Media(
+                url="https://example.com/givenUrl.pdf",
+                kind="document",
+                filename="invoice.pdf",
+                caption="My invoice",
+                size=2048,
+            ),
+        ),
+        (  # schema ViberBotStickerNestedInboundMessage
+            "viber_bot_sticker",
+            Media(url="https://example.com/givenSticker.png", kind="sticker"),
+        ),
+    ],
+)
+def test_viber_bot_media(name, media):
+    assert parse(name) == [viber_bot(Kind.MEDIA, text=media.caption, media=media)]
+
+
+def test_viber_bot_sticker_without_a_url_is_a_note():
+    data = body("viber_bot_sticker")
+    del data["results"][0]["message"]["message"]["url"]
+    (event,) = parse(data)
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        "The customer sent a Viber sticker (40133) that cannot be shown.",
+    )
+
+
+def test_viber_bot_location():
+    """Schema ``ViberBotLocationNestedInboundMessage`` (``location``: latitude, longitude, address)."""
+    location = Location(latitude=45.815011, longitude=15.981919, address="Trg bana Josipa Jelačića, Zagreb")
+    text = "📍 Location: Trg bana Josipa Jelačića, Zagreb – https://maps.google.com/?q=45.815011,15.981919"
+    assert parse("viber_bot_location") == [viber_bot(Kind.LOCATION, text=text, location=location)]
+
+
+def test_viber_bot_contact():
+    """Schema ``ViberBotContactNestedInboundMessage`` (``contact``: name, phoneNumber, avatar)."""
+    card = Contact(name="Ivana", phones=(Phone("+385917778888"),))
+    assert parse("viber_bot_contact") == [
+        viber_bot(Kind.CONTACTS, text="👤 Contact: Ivana – +385917778888", contacts=(card,))
+    ]
+
+
+def test_viber_bot_events_that_are_not_messages_store_nothing():
+    """Schema ``ViberBotInboundConversationStartedContent`` (also SUBSCRIBED, UNSUBSCRIBED, DELIVERED)."""
+    assert parse("viber_bot_conversation_started") == []
+
+
 def test_viber_delivered():
     at = datetime(2023, 2, 3, 0, 1, 1, tzinfo=UTC)
     assert parse("viber_delivery_report") == [
@@ -349,17 +533,11 @@ def test_messages_api_parts_become_one_message_each_with_stable_ids():
 
 
 def test_messages_api_location():
-    location = {
-        "latitude": 16.0,
-        "longitude": 18.0,
-        "name": "",
-        "address": "",
-        "url": "http://my.domain/media/my-location",
-    }
+    location = Location(latitude=16.0, longitude=18.0, url="http://my.domain/media/my-location")
     assert parse("messages_api_location") == [
         messages_api(
             Kind.LOCATION,
-            text="Location: shared pin – https://maps.google.com/?q=16.0,18.0",
+            text="📍 Location: shared pin – https://maps.google.com/?q=16.0,18.0",
             location=location,
         )
     ]
@@ -375,16 +553,91 @@ def test_messages_api_list_reply():
     ]
 
 
-def test_messages_api_reaction_is_a_note():
+def test_messages_api_reaction():
+    """Messages API example "Received reaction response example": its emoji is written out as
+    ``\\u2764\\uFE0F`` text; the agent reads the emoji it names."""
     (event,) = parse("messages_api_reaction")
-    assert (event.kind, event.text) == (
-        Kind.UNSUPPORTED,
-        "The customer reacted \\u2764\\uFE0F to an earlier message.",
+    assert (event.kind, event.text, event.reaction) == (
+        Kind.REACTION,
+        "The customer reacted \u2764\ufe0f to an earlier message.",
+        Reaction(emoji="\u2764\ufe0f", action="ADDED"),
     )
 
 
 def test_messages_api_typing_is_not_a_message():
     assert parse("messages_api_typing_started") == []
+    assert parse("messages_api_typing_stopped") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "caption", "url"),
+    [
+        ("messages_api_audio", "audio", "Audio caption", "http://my.domain/media/my-audio"),
+        ("messages_api_video", "video", "Video caption", "http://my.domain/media/my-video"),
+        ("messages_api_document", "document", "Document caption", "http://my.domain/media/my-document"),
+        ("messages_api_file", "document", "File caption", "http://my.domain/media/my-file"),
+    ],
+)
+def test_messages_api_media(name, kind, caption, url):
+    """Messages API examples "Received <audio|video|document|file> with caption example"."""
+    assert parse(name) == [messages_api(Kind.MEDIA, text=caption, media=media(kind, caption, url=url))]
+
+
+def test_messages_api_several_files_are_one_message_each():
+    file = media("document", "File caption", url="http://my.domain/media/my-file")
+    assert parse("messages_api_multiple_files") == [
+        messages_api(Kind.MEDIA, text="File caption", media=file),
+        messages_api(Kind.MEDIA, message_id=MAPI_ID + "#1", text="File caption", media=file),
+    ]
+
+
+def test_messages_api_text_with_keyword_keeps_what_the_customer_typed():
+    (event,) = parse("messages_api_text_keyword")
+    assert (event.kind, event.text) == (Kind.TEXT, "KWRDText message 123")
+
+
+@pytest.mark.parametrize(
+    ("name", "location", "text"),
+    [
+        (
+            "messages_api_location_without_url",
+            Location(latitude=16.0, longitude=18.0),
+            "📍 Location: shared pin – https://maps.google.com/?q=16.0,18.0",
+        ),
+        (
+            "messages_api_location_only_url",
+            Location(url="http://my.domain/media/my-location"),
+            "📍 Location: shared pin – http://my.domain/media/my-location",
+        ),
+    ],
+)
+def test_messages_api_location_variants(name, location, text):
+    (event,) = parse(name)
+    assert (event.kind, event.location, event.text) == (Kind.LOCATION, location, text)
+
+
+def test_messages_api_list_reply_with_several_choices():
+    assert [(e.kind, e.text, e.payload) for e in parse("messages_api_list_reply_multiple")] == [
+        (Kind.LIST_REPLY, "Text for first selected option ", "selectedItemIdFirst"),
+        (Kind.LIST_REPLY, "Text for second selected option", "selectedItemIdSecond"),
+    ]
+
+
+def test_messages_api_url():
+    (event,) = parse("messages_api_url")
+    assert (event.kind, event.text) == (Kind.TEXT, "http://my.domain/media/my-url")
+
+
+@pytest.mark.parametrize(
+    "name", ["messages_api_flow_response", "messages_api_payment_response", "messages_api_form_response"]
+)
+def test_messages_api_responses_we_cannot_show_are_readable_notes(name):
+    (event,) = parse(name)
+    label = name.removeprefix("messages_api_").replace("_", " ")
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        f"The customer sent a {label} message, which this channel cannot show.",
+    )
 
 
 def test_messages_api_delivered_and_seen():

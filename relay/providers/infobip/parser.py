@@ -11,6 +11,8 @@ own shape. Nothing the customer sent is dropped: a type we cannot show becomes a
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +20,24 @@ from django.core.exceptions import ValidationError
 
 from tenants.validators import normalize_e164
 
-from ...events import InboundMessage, Kind, Media, ReportStatus, StatusReport, WebhookEvent
+from ...desks.render import describe
+from ...events import (
+    Contact,
+    InboundMessage,
+    Kind,
+    Location,
+    Media,
+    Order,
+    Phone,
+    Reaction,
+    ReportStatus,
+    StatusReport,
+    WebhookEvent,
+    count_of,
+    items_of,
+    object_of,
+    text_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +49,10 @@ MESSAGES_API_MEDIA = {
     "DOCUMENT": "document",
     "FILE": "document",
 }
+VIBER_MEDIA = {"FILE": "document", "IMAGE": "image", "VIDEO": "video", "STICKER": "sticker"}
+VIBER_BOT_EVENTS = {"DELIVERED", "SUBSCRIBED", "UNSUBSCRIBED", "CONVERSATION_STARTED"}  # not messages
+ESCAPED_UNICODE = re.compile(r"(?:\\u[0-9A-Fa-f]{4})+")
+ESCAPED_UNICODE_UNIT = re.compile(r"\\u([0-9A-Fa-f]{4})")
 MESSAGES_API_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms", "VIBER_BM": "viber", "VIBER_BOT": "viber"}
 MESSAGES_API_IGNORED_EVENTS = {"TYPING_STARTED", "TYPING_STOPPED"}  # not messages; nothing to store
 FAILED_GROUPS = {"UNDELIVERABLE", "EXPIRED", "REJECTED"}
@@ -60,8 +83,10 @@ def _parse_result(result: dict, where: str) -> list[WebhookEvent]:
         return [_seen_report(result, where)]
     if "status" in result and "message" not in result:
         return [_delivery_report(result, where)]
-    if result.get("integrationType") == "VIBER" or ("sender" in result and "message" in result):
-        return [_viber_mo(result, where)]
+    if str(result.get("integrationType") or "").startswith("VIBER") or (
+        "sender" in result and "message" in result
+    ):
+        return _viber_mo(result, where)
     if "message" in result:
         return [_whatsapp_mo(result, where)]
     if "text" in result and "from" in result:
@@ -84,7 +109,7 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
         "channel": "whatsapp",
         "sender_address": address(_string(result, "to", where)),
         "customer": address(_string(result, "from", where)),
-        "customer_name": str(contact.get("name") or ""),
+        "customer_name": text_of(contact.get("name")),
         "received_at": _timestamp(result, "receivedAt", where),
         "raw": result,
     }
@@ -95,11 +120,12 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
         media = Media(url=_string(message, "url", f"{where}.message"), kind=kind.lower(), caption=caption)
         return InboundMessage(kind=Kind.MEDIA, text=caption, media=media, **common)
     if kind == "LOCATION":
-        location = _location(message)
-        return InboundMessage(kind=Kind.LOCATION, text=_location_text(location), location=location, **common)
+        return summarized(InboundMessage(kind=Kind.LOCATION, location=_location(message), **common))
     if kind == "CONTACT":
-        contacts = [_contact(c) for c in message.get("contacts") or [] if isinstance(c, dict)]
-        return InboundMessage(kind=Kind.CONTACTS, text=_contacts_text(contacts), contacts=contacts, **common)
+        contacts = tuple(
+            _whatsapp_contact(c) for c in items_of(message.get("contacts")) if isinstance(c, dict)
+        )
+        return summarized(InboundMessage(kind=Kind.CONTACTS, contacts=contacts, **common))
     if kind == "BUTTON":  # a quick-reply button of a template: the payload is the parameter we sent
         return InboundMessage(
             kind=Kind.BUTTON, text=_text(message, "text"), payload=_text(message, "payload"), **common
@@ -112,11 +138,18 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
         return InboundMessage(
             kind=Kind.LIST_REPLY, text=_text(message, "title"), payload=_text(message, "id"), **common
         )
+    if kind == "REACTION":
+        return summarized(InboundMessage(kind=Kind.REACTION, reaction=_reaction(message), **common))
+    if kind == "ORDER":
+        return summarized(InboundMessage(kind=Kind.ORDER, order=_order(message), **common))
     if kind == "INFECTED_CONTENT":
         note = "The customer sent a file that Infobip's virus scan blocked; it cannot be shown."
         return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
-    if kind == "REACTION":
-        note = f"The customer reacted {_text(message, 'emoji')} to an earlier message.".replace("  ", " ")
+    if kind == "UNSUPPORTED":  # WhatsApp itself does not pass this message type on to businesses
+        note = (
+            "The customer sent a message of a type WhatsApp does not pass on to businesses; "
+            "ask them to send it another way."
+        )
         return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
     return InboundMessage(
         kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(message, "text")), **common
@@ -136,7 +169,9 @@ def _sms_mo(result: dict, where: str) -> InboundMessage:
     )
 
 
-def _viber_mo(result: dict, where: str) -> InboundMessage:
+def _viber_mo(result: dict, where: str) -> list[InboundMessage]:
+    """Viber Business Messages (``message.type`` TEXT or FILE) and the Viber Bot API (``message.type``
+    MESSAGE, the customer's message nested in ``message.message``; other bot events are not messages)."""
     message = _object(result, "message", where)
     kind = _string(message, "type", f"{where}.message")
     common = {
@@ -147,15 +182,43 @@ def _viber_mo(result: dict, where: str) -> InboundMessage:
         "received_at": _timestamp(result, "receivedAt", where),
         "raw": result,
     }
+    if kind in VIBER_BOT_EVENTS:
+        log.info("ignoring Viber Bot event %s", kind)
+        return []
+    if kind == "MESSAGE":
+        user = message.get("sender") if isinstance(message.get("sender"), dict) else {}
+        common["customer_name"] = text_of(user.get("name"))
+        message = _object(message, "message", f"{where}.message")
+        kind = _string(message, "type", f"{where}.message.message")
+        where = f"{where}.message"
+    return [_viber_content(message, kind, f"{where}.message", common)]
+
+
+def _viber_content(message: dict, kind: str, where: str, common: dict) -> InboundMessage:
     if kind == "TEXT":
         return InboundMessage(kind=Kind.TEXT, text=_text(message, "text"), **common)
-    if kind in ("FILE", "IMAGE", "VIDEO"):
-        media_kind = {"FILE": "document"}.get(kind, kind.lower())
-        url = _string(message, "url", f"{where}.message")
+    if kind in VIBER_MEDIA and (kind != "STICKER" or text_of(message.get("url"))):
         media = Media(
-            url=url, kind=media_kind, filename=_text(message, "fileName"), caption=_text(message, "text")
+            url=_string(message, "url", where),
+            kind=VIBER_MEDIA[kind],
+            filename=_text(message, "fileName"),
+            caption=_text(message, "text") or _text(message, "description"),
+            size=count_of(message.get("size")),
         )
         return InboundMessage(kind=Kind.MEDIA, text=media.caption, media=media, **common)
+    if kind == "STICKER":  # a sticker Viber gave only an id for
+        note = f"The customer sent a Viber sticker ({_text(message, 'id') or 'no id'}) that cannot be shown."
+        return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
+    if kind == "LOCATION":
+        location = _location(object_of(message.get("location")))
+        return summarized(InboundMessage(kind=Kind.LOCATION, location=location, **common))
+    if kind == "CONTACT":
+        card = object_of(message.get("contact"))
+        phone = text_of(card.get("phoneNumber")).strip()
+        contact = Contact(
+            name=text_of(card.get("name")).strip(), phones=(Phone(address(phone)),) if phone else ()
+        )
+        return summarized(InboundMessage(kind=Kind.CONTACTS, contacts=(contact,), **common))
     return InboundMessage(
         kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(message, "text")), **common
     )
@@ -189,57 +252,38 @@ def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
             raise ValueError(f"{where}.content[{index}] is {_type_name(item)}, expected an object")
         # One message per part (an MMS can carry audio, text and a subject); ids stay stable on replay.
         part_id = message_id if index == 0 else f"{message_id}#{index}"
-        events.append(_messages_api_part(item, f"{where}.content[{index}]", part_id, common))
+        common["provider_message_id"] = part_id
+        events.append(_messages_api_part(item, f"{where}.content[{index}]", dict(common)))
     return events
 
 
-def _messages_api_part(item: dict, where: str, message_id: str, common: dict) -> InboundMessage:
+def _messages_api_part(item: dict, where: str, common: dict) -> InboundMessage:
     kind = _string(item, "type", where)
     if kind in ("TEXT", "SUBJECT"):
-        return InboundMessage(
-            provider_message_id=message_id, kind=Kind.TEXT, text=_text(item, "text"), **common
-        )
+        return InboundMessage(kind=Kind.TEXT, text=_text(item, "text"), **common)
     if kind in MESSAGES_API_MEDIA:
         caption = _text(item, "text")
         media = Media(url=_string(item, "url", where), kind=MESSAGES_API_MEDIA[kind], caption=caption)
-        return InboundMessage(
-            provider_message_id=message_id, kind=Kind.MEDIA, text=caption, media=media, **common
-        )
+        return InboundMessage(kind=Kind.MEDIA, text=caption, media=media, **common)
     if kind == "URL":
-        return InboundMessage(
-            provider_message_id=message_id, kind=Kind.TEXT, text=_text(item, "url"), **common
-        )
+        return InboundMessage(kind=Kind.TEXT, text=_text(item, "url"), **common)
     if kind == "BUTTON_REPLY":
         payload = _text(item, "payload") or _text(item, "id")
-        return InboundMessage(
-            provider_message_id=message_id,
-            kind=Kind.BUTTON,
-            text=_text(item, "text"),
-            payload=payload,
-            **common,
-        )
+        return InboundMessage(kind=Kind.BUTTON, text=_text(item, "text"), payload=payload, **common)
     if kind == "LIST_REPLY":
         return InboundMessage(
-            provider_message_id=message_id,
-            kind=Kind.LIST_REPLY,
-            text=_text(item, "text"),
-            payload=_text(item, "id"),
-            **common,
+            kind=Kind.LIST_REPLY, text=_text(item, "text"), payload=_text(item, "id"), **common
         )
     if kind == "LOCATION":
-        location = _location(item)
-        return InboundMessage(
-            provider_message_id=message_id,
-            kind=Kind.LOCATION,
-            text=_location_text(location),
-            location=location,
-            **common,
-        )
+        return summarized(InboundMessage(kind=Kind.LOCATION, location=_location(item), **common))
     if kind == "REACTION":
-        note = f"The customer reacted {_text(item, 'emoji')} to an earlier message.".replace("  ", " ")
-        return InboundMessage(provider_message_id=message_id, kind=Kind.UNSUPPORTED, text=note, **common)
-    note = unsupported_note(kind, _text(item, "text"))
-    return InboundMessage(provider_message_id=message_id, kind=Kind.UNSUPPORTED, text=note, **common)
+        return summarized(InboundMessage(kind=Kind.REACTION, reaction=_reaction(item), **common))
+    return InboundMessage(kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(item, "text")), **common)
+
+
+def summarized(event: InboundMessage) -> InboundMessage:
+    """A structured message keeps, as its text, the same words Salesforce will show (the one renderer)."""
+    return replace(event, text=describe(event))
 
 
 def unsupported_note(kind: str, text: str = "") -> str:
@@ -250,46 +294,36 @@ def unsupported_note(kind: str, text: str = "") -> str:
     return f'{note} Its text: "{text}"' if text else note
 
 
-def _location(message: dict) -> dict:
-    location = {key: message.get(key) for key in ("latitude", "longitude")}
-    for key in ("name", "address", "url"):
-        location[key] = str(message.get(key) or "")
-    return location
+def _location(message: dict) -> Location:
+    return Location.from_stored(message) or Location()
 
 
-def _location_text(location: dict) -> str:
-    place = ", ".join(part for part in (location["name"], location["address"]) if part)
-    lat, lon = location.get("latitude"), location.get("longitude")
-    where = (
-        f"https://maps.google.com/?q={lat},{lon}" if lat is not None and lon is not None else location["url"]
+def _whatsapp_contact(card: dict) -> Contact:
+    """A WhatsApp contact card (Infobip's ``InboundContact``); phone numbers as E.164 where they are numbers."""
+    contact = Contact.from_stored(card) or Contact()
+    phones = tuple(replace(phone, number=address(phone.number)) for phone in contact.phones)
+    return replace(contact, phones=phones)
+
+
+def _reaction(message: dict) -> Reaction:
+    context = object_of(message.get("context"))
+    return Reaction(
+        emoji=_unescaped(text_of(message.get("emoji")).strip()),
+        action=text_of(message.get("action")).upper() or "ADDED",
+        message_id=text_of(context.get("id")),
     )
-    return " – ".join(part for part in ("Location: " + (place or "shared pin"), where) if part)
 
 
-def _contact(card: dict) -> dict:
-    """A WhatsApp contact card, reduced to what an agent needs (the full card stays in ``raw``)."""
-    name = card.get("name") if isinstance(card.get("name"), dict) else {}
-    full_name = name.get("formattedName") or " ".join(
-        str(name[part]) for part in ("firstName", "lastName") if name.get(part)
-    )
-    phones = [
-        address(str(p.get("phone")))
-        for p in card.get("phones") or []
-        if isinstance(p, dict) and p.get("phone")
-    ]
-    emails = [str(e["email"]) for e in card.get("emails") or [] if isinstance(e, dict) and e.get("email")]
-    org = card.get("org") if isinstance(card.get("org"), dict) else {}
-    return {
-        "name": full_name,
-        "phones": phones,
-        "emails": emails,
-        "organization": str(org.get("company") or ""),
-    }
+def _order(message: dict) -> Order:
+    return Order.from_stored(message) or Order()
 
 
-def _contacts_text(contacts: list[dict]) -> str:
-    cards = [", ".join(part for part in (c["name"], *c["phones"], *c["emails"]) if part) for c in contacts]
-    return "Contact: " + "; ".join(cards) if cards else "The customer shared an empty contact card."
+def _unescaped(emoji: str) -> str:
+    """``\\u2764\\uFE0F`` written out as text (as in Infobip's own example) is the emoji it names."""
+    if not ESCAPED_UNICODE.fullmatch(emoji):
+        return emoji
+    units = [int(code, 16) for code in ESCAPED_UNICODE_UNIT.findall(emoji)]
+    return b"".join(unit.to_bytes(2, "big") for unit in units).decode("utf-16-be", errors="replace")
 
 
 # --- reports ------------------------------------------------------------------------------------------
@@ -410,8 +444,8 @@ def _object(data: dict, key: str, where: str) -> dict:
 
 
 def _text(data: dict, key: str) -> str:
-    value = data.get(key)
-    return "" if value is None else str(value)
+    """Text the customer sent: a string (or a number) as it is; an object or a list is not text."""
+    return text_of(data.get(key))
 
 
 def _type_name(value: Any) -> str:
