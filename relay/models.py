@@ -243,6 +243,17 @@ class ListenerCursor(models.Model):
     replay_id = models.BinaryField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_error = models.TextField(blank=True)
+    # Where a subscription without a usable replay id starts (docs/listener.md): the events of the topic
+    # created since the connection was first saved with it, or since the last event handled.
+    deliver_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the connection was first saved with this topic."
+    )
+    last_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="CreatedDate of the last event the listener handled."
+    )
+    subscribed_at = models.DateTimeField(null=True, blank=True, help_text="When the last stream started.")
+    gap = models.TextField(blank=True, help_text="Events Salesforce no longer kept when the listener asked.")
+    gap_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'latest'}"
@@ -250,3 +261,6 @@ class ListenerCursor(models.Model):
 
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.
 from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
+
+# A tenant's first Pub/Sub subscription starts where its connection was saved (relay/salesforce/cursors.py).
+from .salesforce import cursors as _listener_cursors  # noqa: E402, F401

@@ -66,8 +66,9 @@ class FaultBoard:
         return len(self._rules) != before
 
     def clear(self) -> None:
+        # ``delayed`` is left alone: a request held right now is still held, and its hold counts itself
+        # out when it ends (clearing the counts under it crashed that hold and lost the held answer).
         self._rules.clear()
-        self.delayed.clear()
 
     def list(self) -> list[dict]:
         return [asdict(r) for r in self._rules]
@@ -140,11 +141,12 @@ class FaultMiddleware:
 
     async def _hold(self, service: str, latency_ms: int) -> None:
         # Counted so a test can act while a call is held (e.g. kill the caller mid-call).
-        self.board.delayed[service] = self.board.delayed.get(service, 0) + 1
+        delayed = self.board.delayed
+        delayed[service] = delayed.get(service, 0) + 1
         try:
             await asyncio.sleep(latency_ms / 1000)
         finally:
-            self.board.delayed[service] -= 1
+            delayed[service] = max(delayed.get(service, 0) - 1, 0)
 
     async def _fail(self, send, service: str, decision: Decision) -> None:
         body, content_type = _fault_body(service, decision.fail_status)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import httpx
@@ -63,12 +64,13 @@ class Token:
         return f"Token(instance_url={self.instance_url!r}, issued_at={self.issued_at})"
 
 
-def get_token(connection, *, refresh: bool = False, rejected: str | None = None) -> Token:
+def get_token(connection, *, refresh: bool = False, rejected: str | Collection[str] | None = None) -> Token:
     """The tenant's access token: from the cache, or freshly minted with the JWT bearer flow.
 
     ``refresh=True`` forgets the cached token first (Salesforce refused it). Pass the refused token as
-    ``rejected``: if another worker has already replaced it, that newer token is returned instead of
-    minting yet another one.
+    ``rejected`` (or every token that has been refused, as the Pub/Sub listener does): if another worker
+    has already replaced it with one not in ``rejected``, that newer token is returned instead of minting
+    yet another one. A cached token that is itself in ``rejected`` is never returned by a refresh.
     """
     key = cache_key(connection)
     if refresh:
@@ -78,16 +80,15 @@ def get_token(connection, *, refresh: bool = False, rejected: str | None = None)
         if cached is not None:
             _memoize(key, cached)
             return cached
+    refused = frozenset((rejected,) if isinstance(rejected, str) else (rejected or ()))
     # Threads of this process queue here; processes meet at the cache lock below.
     with _process_lock(key):
-        return _get_or_mint(connection, key, refresh=refresh, rejected=rejected)
+        return _get_or_mint(connection, key, refresh=refresh, rejected=refused)
 
 
-def _get_or_mint(connection, key: str, *, refresh: bool, rejected: str | None) -> Token:
+def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str]) -> Token:
     def usable(token: Token | None) -> bool:
-        return token is not None and (
-            not refresh or (rejected is not None and token.access_token != rejected)
-        )
+        return token is not None and (not refresh or (bool(rejected) and token.access_token not in rejected))
 
     deadline = time.monotonic() + LOCK_SECONDS
     lock_key, owner = f"{key}:lock", uuid.uuid4().hex

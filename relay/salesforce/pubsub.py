@@ -20,19 +20,28 @@ after the restart; the handler is idempotent, so nothing is lost and nothing is 
 raises stops the stream without moving the cursor; the subscriber resubscribes from the cursor after a
 back-off, so the failing batch is offered again.
 
-Where a subscription starts: after the stored replay id (``CUSTOM``), or at ``LATEST`` for a tenant
-that has none (or whose platform event changed). If Salesforce refuses the stored replay id (too old
-for the retention window, or corrupt), the subscriber replays from ``EARLIEST``: that re-offers every
-event still retained, the handler drops the ones it already has, and none published while we were
-away is skipped; ``LATEST`` would silently lose them.
+Where a subscription starts (docs/listener.md): after the stored replay id (``CUSTOM``). Without one (the
+tenant's first subscription, or Salesforce refused the stored one as corrupted or older than its 72-hour
+retention) it replays from ``EARLIEST`` and hands on only the events created since the connection was
+saved with this topic (``ListenerCursor.deliver_since``, noted by ``relay.salesforce.cursors`` on save) or
+since the last event handled; the handler drops any it already has. ``LATEST`` is never used: it would
+skip, for good and silently, whatever was published before the stream opened. When the point to resume
+from is older than the retention window and Salesforce no longer has the events after it, the loss is
+recorded on the cursor (``gap``, shown in the admin and the wizard's health check) and logged.
 
 Keep-alives (empty batches) carry ``latest_replay_id``; it is stored only when the server still owed
 us events (``pending_num_requested > 0``) and sent none, i.e. when we are caught up. With no demand
 outstanding the server may hold back events, and their replay ids would be skipped.
+
+Access tokens. On UNAUTHENTICATED the subscriber remembers the refused token and resubscribes with one
+Pub/Sub has not refused yet (from the shared cache when another process minted one, else newly minted):
+at once the first time, with back-off when tokens keep being refused. When no token can be minted the
+cursor's ``last_error`` says why until a stream works again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -42,10 +51,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils import timezone
 from fastavro import parse_schema, schemaless_reader
 
 from pubsub_api import (
@@ -61,6 +72,7 @@ from relay.models import ListenerCursor
 from tenants.models import SalesforceConnection, Tenant
 
 from .auth import Token, cache_key, get_token
+from .cursors import topic_name
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +81,9 @@ EventHandler = Callable[[Tenant, dict], None]
 BATCH_SIZE = 100  # the most a FetchRequest may ask for
 RPC_TIMEOUT_SECONDS = 30  # GetTopic / GetSchema
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # 100 events of up to 1 MB each, with room
-RETRY_NOW = {grpc.StatusCode.UNAUTHENTICATED}
+RETENTION = timedelta(hours=72)  # how long Salesforce keeps platform events
+CLOCK_SKEW = timedelta(seconds=60)  # between our clock and Salesforce's CreatedDate
+MAX_FAILED_TOKENS = 16  # refused access tokens remembered per subscriber
 
 
 @dataclass(frozen=True)
@@ -120,10 +134,6 @@ def is_complete(connection: SalesforceConnection) -> bool:
         and connection.instance_url
         and connection.platform_event
     )
-
-
-def topic_name(connection: SalesforceConnection) -> str:
-    return f"/event/{connection.platform_event}"
 
 
 def open_channel(endpoint: str | None = None, tls: bool | None = None) -> grpc.Channel:
@@ -214,11 +224,28 @@ class _ReplayRefused(Exception):
     """Salesforce refused the stored replay id."""
 
 
+@dataclass(frozen=True)
+class StartPoint:
+    """Where one Subscribe stream starts and which of its events are the tenant's.
+
+    ``floor``: events created before it (less :data:`CLOCK_SKEW`) are not handed on; set when the stream
+    replays from EARLIEST because there is no usable replay id. ``gap_possible``: the floor (or the last
+    stored position) is older than the retention window, so Salesforce may have purged events we never
+    read; the first answer of the stream settles it.
+    """
+
+    request: pb2.FetchRequest
+    floor: datetime | None = None
+    gap_possible: bool = False
+
+
 class TenantSubscriber:
     """One tenant's subscription, in its own thread, until :meth:`stop`.
 
     Its database work runs on ``db`` (the :class:`Listener`'s shared :class:`DatabaseThreads`); a
     subscriber created without one gets a private single thread, ended when the subscriber stops.
+    ``retention`` is how long Salesforce keeps events (72 hours); it only decides when to report a gap.
+    ``clock_skew`` is how much earlier than the floor an event's ``CreatedDate`` may be and still count.
     """
 
     def __init__(
@@ -232,6 +259,8 @@ class TenantSubscriber:
         backoff: Backoff | None = None,
         schemas: SchemaCache | None = None,
         db: DatabaseThreads | None = None,
+        retention: timedelta = RETENTION,
+        clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
         self.tenant_id = tenant_id
         self.handler = handler
@@ -240,14 +269,19 @@ class TenantSubscriber:
         self.batch_size = max(1, min(BATCH_SIZE, batch_size))
         self.backoff = backoff or Backoff()
         self.schemas = schemas or SCHEMAS
+        self.retention = retention
+        self.clock_skew = clock_skew
         self._own_db = db is None
         self._db = db or DatabaseThreads(1, name=f"pubsub-db-tenant-{tenant_id}")
         self._stop = threading.Event()
         self._call = None
         self._call_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"pubsub-tenant-{tenant_id}", daemon=True)
-        self.replay_from_earliest = False  # set after Salesforce refused the stored replay id
+        self.replay_refused = False  # Salesforce refused the stored replay id: replay from EARLIEST
         self._token: Token | None = None
+        # Every access token Pub/Sub has refused (newest last, at most MAX_FAILED_TOKENS): a refresh never
+        # settles for one of them, however new it looks in the shared cache.
+        self._failed_tokens: dict[str, None] = {}
         self._delivered = False  # whether the current stream has answered at all
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -270,8 +304,8 @@ class TenantSubscriber:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        failures = 0
-        token_refreshed = False
+        failures = 0  # consecutive failed streams: the back-off
+        refused = 0  # consecutive UNAUTHENTICATED answers without a stream that worked in between
         channel = open_channel(self.endpoint, self.tls)
         stub = pb2_grpc.PubSubStub(channel)
         try:
@@ -283,24 +317,33 @@ class TenantSubscriber:
                 except _Stop:
                     break
                 except _ReplayRefused as exc:
+                    # Salesforce: a corrupted replay id (e.g. older than the retention window) is retried
+                    # with a replay preset. EARLIEST, from the last event handled, loses nothing retained.
                     log.warning(
                         "tenant %s: %s; replaying from the earliest retained event", self.tenant_id, exc
                     )
-                    self._note_error(f"{exc}; replayed from the earliest retained event")
-                    self.replay_from_earliest = True
+                    self._note_error(f"{exc}; replaying from the earliest retained event")
+                    self.replay_refused = True
                     continue
                 except grpc.RpcError as exc:
                     if self._stop.is_set():
                         break
                     error = _describe(exc)
-                    if exc.code() in RETRY_NOW and (self._delivered or not token_refreshed):
-                        # An expired or revoked session: mint a new token and resubscribe at once (once).
-                        log.info(
-                            "tenant %s: Pub/Sub refused the session; minting a new token", self.tenant_id
-                        )
-                        token_refreshed = self._refresh_token()
-                        if token_refreshed:
+                    if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                        refused = 1 if self._delivered else refused + 1
+                        minted, why = self._replace_token()
+                        if minted and refused == 1:
+                            # An expired or revoked session: resubscribe at once with a token not yet refused.
+                            log.info(
+                                "tenant %s: Pub/Sub refused the session; resubscribing with a new token",
+                                self.tenant_id,
+                            )
                             continue
+                        error = (
+                            f"{error}; Pub/Sub refused {refused} access tokens in a row, a new one is minted"
+                            if minted
+                            else f"{error}; no new access token could be minted: {why}"
+                        )
                 except ExternalError as exc:  # the token could not be minted, or the topic is closed to us
                     error = str(exc)
                 except Exception as exc:  # the handler failed: resubscribe from the cursor later
@@ -311,7 +354,7 @@ class TenantSubscriber:
                 if self._stop.is_set():
                     break
                 if self._delivered:  # the stream worked for a while: the back-off starts afresh
-                    failures, token_refreshed = 0, False
+                    failures = 0
                 failures += 1
                 delay = self.backoff.delay(failures)
                 log.warning("tenant %s: %s; resubscribing in %.1f s", self.tenant_id, error, delay)
@@ -330,8 +373,7 @@ class TenantSubscriber:
         ``self._db``; this thread only talks gRPC (and mints tokens, which needs no database)."""
         tenant = self._db.run(self._load_tenant)
         connection = tenant.salesforce
-        token = get_token(connection)
-        self._token = token
+        token = self._token = self._usable_token(connection)
         metadata = self._metadata(tenant, token)
         topic = topic_name(connection)
         info = stub.GetTopic(
@@ -341,7 +383,8 @@ class TenantSubscriber:
             raise ExternalError(f"The integration user may not subscribe to {topic}.", permanent=True)
         self.schemas.get(stub, info.schema_id, metadata)
 
-        first = self._db.run(self._first_request, topic)
+        start = self._db.run(self._start_point, topic)
+        first = start.request
         requests: queue.Queue = queue.Queue()
         requests.put(first)
         with self._call_lock:
@@ -349,15 +392,21 @@ class TenantSubscriber:
                 raise _Stop
             call = self._call = stub.Subscribe(_iterate(requests), metadata=metadata)
         preset = pb2.ReplayPreset.Name(first.replay_preset)
-        log.info("tenant %s: subscribed to %s from %s", self.tenant_id, topic, preset)
+        since = f" (events created since {start.floor:%Y-%m-%d %H:%M:%S} UTC)" if start.floor else ""
+        log.info("tenant %s: subscribed to %s from %s%s", self.tenant_id, topic, preset, since)
         try:
             for response in call:
-                self._delivered = True
+                if not self._delivered:  # the stream works: say so, and settle a possible gap
+                    self._delivered = True
+                    self._db.run(self._stream_started, topic)
                 if response.events:
-                    self._handle_batch(tenant, stub, metadata, topic, response.events)
-                    self.replay_from_earliest = False
+                    self._handle_batch(tenant, stub, metadata, topic, response.events, start)
+                    self.replay_refused = False
+                elif start.gap_possible:
+                    self._db.run(self._record_gap, start.floor, None)
                 elif response.pending_num_requested > 0 and response.latest_replay_id:
                     self._db.run(self._store, topic, response.latest_replay_id, only_if_changed=True)
+                start = dataclasses.replace(start, gap_possible=False)
                 if response.pending_num_requested <= self.batch_size // 2:
                     requests.put(
                         pb2.FetchRequest(
@@ -378,25 +427,54 @@ class TenantSubscriber:
         if self._stop.is_set():
             raise _Stop
 
-    def _first_request(self, topic: str) -> pb2.FetchRequest:
-        if self.replay_from_earliest:
-            return pb2.FetchRequest(
-                topic_name=topic, replay_preset=pb2.EARLIEST, num_requested=self.batch_size
-            )
+    def _start_point(self, topic: str) -> StartPoint:
+        """CUSTOM after the stored replay id; without one (never read anything, or Salesforce refused it),
+        EARLIEST, handing on only the events created since the connection was saved or since the last
+        event handled. LATEST is never used: it skips, for good, whatever was published meanwhile."""
         cursor = ListenerCursor.objects.filter(tenant_id=self.tenant_id).first()
-        if cursor is not None and cursor.topic == topic and cursor.replay_id:
-            return pb2.FetchRequest(
-                topic_name=topic,
-                replay_preset=pb2.CUSTOM,
-                replay_id=bytes(cursor.replay_id),
-                num_requested=self.batch_size,
+        if cursor is not None and cursor.topic == topic and cursor.replay_id and not self.replay_refused:
+            return StartPoint(
+                pb2.FetchRequest(
+                    topic_name=topic,
+                    replay_preset=pb2.CUSTOM,
+                    replay_id=bytes(cursor.replay_id),
+                    num_requested=self.batch_size,
+                )
             )
-        return pb2.FetchRequest(topic_name=topic, replay_preset=pb2.LATEST, num_requested=self.batch_size)
+        if cursor is None or cursor.topic != topic:
+            cursor = self._adopt_cursor(topic)
+        floor = cursor.last_event_at or cursor.deliver_since
+        reference = floor or cursor.updated_at  # how old the last thing we know is
+        return StartPoint(
+            pb2.FetchRequest(topic_name=topic, replay_preset=pb2.EARLIEST, num_requested=self.batch_size),
+            floor=floor,
+            gap_possible=reference < timezone.now() - self.retention,
+        )
 
-    def _handle_batch(self, tenant: Tenant, stub, metadata, topic: str, events) -> None:
+    def _adopt_cursor(self, topic: str) -> ListenerCursor:
+        """A cursor for ``topic`` when the connection's save left none (written with ``update()``, or
+        before this version): its events count from the connection's last save."""
+        connection = SalesforceConnection.objects.get(tenant_id=self.tenant_id)
+        if topic_name(connection) != topic:  # changed since we read it: the listener restarts us
+            raise ExternalError("The platform event changed; resubscribing to the new one.", permanent=False)
+        cursor, _ = ListenerCursor.objects.update_or_create(
+            tenant_id=self.tenant_id,
+            defaults={
+                "topic": topic,
+                "replay_id": None,
+                "deliver_since": connection.updated_at,
+                "last_event_at": None,
+                "gap": "",
+                "gap_at": None,
+            },
+        )
+        return cursor
+
+    def _handle_batch(self, tenant: Tenant, stub, metadata, topic: str, events, start: StartPoint) -> None:
+        decoded = []
         for consumer_event in events:
             try:
-                fields = self.schemas.decode(stub, consumer_event.event, metadata)
+                decoded.append(self.schemas.decode(stub, consumer_event.event, metadata))
             except (ValueError, EOFError, TypeError, KeyError) as exc:
                 # Undecodable bytes will never decode: log and move past them rather than block the tenant.
                 log.error(
@@ -406,9 +484,45 @@ class TenantSubscriber:
                     consumer_event.event.schema_id,
                     exc,
                 )
+                decoded.append(None)
+        created = [_created_at(fields) for fields in decoded]
+        if start.gap_possible:
+            oldest = next((at for at in created if at is not None), None)
+            if oldest is None or start.floor is None or oldest > start.floor:
+                self._db.run(self._record_gap, start.floor, oldest)
+        cutoff = start.floor - self.clock_skew if start.floor else None
+        for fields, at in zip(decoded, created, strict=True):
+            if fields is None:
                 continue
+            if cutoff is not None and at is not None and at < cutoff:
+                continue  # published before the connection was saved (or already handled): not ours
             self._db.run(self.handler, tenant, fields)
-        self._db.run(self._store, topic, events[-1].replay_id)
+        last = next((at for at in reversed(created) if at is not None), None)
+        self._db.run(self._store, topic, events[-1].replay_id, last_event_at=last)
+
+    # --- access tokens -----------------------------------------------------------------------------
+
+    def _usable_token(self, connection: SalesforceConnection) -> Token:
+        """The cached token, unless Pub/Sub has already refused it: then one it has not."""
+        token = get_token(connection)
+        if str(token.access_token) in self._failed_tokens:
+            token = get_token(connection, refresh=True, rejected=self._failed_tokens.keys())
+        return token
+
+    def _replace_token(self) -> tuple[bool, str]:
+        """After UNAUTHENTICATED: remember the refused token and get one not refused yet (from the shared
+        cache if another process has one, else minted). Returns (whether we have one, why not)."""
+        if self._token is not None:
+            self._failed_tokens[str(self._token.access_token)] = None
+            while len(self._failed_tokens) > MAX_FAILED_TOKENS:
+                del self._failed_tokens[next(iter(self._failed_tokens))]
+        try:
+            connection = self._db.run(self._load_connection)
+            self._token = get_token(connection, refresh=True, rejected=self._failed_tokens.keys())
+            return True, ""
+        except (ExternalError, SalesforceConnection.DoesNotExist) as exc:
+            log.warning("tenant %s: could not mint a new token: %s", self.tenant_id, exc)
+            return False, str(exc)
 
     # --- helpers (the database steps run on ``self._db``) ------------------------------------------
 
@@ -426,34 +540,46 @@ class TenantSubscriber:
             (METADATA_TENANT_ID, tenant.org_id),
         )
 
-    def _refresh_token(self) -> bool:
-        try:
-            connection = self._db.run(self._load_connection)
-            rejected = str(self._token.access_token) if self._token else None
-            get_token(connection, refresh=True, rejected=rejected)
-            return True
-        except (ExternalError, SalesforceConnection.DoesNotExist) as exc:
-            log.warning("tenant %s: could not mint a new token: %s", self.tenant_id, exc)
-            return False
-
-    def _store(self, topic: str, replay_id: bytes, *, only_if_changed: bool = False) -> None:
+    def _store(
+        self,
+        topic: str,
+        replay_id: bytes,
+        *,
+        last_event_at: datetime | None = None,
+        only_if_changed: bool = False,
+    ) -> None:
+        """The position after a handled batch (or a caught-up keep-alive). Only on the cursor of our
+        topic: after the platform event changed, a subscriber still draining the old one leaves it alone."""
+        mine = ListenerCursor.objects.filter(tenant_id=self.tenant_id, topic=topic)
         if only_if_changed:
-            current = (
-                ListenerCursor.objects.filter(tenant_id=self.tenant_id)
-                .values_list("topic", "replay_id")
-                .first()
-            )
-            if (
-                current is not None
-                and current[0] == topic
-                and current[1] is not None
-                and bytes(current[1]) == replay_id
-            ):
+            current = mine.values_list("replay_id", flat=True).first()
+            if current is not None and bytes(current) == replay_id:
                 return
-        ListenerCursor.objects.update_or_create(
-            tenant_id=self.tenant_id,
-            defaults={"topic": topic, "replay_id": bytes(replay_id), "last_error": ""},
+        changes = {"replay_id": bytes(replay_id), "last_error": "", "updated_at": timezone.now()}
+        if last_event_at is not None:
+            changes["last_event_at"] = last_event_at
+        if not mine.update(**changes):
+            ListenerCursor.objects.get_or_create(
+                tenant_id=self.tenant_id,
+                defaults={"topic": topic, "replay_id": bytes(replay_id), "last_event_at": last_event_at},
+            )
+
+    def _stream_started(self, topic: str) -> None:
+        ListenerCursor.objects.filter(tenant_id=self.tenant_id, topic=topic).update(
+            subscribed_at=timezone.now(), last_error=""
         )
+
+    def _record_gap(self, since: datetime | None, until: datetime | None) -> None:
+        """Salesforce may have purged events we never read: nothing can bring them back, so say so."""
+        hours = self.retention.total_seconds() / 3600
+        start = f"{since:%Y-%m-%d %H:%M} UTC" if since else "the last stored position"
+        end = f"{until:%Y-%m-%d %H:%M} UTC" if until else "the listener's return"
+        gap = (
+            f"Agent messages published between {start} and {end} may be lost: Salesforce keeps events for "
+            f"{hours:g} hours and no longer had them when the listener subscribed."
+        )
+        log.error("tenant %s: %s", self.tenant_id, gap)
+        ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(gap=gap, gap_at=timezone.now())
 
     def _note_error(self, error: str) -> None:
         try:
@@ -467,6 +593,16 @@ class TenantSubscriber:
             connection = SalesforceConnection.objects.filter(tenant_id=self.tenant_id).first()
             topic = topic_name(connection) if connection else ""
             ListenerCursor.objects.create(tenant_id=self.tenant_id, topic=topic, last_error=error)
+
+
+def _created_at(fields: dict | None) -> datetime | None:
+    """An event's ``CreatedDate`` (epoch milliseconds, stamped by Salesforce when it was published)."""
+    value = fields.get("CreatedDate") if fields else None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return None
 
 
 def _iterate(requests: queue.Queue):

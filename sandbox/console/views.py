@@ -18,7 +18,9 @@ JSON API (``/__sim/console/api``), for end-to-end tests of the relay::
     POST /orgs/{org}/sessions/{id}/reply               {"agent", "text"} | {"agent", "attachment":
                                                        {"name", "mimeType", "contentBase64"}, "text"?} |
                                                        {"agent", "choices": {"formatType": "Buttons"|
-                                                       "QuickReplies", "text", "options": ["Yes", ...]}}
+                                                       "QuickReplies", "text", "options": ["Yes", ...]}} |
+                                                       {"agent", "message": {abstractMessage without id}}
+                                                       (a messaging component: FormMessage, ...)
     POST /orgs/{org}/sessions/{id}/typing              {"agent", "typing": true|false}
     POST /orgs/{org}/sessions/{id}/end                 {"agent"}
     GET  /orgs/{org}/conversations[/{conversationIdentifier}]
@@ -141,6 +143,18 @@ def _attachment(data) -> agent_actions.Attachment:
     return agent_actions.Attachment(name=data["name"], mime_type=data["mimeType"], data=content)
 
 
+def entry_time(client_timestamp_ms: int) -> str:
+    """When an entry was sent, as the console shows it: the time of day, with the date when not today.
+
+    The Interaction Service reads ``timestamp`` as epoch milliseconds; a partner sending seconds gets
+    entries dated January 1970 in a real org, so the console shows that date rather than hiding it.
+    """
+    moment = time.localtime(client_timestamp_ms / 1000)
+    if time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M:%S", moment)
+    return time.strftime("%Y-%m-%d %H:%M:%S", moment)
+
+
 def routes(world) -> list:
     messaging = world.messaging
 
@@ -236,6 +250,9 @@ def routes(world) -> list:
         choices = data.get("choices")
         if choices is not None and not isinstance(choices, dict):
             return _error(400, "choices must be an object {formatType, text, options}")
+        component = data.get("message")
+        if component is not None and not isinstance(component, dict):
+            return _error(400, "message must be an abstractMessage object {messageType, ...}")
         entry = agent_actions.reply(
             world,
             org,
@@ -244,6 +261,7 @@ def routes(world) -> list:
             text=data.get("text"),
             attachment=attachment,
             choices=choices,
+            component=component,
         )
         return JSONResponse(entry_json(world, org, entry), status_code=201)
 
@@ -374,7 +392,7 @@ def routes(world) -> list:
                 for f in (messaging.file(org, fid) for fid in entry.file_ids)
                 if f
             ]
-            item["time"] = time.strftime("%H:%M:%S", time.localtime(entry.client_timestamp / 1000))
+            item["time"] = entry_time(entry.client_timestamp)
             entries.append(item)
         capabilities = messaging.state(org).capabilities.get(conv.channel_definition)
         return {

@@ -95,6 +95,12 @@ class Topic:
         return found
 
 
+# "The maximum number of events that can be requested in a Subscribe call across all requests is 100. If a
+# client requests more than 100 events [...] the server considers the number of requested events to be 100."
+# (Pub/Sub API, Pull Subscription and Flow Control.)
+MAX_REQUESTED = 100
+
+
 @dataclass(eq=False)
 class Subscription:
     """One open Subscribe stream: where it stands and what it may still receive."""
@@ -104,6 +110,11 @@ class Subscription:
     pending: int = 0  # events requested by the client and not delivered yet
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: str | None = None  # why the sandbox is closing this stream, when it is
+
+    def request(self, count: int) -> None:
+        """A FetchRequest's ``num_requested``: added to what is still owed, the total capped at 100."""
+        if count > 0:
+            self.pending = min(self.pending + count, MAX_REQUESTED)
 
     def take(self, limit: int = 100) -> list[RetainedEvent]:
         """The next events to send (never more than requested), marking them delivered."""
@@ -231,6 +242,11 @@ class EventBus:
             if org_id is None or topic.org_id == org_id
             for s in topic.subscriptions
         ]
+
+    def wake(self, org_id: str) -> None:
+        """Make the org's open streams look at their session again (a token was revoked or expired)."""
+        for subscription in self.subscriptions(org_id):
+            subscription.wake.set()
 
     def drop_streams(self, org_id: str | None = None, reason: str = "stream dropped by the sandbox") -> int:
         """Close open Subscribe streams (all, or one org's) with UNAVAILABLE, as a network drop would."""

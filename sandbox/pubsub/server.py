@@ -228,7 +228,7 @@ class PubSubService(pb2_grpc.PubSubServicer):
         topic = await self._topic(context, caller, first.topic_name)
         start = await self._start_position(context, caller, topic, first)
         subscription = self.bus.subscribe(topic, start)
-        subscription.pending = max(first.num_requested, 0)
+        subscription.request(first.num_requested)
         problem: list[tuple[grpc.StatusCode, str, str]] = []
         reader = asyncio.create_task(self._read_requests(requests, subscription, topic.name, problem))
         keepalive = self.world.config.keepalive_seconds
@@ -263,8 +263,12 @@ class PubSubService(pb2_grpc.PubSubServicer):
                     yield _fetch_response(subscription, caller.rpc_id, [])
                     last_sent = loop.time()
                     continue
+                # A session that expires while the stream waits ends it then, not at the next event.
+                expires_in = caller.token.expires_at - time.time()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscription.wake.wait(), timeout=remaining)
+                    await asyncio.wait_for(
+                        subscription.wake.wait(), timeout=max(0, min(remaining, expires_in))
+                    )
         finally:
             reader.cancel()
             self.bus.unsubscribe(subscription)
@@ -295,8 +299,8 @@ class PubSubService(pb2_grpc.PubSubServicer):
                             TOPIC_NOT_FOUND,
                         )
                     )
-                elif request.num_requested > 0:
-                    subscription.pending += request.num_requested
+                else:
+                    subscription.request(request.num_requested)
                 subscription.wake.set()
         except Exception:  # the client went away; the writer side ends with the call
             return

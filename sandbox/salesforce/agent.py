@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from .interaction_spec import OUTBOUND, schema_error
 from .messaging import Conversation, Entry, SessionInfo, agent_participant, now_ms
 from .org import Org, sf_datetime
 
@@ -137,13 +138,17 @@ def reply(
     text: str | None = None,
     attachment: Attachment | None = None,
     choices: dict | None = None,
+    component: dict | None = None,
 ) -> Entry:
-    """Send an agent message: text, a file (with optional text), or choices ``{formatType, text, options}``."""
+    """Send an agent message: text, a file (with optional text), choices ``{formatType, text, options}``,
+    or a messaging component: any documented ``abstractMessage`` (a form, a list picker, a rich link...)."""
     row, info, conversation, agent = _own_active(world, org, session_id, user_id)
     messaging = world.messaging
     capabilities = messaging.state(org).capabilities.get(conversation.channel_definition)
     identifier = str(uuid.uuid4())
-    if choices is not None:
+    if component is not None:
+        message = _component_message(identifier, component, capabilities)
+    elif choices is not None:
         message = _choices_message(identifier, choices, capabilities)
     elif attachment is not None:
         _check_attachment(attachment, capabilities)
@@ -228,6 +233,32 @@ def _check_attachment(attachment: Attachment, capabilities: dict | None) -> None
     ]
     if allowed and attachment.mime_type not in allowed:
         raise AgentError(409, f"{attachment.mime_type} is not among the registered MIME types {allowed}")
+
+
+# The member that holds each agent message type's content (outbound YAML, allOf of each type).
+COMPONENT_MEMBERS = {
+    "StaticContentMessage": "staticContent",
+    "ChoicesMessage": "choices",
+    "FormMessage": "form",
+}
+
+
+def _component_message(identifier: str, component, capabilities: dict | None) -> dict:
+    """A messaging component as Salesforce publishes it: a documented abstractMessage (checked against the
+    outbound YAML) whose message and format type the channel registered, as for choices."""
+    if not isinstance(component, dict):
+        raise AgentError(400, "message must be an abstractMessage object")
+    message = {**component, "id": identifier}
+    message_type = message.get("messageType")
+    if message_type not in COMPONENT_MEMBERS:
+        raise AgentError(400, f"message.messageType must be one of {', '.join(COMPONENT_MEMBERS)}")
+    problem = schema_error(message_type, message, spec=OUTBOUND)
+    if problem:
+        raise AgentError(400, f"message is not a documented {message_type}: {problem}")
+    format_type = message[COMPONENT_MEMBERS[message_type]]["formatType"]
+    if format_capability(capabilities, message_type, format_type) is None:
+        raise AgentError(409, f"the channel did not register {message_type}/{format_type} capabilities")
+    return message
 
 
 def _choices_message(identifier: str, choices: dict, capabilities: dict | None) -> dict:

@@ -251,6 +251,7 @@ def routes(world) -> list:
                 token.scopes = tuple(str(s) for s in body["scopes"])
             else:
                 return JSONResponse({"error": "unknown action"}, status_code=404)
+        world.pubsub.wake(org.org_id)  # open Subscribe streams on a revoked session end now
         return JSONResponse([describe(t) for t in chosen])
 
     def app_or_error(request: Request) -> tuple[ConnectedApp | None, JSONResponse | None]:

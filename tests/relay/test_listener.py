@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
 from django.db.backends.signals import connection_created
+from django.utils import timezone
 
 from relay.models import ListenerCursor
+from relay.salesforce.auth import get_token
 from relay.salesforce.interactions import InteractionClient, now_ms
 from relay.salesforce.pubsub import Backoff, DatabaseThreads, Listener, TenantSubscriber
 from tenants.models import Tenant
@@ -19,8 +22,10 @@ from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
     EVENT,
     ORG_ID,
     OTHER_ORG_ID,
+    USERNAME,
     WHATSAPP,
     console,
+    consumer_key,
     create_sandbox_org,
     make_connected_tenant,
     new_id,
@@ -214,7 +219,7 @@ def test_a_revoked_token_is_replaced_and_the_stream_resumes(tenant, sandbox, sim
     publish(sandbox, "one")
     recorder.wait_for(1)
     sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})
-    publish(sandbox, "two")  # wakes the stream, which notices the revoked session
+    publish(sandbox, "two")
     assert recorder.wait_for(2) == ["one", "two"]
     assert [t["revoked"] for t in tokens(sim)] == [True, False]
     sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})  # again, later: refreshed again
@@ -223,14 +228,147 @@ def test_a_revoked_token_is_replaced_and_the_stream_resumes(tenant, sandbox, sim
     assert [t["revoked"] for t in tokens(sim)] == [True, True, False]
 
 
-def test_a_refused_replay_id_falls_back_to_earliest(tenant, sandbox, start):
+def test_a_refused_replay_id_falls_back_to_earliest_from_the_last_event_handled(tenant, sandbox, start):
+    """Salesforce refuses a corrupted replay id (INVALID_ARGUMENT, ...replayid.corrupted); the listener
+    replays from EARLIEST, handing on what was created since the last event it handled: nothing lost, and
+    nothing older handed on again. Within the retention window that is no gap."""
+    publish(sandbox, "handled long ago")
+    ListenerCursor.objects.filter(tenant=tenant).update(
+        replay_id=b"\x7f" * 8, last_event_at=timezone.now(), deliver_since=timezone.now() - timedelta(hours=1)
+    )
     publish(sandbox, "retained 1")
     publish(sandbox, "retained 2")
-    ListenerCursor.objects.create(tenant=tenant, topic=f"/event/{EVENT}", replay_id=b"\x7f" * 8)
+    recorder = Recorder()
+    start(tenant, recorder, clock_skew=timedelta(0))
+    assert recorder.wait_for(2) == ["retained 1", "retained 2"]
+    wait_until(lambda: cursor(tenant) not in (None, b"\x7f" * 8), message="cursor replaced")
+    assert ListenerCursor.objects.get(tenant=tenant).gap == ""
+
+
+# --- where a subscription starts: nothing published after the connection was saved is lost --------------
+
+
+def test_events_published_before_the_first_subscription_are_delivered(tenant, sandbox, start):
+    """The connection is saved; agents answer before the listener ever subscribed (it was down, or had not
+    re-read the tenant list yet). LATEST would skip these for good."""
+    published = [publish(sandbox, f"early {n}") for n in range(3)]
     recorder = Recorder()
     start(tenant, recorder)
-    assert recorder.wait_for(2) == ["retained 1", "retained 2"]
-    wait_until(lambda: cursor(tenant) != b"\x7f" * 8, message="cursor replaced")
+    assert recorder.wait_for(3) == ["early 0", "early 1", "early 2"]
+    wait_until(lambda: cursor(tenant) == published[-1], message="cursor at the last early event")
+    publish(sandbox, "later")
+    assert recorder.wait_for(4) == ["early 0", "early 1", "early 2", "later"]
+
+
+def test_events_from_before_the_connection_was_saved_are_not_handed_on(sim, sandbox, salesforce_urls, start):  # noqa: F811
+    create_sandbox_org(sim)
+    publish(sandbox, "another connector's")  # on the org's bus before this tenant existed
+    tenant = make_connected_tenant(salesforce_urls)
+    publish(sandbox, "ours")
+    recorder = Recorder()
+    start(tenant, recorder, clock_skew=timedelta(0))
+    assert recorder.wait_for(1) == ["ours"]
+    publish(sandbox, "ours too")
+    assert recorder.wait_for(2) == ["ours", "ours too"]
+
+
+@pytest.fixture
+def slow_keepalives(sandbox):
+    """Keep-alives as rare as Salesforce's (minutes): a fresh stream stores no position from one."""
+    config = sandbox.world.config
+    before, config.keepalive_seconds = config.keepalive_seconds, 300.0
+    yield
+    config.keepalive_seconds = before
+
+
+def test_a_restart_before_any_position_was_stored_loses_nothing(tenant, sandbox, start, slow_keepalives):
+    recorder = Recorder()
+    first = start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    stop(first)
+    assert cursor(tenant) is None  # nothing read yet, so no replay id to resume from
+    publish(sandbox, "while restarting")
+    start(tenant, recorder)
+    assert recorder.wait_for(1) == ["while restarting"]
+    publish(sandbox, "after")
+    assert recorder.wait_for(2) == ["while restarting", "after"]
+
+
+@pytest.fixture
+def short_retention(sandbox):
+    """Salesforce keeps events 72 hours; here one second, on both sides."""
+    config = sandbox.world.config
+    before, config.event_retention_seconds = config.event_retention_seconds, 1.0
+    yield timedelta(seconds=1)
+    config.event_retention_seconds = before
+
+
+def retained(sandbox) -> list[str]:
+    org_id = sandbox.call(lambda: sandbox.world.orgs.get(ORG_ID).org_id)
+    return [e["Payload__c"] for e in sandbox.call(lambda: sandbox.world.pubsub.events(org_id, EVENT))]
+
+
+def test_events_purged_while_the_listener_was_down_are_reported_as_a_gap(
+    tenant, sandbox, start, short_retention
+):
+    recorder = Recorder()
+    first = start(tenant, recorder, retention=short_retention)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "read")
+    recorder.wait_for(1)
+    stop(first)
+    publish(sandbox, "purged before anyone read it")
+    wait_until(lambda: retained(sandbox) == [], message="the retention window to pass")
+    publish(sandbox, "after the gap")
+    start(tenant, recorder, retention=short_retention)
+    assert recorder.wait_for(2) == ["read", "after the gap"]
+    row = ListenerCursor.objects.get(tenant=tenant)
+    assert "may be lost" in row.gap and row.gap_at is not None
+    assert "Salesforce keeps events for" in row.gap
+
+
+# --- access tokens -----------------------------------------------------------------------------------
+
+
+def test_a_newer_cached_token_that_is_itself_revoked_is_replaced_too(tenant, sandbox, sim, start):
+    """Revoked twice in a row: the token of the stream, and the newer one another process put in the
+    shared cache meanwhile. The listener must not settle for the cached one because it is newer."""
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "one")
+    recorder.wait_for(1)
+    streaming = tokens(sim)[-1]["access_token"]
+    get_token(tenant.salesforce, refresh=True, rejected=streaming)  # a worker's refresh, after its 401
+    assert len(tokens(sim)) == 2
+    sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})  # every token so far, the cached one too
+    publish(sandbox, "two")
+    assert recorder.wait_for(2) == ["one", "two"]
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="resubscribed")
+    issued = tokens(sim)
+    assert [t["revoked"] for t in issued] == [True, True, False]
+    publish(sandbox, "three")
+    assert recorder.wait_for(3) == ["one", "two", "three"]
+
+
+def test_when_no_token_can_be_minted_the_cursor_says_why_until_it_recovers(tenant, sandbox, sim, start):
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    app = f"/__sim/orgs/{ORG_ID}/connected-apps/{consumer_key(ORG_ID)}/preauthorized"
+    assert sim.delete(f"{app}/{USERNAME}").status_code in (200, 204)  # the admin un-approves the user
+    sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={})
+    publish(sandbox, "while locked out")
+
+    def error() -> str:
+        return ListenerCursor.objects.get(tenant=tenant).last_error
+
+    wait_until(lambda: "no new access token could be minted" in error(), message="the reason")
+    assert "UNAUTHENTICATED" in error() and "Salesforce refused the login" in error()
+    assert not any(t["access_token"] in error() for t in tokens(sim))  # no secret in the status
+    assert sim.post(app, json={"username": USERNAME}).status_code in (200, 201)  # approved again
+    assert recorder.wait_for(1) == ["while locked out"]
+    wait_until(lambda: error() == "", message="the error cleared once a stream works")
 
 
 def test_agent_reply_in_the_console_reaches_the_handler(tenant, sandbox, sim, start):
