@@ -313,7 +313,8 @@ class InboundMessage:
     def from_content(cls, content: Any, *, kind: str = "", text: str | None = None) -> InboundMessage:
         """A stored ``Message.content`` (any shape this code ever wrote, or damaged) as typed values.
 
-        ``kind`` and ``text`` are the row's own columns, which win over the copies inside ``content``.
+        ``kind`` and ``text`` are the row's own columns, which win over the copies inside ``content`` (an
+        empty ``text`` column falls back to the copy).
         """
         data = object_of(content)
         kind_value = kind or text_of(data.get("kind"))
@@ -324,7 +325,7 @@ class InboundMessage:
             sender_address=text_of(data.get("sender_address")),
             customer=text_of(data.get("customer")),
             kind=Kind(kind_value) if kind_value in Kind._value2member_map_ else Kind.UNSUPPORTED,
-            text=text if isinstance(text, str) else text_of(data.get("text")),
+            text=text if isinstance(text, str) and text else text_of(data.get("text")),
             customer_name=text_of(data.get("customer_name")),
             media=Media.from_stored(data.get("media")),
             payload=text_of(data.get("payload")),
