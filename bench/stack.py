@@ -265,6 +265,7 @@ class Stack:
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "SALESFORCE_PUBSUB_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
             "SALESFORCE_PUBSUB_TLS": "false",
+            "EGRESS_ALLOWED_HOSTS": f"127.0.0.1:{self.sandbox_port}",  # the egress guard's local sandbox
             "SWITCHBOARD_VAR_DIR": str(self.var),
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",

@@ -2,17 +2,30 @@
 
 Clients are created lazily per process (Celery forks workers; a pool must not cross a fork).
 Tests and the demo point tenants at the sandbox by URL; nothing here is patched.
+
+Every client goes through the egress guard (:mod:`relay.egress`): each request's URL is checked (https;
+plain http only for EGRESS_ALLOWED_HOSTS; no credentials in it), on every redirect hop too, and every
+connection is opened by the guarded network backend, which resolves the host, refuses non-public addresses
+and connects to the address it checked. A refused request is a permanent :class:`ExternalError`
+(code ``EGRESS_REFUSED``). Environment proxies and ``.netrc`` are ignored (``trust_env=False``): a proxy
+would connect where the guard cannot see.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from contextlib import contextmanager
 
+import httpcore
 import httpx
 from django.conf import settings
 
+from .egress import EgressRefused, GuardedBackend, url_problem
 from .errors import ExternalError
+
+EGRESS_REFUSED = "EGRESS_REFUSED"
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], httpx.Client] = {}
@@ -31,21 +44,107 @@ def client(system: str) -> httpx.Client:
             timeout = settings.HTTP_TIMEOUT_SECONDS
             _clients[key] = httpx.Client(
                 timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+                transport=GuardedTransport(
+                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+                ),
                 headers={"User-Agent": "Switchboard/0.1 (+https://github.com/switchboard)"},
                 follow_redirects=False,
+                trust_env=False,
+                event_hooks={"request": [_check_url]},  # httpx runs it for every redirect hop too
             )
         return _clients[key]
 
 
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport on a connection pool whose connections the egress guard opens."""
+
+    def __init__(self, *, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),  # SSL_CERT_FILE/SSL_CERT_DIR still apply
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(),
+        )
+
+
+def _check_url(request: httpx.Request) -> None:
+    url = request.url
+    problem = url_problem(url.scheme, url.host, url.port, has_userinfo=bool(url.userinfo))
+    if problem is not None:
+        raise EgressRefused(problem)
+
+
 def request(system: str, method: str, url: str, **kwargs) -> httpx.Response:
-    """Send a request; connection errors and timeouts become transient :class:`ExternalError`."""
-    try:
+    """Send a request; connection errors and timeouts become transient :class:`ExternalError`, a destination
+    the egress guard refuses a permanent one."""
+    with _errors(system):
         return client(system).request(method, url, **kwargs)
+
+
+def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Response:
+    """GET ``url`` reading at most ``max_bytes`` of the (decoded) body; a larger one is a permanent
+    :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read."""
+    with _errors(system), client(system).stream("GET", url, **kwargs) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(response.status_code, max_bytes)
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_large(response.status_code, max_bytes)
+        # The body is decoded already: the new response must not decode it again.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=response.request
+        )
+
+
+def _too_large(status: int, max_bytes: int) -> ExternalError:
+    return ExternalError(
+        f"the file is larger than {max_bytes // (1024 * 1024) or 1} MiB, the most Switchboard downloads",
+        permanent=True,
+        status=status,
+        code="TOO_LARGE",
+    )
+
+
+@contextmanager
+def _errors(system: str):
+    """httpx's errors and the guard's refusals as :class:`ExternalError`."""
+    try:
+        yield
+    except EgressRefused as exc:
+        raise ExternalError(
+            f"{system} request refused: {exc.reason}", permanent=True, code=EGRESS_REFUSED
+        ) from exc
     except httpx.TimeoutException as exc:
         raise ExternalError(f"{system} timed out: {exc.__class__.__name__}", permanent=False) from exc
     except httpx.TransportError as exc:
         raise ExternalError(f"{system} unreachable: {exc.__class__.__name__}", permanent=False) from exc
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+")
+
+
+def short_text(value, limit: int = 200) -> str:
+    """A vendor's error text as we show it: one line of printable characters, at most ``limit`` long.
+
+    Only for the code and message fields of a vendor's documented error envelope; a raw body is never shown.
+    """
+    text = " ".join(_UNSAFE.sub(" ", str(value or "")).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def reason_phrase(status: int) -> str:
+    """The standard phrase for a status code (never the upstream's own reason line, which is free text)."""
+    return httpx.codes.get_reason_phrase(status) or "Unknown status"
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -23,6 +23,7 @@ from .validators import (
     make_salesforce_id_validator,
     normalize_e164,
     normalize_salesforce_id,
+    validate_api_origin,
     validate_https_url,
 )
 
@@ -251,7 +252,7 @@ class ProviderAccount(TenantOwned):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.INFOBIP)
     name = models.CharField(max_length=120)
     base_url = models.URLField(
-        validators=[validate_https_url],
+        validators=[validate_api_origin],
         help_text="Your account's API base URL, e.g. https://abcd12.api.infobip.com",
     )
     api_key = EncryptedTextField(help_text="The provider API key.")

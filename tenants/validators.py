@@ -5,12 +5,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.deconstruct import deconstructible
+
+from relay import egress
 
 _ID_CHARS = re.compile(r"^[0-9A-Za-z]+$")
 _CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
@@ -110,8 +112,9 @@ def infobip_number(e164: str) -> str:
     return e164.removeprefix("+")
 
 
-def _is_local_host(host: str) -> bool:
-    if host in ("localhost",) or host.endswith(".localhost"):
+def _is_local_name(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -119,13 +122,90 @@ def _is_local_host(host: str) -> bool:
         return False
 
 
-def validate_https_url(value: str) -> None:
-    """https everywhere; plain http only for this machine (the sandbox, a local tunnel)."""
+def validate_browser_url(value: str) -> None:
+    """A page a browser shows (the Salesforce console framing ours): https, plain http only on this machine.
+
+    Not for URLs the server itself calls: those take :func:`validate_https_url` (the egress rules).
+    """
     URLValidator(
         schemes=["http", "https"], message="Enter a full URL such as https://acme.my.salesforce.com."
     )(value)
     parts = urlsplit(value)
-    if parts.scheme == "http" and not _is_local_host(parts.hostname or ""):
+    if parts.scheme == "http" and not _is_local_name(parts.hostname or ""):
         raise ValidationError(
             f"{value} must use https:// (plain http is only allowed for localhost).", code="insecure_url"
+        )
+
+
+def _check_outbound_url(value: str, *, query_allowed: bool) -> SplitResult:
+    """The rules every URL the server calls follows; the guard in relay/http.py applies them again on each
+    request (a name can resolve elsewhere later), these give the admin the reason when saving."""
+    URLValidator(
+        schemes=["http", "https"], message="Enter a full URL such as https://acme.my.salesforce.com."
+    )(value)
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError(f"{value} has an invalid port.", code="bad_port") from None
+    if "@" in parts.netloc:
+        raise ValidationError(
+            f"{value} has a user name or password in it: enter the URL without them.", code="url_userinfo"
+        )
+    if "#" in value:
+        raise ValidationError(f"{value} has a #fragment: enter the URL without it.", code="url_fragment")
+    if "?" in value and not query_allowed:
+        raise ValidationError(
+            f"{value} has a ?query: enter the base URL only, such as https://acme.my.salesforce.com.",
+            code="url_query",
+        )
+    listed = egress.is_allowed_host(host, port)
+    if parts.scheme == "http" and not listed:
+        raise ValidationError(
+            f"{value} must use https:// (plain http only for a host listed in EGRESS_ALLOWED_HOSTS).",
+            code="insecure_url",
+        )
+    if not listed:
+        reason = _address_refusal(host, port)
+        if reason:
+            raise ValidationError(
+                f"{value} is refused: {reason}. Switchboard does not call loopback, private, link-local, "
+                "shared, multicast, reserved or cloud metadata addresses (unless the operator lists the host "
+                "in EGRESS_ALLOWED_HOSTS).",
+                code="url_not_public",
+            )
+    return parts
+
+
+def _address_refusal(host: str, port: int) -> str | None:
+    if _is_local_name(host):
+        return f"{host} is this machine"
+    try:
+        addresses = egress.resolve(host, port)
+    except (OSError, UnicodeError):
+        return None  # not resolvable now: the guard checks again on every request
+    return egress.refusal(host, addresses)
+
+
+def validate_https_url(value: str) -> None:
+    """A base URL the server calls (Salesforce, a provider): https to a public address; no user name or
+    password, #fragment or ?query; plain http and local addresses only for EGRESS_ALLOWED_HOSTS."""
+    _check_outbound_url(value, query_allowed=False)
+
+
+def validate_endpoint_url(value: str) -> None:
+    """An endpoint the server posts to (a partner's webhook): as :func:`validate_https_url`, a ?query allowed."""
+    _check_outbound_url(value, query_allowed=True)
+
+
+def validate_api_origin(value: str) -> None:
+    """A provider's API base URL: a bare https origin such as ``https://abcd12.api.infobip.com`` (the adapter
+    appends each API path). A host in EGRESS_ALLOWED_HOSTS may carry a path prefix (the sandbox's)."""
+    parts = _check_outbound_url(value, query_allowed=False)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.path not in ("", "/") and not egress.is_allowed_host(parts.hostname or "", port):
+        raise ValidationError(
+            f"{value} has a path: enter the API base URL only, such as https://abcd12.api.infobip.com.",
+            code="url_path",
         )

@@ -12,7 +12,7 @@ from django.db import models
 
 from tenants.fields import EncryptedTextField
 from tenants.models import Partner, Tenant
-from tenants.validators import validate_https_url
+from tenants.validators import validate_endpoint_url
 
 
 class IdempotencyRecord(models.Model):
@@ -53,7 +53,7 @@ class WebhookSubscription(models.Model):
     tenant = models.ForeignKey(
         Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
-    url = models.URLField(max_length=500, validators=[validate_https_url])
+    url = models.URLField(max_length=500, validators=[validate_endpoint_url])
     events = models.JSONField(default=list, blank=True, help_text="Event types to send; empty: all.")
     secret = EncryptedTextField(help_text="Signs every delivery (HMAC-SHA256); generated, shown once.")
     active = models.BooleanField(default=True)
@@ -99,7 +99,9 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(
+        blank=True, help_text="Why the last attempt failed; never the endpoint's answer (see WebhookAttempt)."
+    )
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -117,7 +119,11 @@ class WebhookAttempt(models.Model):
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(
+        blank=True,
+        help_text="The status and its standard phrase, or why no answer came; the endpoint's own answer (body, "
+        "reason line) is never stored, so a URL pointed at an internal service cannot read it back.",
+    )
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

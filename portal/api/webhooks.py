@@ -174,15 +174,17 @@ def deliver(delivery_id: int):
         SIGNATURE_HEADER: sign(str(subscription.secret), int(time.time()), body),
     }
     started = time.monotonic()
-    status_code, error, retry_after = None, "", None
+    status_code, error, retry_after, permanent = None, "", None, False
     try:
         response = http.request("partner", "POST", subscription.url, content=body, headers=headers)
         status_code = response.status_code
         if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}: {response.text[:300]}"
+            # The status and its standard phrase only: the answer itself (body, reason line) is never stored
+            # or shown, so an endpoint URL aimed at an internal service reads nothing back through the API.
+            error = f"HTTP {status_code} {http.reason_phrase(status_code)}"
             retry_after = http.retry_after_seconds(response)
-    except ExternalError as exc:
-        error = exc.message
+    except ExternalError as exc:  # no answer: a timeout, a refused connection, the egress guard
+        error, permanent = exc.message, exc.permanent
     WebhookAttempt.objects.create(
         delivery=delivery,
         status_code=status_code,
@@ -193,7 +195,8 @@ def deliver(delivery_id: int):
     if not error:
         _finish(delivery, WebhookDelivery.Status.DELIVERED, attempts=attempts, status_code=status_code)
         return None
-    if attempts >= MAX_ATTEMPTS:
+    # A permanent error (the egress guard refuses this URL) cannot succeed on a retry.
+    if attempts >= MAX_ATTEMPTS or permanent:
         _finish(
             delivery, WebhookDelivery.Status.FAILED, attempts=attempts, status_code=status_code, error=error
         )

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from tenants.models import Tenant
-from tenants.validators import validate_https_url
+from tenants.validators import validate_browser_url
 
 
 def salesforce_origins(instance_url: str) -> list[str]:
@@ -31,7 +31,7 @@ def salesforce_origins(instance_url: str) -> list[str]:
 def origin_of(url: str) -> str:
     """``https://acme.lightning.force.com/one/one.app`` → ``https://acme.lightning.force.com``; "" if unsafe."""
     try:
-        validate_https_url(url or "")
+        validate_browser_url(url or "")  # a browser's page, not a URL we call: no egress rules
     except ValidationError:
         return ""
     parts = urlsplit(url)

@@ -230,13 +230,59 @@ def mint_token(connection) -> Token:
     raise _token_error(response, body)
 
 
+# What a token endpoint answers is shown to the admin, so only fixed text is: Salesforce's documented
+# ``error_description`` values (salesforce.md, "OAuth 2.0 JWT bearer flow" errors) are repeated as they are,
+# anything else becomes a fixed explanation of the OAuth ``error`` code. A login URL aimed at some other
+# service can then not read that service's answers back through the wizard or the admin.
+KNOWN_OAUTH_DESCRIPTIONS = frozenset(
+    {
+        "user hasn't approved this consumer",
+        "invalid assertion",
+        "audience is invalid",
+        "expired authorization code",
+        "client identifier invalid",
+        "invalid client credentials",
+        "inactive user",
+        "inactive organization",
+        "grant type not supported",
+        "IP restricted or invalid login hours",
+        "expired access/refresh token",
+        "no client credentials user enabled",
+        "invalid app access",
+    }
+)
+OAUTH_ERROR_EXPLANATIONS = {
+    "invalid_grant": "the JWT assertion was refused: check the integration user, the certificate uploaded to "
+    "the Connected App and that the user is pre-authorized",
+    "invalid_client_id": "the Connected App's consumer key is not known to this org",
+    "invalid_client": "the Connected App refused the client",
+    "invalid_client_credentials": "the Connected App refused the client credentials",
+    "unsupported_grant_type": "the JWT bearer flow is not enabled for this Connected App",
+    "invalid_request": "the token request was refused as malformed",
+    "inactive_user": "the integration user is inactive",
+    "inactive_org": "the org is inactive",
+    "unauthorized_client": "the Connected App may not use this flow",
+    "rate_limit_exceeded": "too many logins; retrying later",
+}
+_OAUTH_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
+
+
+def _login_refusal(error: str, description) -> tuple[str, str]:
+    """(code as shown, message) for an OAuth error answer: never free text from the other side."""
+    code = error if _OAUTH_CODE.match(error) else "unrecognized_error"
+    if isinstance(description, str) and description in KNOWN_OAUTH_DESCRIPTIONS:
+        return code, f"Salesforce refused the login: {description}"
+    explanation = OAUTH_ERROR_EXPLANATIONS.get(code, "the token endpoint refused the login")
+    return code, f"Salesforce refused the login ({code}): {explanation}"
+
+
 def _token_error(response, body) -> ExternalError:
-    """Salesforce's own words (``error_description``), so the setup wizard can show them."""
+    """The OAuth ``error`` code and a fixed explanation (see KNOWN_OAUTH_DESCRIPTIONS), for the wizard."""
     status = response.status_code
     error = body.get("error") if isinstance(body, dict) else None
     description = body.get("error_description") if isinstance(body, dict) else None
     if error:
-        message = f"Salesforce refused the login: {description or error}"
+        error, message = _login_refusal(str(error), description)
         permanent = error in PERMANENT_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
         return ExternalError(
             message,

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from relay.errors import ExternalError
 from relay.providers.base import get_provider
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
-from tenants.validators import normalize_salesforce_id, validate_https_url
+from tenants.validators import normalize_salesforce_id, validate_api_origin, validate_https_url
 
 from .lists import FetchedList
 
@@ -218,7 +218,9 @@ class ProviderForm(SldsForm):
     provider = forms.ChoiceField(choices=ProviderAccount.Provider.choices)
     name = forms.CharField(max_length=120, help_text="For you: how this account shows in lists.")
     base_url = forms.CharField(
-        label="API base URL", validators=[validate_https_url], help_text="e.g. https://abcd12.api.infobip.com"
+        label="API base URL",
+        validators=[validate_api_origin],
+        help_text="e.g. https://abcd12.api.infobip.com",
     )
     api_key = forms.CharField(
         label="API key",

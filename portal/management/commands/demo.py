@@ -45,8 +45,11 @@ class Command(BaseCommand):
                 "SALESFORCE_PUBSUB_ENDPOINT", f"{host}:{sandbox_grpc_port}"
             ),
             "SALESFORCE_PUBSUB_TLS": os.environ.get("SALESFORCE_PUBSUB_TLS", "false"),
-            # The sandbox is on this machine: the egress guard refuses local addresses unless listed.
-            "EGRESS_ALLOWED_HOSTS": os.environ.get("EGRESS_ALLOWED_HOSTS", f"{host}:{sandbox_port}"),
+            # The sandbox (and this site, which the wizard's webhook check calls) are on this machine: the
+            # egress guard refuses local addresses unless listed.
+            "EGRESS_ALLOWED_HOSTS": os.environ.get(
+                "EGRESS_ALLOWED_HOSTS", f"{host}:{sandbox_port},{host}:{port}"
+            ),
             "PYTHONUNBUFFERED": "1",
         }
         call_command("migrate", interactive=False, verbosity=0)

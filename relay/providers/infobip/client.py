@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import httpx
+from django.conf import settings
 
 from ... import http
 from ...errors import ExternalError
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from ...events import WebhookEvent
 
-MEDIA_PATH = re.compile(r"/whatsapp/\d+/senders/[^/]+/media/[^/?#]+")
+MEDIA_PATH = re.compile(r"/whatsapp/\d+/senders/(?!\.\.?/)[^/]+/media/(?!\.\.?$)[^/?#]+$")
 NUMBERS_PAGE_SIZE = 100
 NUMBERS_MAX_PAGES = 100
 CAPABILITY_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms"}
@@ -91,21 +92,14 @@ class InfobipProvider(Provider):
     def download_media(self, account: ProviderAccount, url: str) -> tuple[bytes, str, str]:
         """The bytes, MIME type and file name of an inbound attachment.
 
-        Infobip's own media URLs are fetched through the account's base URL with its key; the key is never
-        sent to another host (a Viber file on a CDN, say, is fetched without it).
+        The URL comes in a webhook, so it is fetched only from this account's own hosts (:func:`_media_target`),
+        with the account's key, through the egress guard, and read up to ``MEDIA_MAX_BYTES``: anything else
+        is a permanent error (the desk then shows the agent a link instead of the file).
         """
-        target, authenticated = _media_target(account, url)
-        if authenticated:
-            response = self._call(
-                account, "GET", target, "the customer's attachment", absolute=True, accept="*/*"
-            )
-        else:
-            response = http.request("media", "GET", target)
-            if response.status_code >= 400:
-                raise ExternalError.from_status(
-                    response.status_code,
-                    f"the attachment could not be downloaded from {urlsplit(target).hostname}",
-                )
+        target = _media_target(account, url)
+        headers = {"Authorization": f"App {account.api_key}", "Accept": "*/*"}
+        response = http.download("media", target, max_bytes=settings.MEDIA_MAX_BYTES, headers=headers)
+        raise_for_error(response, "the customer's attachment")
         mime = (response.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
         return response.content, mime, _filename(response, target, mime)
 
@@ -162,7 +156,7 @@ class InfobipProvider(Provider):
         accept: str = "application/json",
         **kwargs,
     ) -> httpx.Response:
-        url = path if absolute else account.base_url.rstrip("/") + path
+        url = path if absolute else api_base(account) + path
         headers = {"Authorization": f"App {account.api_key}", "Accept": accept}
         response = http.request("provider", method, url, headers=headers, **kwargs)
         raise_for_error(response, what)
@@ -192,7 +186,7 @@ def raise_for_error(response: httpx.Response, what: str) -> None:
         raise ExternalError(
             message, permanent=False, status=status, code=code, retry_after=http.retry_after_seconds(response)
         )
-    reason = details or text or response.reason_phrase
+    reason = details or text or http.reason_phrase(status)
     raise ExternalError(f"Infobip rejected {what}: {reason}", permanent=True, status=status, code=code)
 
 
@@ -215,14 +209,44 @@ def error_details(response: httpx.Response) -> tuple[str | None, str, str]:
             if isinstance(fields, dict)
             else ""
         )
-        return exception.get("messageId"), str(exception.get("text") or ""), details
+        return (
+            _code(exception.get("messageId")),
+            http.short_text(exception.get("text")),
+            http.short_text(details),
+        )
     if "errorCode" in data:  # E-code envelope
         violations = data.get("violations") or []
         details = "; ".join(
             f"{v.get('property')}: {v.get('violation')}" for v in violations if isinstance(v, dict)
         )
-        return str(data["errorCode"]), str(data.get("description") or ""), details
+        return _code(data["errorCode"]), http.short_text(data.get("description")), http.short_text(details)
     return None, "", ""
+
+
+def _code(value) -> str | None:
+    """A vendor error code as we keep it: short, one word (Infobip's are like ``BAD_REQUEST`` or ``E400``)."""
+    code = http.short_text(value, 60).replace(" ", "_")
+    return code or None
+
+
+def api_base(account: ProviderAccount) -> str:
+    """The account's base URL, to which API paths are appended; refused (permanent) if it carries anything a
+    path could be smuggled through (a #fragment or ?query makes the appended path vanish) or credentials."""
+    parts = urlsplit(account.base_url)
+    if (
+        parts.query
+        or parts.fragment
+        or "#" in account.base_url
+        or "?" in account.base_url
+        or "@" in parts.netloc
+    ):
+        raise ExternalError(
+            "The provider account's API base URL must be a bare https origin such as "
+            "https://abcd12.api.infobip.com: fix it in the account.",
+            permanent=True,
+            code="BAD_BASE_URL",
+        )
+    return account.base_url.rstrip("/")
 
 
 def _send_result(response: httpx.Response, message_id: str) -> SendResult:
@@ -237,9 +261,9 @@ def _send_result(response: httpx.Response, message_id: str) -> SendResult:
         return SendResult(provider_message_id=message_id)
     status = item.get("status") if isinstance(item.get("status"), dict) else {}
     if str(status.get("groupName", "")).upper() in FAILED_SEND_GROUPS:
-        detail = status.get("description") or status.get("name") or "no reason given"
+        detail = http.short_text(status.get("description") or status.get("name")) or "no reason given"
         raise ExternalError(
-            f"Infobip did not accept the message: {detail}", permanent=True, code=status.get("name")
+            f"Infobip did not accept the message: {detail}", permanent=True, code=_code(status.get("name"))
         )
     return SendResult(
         provider_message_id=str(item.get("messageId") or message_id), status=str(status.get("name", ""))
@@ -269,16 +293,31 @@ def _remote_senders(item: dict) -> list[RemoteSender]:
     return [RemoteSender(channel=channel, address=address(raw), display_name=label) for channel in channels]
 
 
-def _media_target(account: ProviderAccount, url: str) -> tuple[str, bool]:
-    """(URL to fetch, whether to send the account's key)."""
+def _media_target(account: ProviderAccount, url: str) -> str:
+    """Where to fetch an inbound attachment from: this account's own hosts only.
+
+    Infobip's media endpoint (``/whatsapp/1/senders/{sender}/media/{id}``) is always read through the account's
+    base URL, whatever host the webhook named; otherwise the URL must be on the base URL's own origin or on an
+    https ``*.infobip.com`` host. A webhook's URL anywhere else (another host, plain http, credentials in it) is
+    refused: fetching it would let whoever signs a webhook make the server read any address.
+    """
     parts = urlsplit(url)
     media_path = MEDIA_PATH.search(parts.path)
-    if media_path:  # Infobip's media endpoint: always through this account's own base URL
-        return account.base_url.rstrip("/") + media_path.group(0), True
+    if media_path:
+        return api_base(account) + media_path.group(0)
     base = urlsplit(account.base_url)
-    same_host = (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
-    infobip_host = parts.scheme == "https" and (parts.hostname or "").endswith(".infobip.com")
-    return url, same_host or infobip_host
+    host = (parts.hostname or "").lower()
+    clean = "@" not in parts.netloc and not parts.fragment
+    same_origin = (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
+    infobip_host = parts.scheme == "https" and parts.port in (None, 443) and host.endswith(".infobip.com")
+    if clean and (same_origin or infobip_host):
+        return url
+    raise ExternalError(
+        f"the attachment is on {host or 'no host'} over {parts.scheme or 'no scheme'}, not on this Infobip "
+        "account's own https hosts: Switchboard does not download it",
+        permanent=True,
+        code="MEDIA_HOST",
+    )
 
 
 def _filename(response: httpx.Response, url: str, mime: str) -> str:
