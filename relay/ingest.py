@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,6 +15,8 @@ from tenants.validators import normalize_e164
 
 from .events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
 from .models import Conversation, Message, next_sequence
+from .unique import violates
+from .untrusted import Repairs
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +41,14 @@ def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult
         if isinstance(event, InboundMessage):
             _sender_for(senders, event)
     result = IngestResult()
+    arrival = timezone.now()
     with transaction.atomic():
         for event in events:
             if isinstance(event, InboundMessage):
-                _store_inbound(account, _sender_for(senders, event), event, result)
+                repaired, repairs = repair_inbound(event, arrival)
+                _store_inbound(account, _sender_for(senders, event), repaired, result, repairs.notes)
             else:
-                _store_report(account, event, result)
+                _store_report(account, repair_report(event, arrival), result)
         transaction.on_commit(lambda: _queue(result))
     return result
 
@@ -73,8 +79,67 @@ def _customer_id(event: InboundMessage) -> str:
         return event.customer
 
 
+# --- what a customer or a provider sent, made storable (relay/untrusted.py) ---------------------------------
+
+_MESSAGE_ID_LENGTH = Message._meta.get_field("provider_message_id").max_length
+_CUSTOMER_LENGTH = Conversation._meta.get_field("customer").max_length
+_NAME_LENGTH = Conversation._meta.get_field("customer_name").max_length
+
+
+def repair_inbound(event: InboundMessage, arrival: datetime) -> tuple[InboundMessage, Repairs]:
+    """The event with every value a row can hold, whatever the provider's parser let through; the
+    :class:`Repairs` list what was changed. Ids keep their identity (a hash when cut), so replays still
+    match; an implausible time becomes the arrival time."""
+    repairs = Repairs()
+    repaired = dataclasses.replace(
+        event,
+        provider_message_id=repairs.identifier(event.provider_message_id, "messageId", _MESSAGE_ID_LENGTH),
+        customer=repairs.identifier(event.customer, "customer", _CUSTOMER_LENGTH),
+        customer_name=repairs.text(event.customer_name, "customer name", _NAME_LENGTH),
+        text=repairs.text(event.text, "text"),
+        payload=repairs.text(event.payload, "payload"),
+        media=None if event.media is None else _repair_media(event.media, repairs),
+        location=repairs.json(event.location, "location"),
+        contacts=repairs.json(event.contacts, "contacts"),
+        reaction=repairs.json(event.reaction, "reaction"),
+        order=repairs.json(event.order, "order"),
+        received_at=repairs.moment(event.received_at, "receivedAt", arrival),
+        raw=repairs.json(event.raw, "raw"),
+    )
+    return repaired, repairs
+
+
+def _repair_media(media, repairs: Repairs):
+    return dataclasses.replace(
+        media,
+        url=repairs.text(media.url, "media url"),
+        mime_type=repairs.text(media.mime_type, "media type"),
+        filename=repairs.text(media.filename, "media file name"),
+        caption=repairs.text(media.caption, "caption"),
+    )
+
+
+def repair_report(report: StatusReport, arrival: datetime) -> StatusReport:
+    """A report's id mapped as an inbound id is (so it finds our row), its texts and time made storable."""
+    repairs = Repairs()
+    return dataclasses.replace(
+        report,
+        provider_message_id=repairs.identifier(report.provider_message_id, "messageId", _MESSAGE_ID_LENGTH),
+        error_code=repairs.text(report.error_code, "error code", 64),
+        error_message=repairs.text(report.error_message, "error message"),
+        reported_at=None
+        if report.reported_at is None
+        else repairs.moment(report.reported_at, "reportedAt", arrival),
+        raw=repairs.json(report.raw, "raw"),
+    )
+
+
 def _store_inbound(
-    account: ProviderAccount, sender: Sender, event: InboundMessage, result: IngestResult
+    account: ProviderAccount,
+    sender: Sender,
+    event: InboundMessage,
+    result: IngestResult,
+    repairs: list[str],
 ) -> None:
     tenant = account.tenant
     customer = _customer_id(event)
@@ -84,6 +149,9 @@ def _store_inbound(
         sender=sender, customer=customer, defaults={"tenant": tenant, "customer_name": event.customer_name}
     )
     now = timezone.now()
+    content = event.as_dict() | {"raw": event.raw}
+    if repairs:
+        content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
     try:
         with transaction.atomic():
             Message.objects.create(
@@ -93,16 +161,20 @@ def _store_inbound(
                 sequence=next_sequence(conversation.pk, Message.Direction.INBOUND),
                 kind=str(event.kind),
                 text=event.text,
-                content=event.as_dict() | {"raw": event.raw},
+                content=content,
                 provider=account.provider,
                 provider_message_id=event.provider_message_id,
                 received_at=event.received_at or now,
                 expires_at=now + tenant.delivery_window,
                 next_attempt_at=now,
             )
-    except IntegrityError:
+    except IntegrityError as exc:
         # A replayed webhook, or the same message arriving concurrently through another request: the
         # unique (tenant, provider, provider message id) constraint makes it a no-op without a lookup first.
+        # Any other integrity error is a defect, never a duplicate: it fails the request (the provider
+        # retries) rather than dropping the message.
+        if not violates(exc, Message, "one_message_per_provider_message_id"):
+            raise
         result.duplicates += 1
         return
     Conversation.objects.filter(pk=conversation.pk).update(

@@ -11,14 +11,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 from tenants.models import ProviderAccount
+
+from . import untrusted
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +79,31 @@ def json_error(status: int, message: str, **extra) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+def body_limit() -> int:
+    """WEBHOOK_MAX_BYTES, or Django's DATA_UPLOAD_MAX_MEMORY_SIZE if that is lower (Django refuses to read more)."""
+    django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return (
+        settings.WEBHOOK_MAX_BYTES if django_limit is None else min(settings.WEBHOOK_MAX_BYTES, django_limit)
+    )
+
+
 def read_verified_json(request, check: Callable[[object, bytes], None], *, who: str):
     """The JSON document of a machine-to-machine POST, after the size limit and ``check(headers, body)``
-    (which raises WebhookAuthError); or the 4xx response that says what is wrong."""
-    limit = settings.WEBHOOK_MAX_BYTES
-    if int(request.headers.get("Content-Length") or 0) > limit:
+    (which raises WebhookAuthError); or the 4xx response that says what is wrong.
+
+    The JSON is read strictly (relay/untrusted.py): NaN, Infinity, numbers beyond a double and nesting
+    deeper than ``untrusted.MAX_JSON_DEPTH`` are not JSON any provider or bot sends, and get a 400."""
+    limit = body_limit()
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return json_error(400, "the Content-Length header is not a number")
+    if declared > limit:
         return json_error(413, f"body over {limit} bytes")
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return json_error(413, f"body over {limit} bytes")
     if len(body) > limit:
         return json_error(413, f"body over {limit} bytes")
     try:
@@ -92,6 +112,6 @@ def read_verified_json(request, check: Callable[[object, bytes], None], *, who: 
         log.warning("%s refused: %s", who, exc)
         return json_error(401, f"authentication failed: {exc}")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return untrusted.loads(body)
+    except untrusted.UnacceptableJSON as exc:
         return json_error(400, f"malformed JSON: {exc}")

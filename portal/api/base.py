@@ -8,13 +8,36 @@ from __future__ import annotations
 from copy import copy
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, parsers, serializers, viewsets
 from rest_framework.serializers import as_serializer_error
 
+from relay import untrusted
+
 from .auth import scope_of
+from .errors import PayloadTooLarge
+from .pagination import MAX_ID, is_database_id
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """JSON read as the webhooks read it (relay/untrusted.py): NaN, Infinity, numbers beyond a double and
+    nesting deeper than ``untrusted.MAX_JSON_DEPTH`` are a 400 that says so, never a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        # DRF reads the request as a stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check on .body:
+        # the limit is applied here, reading at most one byte more than it.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = b"" if stream is None else stream.read() if limit is None else stream.read(limit + 1)
+        if limit is not None and len(body) > limit:
+            raise PayloadTooLarge()
+        try:
+            return untrusted.loads(body)
+        except untrusted.UnacceptableJSON as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -28,6 +51,15 @@ class ScopedViewSet(viewsets.GenericViewSet):
     tenant_path = "tenant"
     owned = False
     filterset_class: type[serializers.Serializer] | None = None
+    parser_classes = [StrictJSONParser]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, rate limits first
+        given = kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if given is not None and not is_database_id(given):
+            raise exceptions.ValidationError(
+                {"id": [f"{given[:40]!r} is not an id (a number up to {MAX_ID})."]}
+            )
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -63,6 +95,23 @@ class FilterSet(serializers.Serializer):
 
     lookups: dict[str, str] = {}
 
+    def get_fields(self):
+        """Integer parameters are ids or counts: bounded like the database's bigint, so a 23-digit value is
+        a 400 that names the parameter, not a failed query."""
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.IntegerField) and field.max_value is None:
+                field.max_value = MAX_ID
+                field.validators.append(
+                    MaxValueValidator(MAX_ID, message=f"Ensure this value is at most {MAX_ID}.")
+                )
+            if isinstance(field, serializers.IntegerField) and field.min_value is None:
+                field.min_value = -MAX_ID
+                field.validators.append(
+                    MinValueValidator(-MAX_ID, message=f"Ensure this value is at least {-MAX_ID}.")
+                )
+        return fields
+
     def apply(self, queryset):
         for name, value in self.validated_data.items():
             if value in (None, ""):
@@ -82,6 +131,14 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     def __init__(self, *, tenant_path: str = "tenant", **kwargs):
         self.tenant_path = tenant_path
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        looks_numeric = (
+            isinstance(data, int | str) and not isinstance(data, bool) and str(data).lstrip("-").isdigit()
+        )
+        if looks_numeric and not is_database_id(data):
+            self.fail("does_not_exist", pk_value=str(data)[:40])  # 10**22 is no row's id, on any database
+        return super().to_internal_value(data)
 
     def get_queryset(self):
         queryset = super().get_queryset()

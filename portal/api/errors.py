@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -30,6 +33,7 @@ MESSAGES = {
     404: "Not found.",
     405: "Method not allowed.",
     409: "Conflict.",
+    413: "The body is too large.",
     429: "Too many requests.",
 }
 
@@ -38,6 +42,15 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
     default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The body is over {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).")
 
 
 class UpstreamError(exceptions.APIException):
@@ -75,6 +88,11 @@ def _as_api_exception(exc):
         return Conflict(
             "Still in use: conversations or messages refer to it. Disable it instead.", code="protected"
         )
+    if isinstance(exc, IntegrityError):  # two requests raced for the same unique value; the loser may retry
+        log.warning("integrity error answered 409: %s", exc)
+        return Conflict("Another request changed the same data at the same moment; send it again.")
+    if isinstance(exc, RequestDataTooBig):  # Django's own body limit, wherever the body was read
+        return PayloadTooLarge()
     if isinstance(exc, ExternalError):
         return UpstreamError(exc.message, code="upstream_error")
     return exc

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from tenants.certificates import certificate_expiry, private_key_matches_certificate
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
@@ -16,6 +17,7 @@ from .auth import scope_of
 from .base import DurationSecondsField, ScopedPrimaryKeyRelatedField, ValidatedModelSerializer, secret_field
 
 MAX_DELIVERY_WINDOW = 30 * 24 * 3600
+NOT_AVAILABLE = {"org_id": "This Salesforce org id", "slug": "This slug"}
 
 
 class TenantSerializer(ValidatedModelSerializer):
@@ -62,6 +64,19 @@ class TenantSerializer(ValidatedModelSerializer):
         if not attrs.get("slug") and not instance.slug:
             return {"slug": slugify(attrs.get("name") or instance.name)[:50]}
         return {}
+
+    def run_validation(self, data=serializers.empty):
+        """An org id or slug in use answers "not available", the same whoever uses it: the answer must not
+        tell a partner which org ids another partner runs (the model's "already exists" would)."""
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            detail, codes = exc.detail, exc.get_codes()
+            if isinstance(detail, dict) and isinstance(codes, dict):
+                for name, label in NOT_AVAILABLE.items():
+                    if "unique" in (codes.get(name) or []):
+                        detail[name] = [ErrorDetail(f"{label} is not available.", code="not_available")]
+            raise serializers.ValidationError(detail) from None
 
 
 class TenantTextsSerializer(ValidatedModelSerializer):

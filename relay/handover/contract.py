@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -19,6 +20,8 @@ from rest_framework import serializers
 
 from tenants.models import Sender, Tenant
 from tenants.validators import normalize_e164
+
+from ..untrusted import EARLIEST_PLAUSIBLE, Repairs, bounded_id
 
 CHANNELS = {"WHATSAPP": Sender.Channel.WHATSAPP, "SMS": Sender.Channel.SMS, "VIBER": Sender.Channel.VIBER}
 SPEAKERS = {
@@ -36,6 +39,10 @@ CUSTOMER_FIELDS = ("customer", "senderNumber", "endUserNumber", "phoneNumber")
 MAX_ENTRIES = 1000
 MAX_TEXT = 10_000
 FUTURE_SLACK = timedelta(minutes=5)
+KEY_LENGTH = 255  # Handover.key
+CUSTOMER_NAME_LENGTH = 255  # Conversation.customer_name
+ENTRY_NAME_LENGTH = 120
+TIME_FORMATS = "Use ISO 8601 (2026-05-01T10:02:00Z) or epoch milliseconds."
 
 
 @dataclass
@@ -47,23 +54,57 @@ class HandoverRequest:
     provider_conversation_id: str = ""
     entries: list[dict] | None = None  # None: fetch from the provider
     attributes: dict = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)  # what was changed to store it (see repair_document)
+
+
+def repair_document(document: dict) -> tuple[dict, list[str]]:
+    """The handover with every string storable (no NUL bytes, no unpaired surrogates) and the customer's
+    and speakers' names cut to their columns: a customer's words are never refused for their bytes. The
+    list says what was changed; it is kept on the handover's line message."""
+    repairs = Repairs()
+    repaired = repairs.json(document, "handover")
+    if isinstance(repaired.get("customerName"), str):
+        repaired["customerName"] = repairs.text(
+            repaired["customerName"], "customerName", CUSTOMER_NAME_LENGTH
+        )
+    transcript = repaired.get("transcript")
+    for index, entry in enumerate(transcript if isinstance(transcript, list) else []):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            entry["name"] = repairs.text(entry["name"], f"transcript[{index}].name", ENTRY_NAME_LENGTH)
+    return repaired, repairs.notes
 
 
 def epoch_ms(value) -> int:
     """ISO 8601 (naive means UTC) or epoch milliseconds (or seconds) → epoch milliseconds."""
     if isinstance(value, bool):
-        raise serializers.ValidationError("Use ISO 8601 (2026-05-01T10:02:00Z) or epoch milliseconds.")
+        raise serializers.ValidationError(TIME_FORMATS)
     if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+        value = int(value.strip()[:20])  # more digits than any epoch: out of range below, not a huge int
     if isinstance(value, int | float):
         number = float(value)
-        return int(number if number > 1e11 else number * 1000)
-    moment = parse_datetime(str(value).strip()) if isinstance(value, str) else None
+        if not math.isfinite(number):
+            raise serializers.ValidationError(TIME_FORMATS)
+        return _plausible(int(number if number > 1e11 else number * 1000))
+    try:
+        moment = parse_datetime(str(value).strip()) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible: 2026-02-30, 25:00
+        raise serializers.ValidationError("This date or time does not exist.") from None
     if moment is None:
-        raise serializers.ValidationError("Use ISO 8601 (2026-05-01T10:02:00Z) or epoch milliseconds.")
+        raise serializers.ValidationError(TIME_FORMATS)
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    if moment < EARLIEST_PLAUSIBLE:  # before comparing in UTC: year 1 at +01:00 has no UTC timestamp
+        raise serializers.ValidationError(f"This time is before {EARLIEST_PLAUSIBLE.year}.")
+    return _plausible(int(moment.timestamp() * 1000))
+
+
+def _plausible(stamp: int) -> int:
+    """Epoch milliseconds a bot's clock could have shown (the future is checked against now later)."""
+    if stamp < EARLIEST_PLAUSIBLE.timestamp() * 1000:
+        raise serializers.ValidationError(f"This time is before {EARLIEST_PLAUSIBLE.year}.")
+    if stamp > (timezone.now() + FUTURE_SLACK).timestamp() * 1000:
+        raise serializers.ValidationError("This time is in the future.")
+    return stamp
 
 
 class MediaSerializer(serializers.Serializer):
@@ -75,7 +116,7 @@ class MediaSerializer(serializers.Serializer):
 class EntrySerializer(serializers.Serializer):
     id = serializers.CharField(max_length=200, required=False, allow_blank=True)
     speaker = serializers.CharField(max_length=20)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=ENTRY_NAME_LENGTH, required=False, allow_blank=True)
     text = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
     time = serializers.JSONField()
     media = MediaSerializer(required=False, allow_null=True)
@@ -87,10 +128,7 @@ class EntrySerializer(serializers.Serializer):
         return speaker
 
     def validate_time(self, value) -> int:
-        stamp = epoch_ms(value)
-        if datetime.fromtimestamp(stamp / 1000, tz=UTC) > timezone.now() + FUTURE_SLACK:
-            raise serializers.ValidationError("This time is in the future.")
-        return stamp
+        return epoch_ms(value)  # within EARLIEST_PLAUSIBLE .. now + FUTURE_SLACK
 
     def validate(self, data: dict) -> dict:
         if not (data.get("text") or "").strip() and not data.get("media"):
@@ -104,7 +142,9 @@ class HandoverSerializer(serializers.Serializer):
     senderNumber = serializers.CharField(max_length=255, required=False, allow_blank=True)  # noqa: N815
     endUserNumber = serializers.CharField(max_length=255, required=False, allow_blank=True)  # noqa: N815
     phoneNumber = serializers.CharField(max_length=255, required=False, allow_blank=True)  # noqa: N815
-    customerName = serializers.CharField(max_length=255, required=False, allow_blank=True)  # noqa: N815
+    customerName = serializers.CharField(  # noqa: N815
+        max_length=CUSTOMER_NAME_LENGTH, required=False, allow_blank=True
+    )
     sender = serializers.CharField(max_length=64, required=False, allow_blank=True)
     channel = serializers.CharField(max_length=20, required=False, default="WHATSAPP")
     conversationId = serializers.CharField(max_length=255, required=False, allow_blank=True)  # noqa: N815
@@ -146,6 +186,7 @@ class HandoverSerializer(serializers.Serializer):
             provider_conversation_id=conversation_id,
             entries=entries,
             attributes=data.get("attributes") or {},
+            repairs=self.context.get("repairs") or [],
         )
 
 
@@ -222,8 +263,8 @@ def _entries(transcript: list[dict]) -> list[dict]:
 def _key(data: dict, conversation_id: str, sender: Sender, customer: str, entries) -> str:
     """What makes a retried call the same handover: the bot's id, the provider conversation, or the body."""
     if (data.get("handoverId") or "").strip():
-        return f"id:{data['handoverId'].strip()}"
+        return bounded_id(f"id:{data['handoverId'].strip()}", KEY_LENGTH)
     if conversation_id:
-        return f"conversation:{conversation_id}"
+        return bounded_id(f"conversation:{conversation_id}", KEY_LENGTH)
     canonical = json.dumps([sender.pk, customer, entries], sort_keys=True, default=str)
     return "body:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]

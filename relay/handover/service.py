@@ -10,6 +10,7 @@ from django.utils import timezone
 from tenants.models import Tenant
 
 from ..models import Conversation, Message, next_sequence
+from ..unique import violates
 from .contract import HandoverRequest
 from .models import Handover
 
@@ -18,10 +19,19 @@ def start_handover(tenant: Tenant, request: HandoverRequest) -> tuple[Handover, 
     """Store the handover (once per key) and queue its delivery; ``(handover, created)``."""
     try:
         return _store(tenant, request)
-    except IntegrityError:
+    except IntegrityError as exc:
         # The same handover retried while the first call was being stored, or the customer's first
         # message opened the conversation at the same moment: the second try sees the other's rows.
+        # Any other integrity error is a defect and surfaces.
+        if not any(violates(exc, model, name) for model, name in _RACES):
+            raise
         return _store(tenant, request)
+
+
+_RACES = [
+    (Handover, "one_handover_per_key"),
+    (Conversation, "one_conversation_per_sender_and_customer"),
+]
 
 
 def _store(tenant: Tenant, request: HandoverRequest) -> tuple[Handover, bool]:
@@ -58,7 +68,7 @@ def _store(tenant: Tenant, request: HandoverRequest) -> tuple[Handover, bool]:
             sequence=next_sequence(conversation.pk, Message.Direction.INBOUND),
             kind="history",
             text=_summary(request),
-            content={"handover": handover.pk},
+            content={"handover": handover.pk, **({"sanitized": request.repairs} if request.repairs else {})},
             provider="handover",
             provider_message_id=handover.line_message_id,
             received_at=now,

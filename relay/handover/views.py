@@ -1,7 +1,9 @@
 """``POST /handover/<key>/``: a tenant's bot hands a conversation over to Salesforce.
 
-Checked in order: the endpoint key (404), the body size (413), the credentials (401), JSON (400), the
-contract (400 with a message per field). Nothing is written unless everything passes. A new handover
+Checked in order: the endpoint key (404), the body size (413), the credentials (401), JSON (400: strict,
+relay/untrusted.py), the contract (400 with a message per field). Strings are made storable first (NUL
+bytes removed, unpaired surrogates replaced, names cut to their columns) and the changes are listed on
+the handover's line message (``content["sanitized"]``). Nothing is written unless everything passes. A new handover
 answers 202; the same handover again (same ``handoverId``, ``conversationId`` or body) answers 200
 with ``"duplicate": true`` and changes nothing.
 """
@@ -15,7 +17,7 @@ from django.views.decorators.http import require_POST
 from ..webhook_auth import json_error as _error
 from ..webhook_auth import read_verified_json
 from .auth import verify
-from .contract import HandoverSerializer
+from .contract import HandoverSerializer, repair_document
 from .models import HandoverEndpoint
 from .service import start_handover
 
@@ -39,7 +41,8 @@ def handover(request, key: str):
         return document
     if not isinstance(document, dict):
         return _error(400, "the body must be a JSON object")
-    serializer = HandoverSerializer(data=document, context={"tenant": endpoint.tenant})
+    document, repairs = repair_document(document)
+    serializer = HandoverSerializer(data=document, context={"tenant": endpoint.tenant, "repairs": repairs})
     if not serializer.is_valid():
         return _error(400, "the handover is not valid", fields=serializer.errors)
     handover_row, created = start_handover(endpoint.tenant, serializer.validated_data)

@@ -33,12 +33,21 @@ NUMBERS_PAGE_SIZE = 100
 NUMBERS_MAX_PAGES = 100
 CAPABILITY_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms"}
 FAILED_SEND_GROUPS = {"REJECTED", "UNDELIVERABLE", "EXPIRED"}
+# The largest batch of inbound messages or reports Infobip hands over at once: its pull endpoints for the
+# same results document "Maximum limit value is 1000" (SMS/WhatsApp/Viber/Messages API reports and inbound
+# messages, reference/infobip-openapi/). A webhook with more is not Infobip's (400, nothing stored).
+MAX_RESULTS_PER_REQUEST = 1000
 
 
 class InfobipProvider(Provider):
     name = "infobip"
 
     def parse_webhook(self, body: dict) -> list[WebhookEvent]:
+        results = body.get("results") if isinstance(body, dict) else None
+        if isinstance(results, list) and len(results) > MAX_RESULTS_PER_REQUEST:
+            raise ValueError(
+                f"{len(results)} results in one request; Infobip sends at most {MAX_RESULTS_PER_REQUEST}"
+            )
         return parse_webhook(body)
 
     # --- sending -----------------------------------------------------------------------------------------
