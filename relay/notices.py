@@ -36,7 +36,7 @@ def notify(message_id: int):
         return None  # deleted, and its notices with it
     pending = sorted(
         SalesforceNotice.objects.filter(message=message, status=SalesforceNotice.Status.PENDING),
-        key=lambda n: ORDER[n.kind],
+        key=lambda n: ORDER.get(n.kind, len(ORDER)),  # a kind this code does not know fails on its own, last
     )
     now = timezone.now()
     for notice in pending:
@@ -97,12 +97,15 @@ def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
     return notice.next_attempt_at
 
 
+ACTIONS = {
+    SalesforceNotice.Kind.DELIVERED: "acknowledgement_delivered",
+    SalesforceNotice.Kind.READ: "acknowledgement_read",
+    SalesforceNotice.Kind.FAILED: "delivery_failed",
+}
+
+
 def _action(notice: SalesforceNotice) -> str:
-    if notice.kind == SalesforceNotice.Kind.FAILED:
-        return "delivery_failed"
-    return (
-        "acknowledgement_read" if notice.kind == SalesforceNotice.Kind.READ else "acknowledgement_delivered"
-    )
+    return ACTIONS.get(notice.kind, f"notice_{notice.kind}")
 
 
 def _send(message: Message, notice: SalesforceNotice) -> None:
@@ -122,7 +125,9 @@ def _send(message: Message, notice: SalesforceNotice) -> None:
                 entry_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"failed:{notice.pk}")),
                 timestamp_ms=timestamp_ms,
             )
-    else:
+    elif notice.kind in (SalesforceNotice.Kind.DELIVERED, SalesforceNotice.Kind.READ):
         kind = "Read" if notice.kind == SalesforceNotice.Kind.READ else "Delivered"
         with attempt(message, target="salesforce", action=_action(notice)):
             client.acknowledge(conversation.salesforce_conversation_id, from_, [(entry, kind, timestamp_ms)])
+    else:
+        raise ValueError(f"no way to tell Salesforce a notice of kind {notice.kind!r}")
