@@ -199,13 +199,24 @@ class MessageAdmin(TenantScopedAdmin):
 
 @admin.register(ListenerCursor)
 class ListenerCursorAdmin(TenantScopedAdmin):
-    list_display = ["tenant", "topic", "replay", "updated_at", "last_error"]
-    readonly_fields = ["tenant", "topic", "replay", "updated_at", "last_error"]
+    list_display = ["tenant", "topic", "replay", "subscribed_at", "updated_at", "last_error", "gap"]
+    readonly_fields = [
+        "tenant",
+        "topic",
+        "replay",
+        "subscribed_at",
+        "updated_at",
+        "last_error",
+        "deliver_since",
+        "last_event_at",
+        "gap",
+        "gap_at",
+    ]
     fields = readonly_fields
 
     @admin.display(description="Replay id")
     def replay(self, obj):
-        return bytes(obj.replay_id).hex() if obj.replay_id else "latest"
+        return bytes(obj.replay_id).hex() if obj.replay_id else "none yet (replays from EARLIEST)"
 
     def has_add_permission(self, request):
         return False

@@ -256,7 +256,7 @@ class ListenerCursor(models.Model):
     gap_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'latest'}"
+        return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'no position yet'}"
 
 
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.

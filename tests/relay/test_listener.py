@@ -12,6 +12,7 @@ from django.db import connection as db_connection
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
+from portal.console.wizard.health import listener_status
 from relay.models import ListenerCursor
 from relay.salesforce.auth import get_token
 from relay.salesforce.interactions import InteractionClient, now_ms
@@ -325,6 +326,8 @@ def test_events_purged_while_the_listener_was_down_are_reported_as_a_gap(
     row = ListenerCursor.objects.get(tenant=tenant)
     assert "may be lost" in row.gap and row.gap_at is not None
     assert "Salesforce keeps events for" in row.gap
+    health = listener_status(tenant, f"/event/{EVENT}")  # the wizard's health check says so too
+    assert health.state == "warn" and "may be lost" in health.detail
 
 
 # --- access tokens -----------------------------------------------------------------------------------
@@ -366,9 +369,12 @@ def test_when_no_token_can_be_minted_the_cursor_says_why_until_it_recovers(tenan
     wait_until(lambda: "no new access token could be minted" in error(), message="the reason")
     assert "UNAUTHENTICATED" in error() and "Salesforce refused the login" in error()
     assert not any(t["access_token"] in error() for t in tokens(sim))  # no secret in the status
+    health = listener_status(tenant, f"/event/{EVENT}")  # the wizard's health check says so too
+    assert health.state == "error" and "no new access token could be minted" in health.detail
     assert sim.post(app, json={"username": USERNAME}).status_code in (200, 201)  # approved again
     assert recorder.wait_for(1) == ["while locked out"]
     wait_until(lambda: error() == "", message="the error cleared once a stream works")
+    assert listener_status(tenant, f"/event/{EVENT}").state == "ok"
 
 
 def test_agent_reply_in_the_console_reaches_the_handler(tenant, sandbox, sim, start):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from django.conf import settings
+from django.utils import timezone
 
 from pubsub_api import METADATA_ACCESS_TOKEN, METADATA_INSTANCE_URL, METADATA_TENANT_ID, pb2, pb2_grpc
 from relay import http
@@ -109,18 +111,31 @@ def _subscription(tenant: Tenant, connection, token) -> Check:
             f"The integration user may not subscribe to {topic}: give it read access to the event.",
             "channel",
         )
-    cursor = ListenerCursor.objects.filter(tenant=tenant).first()
+    return listener_status(tenant, topic)
+
+
+GAP_SHOWN_DAYS = 7  # how long the check keeps telling about events Salesforce had purged (docs/listener.md)
+
+
+def listener_status(tenant: Tenant, topic: str) -> Check:
+    """What ``relay_listen`` last reported for the tenant (its ListenerCursor): a stream that fails (a token
+    that cannot be minted, an outage), events lost to Salesforce's retention, or no subscription yet."""
+    label = "Event subscription"
+    cursor = ListenerCursor.objects.filter(tenant=tenant, topic=topic).first()
     if cursor is not None and cursor.last_error:
         return Check("subscription", label, ERROR, f"The listener reports: {cursor.last_error}", "channel")
-    if cursor is None or cursor.topic != topic:
+    if cursor is None or cursor.subscribed_at is None:
         return Check(
             "subscription",
             label,
             WARN,
-            f"{topic} is ready, but no listener has subscribed yet: is `manage.py relay_listen` running?",
+            f"{topic} is ready, but no listener has subscribed yet: is `manage.py relay_listen` running? "
+            "Agent replies sent meanwhile wait in Salesforce for up to 72 hours.",
         )
+    if cursor.gap and cursor.gap_at and cursor.gap_at > timezone.now() - timedelta(days=GAP_SHOWN_DAYS):
+        return Check("subscription", label, WARN, f"Subscribed to {topic}, but: {cursor.gap}")
     return Check(
-        "subscription", label, OK, f"Subscribed to {topic}; last seen {cursor.updated_at:%Y-%m-%d %H:%M}."
+        "subscription", label, OK, f"Subscribed to {topic} since {cursor.subscribed_at:%Y-%m-%d %H:%M} UTC."
     )
 
 
