@@ -1,12 +1,16 @@
-"""Where Salesforce opens our pages: the Canvas app's URL receives the signed request."""
+"""Where Salesforce opens our pages: the Canvas app's URL receives the signed request.
+
+The answer is the page itself (no redirect): the verified session is handed to the page's view, which
+renders with the session token in the page for its own requests to carry in a header, never in a URL.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest
-from django.shortcuts import redirect
-from django.urls import NoReverseMatch, reverse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, QueryDict
+from django.urls import NoReverseMatch, resolve, reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -22,7 +26,6 @@ log = logging.getLogger(__name__)
 
 # Canvas "parameters.page" (or the URL's last segment) → the console page it opens.
 PAGES = {"wizard": "console:wizard", "templates": "console:templates", "history": "console:history"}
-ADMIN_PROFILES_HINT = "System Administrator"
 
 
 @csrf_exempt  # Salesforce posts cross-site; the HMAC signature authenticates the request
@@ -33,8 +36,9 @@ def canvas_entry(request: HttpRequest, page: str = ""):
     try:
         envelope = canvas.unverified_envelope(signed_request)
         org_id = normalize_salesforce_id(canvas.org_id_of(envelope), kind="organization")
-    except Exception as exc:  # noqa: BLE001 - any unreadable request gets the same clear page
-        return console_error(request, f"Salesforce's signed request could not be read: {exc}", status=400)
+    except (canvas.CanvasError, ValidationError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return console_error(request, f"Salesforce's signed request could not be read: {message}", status=400)
     tenant = Tenant.objects.filter(org_id=org_id, active=True).select_related("salesforce").first()
     if tenant is None or not hasattr(tenant, "salesforce"):
         return console_error(
@@ -43,50 +47,84 @@ def canvas_entry(request: HttpRequest, page: str = ""):
         )
     try:
         envelope = canvas.verify(signed_request, str(tenant.salesforce.canvas_consumer_secret))
+        canvas.claim_once(signed_request, tenant_id=tenant.pk)
     except canvas.CanvasError as exc:
         log.warning("tenant %s: refused a Canvas request: %s", tenant.slug, exc)
         return console_error(request, str(exc))
-    context = envelope.get("context") or {}
-    user = context.get("user") or {}
-    environment = context.get("environment") or {}
-    parameters = environment.get("parameters") or {}
-    record_id = str(
-        parameters.get("recordId")
-        or parameters.get("id")
-        or (environment.get("record") or {}).get("Id")
-        or ""
-    )
-    page = page or str(parameters.get("page") or "wizard")
+    context = _object(envelope, "context")
+    user = _object(context, "user")
+    environment = _object(context, "environment")
+    parameters = _object(environment, "parameters")
+    page = page or _text(parameters.get("page")) or "wizard"
     if page not in PAGES:
-        return console_error(request, f"There is no Switchboard page called {page!r}.", status=404)
-    user_id = str(user.get("userId") or envelope.get("userId") or "")
-    client = envelope.get("client") or {}
+        return console_error(request, f"There is no Switchboard page called {page[:40]!r}.", status=404)
+    user_id = _user_id(_text(user.get("userId")) or _text(envelope.get("userId")))
+    if not user_id:
+        return console_error(request, "Salesforce's signed request names no valid user id.", status=400)
     session = ConsoleSession(
         tenant_id=tenant.pk,
         user_id=user_id,
-        user_name=str(user.get("fullName") or user.get("userName") or ""),
-        record_id=record_id,
+        user_name=_text(user.get("fullName")) or _text(user.get("userName")),
+        record_id=_record_id(environment, parameters),
         via="canvas",
-        is_admin=_is_admin(tenant, user_id, user),
-        frame_origins=_frame_origins(client),
+        is_admin=is_tenant_admin(tenant, user_id),
+        frame_origins=_frame_origins(_object(envelope, "client")),
     )
     try:
-        target = reverse(PAGES[page])
+        target = resolve(reverse(PAGES[page]))
     except NoReverseMatch:
         return console_error(request, f"The {page} page is not available in this version.", status=404)
-    return redirect(f"{target}?st={session.token()}")
+    # The page answers this POST itself, as the GET it would be: its own links and forms go through htmx.
+    request.canvas_session = session
+    request.method = "GET"
+    request.POST = QueryDict()
+    return target.func(request, *target.args, **target.kwargs)
+
+
+def _object(parent: dict, key: str) -> dict:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _record_id(environment: dict, parameters: dict) -> str:
+    """The record the page sits on: ``context.environment.record.Id`` (Salesforce puts it there for a record
+    page), else the ``recordId`` parameter our Lightning snippet passes."""
+    return _text(_object(environment, "record").get("Id")) or _text(parameters.get("recordId"))
+
+
+def _user_id(raw: str) -> str:
+    """The 18-character user id (Salesforce sends 18; a 15-character one gets its checksum), or "" if bad."""
+    try:
+        return normalize_salesforce_id(raw, kind="user")
+    except ValidationError:
+        return ""
 
 
 def _frame_origins(client: dict) -> tuple[str, ...]:
     """The org's instance URL first (the wizard offers it as My Domain), then the framing page's origin."""
-    urls = [str(client.get("instanceUrl") or ""), str(client.get("targetOrigin") or "")]
+    urls = [_text(client.get("instanceUrl")), _text(client.get("targetOrigin"))]
     return tuple(url.rstrip("/") for url in urls if url and origin_of(url))
 
 
-def _is_admin(tenant: Tenant, user_id: str, user: dict) -> bool:
-    """A Salesforce user may change the setup when Switchboard knows them as a tenant admin."""
-    if not user_id:
+def is_tenant_admin(tenant: Tenant, user_id: str) -> bool:
+    """Whether Switchboard knows this Salesforce user (18-character id) as an admin of the tenant.
+
+    Stored ids may have 15 or 18 characters; each is brought to 18 with its checksum and compared exactly
+    (ids are case-sensitive: no prefix match, no case folding).
+    """
+    if len(user_id) != 18:
         return False
-    return Membership.objects.filter(
-        tenant=tenant, role=Membership.Role.ADMIN, salesforce_user_id__startswith=user_id[:15]
-    ).exists()
+    stored = Membership.objects.filter(tenant=tenant, role=Membership.Role.ADMIN).exclude(
+        salesforce_user_id=""
+    )
+    for value in stored.values_list("salesforce_user_id", flat=True):
+        try:
+            if normalize_salesforce_id(value, kind="user") == user_id:
+                return True
+        except ValidationError:
+            continue
+    return False

@@ -1,5 +1,5 @@
 """The conversation-history panel: an iframe on the Messaging Session record page (Canvas sign-in;
-the record id is the MessagingSession id) showing the full bot transcript of the conversation's
+the signed record is the MessagingSession id, and ``?id=`` serves only a session opened without one) showing the full bot transcript of the conversation's
 handovers and the relay timeline (every message both ways, its status and each delivery attempt).
 
 It is the place to read a transcript where it could not go into the session itself (entries over
@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET
 from relay.handover.importer import speaker_label
 from relay.handover.models import Handover
 from relay.models import Conversation, DeliveryAttempt, Message
-from tenants.validators import normalize_salesforce_id
 
-from .session import console_view
+from .session import RecordRefused, console_view, panel_record
+from .templates_panel.context import session_id_forms
 
 TIMELINE_SIZE = 100
 HANDOVERS_SHOWN = 5
@@ -41,22 +41,23 @@ class TranscriptLine:
     imported: bool
 
 
-def _record_id(request) -> tuple[str, str]:
-    """(15-character session id, problem): Canvas gives the record; ``?id=`` works outside Salesforce."""
-    raw = (request.console.record_id or request.GET.get("id") or "").strip()
-    if not raw:
-        return "", "Open this panel on a Messaging Session record page: it shows that conversation."
+def _record_id(request) -> tuple[str, bool, str]:
+    """(18-character session id, named by ``?id=``, problem): the signed record always wins."""
     try:
-        return normalize_salesforce_id(raw, kind="messaging_session")[:15], ""
+        record_id, from_url = panel_record(request)
     except ValidationError as exc:
-        return "", f"This is not a Messaging Session: {' '.join(exc.messages)}"
+        return "", False, f"This is not a Messaging Session: {' '.join(exc.messages)}"
+    if not record_id:
+        return "", False, "Open this panel on a Messaging Session record page: it shows that conversation."
+    return record_id, from_url, ""
 
 
 def _conversation(tenant, session_id: str) -> Conversation | None:
     """The conversation of a session: the handover that opened it, or the conversation's latest session."""
+    forms = session_id_forms(session_id)
     handover = (
         Handover.objects.for_tenant(tenant)
-        .filter(messaging_session_id__startswith=session_id)
+        .filter(messaging_session_id__in=forms)
         .select_related("conversation__sender")
         .first()
     )
@@ -64,7 +65,7 @@ def _conversation(tenant, session_id: str) -> Conversation | None:
         return handover.conversation
     return (
         Conversation.objects.for_tenant(tenant)
-        .filter(messaging_session_id__startswith=session_id)
+        .filter(messaging_session_id__in=forms)
         .select_related("sender")
         .first()
     )
@@ -91,13 +92,22 @@ def _transcript(handover: Handover) -> list[TranscriptLine]:
 
 def _context(request, tab: str) -> dict:
     tenant = request.tenant
-    session_id, problem = _record_id(request)
+    session_id, from_url, problem = _record_id(request)
     conversation = _conversation(tenant, session_id) if session_id else None
+    if from_url and conversation is None:
+        # Named by ?id= only: Switchboard shows it only as one of the tenant's own conversations.
+        raise RecordRefused(
+            f"{session_id} is not a Messaging Session of this org that Switchboard knows. Open this panel "
+            "from one of your own Messaging Sessions."
+        )
     if session_id and conversation is None:
         problem = "Switchboard has no conversation for this Messaging Session (yet)."
+    # The page's token is bound to this session from here on: its tabs and refresh name no record.
+    if session_id:
+        request.console = request.console.for_record(session_id)
     context = {
         "console_token": request.console.token(),
-        "session_id": session_id,
+        "session_id": session_id[:15],
         "problem": problem,
         "conversation": conversation,
         "tab": tab if tab in TABS else "transcript",

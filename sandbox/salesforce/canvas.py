@@ -7,8 +7,12 @@ forcedotcom/SalesforceCanvasFrameworkSDK. Test-only pages and routes:
 
     GET  /__sim/canvas                 SLDS page: pick org, user, target URL, record, display location
     GET  /__sim/canvas/launch?org=&user=&url=&record=&location=&params={json}&tampered=1[&format=json]
+                                       [&issued_at=null|absent|<n>]
                                        an auto-submitting form posting the signed request to ``url``
-                                       (``format=json``: {"action", "signed_request", "envelope"} instead)
+                                       (``format=json``: {"action", "signed_request", "envelope"} instead);
+                                       the CanvasRequest is shaped as the guide's example, with an opaque
+                                       negative ``issuedAt`` as real orgs send unless ``issued_at`` says
+                                       otherwise
     POST /__sim/canvas/echo            a Canvas app stand-in: verifies the signature with the org's
                                        consumer secret(s) and shows the decoded request (JSON on Accept)
 """
@@ -20,7 +24,7 @@ import binascii
 import hashlib
 import hmac
 import json
-import time
+import secrets
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -48,6 +52,7 @@ DISPLAY_LOCATIONS = (
     "None",
 )
 DEFAULT_VERSION = "62.0"
+ABSENT = object()  # issuedAt left out of the request altogether
 
 
 class CanvasError(ValueError):
@@ -121,6 +126,13 @@ def find_user(org: Org, user: str | None) -> dict | None:
     return org.user_by_username(user)
 
 
+def opaque_issued_at() -> int:
+    """``issuedAt`` as real orgs send it: the Canvas Developer Guide calls it "for internal use only" (its
+    example carries ``null``) and real signed requests carry negative 32-bit numbers such as -1555461611 and
+    -1882588807. It is not a request time, so the launcher sends one of those, never ``time.time()``."""
+    return -secrets.randbelow(2**31 - 1) - 1
+
+
 def build_envelope(
     world,
     org: Org,
@@ -133,27 +145,26 @@ def build_envelope(
     parameters: dict | None = None,
     version: str = DEFAULT_VERSION,
     location_url: str = "",
+    issued_at: int | None | object = ...,
 ) -> dict:
+    """A CanvasRequest shaped as the guide's example (``canvas_request_object.htm``): ``context``
+    (application, user, environment, organization, links), ``client``, then ``algorithm``, ``userId`` and
+    ``issuedAt`` (``...``: an opaque negative number as real orgs send; ``None``: null as in the guide's
+    example; :data:`ABSENT`: the field left out)."""
     token = org.issue_token(user=user, app=app)
     core_url = world.config.url("core")
     base = f"/services/data/v{version}"
+    user_id = user["Id"]
     environment: dict = {
-        "referer": None,
-        "locationUrl": location_url,
-        "displayLocation": display_location,
-        "sublocation": None,
-        "uiTheme": "Theme4d",
-        "dimensions": {
-            "width": "100%",
-            "height": "500px",
-            "maxWidth": "1000px",
-            "maxHeight": "2000px",
-            "clientWidth": "1000px",
-            "clientHeight": "500px",
-        },
         "parameters": dict(parameters or {}),
-        "record": {},
-        "version": {"season": release_label(int(float(version))).split()[0].upper(), "api": version},
+        "dimensions": {
+            "clientHeight": "500px",
+            "clientWidth": "1000px",
+            "height": "500px",
+            "width": "100%",
+            "maxHeight": "2000px",
+            "maxWidth": "1000px",
+        },
     }
     if record_id:
         found = org.records.find(record_id)
@@ -164,82 +175,104 @@ def build_envelope(
             "attributes": {"type": sobject, "url": record_url(sobject, row["Id"], version)},
             "Id": row["Id"],
         }
-        environment["parameters"].setdefault("recordId", row["Id"])
-    application_id = stable_id(org, "CanvasApp", app.consumer_key, prefix="06P")
-    user_id = user["Id"]
-    return {
-        "algorithm": "HMACSHA256",
-        "issuedAt": int(time.time()),
-        "userId": user_id,
-        "client": {
-            "oauthToken": token.access_token,
-            "refreshToken": None,
-            "instanceId": f"_:{app.developer_name}:",
-            "instanceUrl": core_url,
-            "targetOrigin": world.config.http_base_url,
-        },
+    environment.update(
+        {
+            "displayLocation": display_location,
+            "locationUrl": location_url,
+            "subLocation": None,
+            "uiTheme": "Theme4d",
+            "version": {"api": version, "season": release_label(int(float(version))).split()[0].upper()},
+        }
+    )
+    envelope = {
         "context": {
-            "user": {
-                "userId": user_id,
-                "userName": user.get("Username"),
-                "firstName": user.get("FirstName"),
-                "lastName": user.get("LastName"),
-                "email": user.get("Email"),
-                "fullName": user.get("Name"),
-                "locale": "en_US",
-                "language": "en_US",
-                "timeZone": "Europe/London",
-                "profileId": to18("00e" + org.org_id[3:5] + "0000000001"),
-                "roleId": None,
-                "userType": "STANDARD",
-                "currencyISOCode": "USD",
-                "accessibilityModeEnabled": False,
-                "isDefaultNetwork": True,
-                "networkId": None,
-                "siteUrl": None,
-                "siteUrlPrefix": None,
-                "profilePhotoUrl": f"{core_url}/profilephoto/005/F",
-                "profileThumbnailUrl": f"{core_url}/profilephoto/005/T",
-            },
-            "organization": {
-                "organizationId": org.org_id,
-                "name": org.name,
-                "multicurrencyEnabled": False,
-                "currencyIsoCode": "USD",
-                "namespacePrefix": None,
-            },
-            "environment": environment,
             "application": {
-                "applicationId": application_id,
+                "applicationId": stable_id(org, "CanvasApp", app.consumer_key, prefix="06P")[:15],
                 "authType": "SIGNED_REQUEST",
                 "canvasUrl": target_url,
                 "developerName": app.developer_name,
+                "isInstalledPersonalApp": False,
                 "name": app.developer_name,
                 "namespace": None,
-                "version": "1.0",
-                "referenceId": to18("09H" + org.org_id[3:5] + "0000000001"),
                 "options": [],
+                "referenceId": to18("09H" + org.org_id[3:5] + "0000000001")[:15],
                 "samlInitiationMethod": "None",
-                "isInstalledPersonalApp": False,
+                "version": "1.0",
+            },
+            "user": {
+                "accessibilityModeEnabled": False,
+                "currencyISOCode": "USD",
+                "email": user.get("Email"),
+                "firstName": user.get("FirstName"),
+                "fullName": user.get("Name"),
+                "isDefaultNetwork": True,
+                "language": "en_US",
+                "lastName": user.get("LastName"),
+                "locale": "en_US",
+                "networkId": None,
+                "profileId": "00e" + org.org_id[3:5] + "0000000001",  # 15 characters, as real requests
+                "profilePhotoUrl": f"{core_url}/profilephoto/005/F",
+                "profileThumbnailUrl": f"{core_url}/profilephoto/005/T",
+                "roleId": None,
+                "siteUrl": None,
+                "siteUrlPrefix": None,
+                "timeZone": "Europe/London",
+                "userId": user_id,
+                "userName": user.get("Username"),
+                "userType": "STANDARD",
+            },
+            "environment": environment,
+            "organization": {
+                "currencyIsoCode": "USD",
+                "multicurrencyEnabled": False,
+                "name": org.name,
+                "namespacePrefix": None,
+                "organizationId": org.org_id,
             },
             "links": {
-                "loginUrl": world.config.url("login"),
-                "restUrl": f"{base}/",
-                "sobjectUrl": f"{base}/sobjects/",
-                "queryUrl": f"{base}/query/",
-                "searchUrl": f"{base}/search/",
-                "recentItemsUrl": f"{base}/recent/",
+                "chatterFeedItemsUrl": f"{base}/chatter/feed-items",
                 "chatterFeedsUrl": f"{base}/chatter/feeds",
                 "chatterGroupsUrl": f"{base}/chatter/groups",
                 "chatterUsersUrl": f"{base}/chatter/users",
-                "chatterFeedItemsUrl": f"{base}/chatter/feed-items",
-                "userUrl": f"/{user_id}",
                 "enterpriseUrl": f"/services/Soap/c/{version}/{org.org_id15}",
+                "loginUrl": world.config.url("login"),
                 "metadataUrl": f"/services/Soap/m/{version}/{org.org_id15}",
                 "partnerUrl": f"/services/Soap/u/{version}/{org.org_id15}",
+                "queryUrl": f"{base}/query/",
+                "recentItemsUrl": f"{base}/recent/",
+                "restUrl": f"{base}/",
+                "searchUrl": f"{base}/search/",
+                "sobjectUrl": f"{base}/sobjects/",
+                "userUrl": f"/{user_id}",
             },
         },
+        "client": {
+            "instanceId": f"_:{app.developer_name}:",
+            "instanceUrl": core_url,
+            "oauthToken": token.access_token,
+            "refreshToken": None,
+            "targetOrigin": world.config.http_base_url,
+        },
+        "algorithm": "HMACSHA256",
+        "userId": user_id,
     }
+    if issued_at is not ABSENT:
+        envelope["issuedAt"] = opaque_issued_at() if issued_at is ... else issued_at
+    return envelope
+
+
+def parse_issued_at(value: str | None):
+    """The launcher's ``issued_at`` option: blank → opaque (as real orgs), ``null``, ``absent``, or a number."""
+    if not value:
+        return ...
+    if value == "null":
+        return None
+    if value == "absent":
+        return ABSENT
+    try:
+        return int(value)
+    except ValueError:
+        raise CanvasError("issued_at must be blank, null, absent or a whole number") from None
 
 
 def routes(world) -> list:
@@ -308,6 +341,7 @@ def routes(world) -> list:
                 parameters=parameters,
                 version=query.get("version") or DEFAULT_VERSION,
                 location_url=str(request.url),
+                issued_at=parse_issued_at(query.get("issued_at")),
             )
         except (ValueError, CanvasError) as exc:
             return fail(str(exc))

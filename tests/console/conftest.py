@@ -103,14 +103,33 @@ def launch(sim, org_id: str, user: str, url: str, **params) -> dict:
     return response.json()
 
 
+def canvas_open(client, sim, page: str = "wizard", org_id: str = DEMO_ORG_ID, user: str = ADMIN_USERNAME,
+                **params):  # fmt: skip
+    """Post the launcher's signed request to the page's Canvas URL, as Salesforce does; the response."""
+    launched = launch(sim, org_id, user, f"http://testserver/console/canvas/{page}/", **params)
+    return client.post(f"/console/canvas/{page}/", {"signed_request": launched["signed_request"]})
+
+
 def canvas_sign_in(client, sim, org_id: str = DEMO_ORG_ID, user: str = ADMIN_USERNAME) -> str:
-    """Post the signed request to the wizard's Canvas URL; return the console token it hands out."""
-    launched = launch(sim, org_id, user, "http://testserver/console/canvas/wizard/")
-    response = client.post("/console/canvas/wizard/", {"signed_request": launched["signed_request"]})
-    assert response.status_code == 302, response.content.decode()[:500]
-    match = re.search(r"[?&]st=([^&]+)", response["Location"])
-    assert match, response["Location"]
-    return match.group(1)
+    """Open the wizard through Canvas; return the console token the page carries (never in a URL)."""
+    response = canvas_open(client, sim, "wizard", org_id, user)
+    assert response.status_code == 200, response.content.decode()[:500]
+    assert not response.has_header("Location")
+    return page_token(response)
+
+
+def page_token(response) -> str:
+    """The console token a page hands its htmx requests (body hx-headers), or its error page's renewal."""
+    match = re.search(r'"X-Console-Token": "([^"]+)"', response.content.decode())
+    if match:
+        return match.group(1)
+    assert response.has_header("X-Console-Token"), response.content.decode()[:500]
+    return response["X-Console-Token"]
+
+
+def console_headers(token: str, **extra) -> dict:
+    """What session.js sends with each htmx request from one of our pages."""
+    return {"X-Console-Token": token, "Sec-Fetch-Site": "same-origin", **extra}
 
 
 @pytest.fixture

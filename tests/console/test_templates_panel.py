@@ -135,10 +135,15 @@ def test_another_tenants_or_a_disabled_sender_is_refused(acme, whatsapp, sim):
 # --- the pages -----------------------------------------------------------------------------------------
 
 
+def panel_headers(tenant, record_id: str = "") -> dict:
+    """What the panel's htmx requests carry: the console token in a header, from our own origin."""
+    return {"X-Console-Token": token(tenant, record_id), "Sec-Fetch-Site": "same-origin"}
+
+
 def test_panel_prefills_the_customer_and_offers_the_sessions_salesforce_values(acme, whatsapp, client):
     session_id = open_messaging_session(acme)
     linked = link_contact_and_case(acme, session_id)
-    response = client.get("/console/templates/", {"st": token(acme, session_id)})
+    response = client.get("/console/templates/", headers=panel_headers(acme, session_id))
     assert response.status_code == 200
     page = response.content.decode()
     assert f'value="{CUSTOMER}"' in page
@@ -148,16 +153,16 @@ def test_panel_prefills_the_customer_and_offers_the_sessions_salesforce_values(a
     assert {"label": "Your name", "value": "Ada Agent"} in picker
     assert "(this conversation)" in page
     # ?id= works too, for a panel opened without a record in the signed request.
-    by_id = client.get("/console/templates/", {"st": token(acme), "id": session_id[:15]})
+    by_id = client.get("/console/templates/", {"id": session_id[:15]}, headers=panel_headers(acme))
     assert by_id.status_code == 200 and by_id.context["session"].record_id[:15] == session_id[:15]
 
 
 def test_another_tenants_or_a_malformed_session_id_is_refused(acme, client):
     globex()
-    response = client.get("/console/templates/", {"st": token(acme), "id": OTHER_TENANTS_SESSION})
+    response = client.get("/console/templates/", {"id": OTHER_TENANTS_SESSION}, headers=panel_headers(acme))
     assert response.status_code == 404
     assert "from one of your own Messaging Sessions" in response.content.decode()
-    response = client.get("/console/templates/", {"st": token(acme), "id": "001-not-a-session"})
+    response = client.get("/console/templates/", {"id": "001-not-a-session"}, headers=panel_headers(acme))
     assert response.status_code == 400 and "is not a Messaging Session id" in response.content.decode()
     assert client.get("/console/templates/").status_code == 403  # no console session at all
 
@@ -165,7 +170,7 @@ def test_another_tenants_or_a_malformed_session_id_is_refused(acme, client):
 def test_without_salesforce_the_panel_still_works_by_hand_and_says_why(acme, sim, client):
     session_id = open_messaging_session(acme)
     sim.post("/__sim/faults", json={"service": "core", "path": "/query", "status": 503, "outage": True})
-    response = client.get("/console/templates/", {"st": token(acme, session_id)})
+    response = client.get("/console/templates/", headers=panel_headers(acme, session_id))
     assert response.status_code == 200
     assert "Salesforce values could not be loaded" in response.content.decode()
     assert response.context["session"].picker_json == [{"label": "Your name", "value": "Ada Agent"}]
@@ -173,7 +178,7 @@ def test_without_salesforce_the_panel_still_works_by_hand_and_says_why(acme, sim
 
 def test_no_sender_says_so_and_points_to_the_wizard(acme, client):
     Sender.objects.filter(tenant=acme).update(enabled=False)
-    page = client.get("/console/templates/", {"st": token(acme)}).content.decode()
+    page = client.get("/console/templates/", headers=panel_headers(acme)).content.decode()
     assert "No WhatsApp sender is set up for this org yet" in page
     assert 'id="template-list"' not in page
 

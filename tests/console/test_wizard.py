@@ -39,7 +39,7 @@ class Wizard:
         self.client, self.token = client, token
 
     def get(self, path: str, **params):
-        return self.client.get(path, {"st": self.token, **params})
+        return self.client.get(path, params, headers={"X-Console-Token": self.token})
 
     def post(self, path: str, data: dict):
         return self.client.post(path, {"st": self.token, **data})

@@ -56,13 +56,17 @@ def test_signed_request_matches_the_sdk_algorithm(sandbox, sim, core_org):
     assert base64.b64decode(signature) == expected
     envelope = json.loads(base64.b64decode(encoded))
     assert envelope == launched["envelope"]
-    assert envelope["algorithm"] == "HMACSHA256" and isinstance(envelope["issuedAt"], int)
+    assert envelope["algorithm"] == "HMACSHA256"
+    # issuedAt is "for internal use only": real orgs send opaque negative 32-bit numbers, not a time.
+    assert isinstance(envelope["issuedAt"], int) and -(2**31) <= envelope["issuedAt"] < 0
+    # The guide's example order: context, client, algorithm, userId, issuedAt.
+    assert list(envelope) == ["context", "client", "algorithm", "userId", "issuedAt"]
     context = envelope["context"]
     assert context["organization"]["organizationId"] == core_org and len(core_org) == 18
     assert context["user"]["userName"] == AGENT and context["user"]["fullName"] == "Ada Lovelace"
     assert envelope["userId"] == context["user"]["userId"]
     assert context["environment"]["displayLocation"] == "Aura"
-    assert context["environment"]["parameters"] == {"recordId": session_id}
+    assert context["environment"]["parameters"] == {}  # the record is in environment.record, not here
     assert context["environment"]["record"]["Id"] == session_id
     assert context["environment"]["record"]["attributes"]["type"] == "MessagingSession"
     assert context["application"]["authType"] == "SIGNED_REQUEST"
@@ -82,6 +86,16 @@ def test_verify_accepts_the_genuine_and_refuses_the_tampered(sim, core_org):
         canvas.verify(tampered, CONSUMER_SECRET)
     with pytest.raises(canvas.CanvasError):
         canvas.verify("no-dot-here", CONSUMER_SECRET)
+
+
+@pytest.mark.parametrize(("option", "expected"), [("null", None), ("-1555461611", -1555461611)])
+def test_issued_at_can_be_null_or_given(sim, core_org, option, expected):
+    envelope = launch_json(sim, org=core_org, user=AGENT, issued_at=option)["envelope"]
+    assert envelope["issuedAt"] == expected
+
+
+def test_issued_at_can_be_absent(sim, core_org):
+    assert "issuedAt" not in launch_json(sim, org=core_org, user=AGENT, issued_at="absent")["envelope"]
 
 
 def test_parameters_and_location_pass_through(sim, core_org):

@@ -144,7 +144,7 @@ def _from_switchboard(context: SessionContext, tenant: Tenant) -> None:
     """Salesforce did not answer: the conversation Switchboard knows for this session, if any."""
     conversation = (
         Conversation.objects.for_tenant(tenant)
-        .filter(messaging_session_id__startswith=context.record_id[:15])
+        .filter(messaging_session_id__in=session_id_forms(context.record_id))
         .select_related("sender")
         .first()
     )
@@ -157,6 +157,12 @@ def _from_switchboard(context: SessionContext, tenant: Tenant) -> None:
     context.channel_address = conversation.sender.channel_address_identifier
     if conversation.customer_name:
         context.values.append(PickerValue("Customer name", conversation.customer_name))
+
+
+def session_id_forms(record_id: str) -> list[str]:
+    """The 15- and 18-character forms of an id, to match a stored one exactly (ids are case-sensitive, so
+    never a prefix match, which SQLite's LIKE would also case-fold)."""
+    return [record_id[:15], record_id] if len(record_id) == 18 else [record_id]
 
 
 def customer_number(key: str) -> str:

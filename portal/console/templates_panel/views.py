@@ -1,5 +1,6 @@
-"""The WhatsApp template panel: an iframe on the Messaging Session record page (Canvas sign-in, or
-``?id=<MessagingSession id>``) from which an agent sends an approved template.
+"""The WhatsApp template panel: an iframe on the Messaging Session record page (Canvas sign-in; the signed
+record always wins, ``?id=<MessagingSession id>`` serves only a session opened without one) from which an
+agent sends an approved template.
 
 One full page, then small htmx fragments: the template list (per sender, searchable, refreshable), the
 value fields generated from the chosen template, the live preview, the send with field-level errors, the
@@ -9,7 +10,6 @@ window badge and the history with live delivery status. Every query is scoped to
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -25,7 +25,7 @@ from relay.templates_render import initial_values, preview, shape_of
 from tenants.models import Sender, WhatsAppTemplate
 from tenants.template_sync import ensure_synced, last_synced, sync_sender
 
-from ..session import console_error, console_view
+from ..session import console_error, console_view, panel_record
 from . import context as session_context
 
 VALUE_PREFIXES = ("header_", "body_", "url_", "reply_")
@@ -68,8 +68,9 @@ def _template(request, sender: Sender | None) -> WhatsAppTemplate | None:
 
 
 def _wizard_url(request) -> str:
+    """The wizard's plain URL: the boosted link carries the session in its header, never in the URL."""
     try:
-        return f"{reverse('console:wizard')}?st={request.console.token()}"
+        return reverse("console:wizard")
     except NoReverseMatch:
         return ""
 
@@ -135,15 +136,15 @@ def _fields_context(request, sender, template, values, errors=None) -> dict:
 @console_view()
 def panel(request):
     tenant = request.tenant
-    raw_id = (request.GET.get("id") or request.console.record_id or "").strip()
+    try:
+        record_id, from_url = panel_record(request)
+    except ValidationError as exc:
+        shown = (request.GET.get("id") or request.console.record_id)[:40]
+        return console_error(
+            request, f"“{shown}” is not a Messaging Session id: {exc.messages[0]}", status=400
+        )
     session = session_context.SessionContext()
-    if raw_id:
-        try:
-            record_id = session_context.normalize_session_id(raw_id)
-        except ValidationError as exc:
-            return console_error(
-                request, f"“{raw_id[:40]}” is not a Messaging Session id: {exc.messages[0]}", status=400
-            )
+    if record_id:
         session = session_context.load(tenant, record_id, agent_name=request.console.user_name)
         if session.exists is False:
             return console_error(
@@ -152,9 +153,16 @@ def panel(request):
                 "from one of your own Messaging Sessions.",
                 status=404,
             )
-    # From here on the page's token names the checked session (an unverifiable one is dropped).
-    verified = session.record_id if session.exists else ""
-    request.console = replace(request.console, record_id=verified)
+        if from_url and not session.exists:  # named by ?id= only: it must be shown to be the org's
+            return console_error(
+                request,
+                f"Switchboard could not confirm that {record_id} is one of this org's Messaging Sessions "
+                f"({session.problem or 'Salesforce did not answer'}). Open the template panel from one of "
+                "your own Messaging Sessions.",
+                status=404,
+            )
+    # From here on the page's token is bound to this session: the signed one, or the ?id= just checked.
+    request.console = request.console.for_record(record_id)
     senders = list(_senders(tenant))
     response = render(
         request,

@@ -56,9 +56,10 @@ log = logging.getLogger(__name__)
 
 
 def wizard_url(request: HttpRequest, name: str, *args, **params) -> str:
-    """A URL inside the wizard that carries the console token (no cookie in a cross-site frame)."""
-    query = {"st": request.console.token(), **params}
-    return f"{reverse(name, args=args)}?{urlencode(query)}"
+    """A URL inside the wizard. It never carries the console token: the boosted request that follows it (a
+    redirect included) sends the token in its X-Console-Token header (portal/console/session.py)."""
+    query = urlencode(params)
+    return f"{reverse(name, args=args)}?{query}" if query else reverse(name, args=args)
 
 
 def step_url(request: HttpRequest, slug: str, **params) -> str:
@@ -76,7 +77,6 @@ def page(
         "tenant": tenant,
         "console": request.console,
         "console_token": token,
-        "st_query": urlencode({"st": token}),
         "steps": step_states,
         "current": BY_SLUG.get(slug),
         "progress": progress,
@@ -116,7 +116,7 @@ def embed(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(admin_only=True)
-@require_GET
+@require_http_methods(["GET", "POST"])  # POST: the download form, whose body carries the console token
 def certificate(request: HttpRequest) -> HttpResponse:
     connection = connection_of(request.tenant)
     if connection is None or not connection.certificate:
@@ -570,7 +570,6 @@ def health_checks(request: HttpRequest) -> HttpResponse:
         {
             "checks": checks,
             "all_ok": not any(c.failed for c in checks),
-            "st_query": urlencode({"st": request.console.token()}),
         },
     )
 
@@ -593,7 +592,6 @@ def test_message_status(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "message": message,
             "final": message.status in FINAL,
-            "st_query": urlencode({"st": request.console.token()}),
         },
     )
 
