@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -24,6 +25,45 @@ from .models import (
     Tenant,
     User,
 )
+
+SHOW_ONCE_TEMPLATE = "admin/tenants/show_once.html"
+
+
+class ShowOnceMixin:
+    """Secrets made by a save (webhook credentials, API keys) are rendered in the response to that save,
+    never put in a message: Django keeps messages in a cookie (signed, not encrypted) or the session.
+
+    ``save_model`` leaves them on the request (``remember_secret``); the redirect that follows a save is
+    turned into a page that shows them, with a link to where the redirect went.
+    """
+
+    def remember_secret(self, request, title: str, rows: list[tuple[str, str]]) -> None:
+        if not hasattr(request, "_secrets_shown_once"):
+            request._secrets_shown_once = []
+        request._secrets_shown_once.append({"title": title, "rows": rows})
+
+    def show_once(self, request, next_url: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy it now: it is not shown again",
+            "items": request._secrets_shown_once,
+            "next_url": next_url,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, SHOW_ONCE_TEMPLATE, context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._with_secrets(request, super().response_add(request, obj, post_url_continue))
+
+    def response_change(self, request, obj):
+        return self._with_secrets(request, super().response_change(request, obj))
+
+    def _with_secrets(self, request, response):
+        if getattr(request, "_secrets_shown_once", None) and response.status_code == 302:
+            return self.show_once(request, response["Location"])
+        return response
 
 
 @admin.register(User)
@@ -172,7 +212,7 @@ class SalesforceConnectionAdmin(TenantScopedAdmin):
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(TenantScopedAdmin):
+class ProviderAccountAdmin(ShowOnceMixin, TenantScopedAdmin):
     form = WriteOnlySecretsForm
     list_display = ["name", "tenant", "provider", "base_url", "webhook_auth", "active"]
     list_filter = ["provider", "active", "webhook_auth", "tenant"]
@@ -210,18 +250,18 @@ class ProviderAccountAdmin(TenantScopedAdmin):
             secret = account.rotate_webhook_credentials()
             account.save(update_fields=["webhook_secret", "webhook_username", "updated_at"])
             self._show_credentials_once(request, account, secret)
+        return self.show_once(request, request.get_full_path())
 
     def _show_credentials_once(self, request, account, secret):
-        url = f"{settings.PUBLIC_BASE_URL}{account.webhook_path}"
-        how = {
-            ProviderAccount.WebhookAuth.HMAC: f"HMAC-SHA256 secret: {secret}",
-            ProviderAccount.WebhookAuth.BASIC: f"Basic credentials: {account.webhook_username} / {secret}",
-            ProviderAccount.WebhookAuth.HEADER: f"Header X-Switchboard-Token: {secret}",
-        }[account.webhook_auth]
-        messages.warning(
-            request,
-            f"Configure {account.name} at {account.get_provider_display()}: webhook URL {url} – {how}. "
-            "Copy it now: the secret is not shown again.",
+        rows = [("Webhook URL", f"{settings.PUBLIC_BASE_URL}{account.webhook_path}")]
+        if account.webhook_auth == ProviderAccount.WebhookAuth.BASIC:
+            rows += [("Basic auth user name", account.webhook_username), ("Basic auth password", secret)]
+        elif account.webhook_auth == ProviderAccount.WebhookAuth.HEADER:
+            rows += [("Header", "X-Switchboard-Token"), ("Token", secret)]
+        else:
+            rows += [("Header", "X-Hub-Signature-256: sha256=<hex>"), ("HMAC-SHA256 secret", secret)]
+        self.remember_secret(
+            request, f"Configure {account.name} at {account.get_provider_display()} with these", rows
         )
 
 
@@ -251,7 +291,7 @@ class RoutingRuleAdmin(TenantScopedAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ShowOnceMixin, admin.ModelAdmin):
     list_display = ["name", "partner", "tenant", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["partner", "tenant"]
     readonly_fields = ["lookup", "created_at", "last_used_at"]
@@ -273,9 +313,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         key, plaintext = ApiKey.issue(name=obj.name, partner=obj.partner, tenant=obj.tenant)
         obj.pk, obj.lookup = key.pk, key.lookup
-        messages.warning(
-            request, f"API key for {obj.name}: {plaintext} – copy it now, it is not shown again."
-        )
+        self.remember_secret(request, f"API key {obj.name}", [("API key", plaintext)])
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
