@@ -74,8 +74,10 @@ def canvas_entry(request: HttpRequest, page: str = ""):
         target = resolve(reverse(PAGES[page]))
     except NoReverseMatch:
         return console_error(request, f"The {page} page is not available in this version.", status=404)
-    # The page answers this POST itself, as the GET it would be: its own links and forms go through htmx.
+    # The page answers this POST itself, as the GET of its own URL (which session.js puts in the address
+    # bar, so that its forms post to it): its links and forms go through htmx with the token in a header.
     request.canvas_session = session
+    request.path = request.path_info = reverse(PAGES[page])
     request.method = "GET"
     request.POST = QueryDict()
     return target.func(request, *target.args, **target.kwargs)

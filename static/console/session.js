@@ -21,6 +21,9 @@
     try {
       remember(JSON.parse(document.body.getAttribute("hx-headers") || "{}")[HEADER]);
     } catch (error) { /* no session on this page (an error page) */ }
+    // Opened by Salesforce's POST to the Canvas URL: the address is the page's own (its forms post there).
+    var page = document.body.getAttribute("data-console-page");
+    if (page && page !== window.location.pathname) window.history.replaceState(null, "", page);
   }
 
   document.addEventListener("htmx:configRequest", function (event) {
@@ -29,6 +32,13 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
     if (xhr) remember(xhr.getResponseHeader(HEADER));
+  });
+  // Back and forward: htmx keeps no snapshots (they would hold the token), so it asks the server again.
+  document.addEventListener("htmx:historyCacheMiss", function (event) {
+    if (token) event.detail.xhr.setRequestHeader(HEADER, token);
+  });
+  document.addEventListener("htmx:historyCacheMissLoad", function (event) {
+    remember(event.detail.xhr.getResponseHeader(HEADER));
   });
   ["keydown", "pointerdown", "scroll", "input"].forEach(function (name) {
     document.addEventListener(name, function () { lastActivity = Date.now(); }, { capture: true, passive: true });

@@ -1,7 +1,7 @@
 """An agent sends a WhatsApp template from the panel on a Messaging Session, opened through the sandbox's
 Canvas launcher in headless Chromium at console panel width, with a real Celery worker behind it."""
 
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -63,6 +63,8 @@ def test_agent_fills_and_sends_a_template_and_sees_it_delivered(wired, panel_pag
         f"{wired.sandbox.base_url}/__sim/canvas/launch?org={wired.org_id}&user=ada@acme.demo"
         f"&record={session['id']}&url={quote(wired.live_server.url + '/console/canvas/templates/')}"
     )
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(launch)
     expect(page.locator("h1")).to_have_text("Send a WhatsApp template")
     expect(page.locator("#customer")).to_have_value("+" + CUSTOMER)  # from the session's end user
@@ -142,7 +144,23 @@ def test_agent_fills_and_sends_a_template_and_sees_it_delivered(wired, panel_pag
     expect(page.locator(".sb-history__item").first).to_contain_text("by Ada Agent")
     assert len(templates_on_phone(sim)) == 1
 
-    # Another tenant's Messaging Session: refused, with the reason.
-    token = parse_qs(urlsplit(page.url).query)["st"][0]
-    page.goto(f"{wired.live_server.url}/console/templates/?st={token}&id={OTHER_TENANTS_SESSION}")
-    expect(page.locator("#console-error")).to_contain_text("from one of your own Messaging Sessions")
+    # No URL the page shows or loaded holds the session token: it travels in a header.
+    token = page.evaluate("() => JSON.parse(document.body.getAttribute('hx-headers'))['X-Console-Token']")
+    assert token and token not in page.url and "st=" not in page.url
+    assert not any(token in url for url in requested)
+
+    # The page asked for another Messaging Session (another tenant's): 404, with the reason.
+    page.evaluate(
+        "id => htmx.ajax('GET', '/console/templates/?id=' + id, {target: 'body'})", OTHER_TENANTS_SESSION
+    )
+    expect(page.locator("#console-error")).to_contain_text("cannot be pointed at another")
+
+    # The token replayed from another origin (a form on the sandbox's site posting it): refused.
+    page.goto(f"{wired.sandbox.base_url}/__sim/canvas")
+    page.evaluate(
+        """([url, token]) => { const f = document.createElement('form'); f.method = 'post'; f.action = url;
+        const i = document.createElement('input'); i.name = 'st'; i.value = token; f.append(i);
+        document.body.append(f); f.submit(); }""",
+        [f"{wired.live_server.url}/console/templates/send/", token],
+    )
+    expect(page.locator("#console-error")).to_contain_text("came from another site")

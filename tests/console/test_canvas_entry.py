@@ -96,6 +96,8 @@ def test_a_documented_signed_request_with_negative_issued_at_opens_each_page(dem
     response = client.post(f"/console/canvas/{page}/", {"signed_request": launched["signed_request"]})
     assert response.status_code == 200, response.content.decode()[:400]
     assert PAGE_MARKERS[page] in response.content.decode()
+    # The page's own address, which session.js puts in the address bar (its forms post there).
+    assert f'data-console-page="/console/{page}/"' in response.content.decode()
     token = page_token(response)
     session = ConsoleSession.from_token(token)
     assert session.user_id == envelope["context"]["user"]["userId"] and len(session.user_id) == 18
