@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.desks.render import describe
 from relay.events import (
     Contact,
     Email,
@@ -715,3 +716,52 @@ def test_bodies_that_are_not_infobip_say_what_is_wrong(bad, message):
     with pytest.raises(ValueError) as caught:
         parse(bad)
     assert message in str(caught.value)
+
+
+# --- odd values inside a real body: a clear ValueError (400) or a message an agent can read -----------------
+
+ODD = [None, 7, -1.5, True, [], {}, "", "x", [None], {"a": None}]
+
+
+def leaf_paths(value, path=()):
+    """Every key path inside ``value`` (objects and lists), leaves and branches alike."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield (*path, key)
+            yield from leaf_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield (*path, index)
+            yield from leaf_paths(child, (*path, index))
+
+
+def replaced(data, path, value):
+    data = json.loads(json.dumps(data))
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return data
+
+
+INBOUND = [
+    name
+    for name in sorted(p.stem for p in FIXTURES.glob("*.json"))
+    if any(isinstance(e, InboundMessage) for e in parse(name))
+]
+
+
+@pytest.mark.parametrize("name", INBOUND)
+def test_odd_values_anywhere_in_a_message_give_a_clear_error_or_a_readable_message(name):
+    data = body(name)
+    for path in leaf_paths(data["results"][0], ("results", 0)):
+        for value in ODD:
+            try:
+                events = parse(replaced(data, path, value))
+            except ValueError as exc:
+                assert str(exc).startswith("results[0]"), (path, value, exc)
+                continue
+            for event in events:
+                if isinstance(event, InboundMessage):
+                    text = describe(event)
+                    assert text.strip() and "None" not in text and "{'" not in text, (path, value, text)
