@@ -179,7 +179,7 @@ def _check_outbound_url(value: str, *, query_allowed: bool) -> SplitResult:
 
 
 def _address_refusal(host: str, port: int) -> str | None:
-    if _is_local_name(host):
+    if egress.literal_address(host) is None and _is_local_name(host):  # localhost, *.localhost: RFC 6761
         return f"{host} is this machine"
     try:
         addresses = egress.resolve(host, port)

@@ -109,6 +109,11 @@ class InfobipProvider(Provider):
         headers = {"Authorization": f"App {account.api_key}", "Accept": "*/*"}
         response = http.download("media", target, max_bytes=settings.MEDIA_MAX_BYTES, headers=headers)
         raise_for_error(response, "the customer's attachment")
+        if response.status_code != 200:  # a redirect is not followed, and is no file either
+            raise ExternalError.from_status(
+                response.status_code,
+                f"Infobip answered HTTP {response.status_code} instead of the attachment",
+            )
         mime = (response.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
         return response.content, mime, _filename(response, target, mime)
 
@@ -241,14 +246,7 @@ def _code(value) -> str | None:
 def api_base(account: ProviderAccount) -> str:
     """The account's base URL, to which API paths are appended; refused (permanent) if it carries anything a
     path could be smuggled through (a #fragment or ?query makes the appended path vanish) or credentials."""
-    parts = urlsplit(account.base_url)
-    if (
-        parts.query
-        or parts.fragment
-        or "#" in account.base_url
-        or "?" in account.base_url
-        or "@" in parts.netloc
-    ):
+    if "#" in account.base_url or "?" in account.base_url or "@" in urlsplit(account.base_url).netloc:
         raise ExternalError(
             "The provider account's API base URL must be a bare https origin such as "
             "https://abcd12.api.infobip.com: fix it in the account.",
