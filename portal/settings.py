@@ -72,6 +72,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # safe_url: the filter every template applies to a URL from outside (only http and https).
+            "builtins": ["portal.templatetags.safe_urls"],
         },
     },
 ]

@@ -35,6 +35,8 @@ os.environ.setdefault("RELAY_RETRY_BASE_SECONDS", "0.5")
 os.environ.setdefault("RELAY_RETRY_CAP_SECONDS", "4")
 os.environ.setdefault("RELAY_LEASE_SECONDS", "5")
 os.environ.setdefault("EGRESS_ALLOWED_HOSTS", "127.0.0.1")  # the sandbox and live servers (any port)
+# The live servers of the tests speak plain http: production's secure-only cookies would never come back.
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

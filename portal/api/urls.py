@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import DefaultRouter
 
+from .checks import LiveCheckViewSet
 from .errors import error_body
 from .keys import ApiKeyViewSet
 from .messaging import ConversationViewSet, MessageViewSet
@@ -33,6 +34,7 @@ router.register("messages", MessageViewSet, basename="message")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("webhook-subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("checks", LiveCheckViewSet, basename="check")
 
 
 class SchemaView(SpectacularAPIView):

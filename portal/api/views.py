@@ -3,30 +3,26 @@ routing rules. Each viewset scopes through :class:`~portal.api.base.ScopedViewSe
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from relay.errors import ExternalError
-from relay.providers.base import get_provider
-from relay.salesforce.auth import get_token
+from portal import livechecks
+from portal.console.wizard.checks import PROVIDER_KEY, SALESFORCE_LOGIN, SENDER_SYNC
 from tenants.certificates import certificate_expiry, generate_key_pair
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 
 from .base import FilterSet, ScopedViewSet
-from .errors import ErrorSerializer
+from .checks import LiveCheckSerializer, accepted
 from .serializers import (
     CertificateSerializer,
-    CheckResultSerializer,
     ProviderAccountSerializer,
     RoutingRuleSerializer,
     SalesforceConnectionSerializer,
     SenderSerializer,
-    SenderSyncResultSerializer,
     SenderSyncSerializer,
     TenantSerializer,
     TenantTextsSerializer,
@@ -34,15 +30,9 @@ from .serializers import (
     webhook_config,
 )
 
-UPSTREAM_ERROR = OpenApiResponse(ErrorSerializer, description="The provider or Salesforce failed to answer.")
-
 
 class ScopedModelViewSet(ScopedViewSet, ModelViewSet):
     pass
-
-
-def check_result(ok: bool, message: str, code: str = "") -> Response:
-    return Response(CheckResultSerializer({"ok": ok, "message": message, "code": code or ""}).data)
 
 
 # --- tenants ----------------------------------------------------------------------------------------------
@@ -147,27 +137,15 @@ class SalesforceConnectionViewSet(ScopedModelViewSet):
         )
 
     @extend_schema(
-        summary="Sign in to Salesforce now with these settings (JWT bearer flow)",
+        summary="Sign in to Salesforce with these settings (JWT bearer flow), in the background",
+        description="Answers 202 with a live check at once; poll its `url` until `status` is `done`.",
         request=None,
-        responses=CheckResultSerializer,
+        responses={202: LiveCheckSerializer},
     )
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         connection = self.get_object()
-        missing = [
-            name
-            for name in ("consumer_key", "integration_username", "private_key")
-            if not getattr(connection, name)
-        ]
-        if missing:
-            return check_result(False, f"Set {', '.join(missing)} first.", "incomplete")
-        try:
-            token = get_token(connection, refresh=True)  # a fresh sign-in: a cached token proves nothing
-        except ExternalError as exc:
-            return check_result(False, exc.message, exc.code or "")
-        return check_result(
-            True, f"Signed in to {token.instance_url} as {connection.integration_username}.", ""
-        )
+        return accepted(request, livechecks.start(connection.tenant, SALESFORCE_LOGIN))
 
 
 # --- provider accounts ------------------------------------------------------------------------------------
@@ -207,16 +185,18 @@ class ProviderAccountViewSet(ScopedModelViewSet):
         serializer.context["new_webhook_secrets"] = {account.pk: secret}
 
     @extend_schema(
-        summary="Check the API key at the provider now", request=None, responses=CheckResultSerializer
+        summary="Check the API key at the provider, in the background",
+        description="Answers 202 with a live check at once; poll its `url` until `status` is `done`.",
+        request=None,
+        responses={202: LiveCheckSerializer},
     )
     @action(detail=True, methods=["post"])
     def validate(self, request, pk=None):
         account = self.get_object()
-        try:
-            get_provider(account.provider).check_credentials(account)
-        except ExternalError as exc:
-            return check_result(False, exc.message, exc.code or "")
-        return check_result(True, f"{account.get_provider_display()} accepted the API key.")
+        check = livechecks.start(
+            account.tenant, f"{PROVIDER_KEY}:{account.pk}", params={"account": account.pk}
+        )
+        return accepted(request, check)
 
     @extend_schema(
         summary="Generate new webhook credentials (the old ones stop working)",
@@ -254,52 +234,24 @@ class SenderViewSet(ScopedModelViewSet):
     filterset_class = SenderFilter
 
     @extend_schema(
-        summary="Add the provider account's numbers that Switchboard does not have yet",
+        summary="Add the provider account's numbers that Switchboard does not have yet, in the background",
+        description="Answers 202 with a live check at once; poll its `url` until `status` is `done`: its "
+        "`result` then lists the senders created, those that existed and those skipped.",
         request=SenderSyncSerializer,
-        responses={200: SenderSyncResultSerializer, 502: UPSTREAM_ERROR},
+        responses={202: LiveCheckSerializer},
     )
     @action(detail=False, methods=["post"], serializer_class=SenderSyncSerializer)
     def sync(self, request):
         params = SenderSyncSerializer(data=request.data, context=self.get_serializer_context())
         params.is_valid(raise_exception=True)
         account, enable = params.validated_data["account"], params.validated_data["enable"]
-        remote = get_provider(account.provider).list_senders(account)  # ExternalError → 502
-        created, existing, skipped = [], [], []
-        with transaction.atomic():
-            for item in remote:
-                found = Sender.objects.filter(
-                    account=account, channel=item.channel, address=item.address
-                ).first()
-                if found is not None:
-                    existing.append(found)
-                    continue
-                sender = Sender(
-                    tenant=account.tenant,
-                    account=account,
-                    channel=item.channel,
-                    address=item.address,
-                    display_name=item.display_name[:120],
-                    enabled=enable,
-                )
-                try:
-                    sender.full_clean()
-                except DjangoValidationError as exc:
-                    skipped.append({"channel": item.channel, "address": item.address, "reason": exc.messages})
-                    continue
-                if Sender.objects.filter(
-                    account=account, channel=sender.channel, address=sender.address
-                ).exists():
-                    continue
-                sender.save()
-                created.append(sender)
-        context = self.get_serializer_context()
-        return Response(
-            {
-                "created": SenderSerializer(created, many=True, context=context).data,
-                "existing": SenderSerializer(existing, many=True, context=context).data,
-                "skipped": skipped,
-            }
+        check = livechecks.start(
+            account.tenant,
+            f"{SENDER_SYNC}:{account.pk}",
+            params={"account": account.pk, "enable": enable},
+            dedupe=False,  # "enable" may differ between two requests; the tenant's worker slots bound them
         )
+        return accepted(request, check)
 
 
 class RoutingRuleFilter(TenantScopedFilter):

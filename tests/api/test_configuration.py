@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tenants.certificates import generate_key_pair
-from tenants.models import ApiKey, ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
+from tenants.models import ApiKey, Partner, ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 from tenants.validators import normalize_salesforce_id
 
 from .conftest import api
@@ -148,21 +148,48 @@ def test_a_plain_http_salesforce_url_is_refused(world):
     assert "https" in response.json()["error"]["fields"]["instance_url"][0]
 
 
+def finished_check(client, response) -> dict:
+    """A live action answers 202 with a check; its status resource carries the outcome (Celery runs eager
+    in these tests, so it is done by the time the 202 is sent)."""
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert response["Location"] == body["url"] and body["url"].endswith(f"/api/v1/checks/{body['id']}/")
+    polled = client.get(body["url"])
+    assert polled.status_code == 200, polled.content
+    assert polled.json()["status"] == "done", polled.json()
+    return polled.json()
+
+
 def test_the_live_test_signs_in_to_the_sandbox(wired):
     tenant, key = wired
-    response = api(key).post(f"/api/v1/salesforce-connections/{tenant.salesforce.pk}/test/")
-    assert response.status_code == 200
-    assert response.json()["ok"] is True, response.json()
-    assert "Signed in" in response.json()["message"]
+    client = api(key)
+    check = finished_check(
+        client, client.post(f"/api/v1/salesforce-connections/{tenant.salesforce.pk}/test/")
+    )
+    assert check["ok"] is True, check
+    assert check["kind"] == "salesforce-login" and check["tenant"] == tenant.pk
+    assert "Salesforce accepted the login" in check["message"]
 
 
 def test_the_live_test_reports_a_refused_sign_in(wired):
     tenant, key = wired
     SalesforceConnection.objects.filter(pk=tenant.salesforce.pk).update(consumer_key="3MVGunknown")
+    client = api(key)
+    check = finished_check(
+        client, client.post(f"/api/v1/salesforce-connections/{tenant.salesforce.pk}/test/")
+    )
+    assert check["ok"] is False
+    assert check["message"]
+
+
+def test_a_check_is_found_only_by_its_tenants_keys(wired):
+    tenant, key = wired
     response = api(key).post(f"/api/v1/salesforce-connections/{tenant.salesforce.pk}/test/")
-    assert response.status_code == 200
-    assert response.json()["ok"] is False
-    assert response.json()["message"]
+    url = response.json()["url"]
+    _, other_key = ApiKey.issue(name="other", partner=Partner.objects.create(name="Other", slug="other"))
+    assert api(other_key).get(url).status_code == 404  # another partner's key: no such check
+    assert api(key).get("/api/v1/checks/not-a-uuid/").status_code == 404
+    assert api(key).get("/api/v1/checks/6c1c5f7e-0000-4000-8000-000000000000/").status_code == 404
 
 
 # --- provider accounts ------------------------------------------------------------------------------------
@@ -228,12 +255,17 @@ def test_rotate_and_change_of_auth_make_new_credentials(world):
 def test_validate_asks_the_provider(wired):
     tenant, key = wired
     account = ProviderAccount.objects.get(tenant=tenant)
-    response = api(key).post(f"/api/v1/provider-accounts/{account.pk}/validate/")
-    assert response.json() == {"ok": True, "message": "Infobip accepted the API key.", "code": ""}
+    client = api(key)
+    check = finished_check(client, client.post(f"/api/v1/provider-accounts/{account.pk}/validate/"))
+    assert (check["ok"], check["message"], check["kind"]) == (
+        True,
+        "Infobip accepted the API key.",
+        "provider-key",
+    )
     account.api_key = "wrong-key"
     account.save()
-    response = api(key).post(f"/api/v1/provider-accounts/{account.pk}/validate/")
-    assert response.json()["ok"] is False and "API key rejected" in response.json()["message"]
+    check = finished_check(client, client.post(f"/api/v1/provider-accounts/{account.pk}/validate/"))
+    assert check["ok"] is False and "API key rejected" in check["message"]
 
 
 # --- senders and routing rules ----------------------------------------------------------------------------
@@ -285,23 +317,32 @@ def test_sync_adds_the_providers_numbers_once(wired):
     tenant, key = wired
     account = ProviderAccount.objects.get(tenant=tenant)
     Sender.objects.filter(tenant=tenant, channel="sms").delete()
-    response = api(key).post("/api/v1/senders/sync/", {"account": account.pk}, format="json")
-    assert response.status_code == 200, response.content
-    created = response.json()["created"]
+    client = api(key)
+    result = finished_check(
+        client, client.post("/api/v1/senders/sync/", {"account": account.pk}, format="json")
+    )["result"]
+    created = result["created"]
     assert [(s["channel"], s["address"], s["enabled"]) for s in created] == [("sms", "+447491163443", False)]
-    assert {s["channel"] for s in response.json()["existing"]} == {"whatsapp"}  # Viber names are not listed
-    again = api(key).post("/api/v1/senders/sync/", {"account": account.pk}, format="json").json()
-    assert again["created"] == []
+    assert {s["channel"] for s in result["existing"]} == {"whatsapp"}  # Viber names are not listed
+    again = finished_check(
+        client, client.post("/api/v1/senders/sync/", {"account": account.pk}, format="json")
+    )
+    assert again["result"]["created"] == []
 
 
-def test_sync_reports_a_provider_failure_as_502(wired):
+def test_sync_reports_a_provider_failure_in_its_check(wired):
     tenant, key = wired
     account = ProviderAccount.objects.get(tenant=tenant)
     account.base_url = "http://127.0.0.1:9/"  # nothing listens on the discard port
     account.save()
-    response = api(key).post("/api/v1/senders/sync/", {"account": account.pk}, format="json")
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "upstream_error"
+    Sender.objects.filter(tenant=tenant, channel="sms").delete()
+    before = set(Sender.objects.filter(tenant=tenant).values_list("pk", flat=True))
+    client = api(key)
+    check = finished_check(
+        client, client.post("/api/v1/senders/sync/", {"account": account.pk}, format="json")
+    )
+    assert check["ok"] is False and check["result"] is None and check["message"]
+    assert set(Sender.objects.filter(tenant=tenant).values_list("pk", flat=True)) == before
 
 
 def test_routing_rules_are_validated_by_the_model(world):

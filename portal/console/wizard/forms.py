@@ -7,7 +7,6 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from relay.errors import ExternalError
 from relay.providers.base import get_provider
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
 from tenants.validators import normalize_salesforce_id, validate_api_origin, validate_https_url
@@ -244,6 +243,8 @@ class ProviderForm(SldsForm):
         return self.cleaned_data["base_url"].strip().rstrip("/")
 
     def clean(self):
+        """Checks what can be checked here; the key itself is checked at the provider by a live check in a
+        worker (views.provider_step), never in this request."""
         data = super().clean()
         if self.errors:
             return data
@@ -252,16 +253,9 @@ class ProviderForm(SldsForm):
             self.add_error("api_key", "Enter the API key.")
             return data
         try:
-            adapter = get_provider(data["provider"])
+            get_provider(data["provider"])
         except LookupError:
             self.add_error("provider", "Switchboard has no adapter for this provider yet.")
-            return data
-        candidate = ProviderAccount(provider=data["provider"], base_url=data["base_url"], api_key=api_key)
-        try:
-            adapter.check_credentials(candidate)
-        except ExternalError as exc:
-            field = "api_key" if exc.status in (401, 403) else "base_url"
-            self.add_error(field, exc.message)
         return data
 
 

@@ -3,6 +3,8 @@
 Each check answers green (works), amber (works, but something to look at) or red (broken) with the
 other side's own words, and names the wizard step that fixes it. A red Salesforce login skips the checks
 that need it rather than repeating the same error five times.
+
+It runs as a live check in a Celery worker (``checks.health``), never in the web request.
 """
 
 from __future__ import annotations
@@ -239,11 +241,11 @@ def _senders(tenant: Tenant, connection, account, *, salesforce_ok: bool) -> lis
     senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True))
     if not senders:
         return [Check("senders", "Senders", ERROR, "No sender is in use.", "senders")]
-    remote = lists.provider_senders(account, refresh=True)
+    remote = lists.fetch_provider_senders(account)
     livechat = is_livechat(connection)
     channels = None
     if salesforce_ok and not livechat:
-        channels = lists.salesforce_list(connection, "channels", refresh=True)
+        channels = lists.fetch_salesforce_list(connection, "channels")
     routed = set(
         RoutingRule.objects.for_tenant(tenant)
         .filter(active=True, sender__in=senders)

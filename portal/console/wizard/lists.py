@@ -2,6 +2,10 @@
 
 No page calls Salesforce per row: each list is one query, kept in the shared cache (per tenant and per
 credentials) until the admin presses "Refresh". A failed fetch is shown, never cached.
+
+No page calls Salesforce or the provider at all: a list that is not cached yet (or is refreshed) is
+fetched by a live check in a Celery worker (``portal.livechecks``); until it is there the page shows it as
+pending and polls. ``fetch_*`` are the worker's side (and the health check's, which runs there too).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ class FetchedList:
     items: list[dict] = field(default_factory=list)
     fetched_at: datetime | None = None
     error: str = ""
+    check: object = None  # the live check fetching it, while it is pending (portal.livechecks.Check)
+
+    @property
+    def pending(self) -> bool:
+        return self.check is not None
 
     def label_of(self, value: str) -> str:
         return next((item["label"] for item in self.items if item["value"] == value), "")
@@ -49,10 +58,22 @@ def _provider_key(account: ProviderAccount) -> str:
 
 
 def salesforce_list(connection: SalesforceConnection, kind: str, *, refresh: bool = False) -> FetchedList:
-    return _cached(_salesforce_key(connection, kind), lambda: FETCHERS[kind](connection), refresh=refresh)
+    """The cached list, or a pending one whose fetch is queued (the page polls it)."""
+    return _cached_or_queued(connection.tenant, f"list:{kind}", _salesforce_key(connection, kind), refresh)
 
 
 def provider_senders(account: ProviderAccount, *, refresh: bool = False) -> FetchedList:
+    return _cached_or_queued(
+        account.tenant, "list:senders", _provider_key(account), refresh, params={"account": account.pk}
+    )
+
+
+def fetch_salesforce_list(connection: SalesforceConnection, kind: str) -> FetchedList:
+    """Fetch now and cache (a worker's side: the live check, the health check)."""
+    return _fetch(_salesforce_key(connection, kind), lambda: FETCHERS[kind](connection))
+
+
+def fetch_provider_senders(account: ProviderAccount) -> FetchedList:
     def fetch() -> list[dict]:
         return [
             {
@@ -64,7 +85,7 @@ def provider_senders(account: ProviderAccount, *, refresh: bool = False) -> Fetc
             for remote in get_provider(account.provider).list_senders(account)
         ]
 
-    return _cached(_provider_key(account), fetch, refresh=refresh)
+    return _fetch(_provider_key(account), fetch)
 
 
 def forget(connection: SalesforceConnection | None = None, account: ProviderAccount | None = None) -> None:
@@ -74,11 +95,32 @@ def forget(connection: SalesforceConnection | None = None, account: ProviderAcco
         cache.delete(_provider_key(account))
 
 
-def _cached(key: str, fetch, *, refresh: bool) -> FetchedList:
+def _stored(key: str) -> FetchedList | None:
+    stored = cache.get(key)
+    if isinstance(stored, dict):
+        return FetchedList(items=stored["items"], fetched_at=stored["fetched_at"])
+    return None
+
+
+def _cached_or_queued(tenant, kind: str, key: str, refresh: bool, params: dict | None = None) -> FetchedList:
+    from portal import livechecks
+
     if not refresh:
-        stored = cache.get(key)
-        if isinstance(stored, dict):
-            return FetchedList(items=stored["items"], fetched_at=stored["fetched_at"])
+        stored = _stored(key)
+        if stored is not None:
+            return stored
+        last = livechecks.latest(tenant, kind)
+        if last is not None and last.done and not last.ok and last.params.get("key") == key:
+            return FetchedList(error=last.message)  # failed with these credentials: "Refresh" tries again
+    check = livechecks.start(tenant, kind, params={**(params or {}), "key": key})
+    if check.pending:
+        return FetchedList(check=check)
+    if not check.ok:
+        return FetchedList(error=check.message)
+    return _stored(key) or FetchedList(error="The list was fetched but is no longer cached: refresh it.")
+
+
+def _fetch(key: str, fetch) -> FetchedList:
     try:
         items = fetch()
     except ExternalError as exc:

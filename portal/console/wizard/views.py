@@ -4,6 +4,7 @@ query below is scoped to it."""
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlencode
 
@@ -16,16 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from relay.errors import ExternalError
+from portal import livechecks
 from relay.models import Message
-from relay.salesforce import auth
 from tenants.certificates import certificate_expiry, generate_key_pair
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, derive_scrt_url
 
 from .. import snippets
 from ..models import SetupProgress
 from ..session import console_view
-from . import channel_setup, health, lists
+from . import channel_setup, checks, lists
 from .forms import (
     ChannelPickForm,
     ChannelSetupForm,
@@ -37,6 +37,7 @@ from .forms import (
     TestMessageForm,
     split_target,
 )
+from .sample_message import FINAL, record_outcome
 from .steps import (
     BY_SLUG,
     STEPS,
@@ -47,7 +48,6 @@ from .steps import (
     states,
     wizard_account,
 )
-from .test_message import FINAL, record_outcome, send_test_message
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +148,25 @@ def salesforce_step(request: HttpRequest) -> HttpResponse:
         connection.private_key, connection.certificate = generate_key_pair(f"Switchboard {tenant.slug}")
         connection.save()
         return redirect(step_url(request, "salesforce", generated=1) + "#certificate")
+    check = None
     if request.method == "POST":
         form = SalesforceForm(request.POST, secret_set=bool(connection.canvas_consumer_secret))
         if form.is_valid():
             connection = form.save(connection)
-            result = _test_login(connection, progress)
-            if result["ok"] and action == "continue":
-                return redirect(step_url(request, "channel"))
+            if not connection.private_key:
+                result = {
+                    "ok": False,
+                    "message": "Generate the key pair and upload the certificate to the Connected App first.",
+                }
+            else:  # the sign-in runs in a worker; the page polls it (at once with Celery eager)
+                check = livechecks.start(tenant, checks.SALESFORCE_LOGIN)
+                if check.done:
+                    result, check = {"ok": check.ok, "message": check.message}, None
+                    if result["ok"] and action == "continue":
+                        return redirect(step_url(request, "channel"))
+                progress = SetupProgress.of(tenant)
     else:
+        check = _pending(tenant, checks.SALESFORCE_LOGIN)
         initial = {
             "instance_url": connection.instance_url or (request.console.frame_origins or [""])[0],
             "environment": connection.environment,
@@ -175,6 +186,8 @@ def salesforce_step(request: HttpRequest) -> HttpResponse:
             "form": form,
             "connection": connection,
             "result": result,
+            "check": check,
+            "then": "channel" if action == "continue" else "",
             "verified": salesforce_verified(connection, progress) if connection.pk else False,
             "has_key": bool(connection.pk and connection.private_key and connection.certificate),
             "certificate_expires": certificate_expiry(connection.certificate)
@@ -185,28 +198,6 @@ def salesforce_step(request: HttpRequest) -> HttpResponse:
         slug="salesforce",
         status=status,
     )
-
-
-def _test_login(connection: SalesforceConnection, progress: SetupProgress) -> dict:
-    """Run the JWT bearer flow now; Salesforce's own words when it fails."""
-    if not connection.private_key:
-        return {
-            "ok": False,
-            "message": "Generate the key pair and upload the certificate to the Connected App first.",
-        }
-    try:
-        token = auth.get_token(connection, refresh=True)
-    except ExternalError as exc:
-        SetupProgress.objects.filter(pk=progress.pk).update(salesforce_verified_for="")
-        progress.salesforce_verified_for = ""
-        return {"ok": False, "message": exc.message}
-    progress.salesforce_verified_for = auth.cache_key(connection)
-    progress.salesforce_verified_at = timezone.now()
-    progress.save(update_fields=["salesforce_verified_for", "salesforce_verified_at", "updated_at"])
-    return {
-        "ok": True,
-        "message": f"Salesforce accepted the login of {connection.integration_username} ({token.instance_url}).",
-    }
 
 
 # --- step 2: channel (BYOC) or Legacy Chat ---------------------------------------------------------------
@@ -227,6 +218,7 @@ def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> H
     verified = salesforce_verified(connection, progress)
     action = request.POST.get("action", "")
     setup_error = ""
+    setup_check = None
     status = 200
     setup_form = ChannelSetupForm(
         initial={
@@ -244,18 +236,15 @@ def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> H
             connection.event_type_field = channel_setup.EVENT_TYPE_FIELD
             connection.event_payload_field = channel_setup.EVENT_PAYLOAD_FIELD
             connection.save()
-            try:
-                done = channel_setup.ensure_channel(
-                    connection, connection.authorization_context, connection.platform_event
-                )
-            except channel_setup.ChannelSetupError as exc:
-                done, setup_error = exc.done, exc.message
-            progress.channel_setup = channel_setup.as_rows(done)
-            progress.channel_setup_at = timezone.now()
-            progress.save(update_fields=["channel_setup", "channel_setup_at", "updated_at"])
-            lists.forget(connection=connection)
+            setup_check = livechecks.start(tenant, checks.CHANNEL_SETUP)  # Tooling calls: in a worker
+            progress = SetupProgress.of(tenant)
         else:
             status = 400
+    else:
+        setup_check = livechecks.latest(tenant, checks.CHANNEL_SETUP)
+    if setup_check is not None and setup_check.done:
+        setup_error = setup_error or ("" if setup_check.ok else setup_check.message)
+        setup_check = None
     channels = (
         lists.salesforce_list(connection, "channels", refresh=action == "refresh")
         if verified and connection.authorization_context
@@ -293,9 +282,11 @@ def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> H
             "verified": verified,
             "setup_form": setup_form,
             "setup_error": setup_error,
+            "setup_check": setup_check,
             "setup_rows": progress.channel_setup,
             "just_set_up": request.method == "POST"
             and action == "setup"
+            and setup_check is None
             and not setup_error
             and status == 200,
             "pick_form": pick_form,
@@ -339,33 +330,55 @@ def _legacy_chat_step(request: HttpRequest, connection: SalesforceConnection) ->
 
 
 def provider_step(request: HttpRequest) -> HttpResponse:
+    """The key is checked at the provider by a live check in a worker before anything is saved; once it
+    passes, the account is saved and its new webhook secret shown in that same response, once."""
     tenant = request.tenant
     account = wizard_account(tenant)
     action = request.POST.get("action", "")
     secret = ""
+    check = None
     status = 200
     if request.method == "POST" and action == "rotate" and account is not None:
         secret = account.rotate_webhook_credentials()
         account.save()
         form = _provider_form(tenant, account)
+    elif request.method == "POST" and action == "finish":
+        check = livechecks.get(tenant, request.POST.get("check", ""))
+        form = _provider_form(tenant, account)
+        if (
+            check is None
+            or check.kind != checks.PROVIDER_KEY
+            or not (check.done and check.ok and check.sealed)
+        ):
+            form.add_error(None, "This key check is over or unknown: enter the API key again.")
+            check, status = None, 400
+        else:
+            data = check.params["form"]
+            account, secret = _save_provider(tenant, account, data, livechecks.consume_secrets(check))
+            if not secret:
+                return redirect(step_url(request, "senders"))
+            check = None
+            form = _provider_form(tenant, account)
     elif request.method == "POST":
         form = ProviderForm(request.POST, account=account)
         if form.is_valid():
-            data = form.cleaned_data
-            is_new = account is None
-            account = account or ProviderAccount(tenant=tenant)
-            auth_changed = account.webhook_auth != data["webhook_auth"]
-            for name in ("provider", "name", "base_url", "webhook_auth"):
-                setattr(account, name, data[name])
-            if data["api_key"]:
-                account.api_key = data["api_key"]
-            if is_new or auth_changed or not account.webhook_secret:
-                secret = account.rotate_webhook_credentials()
-            account.save()
-            lists.forget(account=account)
-            if not secret:
-                return redirect(step_url(request, "senders"))
-            form = _provider_form(tenant, account)
+            data = {k: form.cleaned_data[k] for k in ("provider", "name", "base_url", "webhook_auth")}
+            api_key = form.cleaned_data["api_key"] or str(account.api_key if account else "")
+            check = livechecks.start(
+                tenant,
+                checks.PROVIDER_KEY,
+                params={"provider": data["provider"], "base_url": data["base_url"], "form": data},
+                secrets={"api_key": api_key, "new": bool(form.cleaned_data["api_key"])},
+                dedupe=False,  # each attempt checks its own key
+            )
+            if check.done and check.ok:
+                account, secret = _save_provider(tenant, account, data, livechecks.consume_secrets(check))
+                if not secret:
+                    return redirect(step_url(request, "senders"))
+                check, form = None, _provider_form(tenant, account)
+            elif check.done:
+                form.add_error(check.data.get("field") or "base_url", check.message)
+                check, status = None, 400
         else:
             status = 400
     else:
@@ -377,6 +390,7 @@ def provider_step(request: HttpRequest) -> HttpResponse:
             "form": form,
             "account": account,
             "secret": secret,
+            "check": check,
             "webhook_url": settings.PUBLIC_BASE_URL + account.webhook_path if account else "",
             "signature_header": "X-Hub-Signature-256",
             "token_header": "X-Switchboard-Token",
@@ -384,6 +398,24 @@ def provider_step(request: HttpRequest) -> HttpResponse:
         slug="provider",
         status=status,
     )
+
+
+def _save_provider(tenant, account: ProviderAccount | None, data: dict, secrets: dict):
+    """Save what the admin entered (after its key passed); new webhook credentials when the account is new,
+    its webhook authentication changed or it has none. Returns (account, the new secret or "")."""
+    is_new = account is None
+    account = account or ProviderAccount(tenant=tenant)
+    auth_changed = account.webhook_auth != data["webhook_auth"]
+    for name in ("provider", "name", "base_url", "webhook_auth"):
+        setattr(account, name, data[name])
+    if secrets.get("new"):
+        account.api_key = secrets["api_key"]
+    secret = ""
+    if is_new or auth_changed or not account.webhook_secret:
+        secret = account.rotate_webhook_credentials()
+    account.save()
+    lists.forget(account=account)
+    return account, secret
 
 
 def _provider_form(tenant, account: ProviderAccount | None) -> ProviderForm:
@@ -539,22 +571,28 @@ def summary_step(request: HttpRequest) -> HttpResponse:
     account = wizard_account(tenant)
     senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True)) if account else []
     form = TestMessageForm(senders=senders)
-    message = None
+    message = check = None
     status = 200
     if request.method == "POST":
         form = TestMessageForm(request.POST, senders=senders)
-        if form.is_valid():
-            try:
-                message = send_test_message(tenant, form.cleaned_data["sender"], form.cleaned_data["number"])
-            except ValidationError as exc:
-                form.add_error("number" if "number" in str(exc) else None, exc.messages[0])
-                status = 400
+        if form.is_valid():  # on WhatsApp it reads the templates first: a live check, in a worker
+            check = livechecks.start(
+                tenant,
+                checks.TEST_MESSAGE,
+                params={"sender": form.cleaned_data["sender"].pk, "number": form.cleaned_data["number"]},
+            )
+            if check.done and check.ok:
+                message = _test_message(tenant, check)
+                check = None
+            elif check.done:
+                form.add_error(check.data.get("field") or None, check.message)
+                check, status = None, 400
         else:
             status = 400
     return page(
         request,
         "console/wizard/summary.html",
-        {"form": form, "senders": senders, "message": message},
+        {"form": form, "senders": senders, "message": message, "test_check": check},
         slug="summary",
         status=status,
     )
@@ -563,15 +601,64 @@ def summary_step(request: HttpRequest) -> HttpResponse:
 @console_view(admin_only=True)
 @require_GET
 def health_checks(request: HttpRequest) -> HttpResponse:
-    checks = health.run_checks(request.tenant)
-    return render(
-        request,
-        "console/wizard/_health.html",
-        {
-            "checks": checks,
-            "all_ok": not any(c.failed for c in checks),
-        },
+    """Start the live health check (or join the one running) and show it, or its progress."""
+    check = livechecks.start(request.tenant, checks.HEALTH)
+    return _check_fragment(request, check)
+
+
+@console_view(admin_only=True)
+@require_GET
+def check_status(request: HttpRequest, check_id: str) -> HttpResponse:
+    """What the page polls: a live check of this tenant, pending or with its result."""
+    check = livechecks.get(request.tenant, check_id)
+    if check is None:
+        raise Http404("No such check.")
+    return _check_fragment(request, check, then=request.GET.get("then", ""))
+
+
+def _pending(tenant, kind: str):
+    check = livechecks.latest(tenant, kind)
+    return check if check is not None and check.pending else None
+
+
+def _test_message(tenant, check) -> Message | None:
+    return (
+        Message.objects.for_tenant(tenant)
+        .filter(pk=check.data.get("message"))
+        .select_related("conversation__sender")
+        .first()
     )
+
+
+def _check_fragment(request: HttpRequest, check, *, then: str = "") -> HttpResponse:
+    """A pending check polls again; a finished one shows its result the way its page does, or, with
+    ``then`` (a step), sends the page there (lists and setup reload the step that waits for them)."""
+    context = {
+        "check": check,
+        "then": then if then in BY_SLUG else "",
+        "console_token": request.console.token(),
+    }
+    if check.pending:
+        return render(request, "console/wizard/_check.html", context)
+    if context["then"] and (check.ok or check.kind != checks.SALESFORCE_LOGIN):
+        # htmx loads the step into the page (an ajax request that carries the console token, as a click
+        # on a link in the wizard does), rather than a bare navigation that would carry none.
+        response = HttpResponse("")
+        response["HX-Location"] = json.dumps({"path": step_url(request, context["then"]), "target": "body"})
+        return response
+    if check.kind == checks.HEALTH:
+        found = check.data.get("checks") or []
+        return render(
+            request,
+            "console/wizard/_health.html",
+            {**context, "checks": found, "all_ok": not any(c["state"] == "error" for c in found)},
+        )
+    if check.kind == checks.TEST_MESSAGE and check.ok:
+        message = _test_message(request.tenant, check)
+        if message is not None:
+            context.update(message=message, final=message.status in FINAL)
+            return render(request, "console/wizard/_test_status.html", context)
+    return render(request, "console/wizard/_check_result.html", context)
 
 
 @console_view(admin_only=True)
