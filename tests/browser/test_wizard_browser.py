@@ -191,3 +191,29 @@ def test_a_tampered_signed_request_ends_on_the_clear_error_page(demo_org, live, 
     frame = open_in_launcher(page, demo_org.base_url, f"{live.url}/console/canvas/wizard/", tampered=True)
     expect(frame.locator("h2")).to_contain_text("Switchboard cannot open this page")
     expect(frame.locator("#console-error")).to_contain_text("The signature does not match")
+
+
+POST_SIGNED_REQUEST = """([url, signed]) => {
+  const form = document.createElement('form'); form.method = 'post'; form.action = url;
+  const field = document.createElement('input'); field.name = 'signed_request'; field.value = signed;
+  form.append(field); document.body.append(form); form.submit();
+}"""
+
+
+def test_a_signed_request_replayed_is_refused(demo_org, live, page):
+    make_clean_tenant(demo_org.sandbox)
+    launched = console_support.launch(
+        demo_org.sim, DEMO_ORG_ID, "admin@acme.demo", f"{live.url}/console/canvas/wizard/"
+    )
+    assert launched["envelope"]["issuedAt"] < 0  # as real orgs send it
+    page.goto(f"{demo_org.base_url}/__sim/canvas?org={DEMO_ORG_ID}")  # the Salesforce side
+    page.evaluate(POST_SIGNED_REQUEST, [launched["action"], launched["signed_request"]])
+    expect(page.locator("#tenant-name")).to_contain_text("Acme")
+    assert page.url == f"{live.url}/console/wizard/"  # the page's own address, with no token in it
+    page.locator("#continue").click()
+    expect(page.locator("#step-title")).to_have_text("1. Salesforce connection")
+    assert page.url == f"{live.url}/console/wizard/salesforce/"
+
+    page.goto(f"{demo_org.base_url}/__sim/canvas?org={DEMO_ORG_ID}")
+    page.evaluate(POST_SIGNED_REQUEST, [launched["action"], launched["signed_request"]])
+    expect(page.locator("#console-error")).to_contain_text("already used")
