@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 
@@ -31,9 +34,12 @@ class ApiCursorPagination(CursorPagination):
     def decode_cursor(self, request):
         """A cursor we made, or a 400: DRF checks only that it decodes; its position must also be an id
         (a cursor from ``next``/``previous`` always is), or the query would fail in the database."""
+        encoded = request.query_params.get(self.cursor_query_param)
         try:
+            # DRF's decoder skips characters that are not base64; a cursor we made never has any.
+            base64.b64decode((encoded or "").encode("ascii"), validate=True)
             cursor = super().decode_cursor(request)
-        except exceptions.NotFound:
+        except (exceptions.NotFound, binascii.Error, UnicodeEncodeError):
             cursor = INVALID
         if cursor is INVALID or (cursor is not None and not _is_id(cursor.position)):
             raise exceptions.ValidationError({self.cursor_query_param: ["This cursor is not valid."]})

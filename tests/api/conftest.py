@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -20,6 +21,13 @@ from tests.factories import make_account, make_sender, make_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_FIXTURE = json.loads((ROOT / "sandbox" / "fixtures" / "demo.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate limits count per partner id (portal/api/throttling.py), and SQLite hands the same ids to every
+    test's partners: each test starts with no requests counted."""
+    cache.clear()
 
 
 def api(key: str | None = None) -> APIClient:
