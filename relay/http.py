@@ -30,7 +30,7 @@ EGRESS_REFUSED = "EGRESS_REFUSED"
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], httpx.Client] = {}
 
-SYSTEMS = ("salesforce", "provider", "media")
+SYSTEMS = ("salesforce", "provider", "media", "partner")
 
 
 def client(system: str) -> httpx.Client:
@@ -81,6 +81,13 @@ def request(system: str, method: str, url: str, **kwargs) -> httpx.Response:
     the egress guard refuses a permanent one."""
     with _errors(system):
         return client(system).request(method, url, **kwargs)
+
+
+def status_only(system: str, method: str, url: str, **kwargs) -> httpx.Response:
+    """Send a request and read only the status line and headers: the body is never read (a partner's endpoint
+    answers us, but what it says is none of our business, and a huge answer costs nothing)."""
+    with _errors(system), client(system).stream(method, url, **kwargs) as response:
+        return response
 
 
 def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Response:

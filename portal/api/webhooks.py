@@ -176,7 +176,7 @@ def deliver(delivery_id: int):
     started = time.monotonic()
     status_code, error, retry_after, permanent = None, "", None, False
     try:
-        response = http.request("partner", "POST", subscription.url, content=body, headers=headers)
+        response = http.status_only("partner", "POST", subscription.url, content=body, headers=headers)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             # The status and its standard phrase only: the answer itself (body, reason line) is never stored
