@@ -52,10 +52,10 @@ def test_replies_sent_before_a_new_tenants_first_subscription_arrive(wired, requ
 def test_replies_sent_while_the_listener_restarts_before_it_stored_a_position(
     wired, rare_keepalives, listener
 ):
+    listener.stop()  # subscribed, but nothing read yet: no replay id to resume from
+    assert not ListenerCursor.objects.get(tenant=wired.tenant).replay_id
     customer = "385919998821"
     session, ada = open_session(wired, "Hello", customer=customer)
-    listener.stop()
-    assert not ListenerCursor.objects.get(tenant=wired.tenant).replay_id  # nothing read, nothing stored
     expected = [f"Restart {n}" for n in range(1, 4)]
     for text in expected[:2]:
         agent_replies(wired, session, ada, text=text)
