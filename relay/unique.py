@@ -13,13 +13,14 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 def violates(exc: IntegrityError, model: type[models.Model], constraint: str) -> bool:
     """Whether ``exc`` is the violation of ``model``'s unique constraint named ``constraint``."""
+    columns = _columns(model, constraint)  # a misspelt name fails on every database, not only on SQLite
     cause = exc.__cause__
     diag = getattr(cause, "diag", None)
     if diag is not None:  # PostgreSQL (psycopg) names the constraint
         return getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION and diag.constraint_name == constraint
     # SQLite names the columns: "UNIQUE constraint failed: relay_message.tenant_id, relay_message.provider, …"
-    columns = ", ".join(f"{model._meta.db_table}.{column}" for column in _columns(model, constraint))
-    return str(exc) == f"UNIQUE constraint failed: {columns}"
+    named = ", ".join(f"{model._meta.db_table}.{column}" for column in columns)
+    return str(exc) == f"UNIQUE constraint failed: {named}"
 
 
 def _columns(model: type[models.Model], constraint: str) -> list[str]:
