@@ -3,7 +3,7 @@
 What a customer can really send (a NUL byte, half a surrogate pair, a 300-character name or id, a clock
 in year 1) is stored, repaired, and the repair is listed on the row (``content["sanitized"]``); the good
 messages beside it in the same request are stored and queued for delivery. What no provider or bot
-sends (NaN, Infinity, 1e400, 10,000 levels of nesting, more results than Infinibip batches, a body over
+sends (NaN, Infinity, 1e400, 10,000 levels of nesting, more results than Infobip batches, a body over
 the limit) is a 4xx that says why and stores nothing. Bodies are real JSON bytes, posted with Django's
 test client; run on SQLite and on PostgreSQL (DATABASE_URL).
 """
