@@ -1,4 +1,4 @@
-"""``python -m bench run|soak|profile [options]``: one command each, from a fresh clone after bin/setup."""
+"""``python -m bench run|soak|profile|slow-provider [options]``: one command each, from a fresh clone after bin/setup."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 COMMANDS = {
     "run": "bench.run",
     "soak": "bench.soak",
+    "slow-provider": "bench.slow_provider",
     "profile": "bench.profile",
 }
 
