@@ -34,7 +34,8 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("RELAY_RETRY_BASE_SECONDS", "0.5")
 os.environ.setdefault("RELAY_RETRY_CAP_SECONDS", "4")
 os.environ.setdefault("RELAY_LEASE_SECONDS", "5")
-os.environ.setdefault("EGRESS_ALLOWED_HOSTS", "127.0.0.1")  # the sandbox and live servers (any port)
+# The sandbox (127.0.0.1) and pytest-django's live servers (localhost), on any port: local, so listed.
+os.environ.setdefault("EGRESS_ALLOWED_HOSTS", "127.0.0.1,localhost")
 # The live servers of the tests speak plain http: production's secure-only cookies would never come back.
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls there.
