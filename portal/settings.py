@@ -185,6 +185,15 @@ LIVE_CHECK_STALE_SECONDS = env.float("LIVE_CHECK_STALE_SECONDS", default=120.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Outside systems -------------------------------------------------------------------------------
+# The class that serves each SalesforceConnection.desk and each ProviderAccount.provider (docs/architecture.md,
+# "Adding a desk or a provider"): a new one is a module and an entry here, nothing else names them.
+SWITCHBOARD_DESKS = {
+    "messaging": "relay.desks.messaging.MessagingDesk",
+    "livechat": "relay.desks.livechat.LiveChatDesk",
+}
+SWITCHBOARD_PROVIDERS = {
+    "infobip": "relay.providers.infobip.client.InfobipProvider",
+}
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # The egress guard (relay/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for

@@ -7,7 +7,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .desks.base import desk_for
+from tenants.models import SalesforceConnection
+
+from .attempts import attempt
+from .desks.base import Desk
+from .desks.registry import desk_for
 from .errors import ExternalError
 from .models import Message
 
@@ -15,7 +19,33 @@ log = logging.getLogger(__name__)
 
 
 def deliver(message: Message) -> None:
-    desk_for(message).deliver(message)
+    """Hand one inbound message to the tenant's desk: a chatbot's transcript, or what the customer sent."""
+    desk = _desk(message)
+    if message.kind == "history":  # a chatbot handover's place in the line (relay/handover)
+        desk.import_transcript(message)
+    else:
+        desk.deliver(message)
+
+
+def _desk(message: Message) -> Desk:
+    try:
+        connection = message.tenant.salesforce  # the pipeline reads it with the message (select_related)
+    except SalesforceConnection.DoesNotExist:
+        connection = None
+    if connection is None:
+        # Not permanent: the admin may connect Salesforce within the delivery window, and then it arrives.
+        problem = ExternalError(
+            "Salesforce is not connected for this tenant yet (setup wizard, step 1)", code="NOT_CONNECTED"
+        )
+    else:
+        try:
+            return desk_for(connection)
+        except LookupError as exc:
+            problem = ExternalError(
+                f"This tenant's desk is not available: {exc}", permanent=True, code="DESK_UNAVAILABLE"
+            )
+    with attempt(message, target="salesforce", action="interaction"):  # recorded like a refused call
+        raise problem
 
 
 def on_failed(message: Message, reason: str, error: ExternalError | None) -> None:

@@ -16,7 +16,8 @@ from .attempts import attempt
 from .errors import ExternalError
 from .events import ReportStatus, StatusReport
 from .models import Conversation, Message, SalesforceNotice, next_sequence
-from .providers.base import Button, OutboundContent, TemplateValues, get_provider
+from .providers.base import Button, OutboundContent, TemplateValues
+from .providers.registry import get_provider
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from tenants.models import ProviderAccount
 
 from .ingest import UnroutableEvent, ingest
-from .providers.base import get_provider
+from .providers.registry import get_provider
 from .webhook_auth import json_error as _error
 from .webhook_auth import read_verified_json, verify
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from relay.errors import ExternalError
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 
 from .models import Sender, WhatsAppTemplate
 

@@ -266,7 +266,7 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
         return webhook_config(obj, secrets.get(obj.pk))
 
     def validate_provider(self, value):
-        from relay.providers.base import get_provider
+        from relay.providers.registry import get_provider
 
         try:
             get_provider(value)

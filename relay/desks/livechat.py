@@ -8,7 +8,7 @@ from .base import Desk
 
 
 class LiveChatDesk(Desk):
-    name = "livechat"
+    name = "livechat"  # no agent_feed: nothing subscribes to a Legacy Chat connection
 
     def deliver(self, message: Message) -> None:
         raise ExternalError(

@@ -1,19 +1,21 @@
-"""BYOC for Messaging: inbound messages become Interaction Service entries."""
+"""BYOC for Messaging: inbound messages become Interaction Service entries; the agents' replies arrive as
+the connection's platform event over Pub/Sub (``relay_listen``)."""
 
 from __future__ import annotations
 
 import uuid
 
-from django.utils import timezone
-
 from ..attempts import attempt
 from ..errors import ExternalError
+from ..handover import presence
+from ..handover.importer import deliver_history
 from ..models import Conversation, Message
-from ..providers.base import get_provider
+from ..outbound import record_agent_event
+from ..providers.registry import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import InteractionClient, attachment_problem
-from ..signals import conversation_event, message_status_changed
-from .base import Desk
+from ..signals import conversation_event
+from .base import Desk, mark_delivered
 from .render import as_text, media_link_note, stored_event
 
 ENTRY_NAMESPACE = uuid.UUID("5b0e4f9e-43a4-4c86-9d3c-4a1b0f6d2c11")
@@ -28,16 +30,12 @@ def entry_id(message: Message) -> str:
 
 class MessagingDesk(Desk):
     name = "messaging"
+    agent_feed = "pubsub"
 
     def deliver(self, message: Message) -> None:
-        if message.kind == "history":  # a chatbot handover's transcript (relay/handover)
-            from ..handover.importer import deliver_history
-
-            deliver_history(message)
-            return
         conversation = message.conversation
         sender = conversation.sender
-        client = InteractionClient(message.tenant.salesforce)
+        client = InteractionClient(self.connection)
         common = {
             "to": sender.channel_address_identifier,
             "from_": conversation.customer,
@@ -79,16 +77,25 @@ class MessagingDesk(Desk):
             **common,
         )
 
+    def import_transcript(self, message: Message) -> None:
+        deliver_history(message, agent_available=self.agent_available)
+
+    def agent_available(self, conversation: Conversation) -> bool | None:
+        return presence.agent_available(conversation)
+
+    def receive(self, event: dict) -> None:
+        record_agent_event(self.connection.tenant, event)
+
+    def end_session(self, conversation: Conversation) -> None:
+        InteractionClient(self.connection).end_session(
+            conversation.sender.channel_address_identifier,
+            conversation.customer,
+            conversation.salesforce_conversation_id,
+        )
+
 
 def _record(message: Message, conversation: Conversation, response: dict) -> None:
-    now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.DELIVERED,
-        delivered_at=now,
-        salesforce_entry_id=entry_id(message),
-        updated_at=now,
-    )
-    message_status_changed.send_robust(sender=Message, message=message, status=Message.Status.DELIVERED)
+    mark_delivered(message, salesforce_entry_id=entry_id(message))
     changes = {}
     if response.get("conversationIdentifier"):
         changes["salesforce_conversation_id"] = response["conversationIdentifier"]

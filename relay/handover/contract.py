@@ -21,6 +21,7 @@ from rest_framework import serializers
 from tenants.models import Sender, Tenant
 from tenants.validators import normalize_e164
 
+from ..providers.registry import get_provider
 from ..untrusted import EARLIEST_PLAUSIBLE, Repairs, bounded_id
 
 CHANNELS = {"WHATSAPP": Sender.Channel.WHATSAPP, "SMS": Sender.Channel.SMS, "VIBER": Sender.Channel.VIBER}
@@ -173,9 +174,12 @@ class HandoverSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"transcript": "Send the transcript, or the conversationId to fetch it from Infobip."}
             )
-        if transcript is None and sender.account.provider != "infobip":
+        if transcript is None and not _keeps_transcripts(sender.account.provider):
             raise serializers.ValidationError(
-                {"conversationId": "Transcripts are fetched from Infobip only: send the transcript inline."}
+                {
+                    "conversationId": f"{sender.account.get_provider_display()} keeps no bot conversations "
+                    "Switchboard can fetch: send the transcript inline."
+                }
             )
         entries = None if transcript is None else _entries(transcript)
         return HandoverRequest(
@@ -268,3 +272,10 @@ def _key(data: dict, conversation_id: str, sender: Sender, customer: str, entrie
         return bounded_id(f"conversation:{conversation_id}", KEY_LENGTH)
     canonical = json.dumps([sender.pk, customer, entries], sort_keys=True, default=str)
     return "body:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def _keeps_transcripts(provider: str) -> bool:
+    try:
+        return get_provider(provider).has_transcripts
+    except LookupError:
+        return False

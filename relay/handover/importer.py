@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from ..attempts import attempt
 from ..errors import ExternalError
 from ..models import Conversation, Message
+from ..outbound import queue_outbound
 from ..pipeline import RetryLater
+from ..providers.registry import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import MAX_HISTORY_ENTRIES, InteractionClient, end_user, text_payload
-from . import presence
 from .models import Handover, HandoverEndpoint
 
 log = logging.getLogger(__name__)
@@ -73,14 +76,15 @@ def replay_text(entry: dict) -> str:
 # --- the line's deliver --------------------------------------------------------------------------------
 
 
-def deliver_history(message: Message) -> None:
+def deliver_history(message: Message, *, agent_available: Callable[[Conversation], bool | None]) -> None:
+    """``agent_available``: the desk's (:meth:`relay.desks.base.Desk.agent_available`)."""
     handover = Handover.objects.select_related("tenant__salesforce").get(
         tenant_id=message.tenant_id, pk=(message.content or {}).get("handover")
     )
     conversation = message.conversation
     ensure_transcript(message, handover)
     if not handover.imported_ids:  # once the import has started, it finishes without asking again
-        wait_for_agent(handover, conversation)
+        wait_for_agent(handover, conversation, agent_available)
     endpoint = HandoverEndpoint.objects.filter(tenant_id=message.tenant_id).first()
     mode = endpoint.history_mode if endpoint else HandoverEndpoint.HistoryMode.AUTO
     client = InteractionClient(handover.tenant.salesforce)
@@ -101,17 +105,19 @@ def deliver_history(message: Message) -> None:
 def ensure_transcript(message: Message, handover: Handover) -> None:
     if handover.transcript_ready:
         return
-    from ..providers.infobip.conversations import fetch_transcript
-
     account = message.conversation.sender.account
-    if handover.provider != "infobip" or account.provider != "infobip":
+    try:
+        provider = get_provider(account.provider)
+    except LookupError:
+        provider = None
+    if handover.provider != account.provider or provider is None or not provider.has_transcripts:
         raise ExternalError(
-            f"Transcripts can be fetched from Infobip only, not from {handover.provider or 'nowhere'}.",
+            f"No transcript to fetch: {handover.provider or 'the bot'} keeps no conversations Switchboard can read.",
             permanent=True,
             code="NO_TRANSCRIPT_SOURCE",
         )
     with attempt(message, target=account.provider, action="transcript"):
-        entries = fetch_transcript(
+        entries = provider.fetch_transcript(
             # +1 ms: the filter is exclusive and Infobip's times have millisecond precision.
             account,
             handover.provider_conversation_id,
@@ -121,9 +127,11 @@ def ensure_transcript(message: Message, handover: Handover) -> None:
     Handover.objects.filter(pk=handover.pk).update(entries=entries, transcript_ready=True)
 
 
-def wait_for_agent(handover: Handover, conversation: Conversation) -> None:
+def wait_for_agent(
+    handover: Handover, conversation: Conversation, agent_available: Callable[[Conversation], bool | None]
+) -> None:
     """Pause the line while no agent is online (the no-agent text goes out once)."""
-    if presence.agent_available(conversation) is not False:
+    if agent_available(conversation) is not False:
         return
     now = timezone.now()
     if handover.status != Handover.Status.WAITING:
@@ -132,15 +140,13 @@ def wait_for_agent(handover: Handover, conversation: Conversation) -> None:
         )
         text = handover.tenant.no_agent_text
         if text:
-            from ..outbound import queue_outbound
-
             queue_outbound(
                 conversation,
                 {"kind": "text", "text": text, "system": "no_agent"},
                 salesforce_entry_id=f"handover-no-agent:{handover.pk}",
             )
     raise RetryLater(
-        now + timedelta(seconds=presence.poll_seconds()),
+        now + timedelta(seconds=settings.HANDOVER_AGENT_POLL_SECONDS),
         reason="Waiting for an agent to come online in Omni-Channel (no agent is available).",
     )
 
@@ -176,8 +182,6 @@ def finish(message: Message, handover: Handover, conversation: Conversation, met
     )
     text = handover.tenant.welcome_text
     if first_time and text:
-        from ..outbound import queue_outbound
-
         queue_outbound(
             conversation,
             {"kind": "text", "text": text, "system": "welcome"},

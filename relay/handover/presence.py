@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.cache import cache
 
 from tenants.models import RoutingRule
@@ -28,11 +27,6 @@ from ..salesforce.rest import SalesforceRest
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 3
-
-
-def poll_seconds() -> float:
-    """How often a waiting handover asks again (``HANDOVER_AGENT_POLL_SECONDS``, default 10)."""
-    return settings.HANDOVER_AGENT_POLL_SECONDS
 
 
 def routed_agent(conversation: Conversation) -> str:

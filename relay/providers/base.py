@@ -1,4 +1,10 @@
-"""What every messaging provider adapter offers (one small class per provider, after healthchecks)."""
+"""What every messaging provider adapter offers (one small class per provider, after healthchecks).
+
+A provider is the customer's side of a conversation: it parses its webhooks into events, sends (text, media,
+template, choices), downloads inbound media, lists an account's senders and templates, and, where it keeps
+a bot's conversations, fetches a transcript for a handover. ``SWITCHBOARD_PROVIDERS`` names the class that
+serves each ``ProviderAccount.provider`` (:mod:`relay.providers.registry`); this module knows none of them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from tenants.models import ProviderAccount, Sender
 
     from ..events import WebhookEvent
@@ -74,6 +82,8 @@ class Provider:
     """Base class. Subclasses set ``name`` and implement what their API can do."""
 
     name: ClassVar[str] = ""
+    #: Whether :meth:`fetch_transcript` works: the provider keeps the conversations of its bots.
+    has_transcripts: ClassVar[bool] = False
 
     def parse_webhook(self, body: dict) -> list[WebhookEvent]:
         """Every event in one webhook request. Raise ValueError with a clear message when it is not ours."""
@@ -106,19 +116,10 @@ class Provider:
     def list_templates(self, account: ProviderAccount, sender: Sender) -> list[Template]:
         raise NotImplementedError
 
-
-_REGISTRY: dict[str, Provider] = {}
-
-
-def register(provider_class: type[Provider]) -> type[Provider]:
-    _REGISTRY[provider_class.name] = provider_class()
-    return provider_class
-
-
-def get_provider(name: str) -> Provider:
-    from . import infobip  # noqa: F401 - registers itself
-
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise LookupError(f"no adapter for provider {name!r}") from None
+    def fetch_transcript(
+        self, account: ProviderAccount, conversation_id: str, *, created_before: datetime | None = None
+    ) -> list[dict]:
+        """A bot conversation's messages, oldest first, as transcript entries: ``{"id", "speaker" (customer,
+        bot, agent, system), "name", "text", "time" (epoch ms), "media" (None or {"url", "mime_type",
+        "filename"})}``; only those created before ``created_before``."""
+        raise NotImplementedError

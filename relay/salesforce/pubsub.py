@@ -67,6 +67,7 @@ from pubsub_api import (
     pb2,
     pb2_grpc,
 )
+from relay.desks.registry import desk_class
 from relay.errors import ExternalError
 from relay.models import ListenerCursor
 from tenants.models import SalesforceConnection, Tenant
@@ -127,13 +128,20 @@ SCHEMAS = SchemaCache()
 def is_complete(connection: SalesforceConnection) -> bool:
     """Whether a connection has what a Pub/Sub subscription needs."""
     return bool(
-        connection.desk == SalesforceConnection.Desk.MESSAGING
+        _desk_feed(connection.desk) == "pubsub"
         and connection.consumer_key
         and connection.integration_username
         and connection.private_key
         and connection.instance_url
         and connection.platform_event
     )
+
+
+def _desk_feed(desk: str) -> str:
+    try:
+        return desk_class(desk).agent_feed
+    except LookupError:
+        return ""
 
 
 def open_channel(endpoint: str | None = None, tls: bool | None = None) -> grpc.Channel:

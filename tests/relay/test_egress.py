@@ -22,8 +22,8 @@ from portal.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscripti
 from relay import http
 from relay.egress import address_problem
 from relay.errors import ExternalError
-from relay.providers.base import get_provider
 from relay.providers.infobip.client import raise_for_error
+from relay.providers.registry import get_provider
 from relay.salesforce.auth import _token_error, mint_token
 from tenants.models import ApiKey, ProviderAccount, SalesforceConnection
 from tests.factories import make_tenant

@@ -18,7 +18,7 @@ from relay.handover import presence
 from relay.handover.importer import history_items
 from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Message
-from relay.providers.infobip.conversations import fetch_transcript
+from relay.providers.registry import get_provider
 from relay.salesforce.rest import SalesforceRest
 from tenants.models import RoutingRule, Sender
 
@@ -123,12 +123,14 @@ def test_the_transcript_is_fetched_page_by_page_up_to_the_handover(demo):
     demo.sandbox.call(lambda: conversation.messages[-1].update(createdAt=later))  # said after the handover
     account = Sender.objects.get(channel="whatsapp").account
 
-    entries = fetch_transcript(account, created["id"], created_before=handed_over_at, page_size=3)
+    entries = get_provider("infobip").fetch_transcript(
+        account, created["id"], created_before=handed_over_at, page_size=3
+    )
     assert [e["text"] for e in entries] == [f"chat {i}" for i in range(7)]
     assert [e["speaker"] for e in entries[:2]] == ["customer", "bot"]
     assert all(isinstance(e["time"], int) for e in entries)
     with pytest.raises(ExternalError) as refused:
-        fetch_transcript(account, "no-such-conversation")
+        get_provider("infobip").fetch_transcript(account, "no-such-conversation")
     assert refused.value.permanent and refused.value.code == "NOT_FOUND"
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from relay.desks.render import as_text, describe, media_link_note
 from relay.events import Contact, InboundMessage, Kind, Phone
 from relay.models import Message
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 from tests.relay.test_infobip_fixture_sources import FIXTURES, fixture_names
 
 REPRS = ("None", "{'", "['", "Contact(", "Phone(", "Location(", "Media(", "Order(", "Reaction(", "<")

@@ -18,8 +18,9 @@ import pytest
 
 from relay.errors import ExternalError
 from relay.events import ReportStatus, StatusReport
-from relay.providers.base import Button, OutboundContent, TemplateValues, get_provider
+from relay.providers.base import Button, OutboundContent, TemplateValues
 from relay.providers.infobip.client import raise_for_error
+from relay.providers.registry import get_provider
 from tests.factories import make_account, make_sender, make_tenant
 
 KEY = "ib-relay-test-key"

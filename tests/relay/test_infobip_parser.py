@@ -24,7 +24,7 @@ from relay.events import (
     ReportStatus,
     StatusReport,
 )
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 
 FIXTURES = Path(__file__).resolve().parents[2] / "relay" / "providers" / "infobip" / "fixtures"
 WAMID = "wamid.HBgLMjc4MTMzMjE0ODIVAgAonoIAUsydhfskYyRDdEMjE4Njg3MzlBMDU2NzI4NgA="

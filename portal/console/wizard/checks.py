@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from portal.livechecks import Check, Outcome, runner, secrets_of
 from relay.errors import ExternalError
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 from relay.salesforce import auth
 from tenants.models import ProviderAccount, Sender, Tenant
 

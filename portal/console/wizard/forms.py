@@ -7,7 +7,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
 from tenants.validators import normalize_salesforce_id, validate_api_origin, validate_https_url
 

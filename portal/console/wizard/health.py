@@ -22,7 +22,7 @@ from pubsub_api import METADATA_ACCESS_TOKEN, METADATA_INSTANCE_URL, METADATA_TE
 from relay import http
 from relay.errors import ExternalError
 from relay.models import ListenerCursor
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 from relay.salesforce import auth, pubsub
 from relay.webhook_auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
 from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant

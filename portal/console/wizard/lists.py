@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from relay.errors import ExternalError
-from relay.providers.base import get_provider
+from relay.providers.registry import get_provider
 from relay.salesforce import auth
 from relay.salesforce.rest import SalesforceRest
 from tenants.models import ProviderAccount, SalesforceConnection

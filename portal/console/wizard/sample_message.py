@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 
 from relay.errors import ExternalError
 from relay.models import Message
-from relay.providers.base import TemplateValues, get_provider
+from relay.providers.base import TemplateValues
+from relay.providers.registry import get_provider
 from relay.sending import send_to_customer, template_content
 from tenants.models import Sender, Tenant
 

@@ -17,16 +17,15 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from relay.desks.registry import desk_for
 from relay.salesforce.pubsub import Backoff, Listener
 
 log = logging.getLogger("relay.listen")
 
 
 def record_agent_event(tenant, fields) -> None:
-    """The real handler, looked up at call time (``relay.outbound`` is the lead's module)."""
-    from relay import outbound
-
-    outbound.record_agent_event(tenant, fields)
+    """One platform event, handed to the tenant's desk (``relay.desks``), which records what it says."""
+    desk_for(tenant.salesforce).receive(fields)
 
 
 class Command(BaseCommand):

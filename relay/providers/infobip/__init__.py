@@ -1,9 +1,2 @@
-"""Infobip: WhatsApp, SMS and Viber (``client`` sends and reads, ``parser`` reads webhooks, ``fixtures/``
-holds real webhook bodies)."""
-
-from ..base import register
-from .client import InfobipProvider
-
-register(InfobipProvider)
-
-__all__ = ["InfobipProvider"]
+"""Infobip: WhatsApp, SMS and Viber (``client`` sends and reads, ``parser`` reads webhooks, ``payloads``
+writes request bodies, ``conversations`` reads bot transcripts, ``fixtures/`` holds real webhook bodies)."""

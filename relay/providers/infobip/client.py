@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from datetime import datetime
 from email.message import Message as MimeHeader
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -20,7 +21,7 @@ from django.conf import settings
 from ... import http
 from ...errors import ExternalError
 from ..base import OutboundContent, Provider, RemoteSender, SendResult, Template
-from . import payloads
+from . import conversations, payloads
 from .parser import address, parse_webhook
 
 if TYPE_CHECKING:
@@ -156,6 +157,42 @@ class InfobipProvider(Provider):
             for item in data.get("templates") or []
             if isinstance(item, dict)
         ]
+
+    has_transcripts = True  # a bot's conversation, from the Conversations API (conversations.py)
+
+    def fetch_transcript(
+        self,
+        account: ProviderAccount,
+        conversation_id: str,
+        *,
+        created_before: datetime | None = None,
+        page_size: int = conversations.PAGE_SIZE,
+    ) -> list[dict]:
+        """Every message of the conversation, oldest first, as transcript entries."""
+        if not conversation_id.strip():
+            raise ExternalError("No Infobip conversation id to fetch the transcript from.", permanent=True)
+        path = f"/ccaas/1/conversations/{quote(conversation_id, safe='')}/messages"
+        params: dict = {"limit": page_size, "orderBy": "createdAt:asc"}
+        if created_before is not None:
+            params["createdBefore"] = conversations.conversations_time(created_before)
+        entries: list[dict] = []
+        for page in range(conversations.MAX_PAGES):
+            data = _json(
+                self._call(
+                    account,
+                    "GET",
+                    path,
+                    f"the messages of conversation {conversation_id}",
+                    params={**params, "page": page},
+                )
+            )
+            messages = [m for m in data.get("messages") or [] if isinstance(m, dict)]
+            entries.extend(e for e in map(conversations.transcript_entry, messages) if e is not None)
+            total = int((data.get("pagination") or {}).get("totalItems") or 0)
+            if not messages or (page + 1) * page_size >= total:
+                break
+        entries.sort(key=lambda e: e["time"])  # stable: equal times keep the API's order
+        return entries
 
     # --- HTTP ----------------------------------------------------------------------------------------------
 
