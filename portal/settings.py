@@ -196,7 +196,7 @@ SWITCHBOARD_PROVIDERS = {
 }
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
-# The egress guard (relay/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for
+# The egress guard (portal/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for
 # every outbound request, except for the hosts listed here ("host" or "host:port", e.g. a local sandbox).
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
 # Largest inbound attachment downloaded from a provider (Salesforce takes 25 MiB; larger goes as a link).

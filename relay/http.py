@@ -3,7 +3,7 @@
 Clients are created lazily per process (Celery forks workers; a pool must not cross a fork).
 Tests and the demo point tenants at the sandbox by URL; nothing here is patched.
 
-Every client goes through the egress guard (:mod:`relay.egress`): each request's URL is checked (https;
+Every client goes through the egress guard (:mod:`portal.egress`): each request's URL is checked (https;
 plain http only for EGRESS_ALLOWED_HOSTS; no credentials in it), on every redirect hop too, and every
 connection is opened by the guarded network backend, which resolves the host, refuses non-public addresses
 and connects to the address it checked. A refused request is a permanent :class:`ExternalError`
@@ -22,7 +22,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from .egress import EgressRefused, GuardedBackend, url_problem
+from portal.egress import EgressRefused, GuardedBackend, url_problem
+
 from .errors import ExternalError
 
 EGRESS_REFUSED = "EGRESS_REFUSED"

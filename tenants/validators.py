@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.deconstruct import deconstructible
 
-from relay import egress
+from portal import egress
 
 _ID_CHARS = re.compile(r"^[0-9A-Za-z]+$")
 _CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
@@ -107,11 +107,6 @@ def validate_e164(value: str) -> None:
     normalize_e164(value)
 
 
-def infobip_number(e164: str) -> str:
-    """Infobip writes international numbers without the leading ``+``."""
-    return e164.removeprefix("+")
-
-
 def _is_local_name(host: str) -> bool:
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
@@ -138,7 +133,7 @@ def validate_browser_url(value: str) -> None:
 
 
 def _check_outbound_url(value: str, *, query_allowed: bool) -> SplitResult:
-    """The rules every URL the server calls follows; the guard in relay/http.py applies them again on each
+    """The rules every URL the server calls follows; the guard (portal/egress.py, at relay/http.py) applies them again on each
     request (a name can resolve elsewhere later), these give the admin the reason when saving."""
     URLValidator(
         schemes=["http", "https"], message="Enter a full URL such as https://acme.my.salesforce.com."

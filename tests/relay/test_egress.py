@@ -1,4 +1,4 @@
-"""The egress guard (relay/egress.py at the choke point relay/http.py): no request forgery through any outbound kind.
+"""The egress guard (portal/egress.py at the choke point relay/http.py): no request forgery through any outbound kind.
 
 Every address class is refused for every kind of outbound request (Salesforce login, the provider API, a
 partner webhook, inbound media), by literal address, by a host name that resolves to one, after a redirect and
@@ -19,8 +19,8 @@ from rest_framework.test import APIClient
 
 from portal.api import webhooks
 from portal.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from portal.egress import address_problem
 from relay import http
-from relay.egress import address_problem
 from relay.errors import ExternalError
 from relay.providers.infobip.client import raise_for_error
 from relay.providers.registry import get_provider

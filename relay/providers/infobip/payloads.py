@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tenants.validators import infobip_number
-
 from ..base import Button, OutboundContent, TemplateValues
 
 URL_IN_TEXT = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -45,8 +43,9 @@ class Request:
 
 
 def number(value: str) -> str:
-    """Infobip's form of an address: digits without '+'; names (Viber, alphanumeric SMS) unchanged."""
-    return infobip_number(value.strip())
+    """Infobip's form of an address: international numbers without the leading '+'; names (Viber,
+    alphanumeric SMS) unchanged."""
+    return value.strip().removeprefix("+")
 
 
 # --- WhatsApp --------------------------------------------------------------------------------------------

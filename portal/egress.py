@@ -11,7 +11,8 @@ Local addresses are reachable only for the hosts the operator lists in ``EGRESS_
 ``host:port``), such as the sandbox of the demo and the tests; the list is empty by default.
 
 The same rules back the validators of configured URLs (:mod:`tenants.validators`), so a URL the guard would
-refuse is refused when it is saved, with the reason.
+refuse is refused when it is saved, with the reason: that is why the guard lives here, beside the settings it
+reads, and not in the relay (configuration never imports the relay).
 """
 
 from __future__ import annotations
