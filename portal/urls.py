@@ -3,7 +3,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from relay.webhooks import provider_webhook
+from relay.inbound.webhook import provider_webhook
 
 from .health import healthz
 

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import inbound, notices, outbound, pipeline
+from . import notices, outbound, pipeline
+from .inbound import deliver as inbound
 from .models import Message, SalesforceNotice
 
 log = logging.getLogger(__name__)

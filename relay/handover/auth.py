@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from ..webhook_auth import WebhookAuthError, check_signature, check_token_header
+from ..inbound.auth import WebhookAuthError, check_signature, check_token_header
 from .models import HandoverEndpoint
 
 HandoverAuthError = WebhookAuthError  # the same checks (and error) as the provider webhooks

@@ -14,8 +14,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from ..webhook_auth import json_error as _error
-from ..webhook_auth import read_verified_json
+from ..inbound.auth import json_error as _error
+from ..inbound.auth import read_verified_json
 from .auth import verify
 from .contract import HandoverSerializer, repair_document
 from .models import HandoverEndpoint

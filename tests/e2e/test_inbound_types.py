@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from relay.events import InboundMessage, Kind
+from relay.inbound.auth import expected_signature
 from relay.models import Message
 from relay.providers.registry import get_provider
-from relay.webhook_auth import expected_signature
 from tests.e2e.conftest import SMS, VIBER, WHATSAPP, console_sessions, session_entries, wait_for
 from tests.relay.test_infobip_fixture_sources import FIXTURES, fixture_names
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from relay.inbound.auth import expected_signature
 from relay.models import Conversation, Message
 from relay.tasks import sweep
-from relay.webhook_auth import expected_signature
 from tests.e2e.conftest import (
     agent_replies,
     console_sessions,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from relay.handover.models import Handover, HandoverEndpoint
+from relay.inbound.auth import expected_signature
 from relay.models import Conversation, Message
-from relay.webhook_auth import expected_signature
 from tests.factories import ORG_B, make_account, make_sender, make_tenant
 
 pytestmark = pytest.mark.django_db

@@ -18,9 +18,9 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from relay.handover.models import Handover, HandoverEndpoint
+from relay.inbound.auth import expected_signature
 from relay.models import Conversation, Message
 from relay.untrusted import MAX_JSON_DEPTH
-from relay.webhook_auth import expected_signature
 from tenants.models import ProviderAccount, Sender
 from tests.api.conftest import wired  # noqa: F401, F811 - the demo tenant wired to the sandbox
 from tests.factories import make_account, make_sender, make_tenant

@@ -10,8 +10,8 @@ import pytest
 
 from relay.desks.render import as_text
 from relay.events import InboundMessage
+from relay.inbound.auth import expected_signature
 from relay.models import Message
-from relay.webhook_auth import expected_signature
 from tests.factories import make_account, make_sender, make_tenant
 from tests.relay.test_infobip_fixture_sources import FIXTURES
 

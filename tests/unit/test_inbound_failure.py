@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from relay import inbound
+from relay.inbound import deliver as inbound
 from relay.models import Conversation, Message
 from tests.factories import make_account, make_sender, make_tenant
 

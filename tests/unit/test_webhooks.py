@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from relay.inbound.auth import expected_signature
 from relay.models import Conversation, Message
-from relay.webhook_auth import expected_signature
 from tenants.models import ProviderAccount
 from tests.factories import make_account, make_sender, make_tenant
 

@@ -21,10 +21,10 @@ from django.utils import timezone
 from pubsub_api import METADATA_ACCESS_TOKEN, METADATA_INSTANCE_URL, METADATA_TENANT_ID, pb2, pb2_grpc
 from relay import http
 from relay.errors import ExternalError
+from relay.inbound.auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
 from relay.models import ListenerCursor
 from relay.providers.registry import get_provider
 from relay.salesforce import auth, pubsub
-from relay.webhook_auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
 from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
 
 from . import lists

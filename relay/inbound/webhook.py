@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 
 from tenants.models import ProviderAccount
 
+from ..providers.registry import get_provider
+from .auth import json_error as _error
+from .auth import read_verified_json, verify
 from .ingest import UnroutableEvent, ingest
-from .providers.registry import get_provider
-from .webhook_auth import json_error as _error
-from .webhook_auth import read_verified_json, verify
 
 
 @csrf_exempt

@@ -13,10 +13,10 @@ from django.utils import timezone
 from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
 
-from .events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
-from .models import Conversation, Message, next_sequence
-from .unique import violates
-from .untrusted import Repairs
+from ..events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
+from ..models import Conversation, Message, next_sequence
+from ..unique import violates
+from ..untrusted import Repairs
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def _store_inbound(
     result.accepted += 1
     result.conversations_to_deliver.add(conversation.pk)
     if created and tenant.welcome_text:
-        from .outbound import queue_outbound
+        from ..outbound import queue_outbound
 
         conversation.last_inbound_at = now
         queue_outbound(conversation, {"kind": "text", "text": tenant.welcome_text, "system": "welcome"})
@@ -213,14 +213,14 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
     if message is None:
         log.info("status report for unknown message %s (account %s)", report.provider_message_id, account.pk)
         return
-    from .outbound import apply_status_report
+    from ..outbound import apply_status_report
 
     if apply_status_report(message, report):
         result.messages_to_report.add(message.pk)
 
 
 def _queue(result: IngestResult) -> None:
-    from . import tasks
+    from .. import tasks
 
     for conversation_id in sorted(result.conversations_to_deliver):
         tasks.deliver_inbound.delay(conversation_id)

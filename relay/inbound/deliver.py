@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from tenants.models import SalesforceConnection
 
-from .attempts import attempt
-from .desks.base import Desk
-from .desks.registry import desk_for
-from .errors import ExternalError
-from .models import Message
+from ..attempts import attempt
+from ..desks.base import Desk
+from ..desks.registry import desk_for
+from ..errors import ExternalError
+from ..models import Message
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def on_failed(message: Message, reason: str, error: ExternalError | None) -> Non
     text = message.tenant.no_agent_text
     if not text or _customer_told_recently(message):
         return
-    from .outbound import queue_outbound
+    from ..outbound import queue_outbound
 
     day = message.updated_at.date().isoformat() if message.updated_at else ""
     queue_outbound(

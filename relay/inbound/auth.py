@@ -20,7 +20,7 @@ from django.http import JsonResponse
 
 from tenants.models import ProviderAccount
 
-from . import untrusted
+from .. import untrusted
 
 log = logging.getLogger(__name__)
 
