@@ -13,6 +13,19 @@ from sandbox.world import SandboxConfig
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
+# What makes a test more than a unit test: the simulators, a live server, a browser, real processes.
+HEAVY_FIXTURES = {"sandbox_server", "live_server", "browser"}
+HEAVY_FOLDERS = {"e2e", "browser", "soak"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the fast tier: ``bin/test -m unit`` runs everything that needs none of the heavy parts."""
+    for item in items:
+        folder = item.path.parent.name
+        heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if not heavy and folder not in HEAVY_FOLDERS and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.unit)
+
 
 @pytest.fixture(scope="session")
 def sandbox_server():

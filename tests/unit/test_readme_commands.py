@@ -91,6 +91,7 @@ def _run(command: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
+@pytest.mark.integration  # runs the scripts in subprocesses: not part of the fast unit tier
 def test_key_commands_work_as_printed_on_a_fresh_machine(tmp_path):
     env = _fresh_env(tmp_path)
     key = _run("bin/manage generate_encryption_key", env).strip()
