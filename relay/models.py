@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from tenants.models import Sender, Tenant, TenantQuerySet
 
+from .lines.waiting import waiting_reason
+
 
 class Conversation(models.Model):
     """One customer talking to one of the tenant's senders (Salesforce: one conversationIdentifier)."""
@@ -147,8 +149,6 @@ class Message(models.Model):
     @property
     def waiting_reason(self) -> str:
         """Why a pending message has not gone yet (its own error, or the head of its line's); "" otherwise."""
-        from .waiting import waiting_reason
-
         return waiting_reason(self)
 
 
@@ -261,6 +261,3 @@ class ListenerCursor(models.Model):
 
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.
 from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
-
-# A tenant's first Pub/Sub subscription starts where its connection was saved (relay/salesforce/cursors.py).
-from .salesforce import cursors as _listener_cursors  # noqa: E402, F401

@@ -14,9 +14,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .attempts import attempt, describe_internal_error, gives_up, record_internal_error
-from .backoff import next_attempt
 from .errors import ExternalError
+from .lines.attempts import attempt, describe_internal_error, gives_up, record_internal_error
+from .lines.backoff import next_attempt
 from .models import Message, SalesforceNotice
 from .salesforce.interactions import InteractionClient
 

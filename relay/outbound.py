@@ -12,9 +12,9 @@ from django.utils import timezone
 from tenants.models import Sender, Tenant
 
 from . import agent_events, signals
-from .attempts import attempt
 from .errors import ExternalError
 from .events import ReportStatus, StatusReport
+from .lines.attempts import attempt
 from .models import Conversation, Message, SalesforceNotice, next_sequence
 from .providers.base import Button, OutboundContent, TemplateValues
 from .providers.registry import get_provider

@@ -30,8 +30,8 @@ from tenants.models import Sender, Tenant, WhatsAppTemplate
 from tenants.template_sync import sync_sender
 from tenants.validators import normalize_e164
 
-from .attempts import attempt
 from .errors import ExternalError
+from .lines.attempts import attempt
 from .models import Message
 from .salesforce.interactions import InteractionClient, now_ms, text_payload
 from .sending import send_to_customer, template_content

@@ -9,11 +9,11 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from relay.lines.retry_failed import retry_failed
+from relay.lines.waiting import with_line_head
 from relay.models import Conversation, Message
-from relay.retry import retry_failed
 from relay.sending import customer_id, send_to_customer
 from relay.template_send import send_template
-from relay.waiting import with_line_head
 from tenants.models import Sender
 from tenants.validators import normalize_e164
 

@@ -22,8 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from relay import http
-from relay.backoff import next_attempt
 from relay.errors import ExternalError
+from relay.lines.backoff import next_attempt
 from relay.models import Conversation, Message
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription

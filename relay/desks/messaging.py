@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from ..attempts import attempt
 from ..errors import ExternalError
 from ..handover import presence
 from ..handover.importer import deliver_history
+from ..lines.attempts import attempt
 from ..models import Conversation, Message
 from ..outbound import record_agent_event
 from ..providers.registry import get_provider

@@ -4,7 +4,7 @@ Called by the Messaging desk for a message of kind ``history``. In order:
 
 1. the transcript: stored with the handover, or fetched once from the provider (Infobip Conversations);
 2. an agent online? If none is, the customer gets the tenant's no-agent text (once) and the line
-   pauses (:class:`~relay.pipeline.RetryLater`), asking again every few seconds until an agent is, or
+   pauses (:class:`~relay.lines.pipeline.RetryLater`), asking again every few seconds until an agent is, or
    the tenant's delivery window ends; customer messages that arrive meanwhile wait behind it;
 3. the import: ``/conversationHistory`` (BYOC for CCaaS orgs: at most 5 entries per call, newest first,
    nothing older than 24 hours, so older entries become one summary entry), or, where Salesforce
@@ -26,11 +26,11 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..attempts import attempt
 from ..errors import ExternalError
+from ..lines.attempts import attempt
+from ..lines.pipeline import RetryLater
 from ..models import Conversation, Message
 from ..outbound import queue_outbound
-from ..pipeline import RetryLater
 from ..providers.registry import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import MAX_HISTORY_ENTRIES, InteractionClient, end_user, text_payload

@@ -15,8 +15,6 @@ from django.utils import timezone
 from tenants.fields import EncryptedTextField
 from tenants.models import Tenant, TenantQuerySet
 
-from ..models import Conversation
-
 
 class HandoverEndpoint(models.Model):
     """Where a tenant's bots hand conversations over: ``/handover/<key>/``, with its own credentials.
@@ -100,7 +98,8 @@ class Handover(models.Model):
         REPLAY = "replay", "Replayed as messages"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="handovers")
+    # By name: relay/models.py imports this module (so Django registers the model), not the other way round.
+    conversation = models.ForeignKey("relay.Conversation", on_delete=models.CASCADE, related_name="handovers")
     key = models.CharField(
         max_length=255, help_text="The caller's handover id (or the provider conversation)."
     )

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from tenants.models import SalesforceConnection
 
-from ..attempts import attempt
 from ..desks.base import Desk
 from ..desks.registry import desk_for
 from ..errors import ExternalError
+from ..lines.attempts import attempt
 from ..models import Message
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from relay.models import ListenerCursor
 from tenants.models import SalesforceConnection
 
 
@@ -29,8 +30,6 @@ def topic_name(connection: SalesforceConnection) -> str:
 def note_connection_saved(sender, instance: SalesforceConnection, raw: bool = False, **kwargs) -> None:
     if raw or not instance.platform_event:  # fixtures load as they are; no event, nothing to start
         return
-    from relay.models import ListenerCursor
-
     topic = topic_name(instance)
     now = timezone.now()
     with transaction.atomic():

@@ -9,8 +9,8 @@ from datetime import UTC, timedelta
 import pytest
 from django.utils import timezone
 
+from relay.lines.waiting import with_line_head
 from relay.models import Message
-from relay.waiting import with_line_head
 
 from .conftest import api, make_message
 

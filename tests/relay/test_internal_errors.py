@@ -296,7 +296,7 @@ def test_an_unexpected_exception_fails_the_row_after_the_bound_and_the_line_move
 def test_the_recorded_error_is_redacted_and_capped(demo):
     """An exception's message can carry anything (a header, a key): the attempt and the row get it redacted
     and at most a few hundred characters long."""
-    from relay.attempts import INTERNAL_ERROR_MAX_CHARS, describe_internal_error
+    from relay.lines.attempts import INTERNAL_ERROR_MAX_CHARS, describe_internal_error
 
     text = describe_internal_error(
         ValueError("Authorization: Bearer abcdefghijklmnop0123456789 " + "x" * 5000)

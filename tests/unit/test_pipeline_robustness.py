@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from relay import pipeline, tasks
+from relay import tasks
 from relay.inbound import deliver as inbound
+from relay.lines import pipeline
 from relay.models import Conversation, DeliveryAttempt, Message, SalesforceNotice
 from tenants.models import SalesforceConnection
 from tests.factories import make_account, make_sender, make_tenant

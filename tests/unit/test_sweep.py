@@ -7,8 +7,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from relay import pipeline, tasks
+from relay import tasks
 from relay.errors import ExternalError
+from relay.lines import pipeline
 from relay.models import Conversation, Message, SalesforceNotice
 from tests.factories import make_account, make_sender, make_tenant
 

@@ -13,11 +13,15 @@ not read that way looks its head up when asked.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, When
 from django.utils import timezone
 
-from .models import Message
+if TYPE_CHECKING:
+    # Only for the annotations: relay.models asks this module for Message.waiting_reason, so the model comes
+    # from the queryset or the message it is given.
+    from ..models import Message
 
 _HEAD_FIELDS = {"line_head_sequence": "sequence", "line_head_error": "last_error"}
 _HEAD_DUE = "line_head_next_attempt_at"
@@ -25,12 +29,13 @@ _HEAD_DUE = "line_head_next_attempt_at"
 
 def with_line_head(queryset: QuerySet) -> QuerySet:
     """``queryset`` with what :func:`waiting_reason` needs about each pending message's line head."""
-    head = Message.objects.filter(
+    model = queryset.model
+    head = model.objects.filter(
         conversation_id=OuterRef("conversation_id"),
         direction=OuterRef("direction"),
-        status=Message.Status.PENDING,
+        status=model.Status.PENDING,
     ).order_by("sequence")[:1]
-    pending = Q(status=Message.Status.PENDING)
+    pending = Q(status=model.Status.PENDING)
     annotations = {
         name: Case(When(pending, then=Subquery(head.values(field))), default=None)
         for name, field in {**_HEAD_FIELDS, _HEAD_DUE: "next_attempt_at"}.items()
@@ -39,17 +44,18 @@ def with_line_head(queryset: QuerySet) -> QuerySet:
 
 
 def waiting_reason(message: Message, now: datetime | None = None) -> str:
-    if message.status != Message.Status.PENDING:
+    model = type(message)
+    if message.status != model.Status.PENDING:
         return ""
     if hasattr(message, "line_head_sequence"):
         head_sequence = message.line_head_sequence
         head_error, head_due = message.line_head_error, message.line_head_next_attempt_at
     else:
         head = (
-            Message.objects.filter(
+            model.objects.filter(
                 conversation_id=message.conversation_id,
                 direction=message.direction,
-                status=Message.Status.PENDING,
+                status=model.Status.PENDING,
             )
             .order_by("sequence")
             .values_list("sequence", "last_error", "next_attempt_at")

@@ -15,8 +15,8 @@ from django.conf import settings
 
 from portal.logging import redact
 
-from .errors import ExternalError
-from .models import DeliveryAttempt, Message
+from ..errors import ExternalError
+from ..models import DeliveryAttempt, Message
 
 # What an internal error leaves on the attempt, the message and its reason: enough to recognise it.
 INTERNAL_ERROR_MAX_CHARS = 500

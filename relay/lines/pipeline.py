@@ -19,10 +19,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attempts, leases, signals
+from .. import signals
+from ..errors import ExternalError
+from ..models import Message
+from . import attempts, leases
 from .backoff import next_attempt
-from .errors import ExternalError
-from .models import Message
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from . import signals
-from .models import Message
+from .. import signals
+from ..models import Message
+from . import wake
 
 # A retried message gets a fresh, shorter delivery window than a new one.
 RETRY_WINDOW = timedelta(days=1)
@@ -16,8 +17,6 @@ RETRY_WINDOW = timedelta(days=1)
 
 def retry_failed(messages) -> list[Message]:
     """Retry the failed ones among ``messages`` (a queryset); returns them, now pending."""
-    from . import tasks
-
     now = timezone.now()
     with transaction.atomic():
         failed = list(messages.select_for_update().filter(status=Message.Status.FAILED))
@@ -35,6 +34,5 @@ def retry_failed(messages) -> list[Message]:
                 sender=Message, message=message, status=Message.Status.PENDING, reason="retry requested"
             )
         for conversation_id, direction in {(m.conversation_id, m.direction) for m in failed}:
-            task = tasks.deliver_inbound if direction == Message.Direction.INBOUND else tasks.deliver_outbound
-            transaction.on_commit(lambda c=conversation_id, t=task: t.delay(c))
+            wake.after_commit(wake.line, conversation_id, direction)
     return failed

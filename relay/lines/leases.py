@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Conversation
+from ..models import Conversation
 
 
 def _field(direction: str) -> str:
