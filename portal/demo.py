@@ -78,13 +78,16 @@ def ensure_demo_tenant(sandbox_url: str) -> Tenant:
         )
         account.save()
     for channel, address, cai in DEMO_SENDERS:
+        display_name = demo_sender_name(channel)
         sender, created = Sender.objects.get_or_create(
             tenant=tenant,
             account=account,
             channel=channel,
             address=address,
-            defaults={"channel_address_identifier": cai, "display_name": f"Acme {channel}"},
+            defaults={"channel_address_identifier": cai, "display_name": display_name},
         )
+        if sender.display_name == f"Acme {channel}":  # the lower-case name earlier demos stored
+            Sender.objects.filter(pk=sender.pk).update(display_name=display_name)
         if created:
             RoutingRule.objects.create(tenant=tenant, sender=sender, target_type=RoutingRule.Target.CHANNEL)
     _ensure_user("admin", superuser=True)
@@ -93,6 +96,11 @@ def ensure_demo_tenant(sandbox_url: str) -> Tenant:
         user=tenant_admin, tenant=tenant, defaults={"role": Membership.Role.ADMIN}
     )
     return tenant
+
+
+def demo_sender_name(channel: str) -> str:
+    """ "Acme WhatsApp", "Acme SMS", "Acme Viber": the channel as people write it."""
+    return f"Acme {Sender.Channel(channel).label}"
 
 
 def _ensure_user(username: str, *, superuser: bool) -> User:

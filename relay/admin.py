@@ -1,4 +1,12 @@
-"""Conversations with the timeline of their messages and delivery attempts; retry failed messages."""
+"""Conversations with the timeline of their messages and delivery attempts; retry failed messages.
+
+Conversations, messages and delivery attempts are the audit trail of what was said and what was done with
+it: nobody deletes them in the admin, superusers included (a deleted message would leave a gap in its
+conversation's numbering and lose the record of an answer the customer may have seen), and nobody edits
+them, so their pages are read-only with a Close button. Only "Retry now" acts on them.
+Listener cursors are the listener's own bookkeeping: superusers only (a tenant admin reads the same
+trouble in the setup wizard's health check, "Event subscription").
+"""
 
 from __future__ import annotations
 
@@ -92,6 +100,12 @@ class ConversationAdmin(TenantScopedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     @admin.display(description="Pending")
     def pending(self, obj):
         return obj.messages.filter(status=Message.Status.PENDING).count()
@@ -131,7 +145,7 @@ class MessageAdmin(TenantScopedAdmin):
     ]
     list_filter = ["status", "direction", "kind", "tenant", "conversation__sender"]
     search_fields = ["text", "provider_message_id", "salesforce_entry_id", "conversation__customer"]
-    list_select_related = ["tenant", "conversation"]
+    list_select_related = ["tenant", "conversation__sender"]
     readonly_fields = [
         "tenant",
         "conversation",
@@ -166,8 +180,11 @@ class MessageAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def get_queryset(self, request):
-        return with_line_head(super().get_queryset(request))
+        return with_line_head(super().get_queryset(request).select_related("conversation__sender"))
 
     @admin.display(description="Waiting because")
     def waiting_reason(self, obj):
@@ -218,7 +235,19 @@ class ListenerCursorAdmin(TenantScopedAdmin):
     def replay(self, obj):
         return bytes(obj.replay_id).hex() if obj.replay_id else "none yet (replays from EARLIEST)"
 
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

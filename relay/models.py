@@ -139,8 +139,25 @@ class Message(models.Model):
         ordering = ["conversation", "sequence"]
 
     def __str__(self) -> str:
-        arrow = "→" if self.direction == self.Direction.INBOUND else "←"
-        return f"{arrow} {self.kind} #{self.sequence} in {self.conversation_id}"
+        """What a person reads in the admin: who wrote to whom, the kind, the place in that direction's
+        line (each direction counts from 1), the customer and the sender, e.g.
+        "Agent → customer · text · #1 · +385919998888 (Acme WhatsApp)"."""
+        content = self.content if isinstance(self.content, dict) else {}
+        if self.kind == "history":
+            route = "Bot transcript → agent"
+        elif self.direction == self.Direction.INBOUND:
+            route = "Customer → agent"
+        elif content.get("system"):
+            route = "Switchboard → customer"
+        else:
+            route = "Agent → customer"
+        conversation = self.conversation if self.conversation_id else None
+        sender = conversation.sender if conversation is not None else None
+        where = ""
+        if conversation is not None:
+            label = (sender.display_name or sender.get_channel_display()) if sender else ""
+            where = f" · {conversation.customer}" + (f" ({label})" if label else "")
+        return f"{route} · {self.kind} · #{self.sequence}{where}"
 
     @property
     def is_done(self) -> bool:

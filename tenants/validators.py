@@ -83,24 +83,50 @@ def make_salesforce_id_validator(kind: str | None = None) -> SalesforceIdValidat
 
 
 def normalize_e164(value: str, *, field: str = "phone number") -> str:
-    """E.164 with ``+``. Infobip's international form without ``+`` is accepted too."""
+    """E.164 with ``+``. Infobip's international form without ``+`` is accepted too.
+
+    Every message is our own: the phone library's texts ("(1) The string supplied did not seem to be a
+    phone number.") reach admins, agents and API callers through this one function."""
     raw = (value or "").strip()
     if not raw:
         raise ValidationError(f"Enter a {field}.", code="phone_required")
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
     candidate = raw if raw.startswith("+") else "+" + raw.removeprefix("00")
     try:
         number = phonenumbers.parse(candidate, None)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(
-            f"“{raw}” is not an international {field}: use E.164 such as +447860099299 ({exc}).",
+            f"“{shown}” is not an international {field}: {_PARSE_PROBLEMS.get(exc.error_type, _NOT_A_NUMBER)}",
             code="phone_unparseable",
-        ) from exc
+        ) from None
     if not phonenumbers.is_valid_number(number):
+        reason = phonenumbers.is_possible_number_with_reason(number)
         raise ValidationError(
-            f"“{raw}” is not a valid {field}: check the country code and the number of digits.",
+            f"“{shown}” is not a valid {field}: {_LENGTH_PROBLEMS.get(reason, _CHECK_DIGITS)}",
             code="phone_invalid",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EXAMPLE = "e.g. +447860099299"
+_NOT_A_NUMBER = f"write + then the country code and the number, digits only, {_EXAMPLE}."
+_PARSE_PROBLEMS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+        f"it does not start with a known country code; write + then the country code, {_EXAMPLE}."
+    ),
+    phonenumbers.NumberParseException.NOT_A_NUMBER: _NOT_A_NUMBER,
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: f"it is too short to be a phone number ({_EXAMPLE}).",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: f"it is too short to be a phone number ({_EXAMPLE}).",
+    phonenumbers.NumberParseException.TOO_LONG: f"it has too many digits for a phone number ({_EXAMPLE}).",
+}
+_CHECK_DIGITS = "check the country code and the number of digits."
+_LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: f"it has too few digits for its country; {_CHECK_DIGITS}",
+    phonenumbers.ValidationResult.TOO_LONG: f"it has too many digits for its country; {_CHECK_DIGITS}",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: (
+        f"it does not start with a known country code; write + then the country code, {_EXAMPLE}."
+    ),
+}
 
 
 def validate_e164(value: str) -> None:

@@ -111,6 +111,7 @@ def _context(request, tab: str) -> dict:
         "problem": problem,
         "conversation": conversation,
         "tab": tab if tab in TABS else "transcript",
+        "tabs": TABS,
         "handovers": [],
         "timeline": [],
     }
@@ -125,6 +126,11 @@ def _context(request, tab: str) -> dict:
     context["handovers"] = [
         {"handover": h, "lines": _transcript(h), "line_message": lines.get(h.pk)} for h in handovers
     ]
+    if not handovers:
+        # No bot was involved: the relay timeline is what there is to read, so it comes first and opens.
+        context["tabs"] = tuple(reversed(TABS))
+        if tab not in TABS:
+            context["tab"] = "timeline"
     if context["tab"] == "timeline":
         context["timeline"] = _timeline(tenant, conversation)
     return context

@@ -82,3 +82,6 @@ class HandoverAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a handover and its bot transcript belong to the conversation's audit trail

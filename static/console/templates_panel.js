@@ -39,7 +39,8 @@
       values.forEach(function (item) {
         select.add(new Option(item.label + ": " + item.value, item.value));
       });
-      select.hidden = false;
+      var box = select.closest(".sb-picker__box");
+      if (box) box.hidden = false;
       select.addEventListener("change", function () {
         var input = document.getElementById(select.getAttribute("data-target"));
         if (!input || !select.value) return;

@@ -20,10 +20,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relay.models import Conversation, Message
-from relay.template_send import send_template
-from relay.templates_render import initial_values, preview, shape_of
+from relay.outbound.template_send import send_template
+from relay.outbound.template_values import initial_values, preview, shape_of
 from tenants.models import Sender, WhatsAppTemplate
-from tenants.template_sync import ensure_synced, last_synced, sync_sender
+from relay.outbound.template_sync import ensure_synced, last_synced, sync_sender
 
 from ..session import console_error, console_view, panel_record
 from . import context as session_context
@@ -77,8 +77,10 @@ def _wizard_url(request) -> str:
 
 def _window(tenant, sender: Sender | None, customer: str) -> dict:
     """What the badge says: can this customer still get free text from this sender?"""
-    if sender is None or not customer:
-        return {"known": False}
+    if sender is None:
+        return {"known": False, "hint": "Choose a sender to see WhatsApp's 24-hour window for this customer"}
+    if not customer:
+        return {"known": False, "hint": "Enter the recipient's number to see WhatsApp's 24-hour window"}
     conversation = Conversation.objects.for_tenant(tenant).filter(sender=sender, customer=customer).first()
     if conversation is None or conversation.last_inbound_at is None:
         return {"known": True, "open": False, "reason": "The customer has not written to this number yet."}
@@ -164,6 +166,15 @@ def panel(request):
     # From here on the page's token is bound to this session: the signed one, or the ?id= just checked.
     request.console = request.console.for_record(record_id)
     senders = list(_senders(tenant))
+    # The conversation's own sender, chosen for the agent (they can pick another).
+    chosen = next(
+        (
+            s
+            for s in senders
+            if session.channel_address and s.channel_address_identifier == session.channel_address
+        ),
+        None,
+    )
     response = render(
         request,
         "console/templates/panel.html",
@@ -171,6 +182,8 @@ def panel(request):
             "console_token": request.console.token(),
             "session": session,
             "senders": senders,
+            "preselected": chosen.pk if chosen else None,
+            "window": _window(tenant, chosen, _e164_or_blank(session.customer)),
             "wizard_url": _wizard_url(request),
             **_history_context(request),
         },
@@ -210,12 +223,10 @@ def _render_list(request, *, refreshed=None):
             templates = templates.filter(Q(name__icontains=word) | Q(category__icontains=word))
     cached = list(templates.order_by("name", "language"))
     synced = last_synced(sender) or max((t.fetched_at for t in cached), default=None)
-    customer = (request.GET.get("customer") or request.POST.get("customer") or "").strip()
     context.update(
         templates=cached,
         synced_at=synced,
         sync_error=(refreshed.error if refreshed else "") or (first_sync.error if first_sync else ""),
-        window=_window(request.tenant, sender, _e164_or_blank(customer)),
     )
     return render(request, "console/templates/_list.html", context)
 

@@ -16,6 +16,7 @@ from .lists import FetchedList
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,38}[A-Za-z0-9]$")
 SLDS_INPUT = {"class": "slds-input"}
 SLDS_TEXTAREA = {"class": "slds-textarea", "rows": 2}
+SHORT_TEXT = {"rows": 2}
 SLDS_SELECT = {"class": "slds-select"}
 
 
@@ -131,19 +132,23 @@ class ChannelSetupForm(SldsForm):
 
 
 class TextsMixin(forms.Form):
+    # A sentence or two each: two rows that grow as the admin types (not Django's default ten).
     welcome_text = forms.CharField(
         label="Welcome text",
         required=False,
-        widget=forms.Textarea,
+        widget=forms.Textarea(attrs=SHORT_TEXT),
         help_text="Sent when a conversation opens.",
     )
     closing_text = forms.CharField(
-        label="Closing text", required=False, widget=forms.Textarea, help_text="Sent when the agent ends it."
+        label="Closing text",
+        required=False,
+        widget=forms.Textarea(attrs=SHORT_TEXT),
+        help_text="Sent when the agent ends it.",
     )
     no_agent_text = forms.CharField(
         label="No agent available",
         required=False,
-        widget=forms.Textarea,
+        widget=forms.Textarea(attrs=SHORT_TEXT),
         help_text="Sent when nobody can take it.",
     )
 

@@ -14,6 +14,7 @@ import sys
 import time
 
 import httpx
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             ),
             "PYTHONUNBUFFERED": "1",
         }
+        # This process talks to the sandbox too (linking the demo admin): the same allowance as its children.
+        settings.EGRESS_ALLOWED_HOSTS = [h for h in env["EGRESS_ALLOWED_HOSTS"].split(",") if h.strip()]
         call_command("migrate", interactive=False, verbosity=0)
         processes: list[tuple[str, subprocess.Popen]] = []
 
