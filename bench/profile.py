@@ -198,7 +198,7 @@ def run_parts(stack: Stack, tenant, args, results: dict) -> None:
     delivered = Message.objects.filter(direction="in", status="delivered").count()
     results["deliver"]["delivered"] = delivered
 
-    from relay import outbound
+    from relay.outbound import record as outbound
 
     real_out = tasks.deliver_outbound.delay
     out_queue: list[int] = []

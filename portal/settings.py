@@ -176,7 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ("tenants.template_sync", "relay.template_send", "portal.livechecks")
+CELERY_IMPORTS = ("relay.outbound.template_sync", "relay.outbound.template_send", "portal.livechecks")
 # Live checks (test a connection, validate a key, fetch a list, the wizard's health check) run in the
 # workers, never in a web request (portal/livechecks.py): at most this many per tenant at a time, and one
 # not finished after LIVE_CHECK_STALE_SECONDS is reported as lost.

@@ -15,9 +15,9 @@ from django.utils.html import format_html, format_html_join
 
 from tenants.admin_scoping import ReadOnlyScopedInline, TenantScopedAdmin
 
-from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
 from .lines.retry_failed import retry_failed
 from .lines.waiting import with_line_head
+from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
 
 STATUS_COLOURS = {
     "pending": "#8a6d00",

@@ -10,11 +10,12 @@ import logging
 
 from celery import shared_task
 
-from . import notices, outbound
 from .inbound import deliver as inbound
 from .lines import pipeline
 from .lines import sweep as lines_sweep
 from .models import Message
+from .outbound import notices
+from .outbound import send as outbound
 
 log = logging.getLogger(__name__)
 

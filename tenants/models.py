@@ -484,7 +484,7 @@ def _digest(plaintext: str) -> str:
 
 
 class WhatsAppTemplate(TenantOwned):
-    """A WhatsApp template of a sender, as the provider last listed it (a cache: see tenants/template_sync.py).
+    """A WhatsApp template of a sender, as the provider last listed it (a cache: see relay/outbound/template_sync.py).
 
     The provider stays the source of truth; rows are replaced by each sync, so the panel never asks the
     provider on every page load and new approvals appear after the next periodic sync or a refresh.

@@ -1,5 +1,5 @@
 """Conversations and messages: read them (filters, cursor pages), send a text or a WhatsApp template to a
-customer through the relay's outbound line (``relay.sending.send_to_customer``), retry a failed message."""
+customer through the relay's outbound line (``relay.outbound.to_customer.send_to_customer``), retry a failed message."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from relay.lines.retry_failed import retry_failed
 from relay.lines.waiting import with_line_head
 from relay.models import Conversation, Message
-from relay.sending import customer_id, send_to_customer
-from relay.template_send import send_template
+from relay.outbound.template_send import send_template
+from relay.outbound.to_customer import customer_id, send_to_customer
 from tenants.models import Sender
 from tenants.validators import normalize_e164
 
@@ -200,12 +200,12 @@ class SendTemplateSerializer(SendBaseSerializer):
     template = TemplateRequestSerializer()
 
 
-# relay.template_send names its fields after the panel's form; the API's are "to" and "template.…".
+# relay.outbound.template_send names its fields after the panel's form; the API's are "to" and "template.…".
 TEMPLATE_ERROR_FIELDS = {"customer": "to", "sender": "sender", "template": "template.name"}
 
 
 def send_template_message(sender: Sender, to: str, template: dict, idempotency_key: str) -> Message:
-    """The one validated template path (``relay.template_send``), shared with the agent's template panel: it
+    """The one validated template path (``relay.outbound.template_send``), shared with the agent's template panel: it
     checks the template against the provider's (cached, synced once when missing) and stores nothing on error."""
     try:
         return send_template(

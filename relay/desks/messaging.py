@@ -10,7 +10,7 @@ from ..handover import presence
 from ..handover.importer import deliver_history
 from ..lines.attempts import attempt
 from ..models import Conversation, Message
-from ..outbound import record_agent_event
+from ..outbound.record import record_agent_event
 from ..providers.registry import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import InteractionClient, attachment_problem

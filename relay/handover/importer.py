@@ -30,7 +30,7 @@ from ..errors import ExternalError
 from ..lines.attempts import attempt
 from ..lines.pipeline import RetryLater
 from ..models import Conversation, Message
-from ..outbound import queue_outbound
+from ..outbound.record import queue_outbound
 from ..providers.registry import get_provider
 from ..routing import routing_attributes
 from ..salesforce.interactions import MAX_HISTORY_ENTRIES, InteractionClient, end_user, text_payload

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 
+from ..lines import wake
 from ..models import Conversation, Message, next_sequence
 from ..unique import violates
 from .contract import HandoverRequest
@@ -83,9 +84,7 @@ def _store(tenant: Tenant, request: HandoverRequest) -> tuple[Handover, bool]:
             status=Conversation.Status.OPEN,
             updated_at=now,
         )
-        from .. import tasks
-
-        transaction.on_commit(lambda: tasks.deliver_inbound.delay(conversation.pk))
+        wake.after_commit(wake.inbound_line, conversation.pk)
     return handover, True
 
 

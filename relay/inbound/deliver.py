@@ -14,6 +14,7 @@ from ..desks.registry import desk_for
 from ..errors import ExternalError
 from ..lines.attempts import attempt
 from ..models import Message
+from ..outbound.record import queue_outbound
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def on_failed(message: Message, reason: str, error: ExternalError | None) -> Non
     text = message.tenant.no_agent_text
     if not text or _customer_told_recently(message):
         return
-    from ..outbound import queue_outbound
-
     day = message.updated_at.date().isoformat() if message.updated_at else ""
     queue_outbound(
         message.conversation,

@@ -14,7 +14,10 @@ from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
 
 from ..events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
+from ..lines import wake
 from ..models import Conversation, Message, next_sequence
+from ..outbound.record import queue_outbound
+from ..outbound.reports import apply_status_report
 from ..unique import violates
 from ..untrusted import Repairs
 
@@ -186,8 +189,6 @@ def _store_inbound(
     result.accepted += 1
     result.conversations_to_deliver.add(conversation.pk)
     if created and tenant.welcome_text:
-        from ..outbound import queue_outbound
-
         conversation.last_inbound_at = now
         queue_outbound(conversation, {"kind": "text", "text": tenant.welcome_text, "system": "welcome"})
 
@@ -213,16 +214,12 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
     if message is None:
         log.info("status report for unknown message %s (account %s)", report.provider_message_id, account.pk)
         return
-    from ..outbound import apply_status_report
-
     if apply_status_report(message, report):
         result.messages_to_report.add(message.pk)
 
 
 def _queue(result: IngestResult) -> None:
-    from .. import tasks
-
     for conversation_id in sorted(result.conversations_to_deliver):
-        tasks.deliver_inbound.delay(conversation_id)
+        wake.inbound_line(conversation_id)
     for message_id in sorted(result.messages_to_report):
-        tasks.notify_salesforce.delay(message_id)
+        wake.notices(message_id)

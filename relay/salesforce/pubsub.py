@@ -13,7 +13,7 @@ noting an error) is handed to :class:`DatabaseThreads`, a small pool shared by t
 (``RELAY_LISTENER_DB_THREADS``, default 4), and the subscriber waits for its result. A tenant's steps
 still run one after another in the same order, and their exceptions reach the subscriber as before.
 
-Delivery guarantees. For each batch the handler (``relay.outbound.record_agent_event`` in production)
+Delivery guarantees. For each batch the handler (the tenant's desk's ``receive`` in production, relay/desks/)
 is called for every event, in order, and only then is the batch's last replay id stored in the
 tenant's :class:`~relay.models.ListenerCursor`. A crash between the two re-delivers that one batch
 after the restart; the handler is idempotent, so nothing is lost and nothing is doubled. A handler that

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from relay.models import Message
+from relay.outbound.template_sync import sync_sender
 from tenants.models import Sender
-from tenants.template_sync import sync_sender
 from tests.console.templates_panel_support import (
     OTHER_TENANTS_SESSION,
     add_template,
@@ -68,7 +68,7 @@ def test_agent_fills_and_sends_a_template_and_sees_it_delivered(wired, panel_pag
     page.goto(launch)
     expect(page.locator("h1")).to_have_text("Send a WhatsApp template")
     expect(page.locator("#customer")).to_have_value("+" + CUSTOMER)  # from the session's end user
-    expect(page.locator("#template-list")).to_contain_text("Choose a sender")
+    expect(page.locator("#sender")).to_have_value(str(whatsapp.pk))  # the conversation's own, chosen
 
     # Sender first; then the list, the window badge, search and refresh.
     page.select_option("#sender", str(whatsapp.pk))

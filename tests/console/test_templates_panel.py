@@ -6,9 +6,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from relay.models import Message
-from relay.template_send import send_template
+from relay.outbound.template_send import send_template
+from relay.outbound.template_sync import sync_all_whatsapp_templates, sync_sender
 from tenants.models import Sender, WhatsAppTemplate
-from tenants.template_sync import sync_all_whatsapp_templates, sync_sender
 from tests.console.templates_panel_support import (
     ADA,
     CUSTOMER,

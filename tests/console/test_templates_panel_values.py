@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from relay.templates_render import preview, preview_text, shape_of, template_values
+from relay.outbound.template_values import preview, preview_text, shape_of, template_values
 from sandbox.infobip.templates_seed import seed_templates
 
 SEEDS = {(t["name"], t["language"]): t["structure"] for t in seed_templates()}

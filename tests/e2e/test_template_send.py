@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from relay.models import DeliveryAttempt, Message
+from relay.outbound.template_sync import sync_sender
 from tenants.models import Sender, WhatsAppTemplate
-from tenants.template_sync import sync_sender
 from tests.console.templates_panel_support import add_template, token
 from tests.e2e.conftest import (
     CUSTOMER,

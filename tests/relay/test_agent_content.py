@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from relay import agent_content
-from relay.agent_content import NATIVE, READABLE, REFUSED, render
+from relay.outbound import agent_content
+from relay.outbound.agent_content import NATIVE, READABLE, REFUSED, render
 from relay.providers.base import Button, OutboundContent
 from relay.providers.infobip import payloads
 from sandbox.openapi import load_spec

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from relay.models import Conversation, Message
 from relay.outbound.template_send import send_template
+from relay.outbound.template_sync import ensure_synced, last_synced, sync_sender
 from relay.outbound.template_values import initial_values, preview, shape_of
 from tenants.models import Sender, WhatsAppTemplate
-from relay.outbound.template_sync import ensure_synced, last_synced, sync_sender
 
 from ..session import console_error, console_view, panel_record
 from . import context as session_context

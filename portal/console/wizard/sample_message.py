@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 
 from relay.errors import ExternalError
 from relay.models import Message
+from relay.outbound.to_customer import send_to_customer, template_content
 from relay.providers.base import TemplateValues
 from relay.providers.registry import get_provider
-from relay.sending import send_to_customer, template_content
 from tenants.models import Sender, Tenant
 
 from ..models import SetupProgress

@@ -3,7 +3,7 @@ REST API.
 
 ``send_template`` checks everything first (sender, recipient, template, every value) and raises one
 ValidationError with a message per field, storing nothing; then it queues the message through
-:func:`relay.sending.send_to_customer`, so it is recorded, retried and its delivery reports are applied
+:func:`relay.outbound.to_customer.send_to_customer`, so it is recorded, retried and its delivery reports are applied
 like any other outbound message.
 
 Salesforce and the agent's side of the conversation: the Interaction Service only takes entries *from the
@@ -27,15 +27,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tenants.models import Sender, Tenant, WhatsAppTemplate
-from tenants.template_sync import sync_sender
 from tenants.validators import normalize_e164
 
-from .errors import ExternalError
-from .lines.attempts import attempt
-from .models import Message
-from .salesforce.interactions import InteractionClient, now_ms, text_payload
-from .sending import send_to_customer, template_content
-from .templates_render import template_values
+from ..errors import ExternalError
+from ..lines.attempts import attempt
+from ..models import Message
+from ..salesforce.interactions import InteractionClient, now_ms, text_payload
+from .template_sync import sync_sender
+from .template_values import template_values
+from .to_customer import send_to_customer, template_content
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def send_template(
     """Validate and queue one template message; returns its Message (the first one again for a repeated
     ``idempotency_key``).
 
-    ``sender``: a Sender, its id or its number. ``values``: see :mod:`relay.templates_render`. Raises
+    ``sender``: a Sender, its id or its number. ``values``: see :mod:`relay.outbound.template_values`. Raises
     ValidationError with a message per field (``sender``, ``customer``, ``template``, each value) and stores
     nothing when anything is wrong.
     """
@@ -156,7 +156,7 @@ def history_entry_id(message: Message) -> str:
     return str(uuid.uuid5(HISTORY_NAMESPACE, f"{message.tenant_id}:{message.pk}"))
 
 
-@shared_task(bind=True, ignore_result=True, max_retries=5)
+@shared_task(name="relay.template_send.record_in_salesforce", bind=True, ignore_result=True, max_retries=5)
 def record_in_salesforce(self, message_id: int) -> str:
     """Import the agent's template into their Messaging Session (CCaaS orgs); see the module docstring."""
     message = Message.objects.select_related("tenant__salesforce", "conversation__sender").get(pk=message_id)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from .providers.base import TemplateValues
+from ..providers.base import TemplateValues
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")

@@ -6,9 +6,10 @@ the schema says not); whatever we cannot read is logged and skipped, never raise
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from .. import untrusted
+from ..untrusted import Repairs
 from . import agent_content
 
 
@@ -28,6 +29,7 @@ class AgentEvent:
     sender_name: str = ""
     entry_payload: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
+    repairs: tuple[str, ...] = ()  # what was changed to make the event storable (relay/untrusted.py)
 
 
 def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | None:
@@ -39,11 +41,17 @@ def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | 
     if not raw_payload:
         raise MalformedEvent(f"{payload_field} is empty")
     try:
-        document = json.loads(raw_payload) if isinstance(raw_payload, str) else raw_payload
-    except ValueError as exc:
+        document = untrusted.loads(raw_payload) if isinstance(raw_payload, str) else raw_payload
+    except ValueError as exc:  # untrusted.UnacceptableJSON too: NaN, nesting deeper than MAX_JSON_DEPTH
         raise MalformedEvent(f"{payload_field} is not JSON: {exc}") from exc
+    if untrusted.depth_exceeds(document, untrusted.MAX_JSON_DEPTH):
+        raise MalformedEvent(f"{payload_field} is nested deeper than {untrusted.MAX_JSON_DEPTH} levels")
     if not isinstance(document, dict):
         raise MalformedEvent(f"{payload_field} is not an object")
+    # PostgreSQL stores no NUL byte and no half of a surrogate pair: an event carrying one (in the agent's
+    # text, a name, a key) would fail to store on every replay and hold up the tenant's replies behind it.
+    repairs = Repairs()
+    document = repairs.json(document, "event")
     entry = document.get("payload") if isinstance(document.get("payload"), dict) else document
     entry_payload = entry.get("entryPayload") if isinstance(entry.get("entryPayload"), dict) else {}
     entry_type = entry.get("entryType") or entry_payload.get("entryType") or ""
@@ -52,6 +60,8 @@ def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | 
     identifier = entry.get("identifier") or entry_payload.get("id") or ""
     if not entry_type or not identifier:
         raise MalformedEvent("the event has no entryType or identifier")
+    if not isinstance(entry_type, str) or not isinstance(identifier, str | int):
+        raise MalformedEvent("the event's entryType or identifier is not a string")
     return AgentEvent(
         entry_type=entry_type,
         identifier=str(identifier),
@@ -63,6 +73,7 @@ def parse(fields: dict, *, type_field: str, payload_field: str) -> AgentEvent | 
         sender_name=str(entry.get("senderDisplayName") or ""),
         entry_payload=entry_payload,
         raw=document,
+        repairs=tuple(repairs.notes),
     )
 
 

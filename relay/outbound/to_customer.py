@@ -12,9 +12,9 @@ from django.db import transaction
 from tenants.models import Sender, Tenant
 from tenants.validators import normalize_e164
 
-from .models import Conversation, Message
-from .outbound import queue_outbound
-from .providers.base import TemplateValues
+from ..models import Conversation, Message
+from ..providers.base import TemplateValues
+from .record import queue_outbound
 
 
 def customer_id(sender: Sender, customer: str) -> str:

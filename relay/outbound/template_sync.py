@@ -16,10 +16,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from relay.errors import ExternalError
-from relay.providers.registry import get_provider
+from tenants.models import Sender, WhatsAppTemplate
 
-from .models import Sender, WhatsAppTemplate
+from ..errors import ExternalError
+from ..providers.registry import get_provider
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def syncable_senders():
     ).select_related("account")
 
 
-@shared_task(ignore_result=True)
+# The name it had when it lived in tenants/: queued tasks and the beat schedule (CELERY_BEAT_SCHEDULE) use it.
+@shared_task(name="tenants.template_sync.sync_all_whatsapp_templates", ignore_result=True)
 def sync_all_whatsapp_templates() -> dict:
     """The periodic sync: every enabled WhatsApp sender of every active tenant, one failure not stopping it."""
     counts = {"senders": 0, "failed": 0}

@@ -14,11 +14,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .errors import ExternalError
-from .lines.attempts import attempt, describe_internal_error, gives_up, record_internal_error
-from .lines.backoff import next_attempt
-from .models import Message, SalesforceNotice
-from .salesforce.interactions import InteractionClient
+from ..errors import ExternalError
+from ..lines.attempts import attempt, describe_internal_error, gives_up, record_internal_error
+from ..lines.backoff import next_attempt
+from ..models import Message, SalesforceNotice
+from ..salesforce.interactions import InteractionClient
 
 log = logging.getLogger(__name__)
 
