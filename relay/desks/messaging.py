@@ -12,11 +12,11 @@ from ..lines.attempts import attempt
 from ..models import Conversation, Message
 from ..outbound.record import record_agent_event
 from ..providers.registry import get_provider
-from ..routing import routing_attributes
 from ..salesforce.interactions import InteractionClient, attachment_problem
 from ..signals import conversation_event
 from .base import Desk, mark_delivered
 from .render import as_text, media_link_note, stored_event
+from .routing import routing_attributes
 
 ENTRY_NAMESPACE = uuid.UUID("5b0e4f9e-43a4-4c86-9d3c-4a1b0f6d2c11")
 

@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from ..desks.routing import routing_attributes
 from ..errors import ExternalError
 from ..lines.attempts import attempt
 from ..lines.pipeline import RetryLater
 from ..models import Conversation, Message
 from ..outbound.record import queue_outbound
 from ..providers.registry import get_provider
-from ..routing import routing_attributes
 from ..salesforce.interactions import MAX_HISTORY_ENTRIES, InteractionClient, end_user, text_payload
 from .models import Handover, HandoverEndpoint
 

@@ -19,9 +19,9 @@ from django.core.cache import cache
 
 from tenants.models import RoutingRule
 
+from ..desks.routing import matching_rule
 from ..errors import ExternalError
 from ..models import Conversation
-from ..routing import matching_rule
 from ..salesforce.rest import SalesforceRest
 
 log = logging.getLogger(__name__)

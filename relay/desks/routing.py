@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tenants.models import RoutingRule
 
-from .models import Conversation
+from ..models import Conversation
 
 ATTRIBUTE = {
     RoutingRule.Target.QUEUE: "Switchboard_QueueId",
