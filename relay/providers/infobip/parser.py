@@ -371,8 +371,14 @@ def failure_reason(group: str, status: dict, error: dict) -> str:
 
 def is_window_error(error: dict) -> bool:
     text = f"{error.get('name', '')} {error.get('description', '')}".lower()
+    error_id = error.get(
+        "id"
+    )  # an integer in Infobip's schema; a list or object cannot be looked up in a set
     return (
-        error.get("id") in WINDOW_ERROR_IDS or "24h" in text or "24 hour" in text or "re-engagement" in text
+        (isinstance(error_id, int) and error_id in WINDOW_ERROR_IDS)
+        or "24h" in text
+        or "24 hour" in text
+        or "re-engagement" in text
     )
 
 
