@@ -160,10 +160,6 @@ class Message(models.Model):
         return f"{route} · {self.kind} · #{self.sequence}{where}"
 
     @property
-    def is_done(self) -> bool:
-        return self.status != self.Status.PENDING
-
-    @property
     def waiting_reason(self) -> str:
         """Why a pending message has not gone yet (its own error, or the head of its line's); "" otherwise."""
         return waiting_reason(self)

@@ -5,7 +5,6 @@ its own when a worker dies, and the sweeper hands the conversation to another wo
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -48,13 +47,3 @@ def claim(conversation_id: int, direction: str) -> Lease | None:
     free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
     updated = Conversation.objects.filter(free, pk=conversation_id).update(**{field: token})
     return Lease(conversation_id, direction, token) if updated else None
-
-
-@contextmanager
-def held(conversation_id: int, direction: str):
-    lease = claim(conversation_id, direction)
-    try:
-        yield lease
-    finally:
-        if lease is not None:
-            lease.release()

@@ -17,11 +17,6 @@ from django.utils.module_loading import import_string
 from .base import Provider
 
 
-def provider_names() -> list[str]:
-    """The providers this installation has an adapter for, in the setting's order."""
-    return list(settings.SWITCHBOARD_PROVIDERS)
-
-
 def get_provider(name: str) -> Provider:
     """The adapter for ``name``; LookupError when this installation has none."""
     path = settings.SWITCHBOARD_PROVIDERS.get(name)
