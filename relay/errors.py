@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .untrusted import storable
+
 
 class ExternalError(Exception):
     """A call to Salesforce or a provider failed.
@@ -21,11 +23,14 @@ class ExternalError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        # The other side's words end up on the message and its attempt: a NUL byte or half a surrogate pair
+        # in them would make that write fail on PostgreSQL, and the failure's bookkeeping with it.
+        message = storable(str(message))
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
-        self.code = code
+        self.code = storable(str(code)) if code is not None else None
         self.retry_after = retry_after
 
     def __str__(self) -> str:

@@ -157,6 +157,17 @@ class Repairs:
         return arrival
 
 
+def storable(value: str) -> str:
+    """``value`` as any text column can hold it: without NUL bytes (PostgreSQL refuses them) and with
+    unpaired surrogates as U+FFFD (they cannot be encoded as UTF-8). For text nobody reviews as a repair,
+    such as what another system said when it refused a call, or an exception's message."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if _SURROGATES.search(value):
+        value = _without_lone_surrogates(value)
+    return value
+
+
 def _without_lone_surrogates(value: str) -> str:
     """Halves of a pair that arrived apart become the character; a half alone becomes U+FFFD."""
     return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -17,6 +17,7 @@ from portal.logging import redact
 
 from ..errors import ExternalError
 from ..models import DeliveryAttempt, Message
+from ..untrusted import storable
 
 # What an internal error leaves on the attempt, the message and its reason: enough to recognise it.
 INTERNAL_ERROR_MAX_CHARS = 500
@@ -32,7 +33,7 @@ class AttemptLog:
 
 def describe_internal_error(exc: BaseException) -> str:
     """The exception's type and message, secrets redacted, length capped: safe to store and show."""
-    detail = str(exc).strip()
+    detail = storable(str(exc)).strip()  # an exception may quote content PostgreSQL cannot store
     text = redact(f"{exc.__class__.__name__}: {detail}" if detail else exc.__class__.__name__)
     if len(text) > INTERNAL_ERROR_MAX_CHARS:
         text = text[: INTERNAL_ERROR_MAX_CHARS - 1] + "…"
