@@ -167,6 +167,11 @@ def wizard_pages(page, app, sandbox_url, width, shots) -> None:
             expect(result).to_have_class(has_class("slds-theme_success"))
             frame.locator(".sb-step[data-step=salesforce] a").click()  # the page as it is afterwards
             expect(frame.locator("#test-result")).to_contain_text("Connection tested just now")
+            frame.locator("#id_consumer_key").fill("")  # refused fields are not what was tested
+            frame.locator("#save-continue").click()
+            expect(frame.locator("#id_consumer_key-error")).to_contain_text("required")
+            expect(frame.locator("#test-result")).to_have_count(0)
+            frame.locator(".sb-step[data-step=salesforce] a").click()
         if slug == "channel":
             for name in ("welcome_text", "closing_text", "no_agent_text"):
                 expect(frame.locator(f"#id_{name}")).to_have_attribute("rows", "2")
