@@ -27,6 +27,7 @@ from portal.egress import EgressRefused, GuardedBackend, url_problem
 from .errors import ExternalError
 
 EGRESS_REFUSED = "EGRESS_REFUSED"
+INVALID_URL = "INVALID_URL"
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], httpx.Client] = {}
@@ -131,6 +132,13 @@ def _errors(system: str):
     except EgressRefused as exc:
         raise ExternalError(
             f"{system} request refused: {exc.reason}", permanent=True, code=EGRESS_REFUSED
+        ) from exc
+    except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host IDNA cannot encode
+        # A URL httpx cannot read (a media URL from a webhook, say) will never be readable: not our bug.
+        raise ExternalError(
+            f"{system} request refused: the URL cannot be read ({short_text(exc, 120)})",
+            permanent=True,
+            code=INVALID_URL,
         ) from exc
     except httpx.TimeoutException as exc:
         raise ExternalError(f"{system} timed out: {exc.__class__.__name__}", permanent=False) from exc

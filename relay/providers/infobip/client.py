@@ -345,15 +345,20 @@ def _media_target(account: ProviderAccount, url: str) -> str:
     https ``*.infobip.com`` host. A webhook's URL anywhere else (another host, plain http, credentials in it) is
     refused: fetching it would let whoever signs a webhook make the server read any address.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts, port = urlsplit(""), None  # not a URL: refused below
     media_path = MEDIA_PATH.search(parts.path)
     if media_path:
         return api_base(account) + media_path.group(0)
     base = urlsplit(account.base_url)
     host = (parts.hostname or "").lower()
-    clean = "@" not in parts.netloc and not parts.fragment
+    # urlsplit silently drops tabs and newlines that httpx refuses: such a URL is not the host it seems.
+    clean = "@" not in parts.netloc and not parts.fragment and url.isprintable()
     same_origin = (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
-    infobip_host = parts.scheme == "https" and parts.port in (None, 443) and host.endswith(".infobip.com")
+    infobip_host = parts.scheme == "https" and port in (None, 443) and host.endswith(".infobip.com")
     if clean and (same_origin or infobip_host):
         return url
     raise ExternalError(
