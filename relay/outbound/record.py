@@ -13,6 +13,7 @@ from tenants.models import Tenant
 from .. import signals
 from ..lines import wake
 from ..models import Conversation, Message, next_sequence
+from ..unique import violates
 from ..untrusted import bounded_id
 from . import agent_events
 
@@ -133,7 +134,9 @@ def queue_outbound(
                 next_attempt_at=now,
             )
             Conversation.objects.filter(pk=locked.pk).update(updated_at=now)
-    except IntegrityError:
-        return None  # the same agent entry was recorded before (a redelivered event)
+    except IntegrityError as exc:
+        if violates(exc, Message, "one_message_per_salesforce_entry"):
+            return None  # the same agent entry was recorded before (a redelivered event)
+        raise  # any other integrity error is a defect, never a duplicate: the listener offers it again, bounded
     wake.after_commit(wake.outbound_line, conversation.pk)
     return message

@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 from fastavro import parse_schema, schemaless_reader
 
@@ -70,6 +70,7 @@ from pubsub_api import (
 from relay.desks.registry import desk_class
 from relay.errors import ExternalError
 from relay.models import ListenerCursor
+from relay.untrusted import storable
 from tenants.models import SalesforceConnection, Tenant
 
 from .auth import Token, cache_key, get_token
@@ -291,6 +292,9 @@ class TenantSubscriber:
         # settles for one of them, however new it looks in the shared cache.
         self._failed_tokens: dict[str, None] = {}
         self._delivered = False  # whether the current stream has answered at all
+        # Consecutive failures of the handler per event id: an event whose handling fails every time is set
+        # aside after RELAY_MAX_INTERNAL_ERRORS tries, or it would hold every later reply of the tenant.
+        self._event_failures: dict[str, int] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -499,14 +503,46 @@ class TenantSubscriber:
             if oldest is None or start.floor is None or oldest > start.floor:
                 self._db.run(self._record_gap, start.floor, oldest)
         cutoff = start.floor - self.clock_skew if start.floor else None
-        for fields, at in zip(decoded, created, strict=True):
+        for event_id, fields, at in zip((e.event.id for e in events), decoded, created, strict=True):
             if fields is None:
                 continue
             if cutoff is not None and at is not None and at < cutoff:
                 continue  # published before the connection was saved (or already handled): not ours
-            self._db.run(self.handler, tenant, fields)
+            self._handle_event(tenant, event_id, fields)
         last = next((at for at in reversed(created) if at is not None), None)
         self._db.run(self._store, topic, events[-1].replay_id, last_event_at=last)
+
+    def _handle_event(self, tenant: Tenant, event_id: str, fields: dict) -> None:
+        """Hand one event to the handler. A failure is raised (the batch is offered again from the cursor)
+        unless the same event has failed RELAY_MAX_INTERNAL_ERRORS times in a row for a reason other than
+        the database being unreachable: then it is set aside, loudly, so the tenant's later replies move."""
+        try:
+            self._db.run(self.handler, tenant, fields)
+        except (OperationalError, InterfaceError):
+            raise  # the database, not the event: every event would fail, none is to blame
+        except Exception as exc:
+            failures = self._event_failures.get(event_id, 0) + 1
+            if failures < settings.RELAY_MAX_INTERNAL_ERRORS:
+                self._event_failures[event_id] = failures
+                raise
+            self._event_failures.pop(event_id, None)
+            log.error(
+                "tenant %s: event %s failed %s times (%s: %s); set aside so later events move",
+                self.tenant_id,
+                event_id,
+                failures,
+                exc.__class__.__name__,
+                exc,
+                exc_info=exc,
+            )
+            # Kept where a lost event is shown (the admin and the wizard's health check, amber for a week).
+            self._db.run(
+                self._record_set_aside,
+                f"Agent event {event_id} could not be handled after {failures} tries and was set aside "
+                f"({exc.__class__.__name__}: {storable(str(exc))[:300]}); later events were delivered.",
+            )
+        else:
+            self._event_failures.pop(event_id, None)
 
     # --- access tokens -----------------------------------------------------------------------------
 
@@ -587,6 +623,9 @@ class TenantSubscriber:
             f"{hours:g} hours and no longer had them when the listener subscribed."
         )
         log.error("tenant %s: %s", self.tenant_id, gap)
+        ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(gap=gap, gap_at=timezone.now())
+
+    def _record_set_aside(self, gap: str) -> None:
         ListenerCursor.objects.filter(tenant_id=self.tenant_id).update(gap=gap, gap_at=timezone.now())
 
     def _note_error(self, error: str) -> None:

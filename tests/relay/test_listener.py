@@ -572,3 +572,51 @@ def test_backoff_grows_with_jitter_up_to_its_maximum():
         delays = [backoff.delay(failures) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1  # jittered: reconnecting listeners do not stampede together
+
+
+class Poisoned(Recorder):
+    """A handler that always fails on one event, the way a defect of ours would (not the database)."""
+
+    def __init__(self, poison: str, error: Exception) -> None:
+        super().__init__()
+        self.poison, self.error, self.tries = poison, error, 0
+
+    def __call__(self, tenant, fields: dict) -> None:
+        if fields.get("Payload__c") == self.poison:
+            self.tries += 1
+            raise self.error
+        super().__call__(tenant, fields)
+
+
+@pytest.mark.parametrize("error", [ValueError("bad shape"), TypeError("unhashable"), KeyError("entryType")])
+def test_an_event_that_always_fails_is_set_aside_after_the_bound_and_later_events_move(
+    tenant, sandbox, start, settings, error
+):
+    settings.RELAY_MAX_INTERNAL_ERRORS = 3
+    handler = Poisoned("poison", error)
+    start(tenant, handler)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "before")
+    publish(sandbox, "poison")
+    publish(sandbox, "after")
+    assert handler.wait_for(2) == ["before", "after"]
+    assert handler.tries == 3
+    row = ListenerCursor.objects.get(tenant=tenant)
+    assert "set aside" in row.gap and error.__class__.__name__ in row.gap and row.gap_at is not None
+    wait_until(lambda: ListenerCursor.objects.get(tenant=tenant).last_error == "", message="stream healthy")
+    health = listener_status(tenant, f"/event/{EVENT}")  # the admin's health check keeps showing it
+    assert health.state == "warn" and "set aside" in health.detail
+
+
+def test_a_database_outage_never_sets_an_event_aside(tenant, sandbox, start, settings):
+    from django.db import OperationalError
+
+    settings.RELAY_MAX_INTERNAL_ERRORS = 2
+    handler = Poisoned("during the outage", OperationalError("server closed the connection"))
+    start(tenant, handler)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "during the outage")
+    wait_until(lambda: handler.tries >= 4, message="offered again past the bound")
+    handler.poison = None  # the database is back
+    assert handler.wait_for(1) == ["during the outage"]
+    assert ListenerCursor.objects.get(tenant=tenant).gap == ""
