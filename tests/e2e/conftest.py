@@ -105,8 +105,11 @@ class WorkerProcess:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, live_server):
+def celery_worker_process(django_db_setup, django_db_blocker, live_server, sandbox_server):
     worker = WorkerProcess(live_server.url)
+    # The wizard's health check runs in the worker (live checks are queued) and looks at the Pub/Sub topic.
+    worker.env["SALESFORCE_PUBSUB_ENDPOINT"] = sandbox_server.world.config.grpc_target
+    worker.env["SALESFORCE_PUBSUB_TLS"] = "false"
     worker.start()
     yield worker
     worker.stop()
