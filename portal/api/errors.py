@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
@@ -22,6 +22,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from portal.unavailable import RETRY_AFTER_SECONDS
 from relay.errors import ExternalError
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,17 @@ class UpstreamError(exceptions.APIException):
     default_code = "upstream_error"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "Switchboard's database is unavailable for a moment; nothing was stored. Retry later."
+    default_code = "unavailable"
+
+
 def exception_handler(exc, context):
     exc = _as_api_exception(exc)
     response = drf_exception_handler(exc, context)
+    if isinstance(exc, DatabaseUnavailable) and response is not None:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if response is None:  # a bug: still answer in the documented shape, and log it
         log.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
         set_rollback()
@@ -91,6 +100,9 @@ def _as_api_exception(exc):
     if isinstance(exc, IntegrityError):  # two requests raced for the same unique value; the loser may retry
         log.warning("integrity error answered 409: %s", exc)
         return Conflict("Another request changed the same data at the same moment; send it again.")
+    if isinstance(exc, OperationalError | InterfaceError):  # an outage, not a bug: the caller retries
+        log.error("database unavailable: %s", exc)
+        return DatabaseUnavailable()
     if isinstance(exc, RequestDataTooBig):  # Django's own body limit, wherever the body was read
         return PayloadTooLarge()
     if isinstance(exc, ExternalError):
