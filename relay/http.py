@@ -144,6 +144,10 @@ def _errors(system: str):
         raise ExternalError(f"{system} timed out: {exc.__class__.__name__}", permanent=False) from exc
     except httpx.TransportError as exc:
         raise ExternalError(f"{system} unreachable: {exc.__class__.__name__}", permanent=False) from exc
+    except httpx.DecodingError as exc:  # a body the other side compressed or encoded wrongly: theirs to fix
+        raise ExternalError(
+            f"{system} sent an unreadable body: {exc.__class__.__name__}", permanent=False
+        ) from exc
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+")
