@@ -7,6 +7,7 @@
 | /sim/scrt         | https://<mydomain>.my.salesforce-scrt.com       |
 | /sim/livechat     | the Legacy Chat API endpoint host               |
 | /sim/infobip      | https://<subdomain>.api.infobip.com             |
+| /sim/8x8          | https://chatapps.8x8.com (and its regional kin) |
 | /__sim/...        | test-only control API and pages (agent console, phone, Canvas launcher) |
 """
 
@@ -22,6 +23,8 @@ from starlette.staticfiles import StaticFiles
 
 from . import arrivals, control
 from .console import views as console_views
+from .eightbyeight import api as eightbyeight_api
+from .eightbyeight import control as eightbyeight_control
 from .faults import FaultMiddleware
 from .infobip import api as infobip_api
 from .infobip import control as infobip_control
@@ -46,6 +49,8 @@ def build_app(world: World) -> Starlette:
         *scrt.routes(world),
         *livechat.routes(world),
         *infobip_api.routes(world),
+        *eightbyeight_api.routes(world),
+        *eightbyeight_control.routes(world),
         *control.routes(world),
         *arrivals.routes(world),
         *infobip_control.routes(world),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from jsonschema import FormatChecker, validators
@@ -350,6 +351,8 @@ class OpenApiSpec:
         node = self.doc
         for segment in pointer.lstrip("#").split("/")[1:]:
             segment = segment.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and segment not in node:
+                segment = unquote(segment)  # a $ref in URI-fragment form (8x8's file: ~1%7BaccountId%7D)
             node = node[int(segment)] if isinstance(node, list) else node[segment]
         return node
 

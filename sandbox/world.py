@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .eightbyeight.state import EightByEightService
 from .faults import FaultBoard
 from .infobip.state import InfobipService
 from .pubsub.bus import EventBus
@@ -44,6 +45,7 @@ class World:
         self.messaging = MessagingService(self)
         self.livechat = LiveChatService(self)
         self.infobip = InfobipService(self)
+        self.eightbyeight = EightByEightService(self)
         self.loop = None  # the asyncio loop the servers run on, set when serving
 
     def load_fixture(self, data: dict) -> None:
@@ -52,6 +54,7 @@ class World:
         for org in self.orgs.all():
             org.records.ids.skip_to_boot_block()
         self.infobip.load(data.get("infobip", {}))
+        self.eightbyeight.load(data.get("8x8", {}))
 
     def load_fixture_file(self, path: str | Path, *, app_url: str = "") -> None:
         """Load a fixture file; ``app_url`` replaces the Switchboard address the fixture names
@@ -69,3 +72,4 @@ class World:
         self.messaging.reset()
         self.livechat.reset()
         self.infobip.reset()
+        self.eightbyeight.reset()
