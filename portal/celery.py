@@ -3,13 +3,27 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_worker_logs(logger=None, **kwargs) -> None:
+    """The worker drops the handlers of Django's LOGGING (and their redaction filter) for its own: its log
+    lines, where most of the relay runs, are redacted as the web's are."""
+    import logging
+
+    from portal.logging import redact_handlers
+
+    for each in (logger, logging.getLogger(), logging.getLogger("celery.task")):
+        if each is not None:
+            redact_handlers(each)
 
 
 @task_prerun.connect

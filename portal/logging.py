@@ -31,10 +31,31 @@ def redact(text: str) -> str:
     return text
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class RedactSecretsFilter(logging.Filter):
+    """On a handler: the message, and the traceback and stack a formatter would append to it (an
+    exception's text can quote a header, a URL or a response just as a message can)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text once set: the traceback is formatted once, here, and redacted.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+def redact_handlers(logger: logging.Logger) -> None:
+    """Put the filter on each of ``logger``'s handlers that lacks it (Celery's worker replaces the
+    handlers Django's LOGGING configured with its own: portal/celery.py calls this for them)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
+            handler.addFilter(RedactSecretsFilter())
