@@ -165,6 +165,10 @@ RELAY_LISTENER_DB_THREADS = env.int("RELAY_LISTENER_DB_THREADS", default=4)  # r
 HANDOVER_AGENT_POLL_SECONDS = env.float(
     "HANDOVER_AGENT_POLL_SECONDS", default=10.0
 )  # a waiting handover asks again
+# Legacy Chat desk: how often a held message asks Visitor/Availability again; how many chats relay_listen
+# long-polls at once (threads, each with its own database connection while it records a batch).
+LIVECHAT_AGENT_POLL_SECONDS = env.float("LIVECHAT_AGENT_POLL_SECONDS", default=2.0)
+LIVECHAT_POLL_THREADS = env.int("LIVECHAT_POLL_THREADS", default=32)
 RELAY_LEASE_SECONDS = env.float(
     "RELAY_LEASE_SECONDS", default=90.0
 )  # a dead worker's conversation waits this long

@@ -17,6 +17,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from relay.desks.livechat_poll import ChatPoller
 from relay.desks.registry import desk_for
 from relay.salesforce.pubsub import Backoff, Listener
 
@@ -57,9 +58,14 @@ class Command(BaseCommand):
             backoff=Backoff(initial=1.0, maximum=max_backoff),
         )
 
+        # Legacy Chat tenants' agents arrive by long polling, not Pub/Sub (relay/desks/livechat_poll.py).
+        chats = ChatPoller(threads=settings.LIVECHAT_POLL_THREADS, tenant_slugs=tenants)
+        chat_thread = threading.Thread(target=chats.run, name="livechat-poller", daemon=True)
+
         def stop(signum, frame):
             log.info("received %s; stopping", signal.Signals(signum).name)
             listener.stop()
+            chats.stop()
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, stop)
@@ -72,5 +78,9 @@ class Command(BaseCommand):
             listener.db.size,
         )
         self.stdout.write("relay_listen: running; SIGTERM or Ctrl-C stops it.")
-        listener.run()
+        chat_thread.start()
+        try:
+            listener.run()
+        finally:
+            chats.stop()
         self.stdout.write("relay_listen: stopped.")
