@@ -28,7 +28,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from tenants.models import Membership, Tenant
+from tenants.models import Membership, Tenant, User
 from tenants.validators import normalize_salesforce_id
 
 from .framing import frame_ancestors_for
@@ -155,6 +155,14 @@ def console_view(*, admin_only: bool = False):
             )
             if tenant is None:
                 return console_error(request, "This Switchboard tenant is not active.")
+            if handed_over is None:
+                session = _as_entitled_now(session, tenant)
+                if session is None:
+                    return console_error(
+                        request,
+                        "Your Switchboard access to this org has ended. Sign in again, or ask a Switchboard "
+                        "admin for access.",
+                    )
             if admin_only and not session.is_admin:
                 who = f" (your Salesforce user id is {session.user_id})" if session.via == "canvas" else ""
                 return console_error(
@@ -210,6 +218,40 @@ def _session(request: HttpRequest, token: str) -> ConsoleSession | None:
         via="web",
         is_admin=True,
     )
+
+
+def _as_entitled_now(session: ConsoleSession, tenant: Tenant) -> ConsoleSession | None:
+    """The session as the user's rights stand now. A token is renewed by every answer, so what it says
+    about its user (admin, site user) was true when the page opened, not necessarily now: a removed admin
+    or site user would keep their rights for as long as they kept the page busy. None: no session at all.
+
+    A site user's session (web) lasts only while the user is active and still an admin of the tenant (or a
+    superuser); a Canvas user whose admin membership was removed keeps the session as a non-admin (every
+    Salesforce user of the org may use the panels; Salesforce decided who opened the page).
+    """
+    if session.via == "web":
+        user = User.objects.filter(pk=_web_user_pk(session), is_active=True).first()
+        if user is None:
+            return None
+        admin = (
+            user.is_superuser
+            or Membership.objects.filter(user=user, tenant=tenant, role=Membership.Role.ADMIN).exists()
+        )
+        return session if admin else None
+    if session.is_admin and not _is_canvas_admin(tenant, session.user_id):
+        return replace(session, is_admin=False)
+    return session
+
+
+def _web_user_pk(session: ConsoleSession) -> int | None:
+    pk = session.user_id.removeprefix("web:")
+    return int(pk) if pk.isdigit() else None
+
+
+def _is_canvas_admin(tenant: Tenant, user_id: str) -> bool:
+    from .entry import is_tenant_admin  # entry imports this module: the Canvas rule stays in one place
+
+    return is_tenant_admin(tenant, user_id)
 
 
 # --- the record a panel shows ---------------------------------------------------------------------------
