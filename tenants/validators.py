@@ -230,3 +230,37 @@ def validate_api_origin(value: str) -> None:
             f"{value} has a path: enter the API base URL only, such as https://abcd12.api.infobip.com.",
             code="url_path",
         )
+
+
+# --- 8x8 Chat Apps identifiers (8x8's OpenAPI file, business_messaging_api.json) -------------------------
+
+_SUBACCOUNT_ID = re.compile(r"[A-Za-z0-9\-._&]{3,50}")
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-?(?:[0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}")
+
+
+def validate_subaccount_id(value: str) -> None:
+    """8x8's ``subAccountId`` path parameter: 3 to 50 letters, digits, ``- . _ &``."""
+    if value and not _SUBACCOUNT_ID.fullmatch(value):
+        raise ValidationError(
+            "An 8x8 sub-account id has 3 to 50 letters, digits, '-', '.', '_' or '&'.", code="subaccount_id"
+        )
+
+
+def validate_provider_account_id(value: str) -> None:
+    """8x8's ``accountId``: a UUID (32 hex digits, dashes optional)."""
+    if value and not _UUID.fullmatch(value):
+        raise ValidationError(
+            "An 8x8 account id is a UUID such as 0f1d2c3b-4a59-4687-a7b8-c9d0e1f2a3b4.", code="account_id"
+        )
+
+
+def validate_channel_id(value: str) -> str:
+    """An 8x8 channel id (a UUID), lower-cased as 8x8 writes it in webhooks."""
+    raw = (value or "").strip()
+    if not _UUID.fullmatch(raw):
+        raise ValidationError(
+            "For an 8x8 account, enter the channel id (a UUID such as ec36a867-3dd4-e911-814a-02d85f55fce8), "
+            "shown in 8x8 Connect for each WhatsApp, Viber or SMS channel.",
+            code="channel_id",
+        )
+    return raw.lower()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 PREFIX = "/sim/8x8"
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "8x8" / "business_messaging_api.json"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]+$")
 SUB_ACCOUNT = re.compile(r"^[A-Za-z0-9\-._&]{3,50}$")
 API_CHANNELS = {v: k for k, v in CHANNEL_NAMES.items()}  # "WhatsApp" → whatsapp
 BATCH_MAX = 10000
@@ -82,7 +83,11 @@ def routes(world: World) -> list:
         """(channel, error response): the documented rules of one message."""
         user = body.get("user") or {}
         msisdn = str(user.get("msisdn") or "")
-        if not E164.match(msisdn) and not user.get("country"):
+        bsuid = str(user.get("channelUserId") or "")  # WhatsApp's business-scoped user id
+        if bsuid and not msisdn:
+            if not BSUID.match(bsuid):
+                return None, error(400, 1000, "Invalid user.channelUserId (expected CC.<alphanumeric>)")
+        elif not E164.match(msisdn) and not user.get("country"):
             return None, error(400, 1002, "Invalid MSISDN format (not E.164 international number)")
         wanted = [API_CHANNELS.get(str(c.get("channel"))) for c in body.get("channels") or []]
         kinds = [k for k in wanted if k] or ["whatsapp", "viber", "sms"]
@@ -111,6 +116,8 @@ def routes(world: World) -> list:
             )
             if match is None or match.get("status") != "APPROVED":
                 return None, error(400, 1000, "Template not found or not approved for this channel")
+        if bsuid and not msisdn and channel.channel != "whatsapp":
+            return None, error(400, 1000, "user.channelUserId is for WhatsApp only")
         if kind in ("template", "interactive") and channel.channel != "whatsapp":
             return None, error(400, 1000, f"{kind} messages are sent on WhatsApp only")
         return channel, None
@@ -131,7 +138,7 @@ def routes(world: World) -> list:
             return refused
         umid = str(uuid.uuid4())
         message = service.record_sent(account, sub, channel, body, umid)
-        answer = {"umid": umid, "user": {"msisdn": message["customer"]}}
+        answer = {"umid": umid, "user": body["user"]}
         if body.get("clientMessageId"):
             answer["clientMessageId"] = body["clientMessageId"]
         answer["status"] = {"state": "queued", "timestamp": message["at"]}

@@ -202,7 +202,8 @@ class EightByEightService:
     def record_sent(self, account: Account, sub: SubAccount, channel: Channel, body: dict, umid: str) -> dict:
         """Store an accepted send and plan its receipts: sent and delivered, or failed with error 61 when a
         free-form WhatsApp message leaves the 24-hour window (8x8 answers 200 and fails it in the receipt)."""
-        customer = str((body.get("user") or {}).get("msisdn", ""))
+        user = body.get("user") or {}
+        customer = str(user.get("msisdn") or user.get("channelUserId") or "")
         message = {
             "umid": umid,
             "direction": "out",
@@ -257,7 +258,9 @@ class EightByEightService:
             payload.update(
                 subAccountId=message["subAccountId"],
                 channel=message["channel"],
-                user={"msisdn": message["customer"]},
+                user={
+                    "msisdn" if message["customer"].startswith("+") else "channelUserId": message["customer"]
+                },
                 status=status,
             )
             body = {
