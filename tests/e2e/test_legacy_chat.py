@@ -6,14 +6,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from portal.console.snippets import parse_legacy_chat
+from relay.desks.livechat_check import check_chat_configuration
 from relay.desks.livechat_models import LiveChatCustomField, LiveChatSession
+from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Message
 from tenants.models import SalesforceConnection
 from tests.e2e.conftest import CUSTOMER, ROOT, SMS, VIBER, WHATSAPP, customer_writes, phone_received, wait_for
+from tests.relay.livechat_snippets import setup_snippets
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -22,14 +28,27 @@ HOOKS = "/__sim/livechat"
 
 @pytest.fixture
 def chat_desk(wired):
-    """The demo tenant switched to Legacy Chat on the demo org's Support_Chat button, with a custom field."""
+    """The demo tenant switched to Legacy Chat from the two pasted snippets alone (Support_Chat), checked live
+    first, with a custom field for the transcript."""
     state = wired.sim.get(f"{HOOKS}/orgs/{wired.org_id}").json()
-    buttons = {b["developerName"]: b["id"] for b in state["buttons"]}
+    buttons = {b["developerName"]: b["id"][:15] for b in state["buttons"]}
+    deployment_code, button_code = setup_snippets(
+        f"{wired.sandbox.base_url}/sim/livechat/chat",
+        state["deployments"][0]["id"][:15],
+        wired.org_id[:15],
+        buttons["Support_Chat"],
+    )
+    parsed = parse_legacy_chat(deployment_code, button_code)
+    check = check_chat_configuration(
+        parsed.chat_api_endpoint, parsed.org_id, parsed.deployment_id, parsed.button_id
+    )
+    assert check.ok and check.available, check.errors
     connection = wired.tenant.salesforce
     connection.desk = SalesforceConnection.Desk.LIVECHAT
-    connection.chat_api_endpoint = f"{wired.sandbox.base_url}/sim/livechat/chat/rest/"
-    connection.chat_deployment_id = state["deployments"][0]["id"]
-    connection.chat_button_id = buttons["Support_Chat"]
+    connection.chat_api_endpoint = parsed.chat_api_endpoint
+    connection.chat_deployment_id = parsed.deployment_id
+    connection.chat_button_id = parsed.button_id
+    connection.full_clean()
     connection.save()
     LiveChatCustomField.objects.create(
         tenant=wired.tenant, label="Brand", value="Acme Mobile", transcript_field="Brand__c"
@@ -192,3 +211,41 @@ def test_no_agent_then_one_comes_online_across_a_restart_and_a_503(chat_desk, ch
     assert not Message.objects.filter(
         direction=Message.Direction.INBOUND, status=Message.Status.FAILED
     ).exists()
+
+
+def test_a_bot_handover_shows_the_transcript_before_the_customers_next_message(chat_desk, chat_listener):
+    wired = chat_desk
+    endpoint, secret = HandoverEndpoint.issue(wired.tenant)
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    transcript = [
+        {
+            "id": f"m{index}",
+            "speaker": "customer" if index % 2 == 0 else "bot",
+            "text": f"{'Customer' if index % 2 == 0 else 'Bot'} line {index}",
+            "time": (start + timedelta(seconds=20 * index)).isoformat().replace("+00:00", "Z"),
+        }
+        for index in range(4)
+    ]
+    for _ in range(2):  # a bot's retry imports nothing twice
+        response = httpx.post(
+            f"{wired.live_server.url}{endpoint.path}",
+            json={"customer": f"+{CUSTOMER}", "sender": f"+{WHATSAPP}", "transcript": transcript},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
+        )
+        assert response.status_code in (200, 202), response.text
+    chat = wait_for(
+        lambda: (c := chat_of(wired, CUSTOMER)) and len(c["visitorMessages"]) >= 4 and c,
+        what="the transcript in the chat",
+    )
+    customer_writes(wired.sim, "Is anyone there?")
+    wait_for(
+        lambda: len(chat_of(wired, CUSTOMER)["visitorMessages"]) == 5, what="the customer's next message"
+    )
+    shown = chat_of(wired, CUSTOMER)["visitorMessages"]
+    assert shown[-1] == "Is anyone there?"
+    for text, entry in zip(shown[:4], transcript, strict=True):
+        speaker = "Customer" if entry["speaker"] == "customer" else "Bot"
+        assert text.startswith(f"[{speaker} ") and text.endswith(entry["text"])
+    assert chat["id"] == chat_of(wired, CUSTOMER)["id"]  # one chat
+    wait_for(lambda: Handover.objects.get().status == "delivered", what="the handover to finish")

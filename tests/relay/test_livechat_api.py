@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from portal.console.snippets import parse_legacy_chat
 from relay.desks.livechat_api import AFFINITY_CHANGED, SESSION_GONE, ChatApi, ChatSession
 from relay.desks.livechat_check import check_chat_configuration
 from relay.errors import ExternalError
 from tests.e2e.conftest import wait_for
+from tests.relay.livechat_snippets import setup_snippets
 from tests.sandbox.livechat_support import REST, create_chat_org
 
 
@@ -158,3 +160,37 @@ def test_each_wrong_value_is_named(sandbox, ids, wrong, blamed, words):
     )
     assert list(check.errors) == [blamed]
     assert words in check.errors[blamed]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "blamed", "words"),
+    [
+        ("chat_url", "chat_api_endpoint", "does not answer as a Chat API endpoint"),
+        ("org", "org_id", "does not serve the org"),
+        ("button", "button_id", "has no chat button"),
+        (None, None, ""),
+    ],
+)
+def test_pasted_snippets_alone_are_checked_with_the_wrong_id_named(sandbox, ids, wrong, blamed, words):
+    values = {
+        "chat_url": sandbox.base_url + "/sim/livechat/chat",
+        "deployment": ids["deployment"],
+        "org": ids["org"],
+        "button": ids["buttons"]["Support_Chat"],
+    }
+    if wrong:
+        values[wrong] = {
+            "chat_url": sandbox.base_url + "/sim/core/chat",
+            "org": "00D8d000000ZZZZ",
+            "button": "5738d000000ZZZZ",
+        }[wrong]
+    parsed = parse_legacy_chat(
+        *setup_snippets(values["chat_url"], values["deployment"], values["org"], values["button"])
+    )
+    check = check_chat_configuration(
+        parsed.chat_api_endpoint, parsed.org_id, parsed.deployment_id, parsed.button_id
+    )
+    if wrong is None:
+        assert check.ok and check.available
+    else:
+        assert list(check.errors) == [blamed] and words in check.errors[blamed]

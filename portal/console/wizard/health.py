@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from pubsub_api import METADATA_ACCESS_TOKEN, METADATA_INSTANCE_URL, METADATA_TENANT_ID, pb2, pb2_grpc
 from relay import http
+from relay.desks.livechat_check import check_chat_configuration
 from relay.errors import ExternalError
 from relay.inbound.auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
 from relay.models import ListenerCursor
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 OK, WARN, ERROR = "ok", "warn", "error"
 GRPC_TIMEOUT_SECONDS = 5
-LIVEAGENT_API_VERSION = "58"
 
 
 @dataclass(frozen=True)
@@ -142,41 +142,19 @@ def listener_status(tenant: Tenant, topic: str) -> Check:
 
 
 def _livechat(connection) -> Check:
-    """The chat button is known to the deployment (Visitor/Settings of the Chat REST API)."""
+    """The four chat settings, checked live at the Chat API (relay/desks/livechat_check.py names the wrong one)."""
     label = "Legacy Chat"
     if not (connection.chat_api_endpoint and connection.chat_deployment_id and connection.chat_button_id):
         return Check("chat", label, ERROR, "The chat snippets are not saved yet.", "channel")
-    try:
-        response = http.request(
-            "salesforce",
-            "GET",
-            connection.chat_api_endpoint.rstrip("/") + "/Visitor/Settings",
-            params={
-                "org_id": connection.tenant.org_id15,
-                "deployment_id": connection.chat_deployment_id[:15],
-                "Settings.buttonIds": connection.chat_button_id[:15],
-            },
-            headers={"X-LIVEAGENT-API-VERSION": LIVEAGENT_API_VERSION},
-        )
-    except ExternalError as exc:
-        return Check("chat", label, ERROR, exc.message, "channel")
-    if response.status_code != 200:
-        return Check(
-            "chat",
-            label,
-            ERROR,
-            f"The Chat API answered {response.status_code}: {response.text[:300]}",
-            "channel",
-        )
-    try:
-        messages = response.json().get("messages") or []
-        buttons = messages[0]["message"]["buttons"]
-    except (ValueError, KeyError, IndexError, AttributeError, TypeError):
-        return Check("chat", label, ERROR, "The Chat API answered something unexpected.", "channel")
-    button = next((b for b in buttons if str(b.get("id", ""))[:15] == connection.chat_button_id[:15]), None)
-    if button is None:
-        return Check("chat", label, ERROR, "The chat button is not part of this deployment.", "channel")
-    online = "agents online" if button.get("isAvailable") else "no agent online right now"
+    result = check_chat_configuration(
+        connection.chat_api_endpoint,
+        connection.tenant.org_id,
+        connection.chat_deployment_id,
+        connection.chat_button_id,
+    )
+    if not result.ok:
+        return Check("chat", label, ERROR, " ".join(result.errors.values()), "channel")
+    online = "agents online" if result.available else "no agent online right now"
     return Check("chat", label, OK, f"Chat button found ({online}).")
 
 
