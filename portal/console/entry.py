@@ -7,6 +7,7 @@ renders with the session token in the page for its own requests to carry in a he
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, QueryDict
@@ -20,7 +21,7 @@ from tenants.validators import normalize_salesforce_id
 
 from . import canvas
 from .framing import origin_of
-from .session import ConsoleSession, console_error
+from .session import CanvasEntryRequest, ConsoleSession, console_error
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def canvas_entry(request: HttpRequest, page: str = ""):
         return console_error(request, f"The {page} page is not available in this version.", status=404)
     # The page answers this POST itself, as the GET of its own URL (which session.js puts in the address
     # bar, so that its forms post to it): its links and forms go through htmx with the token in a header.
-    request.canvas_session = session
+    # Declares the attribute set on this line, which console_view reads back with getattr.
+    cast(CanvasEntryRequest, request).canvas_session = session
     request.path = request.path_info = reverse(PAGES[page])
     request.method = "GET"
     request.POST = QueryDict()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from functools import wraps
+from typing import cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -63,6 +64,21 @@ class ConsoleSession:
 
     def for_record(self, record_id: str) -> ConsoleSession:
         return replace(self, record_id=record_id)
+
+
+class ConsoleRequest(HttpRequest):
+    """The request a ``console_view`` view receives: the decorator sets ``console`` (the verified session)
+    and ``tenant`` (its active tenant) before calling the view. For annotations only; Django builds the
+    request object itself."""
+
+    console: ConsoleSession
+    tenant: Tenant
+
+
+class CanvasEntryRequest(HttpRequest):
+    """The request the Canvas entry hands to the page it opens, with the session it has just verified."""
+
+    canvas_session: ConsoleSession
 
 
 def token_from(request: HttpRequest) -> str:
@@ -170,15 +186,17 @@ def console_view(*, admin_only: bool = False):
                     "Only an administrator of this org can change its setup. Ask a Switchboard admin to "
                     f"make you a tenant admin with your Salesforce user id{who}.",
                 )
-            request.console, request.tenant = session, tenant
+            # The two attributes ConsoleRequest declares are set right here, before the view runs.
+            console_request = cast(ConsoleRequest, request)
+            console_request.console, console_request.tenant = session, tenant
             try:
-                response = view(request, *args, **kwargs)
+                response = view(console_request, *args, **kwargs)
             except RecordRefused as refused:
                 return console_error(request, str(refused), status=404)
             ancestors = frame_ancestors_for(tenant, extra_origins=session.frame_origins)
             response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
             # Renewed on every answer (the view may have bound it to a record); session.js keeps the newest.
-            response[HEADER] = request.console.token()
+            response[HEADER] = console_request.console.token()
             response["Cache-Control"] = "no-store"
             return response
 
@@ -189,9 +207,13 @@ def console_view(*, admin_only: bool = False):
 
 def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
     """Django's own CSRF check (the view itself is exempt because tokens need none)."""
-    checker = CsrfViewMiddleware(lambda _request: HttpResponse())
+
+    def not_exempt(_request: HttpRequest) -> HttpResponse:  # only its (absent) csrf_exempt flag is read
+        return HttpResponse()
+
+    checker = CsrfViewMiddleware(not_exempt)
     checker.process_request(request)
-    return checker.process_view(request, None, (), {})
+    return checker.process_view(request, not_exempt, (), {})
 
 
 def _session(request: HttpRequest, token: str) -> ConsoleSession | None:
@@ -261,7 +283,7 @@ class RecordRefused(Http404):
     """A panel was asked for a record this session may not see: answered 404 with the reason."""
 
 
-def panel_record(request: HttpRequest, *, kind: str = "messaging_session") -> tuple[str, bool]:
+def panel_record(request: ConsoleRequest, *, kind: str = "messaging_session") -> tuple[str, bool]:
     """(the 18-character record the panel shows, whether ``?id=`` named it) - ("", False) for none.
 
     The record in the signed request always wins: ``?id=`` naming any other record is refused (404), so a

@@ -42,7 +42,7 @@ def salesforce_login(tenant: Tenant, check: Check) -> Outcome:
         for name in ("instance_url", "consumer_key", "integration_username", "private_key")
         if connection is None or not getattr(connection, name)
     ]
-    if missing:
+    if connection is None or missing:
         return Outcome(False, f"Set {', '.join(missing)} first.", "incomplete")
     progress = SetupProgress.of(tenant)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -13,11 +14,31 @@ from tenants.validators import normalize_salesforce_id, validate_api_origin, val
 
 from .lists import FetchedList
 
+if TYPE_CHECKING:
+    from ..snippets import LegacyChatSettings
+
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,38}[A-Za-z0-9]$")
 SLDS_INPUT = {"class": "slds-input"}
 SLDS_TEXTAREA = {"class": "slds-textarea", "rows": 2}
 SHORT_TEXT = {"rows": 2}
 SLDS_SELECT = {"class": "slds-select"}
+
+
+class SenderRow(TypedDict):
+    """One sender of SendersForm: the listed (or hand-added) sender and the names of its fields."""
+
+    item: dict[str, Any]
+    use: str
+    channel: str | None  # None when no Messaging channel is asked for (Legacy Chat)
+
+
+class RoutingRow(TypedDict):
+    """One sender of RoutingForm and the names of its three fields."""
+
+    sender: Sender
+    target: str
+    fallback: str
+    sticky: str
 
 
 class SldsForm(forms.Form):
@@ -169,7 +190,8 @@ class ChannelPickForm(TextsMixin, SldsForm):
     def __init__(self, *args, channels: FetchedList, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.channels = channels
-        self.fields["channel"].choices = [("", "Choose a channel…")] + [
+        # Declared above as a ChoiceField; Form.fields is typed as plain Field.
+        cast(forms.ChoiceField, self.fields["channel"]).choices = [("", "Choose a channel…")] + [
             (item["value"], item["label"] + ("" if item.get("ours") else " – another channel definition"))
             for item in channels.items
         ]
@@ -193,7 +215,7 @@ class LegacyChatForm(TextsMixin, SldsForm):
     def __init__(self, *args, org_id: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.org_id = org_id
-        self.parsed = None
+        self.parsed: LegacyChatSettings | None = None  # set by a successful clean()
 
     def clean(self):
         from ..snippets import parse_legacy_chat
@@ -285,7 +307,7 @@ class SendersForm(forms.Form):
     def __init__(self, *args, remote: FetchedList, channels: FetchedList | None, current: dict, default_channel: str,
                  **kwargs) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        self.rows = []
+        self.rows: list[SenderRow] = []
         channel_choices = [("", "Choose a channel…")] + [
             (item["value"], item["label"]) for item in (channels.items if channels else [])
         ]
@@ -305,7 +327,7 @@ class SendersForm(forms.Form):
             self.fields[f"use-{index}"] = forms.BooleanField(
                 required=False, initial=bool(existing and existing.enabled), label=f"Use {item['address']}"
             )
-            row = {"item": item, "use": f"use-{index}", "channel": None}
+            row: SenderRow = {"item": item, "use": f"use-{index}", "channel": None}
             if channels is not None:
                 self.fields[f"channel-{index}"] = self._feeds_field(
                     channel_choices,
@@ -406,7 +428,8 @@ class RoutingForm(forms.Form):
     def __init__(self, *args, senders: list[Sender], org_lists: dict[str, FetchedList], rules: dict,
                  chat_button: str = "", **kwargs) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        self.senders, self.rows, self.org_lists = senders, [], org_lists
+        self.senders, self.org_lists = senders, org_lists
+        self.rows: list[RoutingRow] = []
         targets = target_choices(org_lists, first=(RoutingRule.Target.CHANNEL + ":", "The channel's own routing"),
                                  chat_button=chat_button)  # fmt: skip
         fallbacks = target_choices(org_lists, first=("", "No fallback"), chat_button=chat_button)
@@ -486,7 +509,8 @@ class TestMessageForm(SldsForm):
         self.senders = {str(s.pk): s for s in senders}
         # SMS and Viber first: free text works there; WhatsApp needs a template.
         ordered = sorted(senders, key=lambda s: s.channel == Sender.Channel.WHATSAPP)
-        self.fields["sender"].choices = [
+        # Declared above as a ChoiceField; Form.fields is typed as plain Field.
+        cast(forms.ChoiceField, self.fields["sender"]).choices = [
             (str(s.pk), f"{s.get_channel_display()} {s.address}") for s in ordered
         ]
 

@@ -4,6 +4,7 @@ so an admin who leaves and comes back sees exactly what is set up."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from relay.models import Message
 from relay.salesforce import auth
@@ -50,7 +51,7 @@ def wizard_account(tenant: Tenant) -> ProviderAccount | None:
     return ProviderAccount.objects.for_tenant(tenant).filter(active=True).order_by("pk").first()
 
 
-def is_livechat(connection: SalesforceConnection | None) -> bool:
+def is_livechat(connection: SalesforceConnection | None) -> TypeGuard[SalesforceConnection]:
     return bool(connection and connection.desk == SalesforceConnection.Desk.LIVECHAT)
 
 
@@ -76,7 +77,7 @@ def states(tenant: Tenant, progress: SetupProgress) -> list[StepState]:
     )
     livechat = is_livechat(connection)
     verified = salesforce_verified(connection, progress)
-    if livechat:
+    if is_livechat(connection):
         channel_done = bool(connection.chat_api_endpoint and connection.chat_button_id)
         channel_note = "Chat button set" if channel_done else "Paste the chat snippets"
     else:

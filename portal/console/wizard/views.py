@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, S
 
 from .. import snippets
 from ..models import SetupProgress
-from ..session import console_view
+from ..session import ConsoleRequest, console_view
 from . import channel_setup, checks, lists
 from .forms import (
     ChannelPickForm,
@@ -55,19 +56,19 @@ log = logging.getLogger(__name__)
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def wizard_url(request: HttpRequest, name: str, *args, **params) -> str:
+def wizard_url(request: ConsoleRequest, name: str, *args, **params) -> str:
     """A URL inside the wizard. It never carries the console token: the boosted request that follows it (a
     redirect included) sends the token in its X-Console-Token header (portal/console/session.py)."""
     query = urlencode(params)
     return f"{reverse(name, args=args)}?{query}" if query else reverse(name, args=args)
 
 
-def step_url(request: HttpRequest, slug: str, **params) -> str:
+def step_url(request: ConsoleRequest, slug: str, **params) -> str:
     return wizard_url(request, "console:wizard-step", slug, **params)
 
 
 def page(
-    request: HttpRequest, template: str, context: dict, *, slug: str = "", status: int = 200
+    request: ConsoleRequest, template: str, context: dict, *, slug: str = "", status: int = 200
 ) -> HttpResponse:
     tenant = request.tenant
     progress = SetupProgress.of(tenant)
@@ -94,7 +95,7 @@ def _connection(tenant) -> SalesforceConnection:
 
 @console_view(admin_only=True)
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: ConsoleRequest) -> HttpResponse:
     progress = SetupProgress.of(request.tenant)
     next_step = first_open(states(request.tenant, progress))
     return page(request, "console/wizard/home.html", {"next_step": next_step})
@@ -102,7 +103,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @console_view(admin_only=True)
 @require_GET
-def embed(request: HttpRequest) -> HttpResponse:
+def embed(request: ConsoleRequest) -> HttpResponse:
     return page(
         request,
         "console/wizard/embed.html",
@@ -117,7 +118,7 @@ def embed(request: HttpRequest) -> HttpResponse:
 
 @console_view(admin_only=True)
 @require_http_methods(["GET", "POST"])  # POST: the download form, whose body carries the console token
-def certificate(request: HttpRequest) -> HttpResponse:
+def certificate(request: ConsoleRequest) -> HttpResponse:
     connection = connection_of(request.tenant)
     if connection is None or not connection.certificate:
         raise Http404("No certificate yet: generate the key pair first.")
@@ -128,7 +129,7 @@ def certificate(request: HttpRequest) -> HttpResponse:
 
 @console_view(admin_only=True)
 @require_http_methods(["GET", "POST"])
-def step(request: HttpRequest, slug: str) -> HttpResponse:
+def step(request: ConsoleRequest, slug: str) -> HttpResponse:
     handler = HANDLERS.get(slug)
     if handler is None:
         raise Http404("No such step.")
@@ -138,7 +139,7 @@ def step(request: HttpRequest, slug: str) -> HttpResponse:
 # --- step 1: Salesforce connection -----------------------------------------------------------------------
 
 
-def salesforce_step(request: HttpRequest) -> HttpResponse:
+def salesforce_step(request: ConsoleRequest) -> HttpResponse:
     tenant = request.tenant
     connection = _connection(tenant)
     progress = SetupProgress.of(tenant)
@@ -203,7 +204,7 @@ def salesforce_step(request: HttpRequest) -> HttpResponse:
 # --- step 2: channel (BYOC) or Legacy Chat ---------------------------------------------------------------
 
 
-def channel_step(request: HttpRequest) -> HttpResponse:
+def channel_step(request: ConsoleRequest) -> HttpResponse:
     connection = connection_of(request.tenant)
     if connection is None or not connection.pk:
         return redirect(step_url(request, "salesforce"))
@@ -212,7 +213,7 @@ def channel_step(request: HttpRequest) -> HttpResponse:
     return _messaging_step(request, connection)
 
 
-def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> HttpResponse:
+def _messaging_step(request: ConsoleRequest, connection: SalesforceConnection) -> HttpResponse:
     tenant = request.tenant
     progress = SetupProgress.of(tenant)
     verified = salesforce_verified(connection, progress)
@@ -297,7 +298,7 @@ def _messaging_step(request: HttpRequest, connection: SalesforceConnection) -> H
     )
 
 
-def _legacy_chat_step(request: HttpRequest, connection: SalesforceConnection) -> HttpResponse:
+def _legacy_chat_step(request: ConsoleRequest, connection: SalesforceConnection) -> HttpResponse:
     tenant = request.tenant
     action = request.POST.get("action", "")
     texts = {name: getattr(tenant, name) for name in ("welcome_text", "closing_text", "no_agent_text")}
@@ -305,7 +306,7 @@ def _legacy_chat_step(request: HttpRequest, connection: SalesforceConnection) ->
     status = 200
     if request.method == "POST":
         form = LegacyChatForm(request.POST, org_id=tenant.org_id)
-        if form.is_valid():
+        if form.is_valid() and form.parsed is not None:  # a valid form has parsed the snippets
             parsed = form.parsed
             if action == "confirm":
                 with transaction.atomic():
@@ -329,7 +330,7 @@ def _legacy_chat_step(request: HttpRequest, connection: SalesforceConnection) ->
 # --- step 3: provider account ----------------------------------------------------------------------------
 
 
-def provider_step(request: HttpRequest) -> HttpResponse:
+def provider_step(request: ConsoleRequest) -> HttpResponse:
     """The key is checked at the provider by a live check in a worker before anything is saved; once it
     passes, the account is saved and its new webhook secret shown in that same response, once."""
     tenant = request.tenant
@@ -434,7 +435,7 @@ def _provider_form(tenant, account: ProviderAccount | None) -> ProviderForm:
 # --- step 4: senders -------------------------------------------------------------------------------------
 
 
-def senders_step(request: HttpRequest) -> HttpResponse:
+def senders_step(request: ConsoleRequest) -> HttpResponse:
     tenant = request.tenant
     account = wizard_account(tenant)
     if account is None:
@@ -448,16 +449,17 @@ def senders_step(request: HttpRequest) -> HttpResponse:
     if messaging and connection is not None and salesforce_verified(connection, progress):
         channels = lists.salesforce_list(connection, "channels", refresh=refresh)
     current = {(s.channel, s.address): s for s in Sender.objects.for_tenant(tenant).filter(account=account)}
-    kwargs = {
-        "remote": remote,
-        "channels": channels if messaging else None,
-        "current": current,
-        "default_channel": progress.default_channel_address,
-    }
+    new_form = partial(
+        SendersForm,
+        remote=remote,
+        channels=channels if messaging else None,
+        current=current,
+        default_channel=progress.default_channel_address,
+    )
     status = 200
-    form = SendersForm(**kwargs)
+    form = new_form()
     if request.method == "POST" and request.POST.get("action") == "save":
-        form = SendersForm(request.POST, **kwargs)
+        form = new_form(request.POST)
         if form.is_valid():
             try:
                 _save_senders(tenant, account, form.chosen, current)
@@ -500,7 +502,7 @@ def _save_senders(tenant, account: ProviderAccount, chosen: list[tuple[dict, str
 # --- step 5: routing -------------------------------------------------------------------------------------
 
 
-def routing_step(request: HttpRequest) -> HttpResponse:
+def routing_step(request: ConsoleRequest) -> HttpResponse:
     tenant = request.tenant
     connection = connection_of(tenant)
     account = wizard_account(tenant)
@@ -511,20 +513,24 @@ def routing_step(request: HttpRequest) -> HttpResponse:
     refresh = request.POST.get("action") == "refresh"
     verified = connection is not None and salesforce_verified(connection, progress)
     org_lists = {
-        kind: lists.salesforce_list(connection, kind, refresh=refresh) if verified else lists.FetchedList()
+        kind: lists.salesforce_list(connection, kind, refresh=refresh)
+        if connection is not None and verified
+        else lists.FetchedList()
         for kind in ("queues", "users", "flows")
     }
-    rules = {}
+    rules: dict[int, RoutingRule] = {}
     for rule in RoutingRule.objects.for_tenant(tenant).filter(
         sender__in=senders, active=True, customer_pattern=""
     ):
         rules.setdefault(rule.sender_id, rule)  # ordered by priority: the first is the default rule
     chat_button = connection.chat_button_id if is_livechat(connection) else ""
-    kwargs = {"senders": senders, "org_lists": org_lists, "rules": rules, "chat_button": chat_button}
-    form = RoutingForm(**kwargs)
+    new_form = partial(
+        RoutingForm, senders=senders, org_lists=org_lists, rules=rules, chat_button=chat_button
+    )
+    form = new_form()
     status = 200
     if request.method == "POST" and request.POST.get("action") == "save":
-        form = RoutingForm(request.POST, **kwargs)
+        form = new_form(request.POST)
         if form.is_valid():
             try:
                 _save_rules(tenant, form, rules)
@@ -566,7 +572,7 @@ def _save_rules(tenant, form: RoutingForm, rules: dict) -> None:
 # --- step 6: health check and test message ---------------------------------------------------------------
 
 
-def summary_step(request: HttpRequest) -> HttpResponse:
+def summary_step(request: ConsoleRequest) -> HttpResponse:
     tenant = request.tenant
     account = wizard_account(tenant)
     senders = list(Sender.objects.for_tenant(tenant).filter(account=account, enabled=True)) if account else []
@@ -600,7 +606,7 @@ def summary_step(request: HttpRequest) -> HttpResponse:
 
 @console_view(admin_only=True)
 @require_GET
-def health_checks(request: HttpRequest) -> HttpResponse:
+def health_checks(request: ConsoleRequest) -> HttpResponse:
     """Start the live health check (or join the one running) and show it, or its progress."""
     check = livechecks.start(request.tenant, checks.HEALTH)
     return _check_fragment(request, check)
@@ -608,7 +614,7 @@ def health_checks(request: HttpRequest) -> HttpResponse:
 
 @console_view(admin_only=True)
 @require_GET
-def check_status(request: HttpRequest, check_id: str) -> HttpResponse:
+def check_status(request: ConsoleRequest, check_id: str) -> HttpResponse:
     """What the page polls: a live check of this tenant, pending or with its result."""
     check = livechecks.get(request.tenant, check_id)
     if check is None:
@@ -630,7 +636,7 @@ def _test_message(tenant, check) -> Message | None:
     )
 
 
-def _check_fragment(request: HttpRequest, check, *, then: str = "") -> HttpResponse:
+def _check_fragment(request: ConsoleRequest, check, *, then: str = "") -> HttpResponse:
     """A pending check polls again; a finished one shows its result the way its page does, or, with
     ``then`` (a step), sends the page there (lists and setup reload the step that waits for them)."""
     context = {
@@ -663,7 +669,7 @@ def _check_fragment(request: HttpRequest, check, *, then: str = "") -> HttpRespo
 
 @console_view(admin_only=True)
 @require_GET
-def test_message_status(request: HttpRequest, pk: int) -> HttpResponse:
+def test_message_status(request: ConsoleRequest, pk: int) -> HttpResponse:
     message = (
         Message.objects.for_tenant(request.tenant)
         .filter(pk=pk)

@@ -103,8 +103,8 @@ def _parse_result(result: dict, where: str) -> list[WebhookEvent]:
 def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
     message = _object(result, "message", where)
     kind = _string(message, "type", f"{where}.message")
-    contact = result.get("contact") if isinstance(result.get("contact"), dict) else {}
-    common = {
+    contact = object_of(result.get("contact"))
+    common: dict[str, Any] = {
         "provider_message_id": _string(result, "messageId", where),
         "channel": "whatsapp",
         "sender_address": address(_string(result, "to", where)),
@@ -169,12 +169,12 @@ def _sms_mo(result: dict, where: str) -> InboundMessage:
     )
 
 
-def _viber_mo(result: dict, where: str) -> list[InboundMessage]:
+def _viber_mo(result: dict, where: str) -> list[WebhookEvent]:
     """Viber Business Messages (``message.type`` TEXT or FILE) and the Viber Bot API (``message.type``
     MESSAGE, the customer's message nested in ``message.message``; other bot events are not messages)."""
     message = _object(result, "message", where)
     kind = _string(message, "type", f"{where}.message")
-    common = {
+    common: dict[str, Any] = {
         "provider_message_id": _string(result, "messageId", where),
         "channel": "viber",
         "sender_address": address(_string(result, "to", where)),
@@ -186,7 +186,7 @@ def _viber_mo(result: dict, where: str) -> list[InboundMessage]:
         log.info("ignoring Viber Bot event %s", kind)
         return []
     if kind == "MESSAGE":
-        user = message.get("sender") if isinstance(message.get("sender"), dict) else {}
+        user = object_of(message.get("sender"))
         common["customer_name"] = text_of(user.get("name"))
         message = _object(message, "message", f"{where}.message")
         kind = _string(message, "type", f"{where}.message.message")
@@ -194,7 +194,7 @@ def _viber_mo(result: dict, where: str) -> list[InboundMessage]:
     return [_viber_content(message, kind, f"{where}.message", common)]
 
 
-def _viber_content(message: dict, kind: str, where: str, common: dict) -> InboundMessage:
+def _viber_content(message: dict, kind: str, where: str, common: dict[str, Any]) -> InboundMessage:
     if kind == "TEXT":
         return InboundMessage(kind=Kind.TEXT, text=_text(message, "text"), **common)
     if kind in VIBER_MEDIA and (kind != "STICKER" or text_of(message.get("url"))):
@@ -239,7 +239,7 @@ def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
     items = result.get("content")
     if not isinstance(items, list) or not items:
         raise ValueError(f"{where}.content must be a non-empty list of message parts")
-    common = {
+    common: dict[str, Any] = {
         "channel": MESSAGES_API_CHANNELS.get(channel, channel.lower()),
         "sender_address": address(_string(result, "destination", where)),
         "customer": address(_string(result, "sender", where)),  # Messages API: the customer is the "sender"
@@ -257,7 +257,7 @@ def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
     return events
 
 
-def _messages_api_part(item: dict, where: str, common: dict) -> InboundMessage:
+def _messages_api_part(item: dict, where: str, common: dict[str, Any]) -> InboundMessage:
     kind = _string(item, "type", where)
     if kind in ("TEXT", "SUBJECT"):
         return InboundMessage(kind=Kind.TEXT, text=_text(item, "text"), **common)
@@ -332,8 +332,8 @@ def _unescaped(emoji: str) -> str:
 def _delivery_report(result: dict, where: str) -> StatusReport:
     status = _object(result, "status", where)
     group = str(status.get("groupName") or "").upper()
-    error = result.get("error") if isinstance(result.get("error"), dict) else {}
-    common = {
+    error = object_of(result.get("error"))
+    common: dict[str, Any] = {
         "provider_message_id": _string(result, "messageId", where),
         "reported_at": _timestamp(result, "doneAt", where),
         "raw": result,
@@ -344,7 +344,8 @@ def _delivery_report(result: dict, where: str) -> StatusReport:
         return StatusReport(status=ReportStatus.PENDING, **common)
     failed = bool(error) and error.get("id") not in (0, None)
     code = str(error.get("name") or error.get("id") or "") if failed else str(status.get("name") or group)
-    permanent = error.get("permanent") if isinstance(error.get("permanent"), bool) else True
+    stated = error.get("permanent")
+    permanent = stated if isinstance(stated, bool) else True
     return StatusReport(
         status=ReportStatus.FAILED,
         error_code=code,
