@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from .fields import EncryptedTextField
+from .secret_binding import address_field, stored_key_refusal
 
 
 class SecretInput(forms.PasswordInput):
@@ -35,5 +36,10 @@ class WriteOnlySecretsForm(forms.ModelForm):
         cleaned = super().clean()
         for name in self._secret_names:
             if not cleaned.get(name) and self.instance.pk:
+                address = address_field(self._meta.model, name)
+                if address and address in cleaned:  # a new address needs the secret again (secret_binding)
+                    refusal = stored_key_refusal(getattr(self.instance, address), cleaned[address])
+                    if refusal:
+                        self.add_error(name, refusal)
                 cleaned[name] = getattr(self.instance, name)
         return cleaned

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from tenants.certificates import certificate_expiry, private_key_matches_certificate
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
+from tenants.secret_binding import stored_key_refusal
 
 from .auth import scope_of
 from .base import DurationSecondsField, ScopedPrimaryKeyRelatedField, ValidatedModelSerializer, secret_field
@@ -264,6 +265,14 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
     def get_webhook(self, obj) -> dict:
         secrets = self.context.get("new_webhook_secrets") or {}
         return webhook_config(obj, secrets.get(obj.pk))
+
+    def validate(self, attrs):
+        """A new API base URL needs the API key in the same request (tenants/secret_binding.py)."""
+        if self.instance is not None and "base_url" in attrs and not attrs.get("api_key"):
+            refusal = stored_key_refusal(self.instance.base_url, attrs["base_url"])
+            if refusal:
+                raise serializers.ValidationError({"api_key": [refusal]})
+        return super().validate(attrs)
 
     def validate_provider(self, value):
         from relay.providers.registry import get_provider

@@ -77,7 +77,7 @@ def test_a_changed_webhook_auth_shows_the_new_secret_once(client):
     client.force_login(make_tenant_admin(acme, "ada"))
     response = client.post(
         reverse("admin:tenants_provideraccount_change", args=[account.pk]),
-        account_form(acme, name=account.name, api_key="", webhook_auth="header"),
+        account_form(acme, name=account.name, base_url=account.base_url, api_key="", webhook_auth="header"),
     )
     account.refresh_from_db()
     assert_shown_once(client, response, str(account.webhook_secret))

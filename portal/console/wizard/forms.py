@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from relay.providers.registry import get_provider
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
+from tenants.secret_binding import stored_key_refusal
 from tenants.validators import normalize_salesforce_id, validate_api_origin, validate_https_url
 
 from .lists import FetchedList
@@ -278,6 +279,14 @@ class ProviderForm(SldsForm):
         api_key = data.get("api_key") or (str(self.account.api_key) if self.account else "")
         if not api_key:
             self.add_error("api_key", "Enter the API key.")
+            return data
+        refusal = (
+            ""
+            if data.get("api_key") or not self.account
+            else stored_key_refusal(self.account.base_url, data["base_url"])
+        )
+        if refusal:  # the live check would carry the saved key to the new address (tenants/secret_binding.py)
+            self.add_error("api_key", refusal)
             return data
         try:
             get_provider(data["provider"])
