@@ -1,0 +1,129 @@
+"""The Legacy Chat desk's own steps against the sandbox's Chat REST API, without a worker: routing into
+ChasitorInit, the customer ending the chat, a session gone, and a 503 answered while a message is half sent."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from relay.desks.livechat import LiveChatDesk
+from relay.desks.livechat_models import LiveChatSession
+from relay.desks.livechat_poll import poll_chat
+from relay.lines.pipeline import RetryLater
+from relay.models import Conversation, Message
+from tenants.models import RoutingRule, SalesforceConnection
+from tests.factories import make_account, make_sender, make_tenant
+from tests.sandbox.livechat_support import ORG_ID, REST, create_chat_org
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HOOKS = "/__sim/livechat"
+
+
+@pytest.fixture
+def setup(sandbox, sim):
+    ids = create_chat_org(sim)
+    tenant = make_tenant("Chatty", org_id=ORG_ID, no_agent_text="Nobody is here yet.", closing_text="Bye!")
+    SalesforceConnection.objects.create(
+        tenant=tenant,
+        desk=SalesforceConnection.Desk.LIVECHAT,
+        instance_url="https://chatty.my.salesforce.com",
+        chat_api_endpoint=f"{sandbox.base_url}{REST}/",
+        chat_deployment_id=ids["deployment"],
+        chat_button_id=ids["buttons"]["Support_Chat"],
+    )
+    sender = make_sender(make_account(tenant))
+    conversation = Conversation.objects.create(tenant=tenant, sender=sender, customer="+447700900123")
+    return ids, tenant, sender, conversation
+
+
+def inbound(conversation: Conversation, text: str) -> Message:
+    now = timezone.now()
+    return Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction=Message.Direction.INBOUND,
+        sequence=Message.objects.filter(conversation=conversation).count() + 1,
+        kind="text",
+        text=text,
+        content={"kind": "text", "text": text},
+        provider="infobip",
+        provider_message_id=f"in-{text}",
+        expires_at=now + conversation.tenant.delivery_window,
+    )
+
+
+def desk(tenant) -> LiveChatDesk:
+    return LiveChatDesk(SalesforceConnection.objects.select_related("tenant").get(tenant=tenant))
+
+
+def sim_chat(sim, chat: LiveChatSession) -> dict:
+    return sim.get(f"{HOOKS}/chats/{chat.session_id}").json()
+
+
+def test_an_agent_rule_goes_first_through_button_overrides(setup, sim):
+    ids, tenant, sender, conversation = setup
+    RoutingRule.objects.create(
+        tenant=tenant, sender=sender, target_type=RoutingRule.Target.AGENT, target_id=ids["agents"]["linus"]
+    )
+    desk(tenant).deliver(inbound(conversation, "hello"))
+    chat = LiveChatSession.objects.get()
+    body = sim_chat(sim, chat)["chasitorInit"]
+    button = ids["buttons"]["Support_Chat"]
+    assert body["buttonOverrides"] == [f"{ids['agents']['linus'][:15]}_{button}", button]
+    assert sim_chat(sim, chat)["visitorMessages"] == ["hello"]
+
+
+def test_no_agent_holds_the_message_and_tells_the_customer_once(setup, sim):
+    ids, tenant, sender, conversation = setup
+    for user in ("ada", "linus"):
+        sim.post(f"{HOOKS}/orgs/{ORG_ID}/agents/{user}@chatty.test/presence", json={"online": False})
+    message = inbound(conversation, "anyone?")
+    for _ in range(2):
+        with pytest.raises(RetryLater):
+            desk(tenant).deliver(message)
+    told = Message.objects.filter(direction=Message.Direction.OUTBOUND, content__system="no_agent")
+    assert told.count() == 1 and told.get().text == "Nobody is here yet."
+    assert not LiveChatSession.objects.exists()
+
+
+def test_the_customer_ends_the_chat_and_the_next_message_opens_a_new_one(setup, sim):
+    ids, tenant, sender, conversation = setup
+    desk(tenant).deliver(inbound(conversation, "first"))
+    chat = LiveChatSession.objects.get()
+    desk(tenant).end_session(conversation)
+    assert sim_chat(sim, chat)["endedBy"] == "Visitor"
+    chat.refresh_from_db()
+    assert chat.status == LiveChatSession.Status.ENDED and chat.end_reason == "customer"
+    desk(tenant).deliver(inbound(conversation, "second"))
+    assert LiveChatSession.objects.filter(status__in=LiveChatSession.OPEN).count() == 1
+    assert LiveChatSession.objects.count() == 2
+
+
+def test_a_session_gone_ends_the_chat(setup, sim, sandbox):
+    ids, tenant, sender, conversation = setup
+    desk(tenant).deliver(inbound(conversation, "first"))
+    chat = LiveChatSession.objects.get()
+    session = sandbox.call(lambda: sandbox.world.livechat.session_by_id(chat.session_id))
+    sandbox.call(lambda: sandbox.world.livechat.drop_session(session))  # Salesforce timed it out
+    assert poll_chat(chat.pk) is False
+    chat.refresh_from_db()
+    assert chat.status == LiveChatSession.Status.ENDED and chat.end_reason == "timeout"
+
+
+def test_a_503_during_a_half_sent_transcript_resends_only_the_rest(setup, sim):
+    ids, tenant, sender, conversation = setup
+    the_desk = desk(tenant)
+    the_desk.deliver(inbound(conversation, "first"))
+    chat = LiveChatSession.objects.get()
+    message = inbound(conversation, "history")
+    # Two of three texts went through before the session moved to another server.
+    the_desk._post(chat, message, ["one", "two"])
+    LiveChatSession.objects.filter(pk=chat.pk).update(
+        pending={"message": message.pk, "first": chat.sequence + 1 - 2, "done": 2, "count": 3}
+    )
+    sim.post(f"{HOOKS}/sessions/{chat.session_id}/affinity-change")
+    assert poll_chat(chat.pk) is True  # 503 → ReconnectSession
+    chat.refresh_from_db()
+    assert chat.pending["first"] == -1 and chat.sequence == 1
+    the_desk._post(chat, message, ["one", "two", "three"])
+    assert sim_chat(sim, chat)["visitorMessages"] == ["first", "one", "two", "three"]
