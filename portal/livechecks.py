@@ -21,12 +21,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant  # imported lazily at runtime (models are not ready at import)
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,7 @@ class Check:
         }
 
 
-Runner = Callable[["Tenant", Check], Outcome]  # noqa: F821 - tenants.models.Tenant, imported lazily
+Runner = Callable[["Tenant", Check], Outcome]
 RUNNERS: dict[str, Runner] = {}
 
 

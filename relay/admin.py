@@ -10,6 +10,8 @@ trouble in the setup wizard's health check, "Event subscription").
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
@@ -36,7 +38,7 @@ def status_badge(status: str, label: str) -> str:
 
 class MessageInline(ReadOnlyScopedInline, admin.TabularInline):
     model = Message
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "sequence",
         "direction",
         "kind",
@@ -46,7 +48,7 @@ class MessageInline(ReadOnlyScopedInline, admin.TabularInline):
         "last_error",
         "waiting_reason",
         "received_at",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -80,7 +82,7 @@ class ConversationAdmin(TenantScopedAdmin):
     list_filter = ["status", "tenant", "sender"]
     search_fields = ["customer", "customer_name", "salesforce_conversation_id", "messaging_session_id"]
     list_select_related = ["sender", "tenant"]
-    readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "tenant",
         "sender",
         "customer",
@@ -93,7 +95,7 @@ class ConversationAdmin(TenantScopedAdmin):
         "last_inbound_at",
         "created_at",
         "updated_at",
-    ]
+    )
     fields = readonly_fields
     inlines = [MessageInline]
 
@@ -118,14 +120,30 @@ class ConversationAdmin(TenantScopedAdmin):
 
 class DeliveryAttemptInline(ReadOnlyScopedInline, admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["created_at", "target", "action", "outcome", "status_code", "error", "duration_ms"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "created_at",
+        "target",
+        "action",
+        "outcome",
+        "status_code",
+        "error",
+        "duration_ms",
+    )
     readonly_fields = fields
     extra = 0
 
 
 class NoticeInline(ReadOnlyScopedInline, admin.TabularInline):
     model = SalesforceNotice
-    fields = ["kind", "status", "attempts", "internal_errors", "reason", "last_error", "next_attempt_at"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "kind",
+        "status",
+        "attempts",
+        "internal_errors",
+        "reason",
+        "last_error",
+        "next_attempt_at",
+    )
     readonly_fields = fields
     extra = 0
 
@@ -146,7 +164,7 @@ class MessageAdmin(TenantScopedAdmin):
     list_filter = ["status", "direction", "kind", "tenant", "conversation__sender"]
     search_fields = ["text", "provider_message_id", "salesforce_entry_id", "conversation__customer"]
     list_select_related = ["tenant", "conversation__sender"]
-    readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "tenant",
         "conversation",
         "direction",
@@ -168,7 +186,7 @@ class MessageAdmin(TenantScopedAdmin):
         "delivered_at",
         "read_at",
         "timeline",
-    ]
+    )
     fields = readonly_fields
     inlines = [DeliveryAttemptInline, NoticeInline]
     actions = ["retry_now"]
@@ -217,7 +235,7 @@ class MessageAdmin(TenantScopedAdmin):
 @admin.register(ListenerCursor)
 class ListenerCursorAdmin(TenantScopedAdmin):
     list_display = ["tenant", "topic", "replay", "subscribed_at", "updated_at", "last_error", "gap"]
-    readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "tenant",
         "topic",
         "replay",
@@ -228,7 +246,7 @@ class ListenerCursorAdmin(TenantScopedAdmin):
         "last_event_at",
         "gap",
         "gap_at",
-    ]
+    )
     fields = readonly_fields
 
     @admin.display(description="Replay id")

@@ -26,5 +26,13 @@ def violates(exc: IntegrityError, model: type[models.Model], constraint: str) ->
 def _columns(model: type[models.Model], constraint: str) -> list[str]:
     for candidate in model._meta.constraints:
         if candidate.name == constraint and isinstance(candidate, models.UniqueConstraint):
-            return [model._meta.get_field(name).column for name in candidate.fields]
+            return [_column(model, name) for name in candidate.fields]
     raise LookupError(f"{model.__name__} has no unique constraint {constraint!r}")
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    # Django's system checks only accept concrete fields (which have a column) in a unique constraint.
+    if not isinstance(field, models.Field) or field.column is None:
+        raise LookupError(f"{model.__name__}.{name} has no column")
+    return field.column

@@ -18,7 +18,12 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 # Infobip's deepest documented webhook (a WhatsApp contact card: results → message → contacts → phones →
 # item) is 6 levels; bots' handover attributes and partner API bodies are shallower still. 32 leaves
@@ -72,6 +77,7 @@ def depth_exceeds(document, limit: int) -> bool:
     stack = [(document, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -82,6 +88,14 @@ def depth_exceeds(document, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+def max_length_of(model: type[Model], name: str) -> int:
+    """A character field's ``max_length``, read from the model so that a bound never drifts from it."""
+    max_length = getattr(model._meta.get_field(name), "max_length", None)
+    if not isinstance(max_length, int):
+        raise LookupError(f"{model.__name__}.{name} has no max_length")
+    return max_length
 
 
 def bounded_id(value: str, max_length: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -36,6 +37,10 @@ class ShowOnceMixin:
     ``save_model`` leaves them on the request (``remember_secret``); the redirect that follows a save is
     turned into a page that shows them, with a link to where the redirect went.
     """
+
+    # Provided by the ModelAdmin this is mixed into (annotations only: nothing is set here).
+    admin_site: admin.AdminSite
+    model: type[Model]
 
     def remember_secret(self, request, title: str, rows: list[tuple[str, str]]) -> None:
         if not hasattr(request, "_secrets_shown_once"):

@@ -53,4 +53,7 @@ def certificate_expiry(certificate_pem: str) -> datetime.datetime | None:
 def private_key_matches_certificate(private_pem: str, certificate_pem: str) -> bool:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     cert = x509.load_pem_x509_certificate(certificate_pem.encode())
-    return key.public_key().public_numbers() == cert.public_key().public_numbers()
+    # The DER SubjectPublicKeyInfo is equal exactly when the public numbers are, for every key type
+    # (public_numbers() exists only on RSA, DSA and EC keys).
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)

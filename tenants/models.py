@@ -416,7 +416,7 @@ class RoutingRule(TenantOwned):
         return f"{self.sender} → {target}"
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, str | list[str]] = {}
         if self.sender_id and self.tenant_id and self.sender.tenant_id != self.tenant_id:
             errors["sender"] = "This sender belongs to another tenant."
         for type_field, id_field in (("target_type", "target_id"), ("fallback_type", "fallback_id")):

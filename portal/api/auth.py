@@ -44,9 +44,12 @@ class Scope:
         return f"partner:{self.partner_id}" if self.is_partner else f"tenant:{self.tenant_id}"
 
     def tenants(self) -> QuerySet[Tenant]:
-        if self.is_partner:
-            return Tenant.objects.filter(partner_id=self.partner_id)
-        return Tenant.objects.filter(pk=self.tenant_id)
+        partner_id, tenant_id = self.partner_id, self.tenant_id
+        if partner_id is not None:
+            return Tenant.objects.filter(partner_id=partner_id)
+        if tenant_id is None:  # neither: a key of nobody (the model's check constraint forbids it)
+            return Tenant.objects.none()
+        return Tenant.objects.filter(pk=tenant_id)
 
     def tenant_ids(self) -> QuerySet:
         return self.tenants().values("pk")

@@ -176,10 +176,12 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
 class DurationSecondsField(serializers.IntegerField):
     """A duration as whole seconds."""
 
-    def to_representation(self, value: timedelta) -> int:
+    # An IntegerField on the wire holding a timedelta in Python: the DRF stubs fix IntegerField's Python
+    # type to int, so the two conversions cannot be typed as overrides.
+    def to_representation(self, value: timedelta) -> int:  # type: ignore[override]
         return int(value.total_seconds())
 
-    def to_internal_value(self, data) -> timedelta:
+    def to_internal_value(self, data) -> timedelta:  # type: ignore[override]
         return timedelta(seconds=super().to_internal_value(data))
 
     def run_validators(self, value: timedelta) -> None:

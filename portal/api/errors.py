@@ -161,7 +161,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status, repeated.")
     code = serializers.CharField(help_text="Machine-readable: invalid, not_found, throttled, conflict, ...")
     message = serializers.CharField(help_text="What is wrong, for a person.")
-    fields = serializers.DictField(
+    # A declared field named "fields": DRF's metaclass moves it into _declared_fields, so Serializer.fields
+    # (the property) is not shadowed at runtime; the stubs cannot see the metaclass do it.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field (nested fields joined with dots) → messages. Empty when no field is at fault.",
     )

@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, Partner, Tenant
 
 from .base import ScopedPrimaryKeyRelatedField, ScopedViewSet
 
@@ -23,7 +23,9 @@ class ApiKeySerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="A tenant admin's key for this tenant. Omit (partner keys only) for another partner key.",
     )
-    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     prefix = serializers.SerializerMethodField(help_text="The start of the key, to recognise it.")
     active = serializers.SerializerMethodField()
 

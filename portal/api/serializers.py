@@ -3,6 +3,8 @@ whether one is set, never what it is (except a generated webhook secret, once, w
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.utils.text import slugify
@@ -11,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from tenants.certificates import certificate_expiry, private_key_matches_certificate
-from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
+from tenants.models import Partner, ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 from tenants.secret_binding import stored_key_refusal
 
 from .auth import scope_of
@@ -22,7 +24,7 @@ NOT_AVAILABLE = {"org_id": "This Salesforce org id", "slug": "This slug"}
 
 
 class TenantSerializer(ValidatedModelSerializer):
-    partner = serializers.PrimaryKeyRelatedField(
+    partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The partner that runs it."
     )
     slug = serializers.SlugField(max_length=50, required=False, help_text="Default: made from the name.")
@@ -195,7 +197,7 @@ class WebhookConfigSerializer(serializers.Serializer):
     instructions = serializers.CharField()
 
 
-AUTH_HEADERS = {
+AUTH_HEADERS: dict[str, str] = {  # by ProviderAccount.webhook_auth
     ProviderAccount.WebhookAuth.HMAC: "X-Hub-Signature-256",
     ProviderAccount.WebhookAuth.BASIC: "Authorization",
     ProviderAccount.WebhookAuth.HEADER: "X-Switchboard-Token",
@@ -204,12 +206,13 @@ AUTH_HEADERS = {
 
 def webhook_config(account: ProviderAccount, secret: str | None = None) -> dict:
     url = f"{settings.PUBLIC_BASE_URL}{account.webhook_path}"
-    how = {
+    instructions: dict[str, str] = {
         ProviderAccount.WebhookAuth.HMAC: "sign each body with HMAC-SHA256 and the secret "
         "(X-Hub-Signature-256: sha256=<hex>)",
         ProviderAccount.WebhookAuth.BASIC: "send HTTP Basic credentials: the username and the secret",
         ProviderAccount.WebhookAuth.HEADER: "send the secret in the X-Switchboard-Token header",
-    }[account.webhook_auth]
+    }
+    how = instructions[account.webhook_auth]
     data = {
         "url": url,
         "auth": account.webhook_auth,
@@ -285,7 +288,9 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
 
 
 class SenderSerializer(ValidatedModelSerializer):
-    tenant = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The account's tenant.")
+    tenant: serializers.PrimaryKeyRelatedField[Tenant] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The account's tenant."
+    )
     account = ScopedPrimaryKeyRelatedField(queryset=ProviderAccount.objects.all())
 
     class Meta:
@@ -303,7 +308,8 @@ class SenderSerializer(ValidatedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
-        validators = []  # the model's own constraint check (full_clean) runs on the normalized number
+        # The model's own constraint check (full_clean) runs on the normalized number.
+        validators: list[Any] = []
 
     def derived_values(self, attrs, instance):
         account = attrs.get("account")
@@ -335,7 +341,9 @@ class SenderSyncResultSerializer(serializers.Serializer):
 
 
 class RoutingRuleSerializer(ValidatedModelSerializer):
-    tenant = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The sender's tenant.")
+    tenant: serializers.PrimaryKeyRelatedField[Tenant] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The sender's tenant."
+    )
     sender = ScopedPrimaryKeyRelatedField(queryset=Sender.objects.all())
 
     class Meta:

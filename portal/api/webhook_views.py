@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from tenants.models import Tenant
+from tenants.models import Partner, Tenant
 
 from . import webhooks
 from .base import FilterSet, ScopedPrimaryKeyRelatedField, ScopedViewSet
@@ -28,7 +28,9 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Only this tenant's events. Omit (partner keys) for every tenant of the partner.",
     )
-    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE),
         required=False,

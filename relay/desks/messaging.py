@@ -4,6 +4,7 @@ the connection's platform event over Pub/Sub (``relay_listen``)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from ..errors import ExternalError
 from ..handover import presence
@@ -36,7 +37,7 @@ class MessagingDesk(Desk):
         conversation = message.conversation
         sender = conversation.sender
         client = InteractionClient(self.connection)
-        common = {
+        common: dict[str, Any] = {
             "to": sender.channel_address_identifier,
             "from_": conversation.customer,
             "entry_id": entry_id(message),

@@ -146,9 +146,14 @@ def _order_total(order: Order) -> str:
     currencies = {item.currency for item in order.items}
     if not order.items or len(currencies) != 1:
         return ""
-    if any(item.price is None or item.quantity is None for item in order.items):
+    amounts = [
+        item.price * item.quantity
+        for item in order.items
+        if item.price is not None and item.quantity is not None
+    ]
+    if len(amounts) != len(order.items):  # an item without a price or quantity: no total
         return ""
-    total = sum(item.price * item.quantity for item in order.items)
+    total = sum(amounts)
     return _money(total, currencies.pop()) if math.isfinite(total) else ""
 
 

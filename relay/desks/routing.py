@@ -10,7 +10,7 @@ from tenants.models import RoutingRule
 
 from ..models import Conversation
 
-ATTRIBUTE = {
+ATTRIBUTE: dict[str, str] = {  # by RoutingRule.target_type (a Target value, stored as a string)
     RoutingRule.Target.QUEUE: "Switchboard_QueueId",
     RoutingRule.Target.AGENT: "Switchboard_AgentId",
     RoutingRule.Target.FLOW: "Switchboard_FlowId",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib import admin, messages
 
@@ -58,7 +60,7 @@ class HandoverAdmin(TenantScopedAdmin):
     list_filter = ["status", "method", "tenant"]
     search_fields = ["key", "provider_conversation_id", "conversation__customer"]
     list_select_related = ["tenant", "conversation"]
-    readonly_fields = [
+    readonly_fields: ClassVar[tuple[str, ...]] = (
         "tenant",
         "conversation",
         "key",
@@ -74,7 +76,7 @@ class HandoverAdmin(TenantScopedAdmin):
         "entries",
         "imported_ids",
         "attributes",
-    ]
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request):

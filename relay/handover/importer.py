@@ -76,11 +76,17 @@ def replay_text(entry: dict) -> str:
 # --- the line's deliver --------------------------------------------------------------------------------
 
 
+def handover_of(message: Message, *related: str) -> Handover:
+    """The handover a history message imports (its content names it); Handover.DoesNotExist if none."""
+    handover_id = (message.content or {}).get("handover")
+    if handover_id is None:  # what .get(pk=None) raised: no handover has a null id
+        raise Handover.DoesNotExist(f"message {message.pk} names no handover")
+    return Handover.objects.select_related(*related).get(tenant_id=message.tenant_id, pk=handover_id)
+
+
 def deliver_history(message: Message, *, agent_available: Callable[[Conversation], bool | None]) -> None:
     """``agent_available``: the desk's (:meth:`relay.desks.base.Desk.agent_available`)."""
-    handover = Handover.objects.select_related("tenant__salesforce").get(
-        tenant_id=message.tenant_id, pk=(message.content or {}).get("handover")
-    )
+    handover = handover_of(message, "tenant__salesforce")
     conversation = message.conversation
     ensure_transcript(message, handover)
     if not handover.imported_ids:  # once the import has started, it finishes without asking again

@@ -19,7 +19,7 @@ from ..models import Conversation, Message, next_sequence
 from ..outbound.record import queue_outbound
 from ..outbound.reports import apply_status_report
 from ..unique import violates
-from ..untrusted import Repairs
+from ..untrusted import Repairs, max_length_of
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,9 @@ def _customer_id(event: InboundMessage) -> str:
 
 # --- what a customer or a provider sent, made storable (relay/untrusted.py) ---------------------------------
 
-_MESSAGE_ID_LENGTH = Message._meta.get_field("provider_message_id").max_length
-_CUSTOMER_LENGTH = Conversation._meta.get_field("customer").max_length
-_NAME_LENGTH = Conversation._meta.get_field("customer_name").max_length
+_MESSAGE_ID_LENGTH = max_length_of(Message, "provider_message_id")
+_CUSTOMER_LENGTH = max_length_of(Conversation, "customer")
+_NAME_LENGTH = max_length_of(Conversation, "customer_name")
 
 
 def repair_inbound(event: InboundMessage, arrival: datetime) -> tuple[InboundMessage, Repairs]:

@@ -13,7 +13,7 @@ not read that way looks its head up when asked.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, When
 from django.utils import timezone
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 
 _HEAD_FIELDS = {"line_head_sequence": "sequence", "line_head_error": "last_error"}
 _HEAD_DUE = "line_head_next_attempt_at"
+
+
+class _AnnotatedLineHead(Protocol):
+    """A message from :func:`with_line_head`: its line head's sequence, last error and next attempt."""
+
+    line_head_sequence: int | None  # None: no pending head (then the other two are unused)
+    line_head_error: str
+    line_head_next_attempt_at: datetime | None
 
 
 def with_line_head(queryset: QuerySet) -> QuerySet:
@@ -48,8 +56,10 @@ def waiting_reason(message: Message, now: datetime | None = None) -> str:
     if message.status != model.Status.PENDING:
         return ""
     if hasattr(message, "line_head_sequence"):
-        head_sequence = message.line_head_sequence
-        head_error, head_due = message.line_head_error, message.line_head_next_attempt_at
+        # with_line_head() annotates all three together.
+        annotated = cast(_AnnotatedLineHead, message)
+        head_sequence = annotated.line_head_sequence
+        head_error, head_due = annotated.line_head_error, annotated.line_head_next_attempt_at
     else:
         head = (
             model.objects.filter(

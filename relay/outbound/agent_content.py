@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 NATIVE = "native"
 READABLE = "readable"
@@ -96,7 +97,7 @@ def _text(text: str) -> list[dict]:
 def _static_text(static: dict) -> list[dict]:
     """Text, with the sources an Agentforce answer cites (``citationContent``) listed under it."""
     text = _str(static.get("text"))
-    sources = []
+    sources: list[str] = []
     for citation in _list(_dict(static.get("citationContent")).get("citations")):
         reference = _dict(citation.get("citedReference"))
         url = _str(_dict(reference.get("link")).get("url"))
@@ -206,7 +207,8 @@ def _slot_title(slot: dict, index: int) -> str:
     """A time slot as people read it, in UTC (the event's ``timezoneOffset`` has no documented unit)."""
     try:
         start = datetime.fromisoformat(_str(slot.get("startTime")).replace("Z", "+00:00"))
-        duration = int(slot.get("duration"))
+        duration_value: Any = slot.get("duration")  # JSON; int() refuses null and non-numbers
+        duration = int(duration_value)
     except (TypeError, ValueError):
         raise Unrenderable(
             f"a time slot (number {index}) without a readable start time and duration"

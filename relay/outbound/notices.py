@@ -22,7 +22,7 @@ from ..salesforce.interactions import InteractionClient
 
 log = logging.getLogger(__name__)
 
-ORDER = {SalesforceNotice.Kind.DELIVERED: 0, SalesforceNotice.Kind.READ: 1, SalesforceNotice.Kind.FAILED: 2}
+ORDER: dict[str, int] = {SalesforceNotice.Kind.DELIVERED: 0, SalesforceNotice.Kind.READ: 1, SalesforceNotice.Kind.FAILED: 2}
 
 
 def notify(message_id: int):
@@ -97,7 +97,7 @@ def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
     return notice.next_attempt_at
 
 
-ACTIONS = {
+ACTIONS: dict[str, str] = {
     SalesforceNotice.Kind.DELIVERED: "acknowledgement_delivered",
     SalesforceNotice.Kind.READ: "acknowledgement_read",
     SalesforceNotice.Kind.FAILED: "delivery_failed",

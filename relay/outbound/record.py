@@ -14,12 +14,12 @@ from .. import signals
 from ..lines import wake
 from ..models import Conversation, Message, next_sequence
 from ..unique import violates
-from ..untrusted import bounded_id
+from ..untrusted import bounded_id, max_length_of
 from . import agent_events
 
 log = logging.getLogger(__name__)
 
-_ENTRY_ID_LENGTH = Message._meta.get_field("salesforce_entry_id").max_length
+_ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
 _SESSION_STATUS_LENGTH = Conversation._meta.get_field("session_status").max_length
 
 # --- platform events → rows ----------------------------------------------------------------------

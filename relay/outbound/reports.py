@@ -35,7 +35,7 @@ def apply_status_report(message: Message, report: StatusReport) -> bool:
                 error_code=report.error_code,
             )
     elif report.status in (ReportStatus.DELIVERED, ReportStatus.READ):
-        fields = {"delivered_at": message.delivered_at or now}
+        fields: dict[str, object] = {"delivered_at": message.delivered_at or now}
         status = Message.Status.DELIVERED
         if report.status == ReportStatus.READ:
             fields["read_at"] = now

@@ -131,12 +131,12 @@ def send_template(
         number = ""
     try:
         template = find_template(tenant, sender, template_name, language)
-        values = template_values(template.name, template.language, template.structure, values)
+        checked = template_values(template.name, template.language, template.structure, values)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    content = template_content(values)
+    content = template_content(checked)
     content["source"] = source
     if agent:
         content["agent"] = {"id": str(agent.get("id", ""))[:18], "name": str(agent.get("name", ""))[:120]}

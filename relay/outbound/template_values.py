@@ -91,9 +91,9 @@ def placeholder_numbers(text: str) -> list[int]:
 def shape_of(structure: dict) -> TemplateShape:
     """What a registered template (the provider's ``structure``) looks like and which values it needs."""
     structure = structure if isinstance(structure, dict) else {}
-    header = structure.get("header") if isinstance(structure.get("header"), dict) else {}
-    body = structure.get("body") if isinstance(structure.get("body"), dict) else {}
-    footer = structure.get("footer") if isinstance(structure.get("footer"), dict) else {}
+    header = part if isinstance(part := structure.get("header"), dict) else {}
+    body = part if isinstance(part := structure.get("body"), dict) else {}
+    footer = part if isinstance(part := structure.get("footer"), dict) else {}
     header_format = str(header.get("format") or "").upper()
     fields: list[FieldSpec] = []
     unsupported = ""
@@ -133,7 +133,7 @@ def shape_of(structure: dict) -> TemplateShape:
             )
     elif header_format:
         unsupported = f"Its {header_format.lower()} header cannot be sent from Switchboard yet."
-    body_examples = body.get("examples") if isinstance(body.get("examples"), list) else []
+    body_examples = examples if isinstance(examples := body.get("examples"), list) else []
     for number in placeholder_numbers(body.get("text", "")):
         example = body_examples[number - 1] if number <= len(body_examples) else ""
         fields.append(

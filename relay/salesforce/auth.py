@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import httpx
 import jwt
@@ -87,7 +88,7 @@ def get_token(connection, *, refresh: bool = False, rejected: str | Collection[s
 
 
 def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str]) -> Token:
-    def usable(token: Token | None) -> bool:
+    def usable(token: Token | None) -> TypeGuard[Token]:
         return token is not None and (not refresh or (bool(rejected) and token.access_token not in rejected))
 
     deadline = time.monotonic() + LOCK_SECONDS

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -290,7 +291,10 @@ class InteractionClient:
     ) -> dict:
         """Open (or find) the conversation and session without a message: ``conversationIdentifier`` and
         ``messagingSessionId``. Idempotent on Salesforce's side."""
-        body = {"channelAddressIdentifier": channel_address, "participants": [end_user(from_)]}
+        body: dict[str, Any] = {
+            "channelAddressIdentifier": channel_address,
+            "participants": [end_user(from_)],
+        }
         if routing_attributes:
             body["routingAttributes"] = dict(routing_attributes)
         return self._json("POST", "/conversation", body, action="conversation")
@@ -311,7 +315,7 @@ class InteractionClient:
         """
         if not 1 <= len(entries) <= MAX_HISTORY_ENTRIES:
             raise ValueError(f"1 to {MAX_HISTORY_ENTRIES} history entries per call")
-        body = {
+        body: dict[str, Any] = {
             "channelAddressIdentifier": channel_address,
             "conversationParticipants": participants,
             "conversationEntries": entries,
@@ -333,10 +337,13 @@ class InteractionClient:
         routing_attributes: dict[str, str] | None = None,
         file: tuple[str, bytes, str] | None = None,
     ) -> dict:
-        data = {"to": to, "from": from_, "interactions": [interaction]}
+        data: dict[str, Any] = {"to": to, "from": from_, "interactions": [interaction]}
         if routing_attributes:
             data["routingAttributes"] = {str(k): str(v) for k, v in routing_attributes.items()}
-        parts = [("json", (None, json.dumps(data).encode(), "application/json"))]
+        # httpx multipart parts: (field name, (file name or None for a plain part, content, content type))
+        parts: list[tuple[str, tuple[str | None, bytes, str]]] = [
+            ("json", (None, json.dumps(data).encode(), "application/json"))
+        ]
         if file is not None:
             parts.append(("attachments", file))
         return self._send("POST", "/interactions", action="interaction", files=parts)
@@ -407,7 +414,7 @@ def _error_fields(body) -> tuple[int | str | None, str]:
     """Salesforce's code and message from ``{"message", "code"}`` or ``{"errorDetail": {...}}``."""
     if not isinstance(body, dict):
         return None, ""
-    detail = body.get("errorDetail") if isinstance(body.get("errorDetail"), dict) else body
+    detail = nested if isinstance(nested := body.get("errorDetail"), dict) else body
     return detail.get("code"), str(detail.get("message") or "")
 
 

@@ -58,6 +58,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 from fastavro import parse_schema, schemaless_reader
+from fastavro.types import Schema
 
 from pubsub_api import (
     METADATA_ACCESS_TOKEN,
@@ -105,9 +106,9 @@ class SchemaCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parsed: dict[str, object] = {}
+        self._parsed: dict[str, Schema] = {}
 
-    def get(self, stub, schema_id: str, metadata) -> object:
+    def get(self, stub, schema_id: str, metadata) -> Schema:
         with self._lock:
             parsed = self._parsed.get(schema_id)
         if parsed is None:
@@ -120,7 +121,10 @@ class SchemaCache:
         return parsed
 
     def decode(self, stub, event: pb2.ProducerEvent, metadata) -> dict:
-        return schemaless_reader(io.BytesIO(event.payload), self.get(stub, event.schema_id, metadata), None)
+        fields = schemaless_reader(io.BytesIO(event.payload), self.get(stub, event.schema_id, metadata), None)
+        if not isinstance(fields, dict):  # a Platform Event's schema is an Avro record: its fields, a dict
+            raise TypeError(f"schema {event.schema_id} decodes to {type(fields).__name__}, not a record")
+        return fields
 
 
 SCHEMAS = SchemaCache()
@@ -483,7 +487,7 @@ class TenantSubscriber:
         return cursor
 
     def _handle_batch(self, tenant: Tenant, stub, metadata, topic: str, events, start: StartPoint) -> None:
-        decoded = []
+        decoded: list[dict | None] = []  # None: an event that does not decode (skipped)
         for consumer_event in events:
             try:
                 decoded.append(self.schemas.decode(stub, consumer_event.event, metadata))

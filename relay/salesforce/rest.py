@@ -51,7 +51,7 @@ class ApiUsage:
                 used, limit = int(match["used"]), int(match["max"])
             elif match["name"] == "per-app-api-usage":
                 per_app[match["app"] or ""] = (int(match["used"]), int(match["max"]))
-        if used is None:
+        if used is None or limit is None:  # both are read from the same match
             return None
         return cls(used=used, limit=limit, per_app=per_app)
 

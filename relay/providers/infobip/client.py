@@ -152,7 +152,7 @@ class InfobipProvider(Provider):
                 language=str(item.get("language", "")),
                 category=str(item.get("category", "")),
                 status=str(item.get("status", "")),
-                structure=item.get("structure") if isinstance(item.get("structure"), dict) else {},
+                structure=structure if isinstance(structure := item.get("structure"), dict) else {},
             )
             for item in data.get("templates") or []
             if isinstance(item, dict)
@@ -303,7 +303,7 @@ def _send_result(response: httpx.Response, message_id: str) -> SendResult:
         item = data["messages"][0]
     if not isinstance(item, dict):
         return SendResult(provider_message_id=message_id)
-    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    status = stated if isinstance(stated := item.get("status"), dict) else {}
     if str(status.get("groupName", "")).upper() in FAILED_SEND_GROUPS:
         detail = http.short_text(status.get("description") or status.get("name")) or "no reason given"
         raise ExternalError(

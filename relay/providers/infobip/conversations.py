@@ -34,7 +34,7 @@ def transcript_entry(message: dict) -> dict | None:
     created = parse_datetime(str(message.get("createdAt") or "").replace("+0000", "+00:00"))
     if not message.get("id") or created is None:
         return None
-    content = message.get("content") if isinstance(message.get("content"), dict) else {}
+    content = found if isinstance(found := message.get("content"), dict) else {}
     content_type = str(message.get("contentType") or "TEXT").upper()
     speaker = SPEAKERS.get(str(message.get("authorType") or "").upper())
     if speaker is None:
