@@ -252,7 +252,8 @@ def _as_entitled_now(session: ConsoleSession, tenant: Tenant) -> ConsoleSession 
     Salesforce user of the org may use the panels; Salesforce decided who opened the page).
     """
     if session.via == "web":
-        user = User.objects.filter(pk=_web_user_pk(session), is_active=True).first()
+        user_pk = _web_user_pk(session)
+        user = User.objects.filter(pk=user_pk, is_active=True).first() if user_pk is not None else None
         if user is None:
             return None
         admin = (

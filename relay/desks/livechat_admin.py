@@ -14,15 +14,15 @@ from .livechat_models import LiveChatCustomField, LiveChatSession
 
 @admin.register(LiveChatCustomField)
 class LiveChatCustomFieldAdmin(TenantScopedAdmin):
-    list_display: ClassVar = ["tenant", "label", "value", "transcript_field", "position"]
+    list_display = ["tenant", "label", "value", "transcript_field", "position"]
     fields: ClassVar = ["tenant", "label", "value", "transcript_field", "position"]
 
 
 @admin.register(LiveChatSession)
 class LiveChatSessionAdmin(TenantScopedAdmin):
-    list_display: ClassVar = ["tenant", "conversation", "status", "agent_name", "end_reason", "created_at"]
+    list_display = ["tenant", "conversation", "status", "agent_name", "end_reason", "created_at"]
     list_filter: ClassVar = ["status"]
-    fields: ClassVar = [
+    fields: ClassVar[tuple[str, ...]] = (
         "tenant",
         "conversation",
         "status",
@@ -34,7 +34,7 @@ class LiveChatSessionAdmin(TenantScopedAdmin):
         "end_reason",
         "ended_at",
         "created_at",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -15,7 +15,7 @@ chat goes (Chat REST API Developer Guide, "ChasitorInit request body"; salesforc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenants.models import RoutingRule
 
@@ -51,7 +51,7 @@ def targets(connection: SalesforceConnection, conversation: Conversation) -> tup
 def chasitor_init(connection: SalesforceConnection, conversation: Conversation, session_id: str) -> dict:
     customer = conversation.customer
     channel = conversation.sender.get_channel_display()
-    details = [
+    details: list[dict[str, Any]] = [  # JSON: the ChasitorInit prechatDetails
         {
             "label": "Phone" if customer.startswith("+") else "Customer id",
             "value": customer,

@@ -64,7 +64,7 @@ class EightByEightProvider(Provider):
         umid = str(data.get("umid") or "")
         if not umid:
             raise ExternalError("8x8 accepted the message without a umid", permanent=False)
-        status = data.get("status") if isinstance(data.get("status"), dict) else {}
+        status = stated if isinstance(stated := data.get("status"), dict) else {}
         return SendResult(provider_message_id=umid, status=str(status.get("state") or ""))
 
     def _registered_buttons(self, account: ProviderAccount, sender: Sender, content: OutboundContent):

@@ -9,6 +9,7 @@ customer is ``user.msisdn`` in E.164 with ``+``. Templates use Meta-style compon
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..base import Button, OutboundContent, TemplateValues
@@ -217,7 +218,7 @@ def button_indexes(values: TemplateValues, buttons: list[dict] | None) -> tuple[
     return list(range(urls)), list(range(urls, urls + replies))
 
 
-def structure(components: list) -> dict:
+def structure(components: Any) -> dict:  # JSON from 8x8: anything but a list reads as no components
     """A registered template's components in the shape the template panel reads (header / body / footer /
     buttons, relay/outbound/template_values.py)."""
     out: dict = {}
@@ -232,7 +233,7 @@ def structure(components: list) -> dict:
             }
         elif kind == "BODY":
             out["body"] = {"text": str(component.get("text") or "")}
-            example = component.get("example") if isinstance(component.get("example"), dict) else {}
+            example = found if isinstance(found := component.get("example"), dict) else {}
             if isinstance(example.get("bodyText"), list):
                 out["body"]["examples"] = [str(e) for e in example["bodyText"]]
         elif kind == "FOOTER":
