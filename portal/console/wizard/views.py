@@ -336,7 +336,7 @@ def provider_step(request: ConsoleRequest) -> HttpResponse:
     tenant = request.tenant
     account = wizard_account(tenant)
     action = request.POST.get("action", "")
-    secret = ""
+    secret = form_error = ""
     check = None
     status = 200
     if request.method == "POST" and action == "rotate" and account is not None:
@@ -351,7 +351,8 @@ def provider_step(request: ConsoleRequest) -> HttpResponse:
             or check.kind != checks.PROVIDER_KEY
             or not (check.done and check.ok and check.sealed)
         ):
-            form.add_error(None, "This key check is over or unknown: enter the API key again.")
+            # The form is unbound (nothing was typed): the page shows the reason above it.
+            form_error = "This key check is over or unknown: enter the API key again."
             check, status = None, 400
         else:
             data = check.params["form"]
@@ -392,6 +393,7 @@ def provider_step(request: ConsoleRequest) -> HttpResponse:
             "account": account,
             "secret": secret,
             "check": check,
+            "form_error": form_error,
             "webhook_url": settings.PUBLIC_BASE_URL + account.webhook_path if account else "",
             "signature_header": "X-Hub-Signature-256",
             "token_header": "X-Switchboard-Token",
