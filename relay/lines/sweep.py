@@ -25,7 +25,7 @@ def sweep() -> dict:
     """Wake every due line and every message with due notices; the counts, by direction and "notices"."""
     now = timezone.now()
     stale = now - timedelta(seconds=5)  # give the task queued at commit time a head start
-    counts = {}
+    counts: dict[str, int] = {}  # by direction (a Message.Direction, a str) and "notices"
     for direction, lease in (
         (Message.Direction.INBOUND, "conversation__inbound_lease_until"),
         (Message.Direction.OUTBOUND, "conversation__outbound_lease_until"),
