@@ -22,7 +22,11 @@ from ..salesforce.interactions import InteractionClient
 
 log = logging.getLogger(__name__)
 
-ORDER: dict[str, int] = {SalesforceNotice.Kind.DELIVERED: 0, SalesforceNotice.Kind.READ: 1, SalesforceNotice.Kind.FAILED: 2}
+ORDER: dict[str, int] = {
+    SalesforceNotice.Kind.DELIVERED: 0,
+    SalesforceNotice.Kind.READ: 1,
+    SalesforceNotice.Kind.FAILED: 2,
+}
 
 
 def notify(message_id: int):
