@@ -7,18 +7,17 @@ class PartnerApiConfig(AppConfig):
     verbose_name = "Partner API"
 
     def ready(self) -> None:
-        from relay.signals import conversation_event, message_status_changed
-
-        from . import webhooks
-        from .tasks import SWEEP_SECONDS
-
-        message_status_changed.connect(webhooks.on_message_status_changed, dispatch_uid="partner-api-status")
-        conversation_event.connect(webhooks.on_conversation_event, dispatch_uid="partner-api-conversation")
         from django.db.models.signals import post_delete, post_save
 
+        from relay import signals as relay_signals
         from tenants.models import Tenant
 
+        from . import webhooks
         from .models import WebhookSubscription
+        from .tasks import SWEEP_SECONDS
+
+        # The relay writes what partners hear about into this outbox, in the transaction of the change.
+        relay_signals.use_outbox(wants=webhooks.wants, write=webhooks.record_event)
 
         for model in (WebhookSubscription, Tenant):  # a tenant may move to another partner
             for signal in (post_save, post_delete):

@@ -1,4 +1,5 @@
-"""What the partner API remembers: idempotent results, partners' webhook subscriptions and their delivery log.
+"""What the partner API remembers: idempotent results, partners' webhook subscriptions, the partner-event
+outbox and the delivery log.
 
 Rate-limit state lives in the shared cache (DRF throttling), not here.
 """
@@ -80,6 +81,27 @@ class WebhookSubscription(models.Model):
 
     def wants(self, event: str) -> bool:
         return event == WebhookEvent.PING or not self.events or event in self.events
+
+
+class PartnerEvent(models.Model):
+    """The outbox: something a partner may want to hear about, written in the transaction that made the change.
+
+    One row per change, whatever the number of subscriptions, and only when the tenant has any. After commit
+    (or, if that task is lost, at the next sweep) it becomes one :class:`WebhookDelivery` per subscription and
+    the row is deleted, so the table holds only what is not fanned out yet. A change rolled back takes its
+    event with it: a partner never hears of something that did not happen.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=60)
+    data = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} of tenant {self.tenant_id}"
 
 
 class WebhookDelivery(models.Model):

@@ -1,4 +1,5 @@
-"""Celery tasks of the partner API: deliver a partner webhook; sweep due deliveries and old idempotency rows."""
+"""Celery tasks of the partner API: fan out a partner event, deliver a partner webhook; sweep late events, due
+deliveries and old idempotency rows."""
 
 from __future__ import annotations
 
@@ -21,13 +22,28 @@ def deliver_partner_webhook(delivery_id: int) -> None:
         deliver_partner_webhook.apply_async((delivery_id,), eta=due)
 
 
+@shared_task(name="portal.api.tasks.dispatch_partner_event", ignore_result=True)
+def dispatch_partner_event(event_id: int) -> None:
+    """Fan one outbox row out into deliveries (queued once they are committed)."""
+    webhooks.fan_out(event_id)
+
+
 @shared_task(ignore_result=True)
 def sweep_partner_webhooks() -> dict:
-    """Re-queue every due delivery (a lost task, a dead worker) and forget expired idempotency records."""
+    """Fan out late outbox rows and re-queue every due delivery (a lost task, a dead worker); forget expired
+    idempotency records."""
+    events = webhooks.unsent_events()
+    for event_id in events:
+        webhooks.fan_out(event_id)  # its deliveries are queued at its commit
     ids = webhooks.due_deliveries()
     for delivery_id in ids:
         deliver_partner_webhook.delay(delivery_id)
     purged = idempotency.purge_expired()
-    if ids or purged:
-        log.info("partner webhooks: re-queued %s deliveries, purged %s idempotency records", len(ids), purged)
-    return {"deliveries": len(ids), "idempotency_records": purged}
+    if events or ids or purged:
+        log.info(
+            "partner webhooks: fanned out %s events, re-queued %s deliveries, purged %s idempotency records",
+            len(events),
+            len(ids),
+            purged,
+        )
+    return {"events": len(events), "deliveries": len(ids), "idempotency_records": purged}

@@ -1,8 +1,12 @@
-"""Outgoing webhooks to partners: relay signals become delivery rows, and rows become signed POSTs.
+"""Outgoing webhooks to partners: relay changes become outbox rows, outbox rows become deliveries, and
+deliveries become signed POSTs.
 
-Each delivery is a row before anything is sent (created in the relay's own transaction, sent after
-commit), every POST is logged as an attempt, failures are retried with the relay's backoff, and a
-periodic sweep re-queues whatever is due, so a lost task delays a delivery and never loses it.
+The relay writes a :class:`PartnerEvent` in the transaction of the change it reports (relay/signals.py
+calls :func:`record_event` when :func:`wants` says so); after commit a worker fans it out into one delivery
+row per subscription (:func:`fan_out`). Every POST is logged as an attempt and retried by the relay's
+delivery engine (relay/lines/engine.py: claim, backoff, bound); a periodic sweep fans out late outbox rows
+and re-queues due deliveries, so a lost task delays a delivery and never loses it, and a change rolled back
+is never announced.
 
 Signature: ``Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` with the
 subscription's secret. Receivers check it in constant time and refuse old timestamps (replays).
@@ -23,16 +27,16 @@ from django.utils import timezone
 
 from relay import http
 from relay.errors import ExternalError
-from relay.lines.backoff import next_attempt
-from relay.models import Conversation, Message
+from relay.lines import engine
 
-from .models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from .models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 CLAIM_SECONDS = 60  # a worker that dies mid-POST leaves the delivery to the sweep after this
 SIGNATURE_HEADER = "Switchboard-Signature"
+OUTBOX_HEAD_START_SECONDS = 5  # the sweep leaves an outbox row this long to the task queued at its commit
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -80,8 +84,59 @@ def forget_subscriptions(**kwargs) -> None:
     _subscriptions_memo.clear()
 
 
-def enqueue(subscriptions: list[WebhookSubscription], tenant_id: int | None, event: str, data: dict):
-    """Store one delivery per subscription and send them after commit."""
+def wants(tenant_id: int, event: str) -> bool:
+    """Whether any subscription of the tenant wants ``event`` (memoized: asked on every relay change)."""
+    return bool(subscriptions_for(tenant_id, event))
+
+
+def record_event(tenant_id: int, event: str, data: dict) -> PartnerEvent:
+    """Write the partner event into the outbox, in the caller's transaction, and fan it out after commit.
+
+    The relay calls this (through relay/signals.py) inside the transaction of the change it reports, after
+    :func:`wants` said yes, so the event commits or rolls back with the change: one INSERT, however many
+    subscriptions there are, and no savepoint. The fan-out into deliveries, and every POST, happen in a
+    worker (:func:`fan_out`); the sweep fans out a row whose task was lost.
+    """
+    row = PartnerEvent.objects.create(tenant_id=tenant_id, event=event, data=data, created_at=timezone.now())
+    transaction.on_commit(lambda: _tasks().dispatch_partner_event.delay(row.pk))
+    return row
+
+
+def fan_out(event_id: int) -> list[int]:
+    """Turn one outbox row into a delivery per subscription that wants it, and delete the row, in one
+    transaction; the deliveries are sent after commit. Safe to run twice, or in two workers at once: only the
+    one whose DELETE removed the row creates deliveries. Returns their ids."""
+    event = PartnerEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return []  # fanned out already
+    with transaction.atomic():
+        if not PartnerEvent.objects.filter(pk=event_id).delete()[0]:
+            return []  # another worker (the sweep) took it meanwhile
+        deliveries = enqueue(
+            subscriptions_for(event.tenant_id, event.event),
+            event.tenant_id,
+            event.event,
+            event.data,
+            created_at=event.created_at,
+        )
+    return [d.pk for d in deliveries]
+
+
+def unsent_events(now=None) -> list[int]:
+    """Outbox rows whose fan-out task is late (lost, or its worker died): the sweep fans them out."""
+    stale = (now or timezone.now()) - timedelta(seconds=OUTBOX_HEAD_START_SECONDS)
+    return list(PartnerEvent.objects.filter(created_at__lt=stale).values_list("pk", flat=True)[:5000])
+
+
+def enqueue(
+    subscriptions: list[WebhookSubscription],
+    tenant_id: int | None,
+    event: str,
+    data: dict,
+    *,
+    created_at=None,
+):
+    """Store one delivery per subscription (one INSERT) and send them after commit."""
     now = timezone.now()
     deliveries = []
     for subscription in subscriptions:
@@ -91,63 +146,22 @@ def enqueue(subscriptions: list[WebhookSubscription], tenant_id: int | None, eve
         delivery.payload = {
             "id": str(delivery.event_id),
             "type": event,
-            "created_at": now.isoformat(),
+            "created_at": (created_at or now).isoformat(),
             "tenant": tenant_id,
             "data": data,
         }
-        delivery.save()
         deliveries.append(delivery)
     if deliveries:
-        from . import tasks
-
+        WebhookDelivery.objects.bulk_create(deliveries)
         ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: [tasks.deliver_partner_webhook.delay(pk) for pk in ids])
+        transaction.on_commit(lambda: [_tasks().deliver_partner_webhook.delay(pk) for pk in ids])
     return deliveries
 
 
-def _publish(tenant_id: int, event: str, data) -> None:
-    # Inside the relay's transaction: a failure here must not undo the relay's work (own savepoint, logged).
-    try:
-        subscriptions = subscriptions_for(tenant_id, event)
-        if subscriptions:  # most tenants subscribe to nothing: no transaction for them
-            with transaction.atomic():
-                enqueue(subscriptions, tenant_id, event, data() if callable(data) else data)
-    except Exception:
-        log.exception("could not queue the partner webhook %s for tenant %s", event, tenant_id)
+def _tasks():
+    from . import tasks  # tasks imports this module
 
-
-def on_message_status_changed(sender, message: Message, status: str, reason: str = "", **kwargs) -> None:
-    def data():
-        conversation = message.conversation
-        return {
-            "message": {
-                "id": message.pk,
-                "conversation": message.conversation_id,
-                "sender": conversation.sender_id,
-                "customer": conversation.customer,
-                "direction": message.direction,
-                "kind": message.kind,
-                "status": str(status),
-                "reason": reason or "",
-                "provider_message_id": message.provider_message_id,
-            }
-        }
-
-    _publish(message.tenant_id, WebhookEvent.MESSAGE_STATUS_CHANGED, data)
-
-
-def on_conversation_event(sender, conversation: Conversation, event: str, data: dict | None = None, **kwargs):
-    name = f"conversation.{event}"
-    payload = {
-        "conversation": {
-            "id": conversation.pk,
-            "sender": conversation.sender_id,
-            "customer": conversation.customer,
-            "status": conversation.status,
-        },
-        "changes": data or {},
-    }
-    _publish(conversation.tenant_id, name, payload)
+    return tasks
 
 
 # --- delivery rows → signed POSTs --------------------------------------------------------------------------
@@ -156,9 +170,13 @@ def on_conversation_event(sender, conversation: Conversation, event: str, data: 
 def deliver(delivery_id: int):
     """POST one due delivery; returns when to try again (None when done or not due)."""
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), updated_at=now)
+    claimed = engine.claim(
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+        ),
+        next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS),
+        updated_at=now,
+    )
     if not claimed:
         return None  # delivered, given up, not due yet, or another worker has it
     delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
@@ -174,7 +192,7 @@ def deliver(delivery_id: int):
         SIGNATURE_HEADER: sign(str(subscription.secret), int(time.time()), body),
     }
     started = time.monotonic()
-    status_code, error, retry_after, permanent = None, "", None, False
+    status_code, error, retry_after, kind = None, "", None, engine.TRANSIENT
     try:
         response = http.status_only("partner", "POST", subscription.url, content=body, headers=headers)
         status_code = response.status_code
@@ -184,7 +202,7 @@ def deliver(delivery_id: int):
             error = f"HTTP {status_code} {http.reason_phrase(status_code)}"
             retry_after = http.retry_after_seconds(response)
     except ExternalError as exc:  # no answer: a timeout, a refused connection, the egress guard
-        error, permanent = exc.message, exc.permanent
+        error, kind = exc.message, engine.kind_of(exc)
     WebhookAttempt.objects.create(
         delivery=delivery,
         status_code=status_code,
@@ -196,12 +214,12 @@ def deliver(delivery_id: int):
         _finish(delivery, WebhookDelivery.Status.DELIVERED, attempts=attempts, status_code=status_code)
         return None
     # A permanent error (the egress guard refuses this URL) cannot succeed on a retry.
-    if attempts >= MAX_ATTEMPTS or permanent:
+    due = engine.next_try(kind, attempts=attempts, retry_after=retry_after, max_attempts=MAX_ATTEMPTS)
+    if due is None:
         _finish(
             delivery, WebhookDelivery.Status.FAILED, attempts=attempts, status_code=status_code, error=error
         )
         return None
-    due = next_attempt(attempts, retry_after=retry_after)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempts=attempts, next_attempt_at=due, last_status_code=status_code, last_error=error, updated_at=now
     )
@@ -222,8 +240,5 @@ def _finish(delivery, status, *, attempts=None, status_code=None, error=""):
 
 
 def due_deliveries(now=None) -> list[int]:
-    return list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now or timezone.now()
-        ).values_list("pk", flat=True)[:5000]
-    )
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+    return list(engine.due(pending, now=now).values_list("pk", flat=True)[:5000])

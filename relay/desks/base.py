@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from django.utils import timezone
 
+from .. import signals
 from ..errors import ExternalError
 from ..models import Message
-from ..signals import message_status_changed
 
 if TYPE_CHECKING:
     from tenants.models import SalesforceConnection
@@ -69,7 +69,10 @@ def mark_delivered(message: Message, *, salesforce_entry_id: str = "") -> None:
     """Record that the desk took ``message`` (what :meth:`Desk.deliver` does on success)."""
     now = timezone.now()
     changes = {"salesforce_entry_id": salesforce_entry_id} if salesforce_entry_id else {}
-    Message.objects.filter(pk=message.pk).update(
-        status=Message.Status.DELIVERED, delivered_at=now, updated_at=now, **changes
-    )
-    message_status_changed.send_robust(sender=Message, message=message, status=Message.Status.DELIVERED)
+    with signals.together(message.tenant_id, signals.MESSAGE_STATUS_CHANGED):  # the change and its report
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.DELIVERED, delivered_at=now, updated_at=now, **changes
+        )
+        signals.message_status_changed.send_robust(
+            sender=Message, message=message, status=Message.Status.DELIVERED
+        )

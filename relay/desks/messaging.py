@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from .. import signals
 from ..errors import ExternalError
 from ..handover import presence
 from ..handover.importer import deliver_history
@@ -14,7 +15,6 @@ from ..models import Conversation, Message
 from ..outbound.record import record_agent_event
 from ..providers.registry import get_provider
 from ..salesforce.interactions import InteractionClient, attachment_problem
-from ..signals import conversation_event
 from .base import Desk, mark_delivered
 from .render import as_text, media_link_note, stored_event
 from .routing import routing_attributes
@@ -105,9 +105,10 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
         changes["messaging_session_id"] = work_items[0]
     # Salesforce answers the same conversation and session for every message: write only what is new.
     if any(getattr(conversation, field) != value for field, value in changes.items()):
-        Conversation.objects.filter(pk=conversation.pk).update(**changes)
-        for field, value in changes.items():  # the pipeline hands the next message the same instance
-            setattr(conversation, field, value)
-        conversation_event.send_robust(
-            sender=Conversation, conversation=conversation, event="connected", data=changes
-        )
+        with signals.together(conversation.tenant_id, "conversation.connected"):  # the change and its report
+            Conversation.objects.filter(pk=conversation.pk).update(**changes)
+            for field, value in changes.items():  # the pipeline hands the next message the same instance
+                setattr(conversation, field, value)
+            signals.conversation_event.send_robust(
+                sender=Conversation, conversation=conversation, event="connected", data=changes
+            )

@@ -5,7 +5,8 @@ the provider. A transient failure stops the line (later messages wait, so order 
 schedules a retry; a permanent failure marks that message failed and the line moves on. Any other
 exception (a bug of ours, content we cannot handle) is an internal error: retried with backoff
 ``RELAY_MAX_INTERNAL_ERRORS`` times in all, then the message fails like any other, so no content holds
-its conversation longer.
+its conversation longer. The retry rules are the delivery engine's (``engine.py``); the line adds its lease,
+its order and its deadline (the tenant's delivery window, checked before each try).
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from django.utils import timezone
 from .. import signals
 from ..errors import ExternalError
 from ..models import Message
-from . import attempts, leases
-from .backoff import next_attempt
+from . import attempts, engine, leases
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,12 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
                 )
                 return wait.eta, False
             except ExternalError as exc:
-                if exc.permanent:
+                due = engine.next_try(
+                    engine.kind_of(exc), attempts=message.attempts + 1, retry_after=exc.retry_after
+                )
+                if due is None:  # permanent: this message fails, the line moves on
                     _give_up(message, str(exc), on_failed, exc, attempted=True)
                     continue
-                due = next_attempt(message.attempts + 1, retry_after=exc.retry_after)
                 Message.objects.filter(pk=message.pk).update(
                     attempts=message.attempts + 1,
                     next_attempt_at=due,
@@ -161,13 +163,13 @@ def _internal_error(message: Message, exc: Exception, on_failed: OnFailed):
     )
     error = attempts.describe_internal_error(exc)
     internal_errors = message.internal_errors + 1
-    if attempts.gives_up(internal_errors):
+    due = engine.next_try(engine.INTERNAL, internal_errors=internal_errors)
+    if due is None:
         reason = f"Switchboard could not handle this message ({error}); gave up after {internal_errors} tries"
         _give_up(message, reason, on_failed, attempted=True, internal_errors=internal_errors)
         return None
-    # Backoff on the internal errors alone, so the bound is a fixed time (2 + 4 + 8 + 16 s by default), however
-    # long the other side made the message wait before.
-    due = next_attempt(internal_errors)
+    # Backoff on the internal errors alone (the engine's rule), so the bound is a fixed time however long the
+    # other side made the message wait before.
     Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
         attempts=message.attempts + 1,
         internal_errors=internal_errors,

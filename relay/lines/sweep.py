@@ -8,7 +8,6 @@ killed mid-delivery delays a message until the next sweep (``relay.tasks.sweep``
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -16,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Message, SalesforceNotice
-from . import wake
+from . import engine, wake
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +23,15 @@ log = logging.getLogger(__name__)
 def sweep() -> dict:
     """Wake every due line and every message with due notices; the counts, by direction and "notices"."""
     now = timezone.now()
-    stale = now - timedelta(seconds=5)  # give the task queued at commit time a head start
+    head_start = 5  # seconds: the task queued at commit time goes first
     counts: dict[str, int] = {}  # by direction (a Message.Direction, a str) and "notices"
     for direction, lease in (
         (Message.Direction.INBOUND, "conversation__inbound_lease_until"),
         (Message.Direction.OUTBOUND, "conversation__outbound_lease_until"),
     ):
+        pending = Message.objects.filter(direction=direction, status=Message.Status.PENDING)
         due = (
-            Message.objects.filter(direction=direction, status=Message.Status.PENDING)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), updated_at__lt=stale)
+            engine.due(pending, now=now, head_start=head_start, none_is_due=True)
             .filter(Q(**{f"{lease}__isnull": True}) | Q(**{f"{lease}__lt": now}))
             .values_list("conversation_id", flat=True)
             .distinct()
@@ -44,8 +43,10 @@ def sweep() -> dict:
     message_ids = _not_requeued_lately(
         "notices",
         list(
-            SalesforceNotice.objects.filter(
-                status=SalesforceNotice.Status.PENDING, next_attempt_at__lte=now, updated_at__lt=stale
+            engine.due(
+                SalesforceNotice.objects.filter(status=SalesforceNotice.Status.PENDING),
+                now=now,
+                head_start=head_start,
             )
             .values_list("message_id", flat=True)
             .distinct()[:5000]

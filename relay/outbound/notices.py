@@ -1,8 +1,9 @@
 """Tell Salesforce what became of an agent's message: Delivered / Read acknowledgements, or
 ``MessageDeliveryFailed`` with a reason the agent can read.
 
-A notice that fails on an error of ours (not Salesforce's) is retried with backoff and failed after
-``RELAY_MAX_INTERNAL_ERRORS`` tries, like a message: one bad notice cannot be retried forever.
+Runs on the delivery engine (``lines/engine.py``: claim, attempts, backoff, bounds), like a message: a
+notice that fails on an error of ours (not Salesforce's) is failed after ``RELAY_MAX_INTERNAL_ERRORS`` tries,
+so one bad notice cannot be retried forever; a permanent error fails it at once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..errors import ExternalError
-from ..lines.attempts import attempt, describe_internal_error, gives_up, record_internal_error
-from ..lines.backoff import next_attempt
+from ..lines import engine
+from ..lines.attempts import attempt, describe_internal_error, record_internal_error
 from ..models import Message, SalesforceNotice
 from ..salesforce.interactions import InteractionClient
 
@@ -48,9 +49,13 @@ def notify(message_id: int):
             return notice.next_attempt_at
         # One worker per notice: the loser of a race leaves it (and the ones after it, to keep their
         # order) to the winner, and looks again shortly; a dead winner's claim is retried by the sweeper.
-        claimed = SalesforceNotice.objects.filter(
-            pk=notice.pk, status=SalesforceNotice.Status.PENDING, attempts=notice.attempts
-        ).update(attempts=notice.attempts + 1, updated_at=now)
+        claimed = engine.claim(
+            SalesforceNotice.objects.filter(
+                pk=notice.pk, status=SalesforceNotice.Status.PENDING, attempts=notice.attempts
+            ),
+            attempts=notice.attempts + 1,
+            updated_at=now,
+        )
         if not claimed:
             return now + timedelta(seconds=1)
         notice.attempts += 1
@@ -58,11 +63,12 @@ def notify(message_id: int):
             _send(message, notice)
         except ExternalError as exc:
             notice.last_error = str(exc)
-            if exc.permanent:
+            due = engine.next_try(engine.kind_of(exc), attempts=notice.attempts, retry_after=exc.retry_after)
+            if due is None:  # permanent: given up at once
                 notice.status = SalesforceNotice.Status.FAILED
                 notice.save(update_fields=["last_error", "status", "updated_at"])
                 continue
-            notice.next_attempt_at = next_attempt(notice.attempts, retry_after=exc.retry_after)
+            notice.next_attempt_at = due
             notice.save(update_fields=["last_error", "next_attempt_at", "updated_at"])
             return notice.next_attempt_at
         except Exception as exc:  # noqa: BLE001 - whatever it is, it must not be retried forever
@@ -91,12 +97,13 @@ def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
         settings.RELAY_MAX_INTERNAL_ERRORS,
     )
     notice.last_error = describe_internal_error(exc)
-    if gives_up(notice.internal_errors):
+    due = engine.next_try(engine.INTERNAL, internal_errors=notice.internal_errors)
+    if due is None:
         notice.status = SalesforceNotice.Status.FAILED
         notice.last_error += f"; gave up after {notice.internal_errors} tries"
         notice.save(update_fields=["last_error", "status", "internal_errors", "updated_at"])
         return None
-    notice.next_attempt_at = next_attempt(notice.internal_errors)
+    notice.next_attempt_at = due
     notice.save(update_fields=["last_error", "next_attempt_at", "internal_errors", "updated_at"])
     return notice.next_attempt_at
 

@@ -71,16 +71,17 @@ def send(message: Message) -> None:
             notify_url=webhook_url(sender),
         )
     now = timezone.now()
-    sent = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
-        status=Message.Status.SENT,
-        provider_message_id=result.provider_message_id or message.provider_message_id,
-        updated_at=now,
-    )
-    if sent:
-        message.provider_message_id = result.provider_message_id or message.provider_message_id
-        signals.message_status_changed.send_robust(
-            sender=Message, message=message, status=Message.Status.SENT
+    with signals.together(message.tenant_id, signals.MESSAGE_STATUS_CHANGED):  # the change and its report
+        sent = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
+            status=Message.Status.SENT,
+            provider_message_id=result.provider_message_id or message.provider_message_id,
+            updated_at=now,
         )
+        if sent:
+            message.provider_message_id = result.provider_message_id or message.provider_message_id
+            signals.message_status_changed.send_robust(
+                sender=Message, message=message, status=Message.Status.SENT
+            )
 
 
 def on_send_failed(message: Message, reason: str, error: ExternalError | None) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 
 from celery import shared_task
 from django.core.cache import cache
@@ -30,8 +31,9 @@ from tenants.models import Sender, Tenant, WhatsAppTemplate
 from tenants.validators import normalize_e164
 
 from ..errors import ExternalError
+from ..lines import engine
 from ..lines.attempts import attempt
-from ..models import Message
+from ..models import DeliveryAttempt, Message
 from ..salesforce.interactions import InteractionClient, now_ms, text_payload
 from .template_sync import sync_sender
 from .template_values import template_values
@@ -44,6 +46,8 @@ NO_HISTORY_KEY = "salesforce-no-conversation-history:{tenant_id}"
 NO_HISTORY_SECONDS = 24 * 3600
 ALREADY_IMPORTED = "10073"
 HISTORY_REFUSED = "10057"
+HISTORY_ACTION = "conversationHistory"  # the delivery attempts' action: they count the tries
+HISTORY_MAX_ATTEMPTS = 6  # the first try and five retries
 
 
 def resolve_sender(tenant: Tenant, sender) -> Sender:
@@ -156,35 +160,68 @@ def history_entry_id(message: Message) -> str:
     return str(uuid.uuid5(HISTORY_NAMESPACE, f"{message.tenant_id}:{message.pk}"))
 
 
-@shared_task(name="relay.template_send.record_in_salesforce", bind=True, ignore_result=True, max_retries=5)
-def record_in_salesforce(self, message_id: int) -> str:
-    """Import the agent's template into their Messaging Session (CCaaS orgs); see the module docstring."""
-    message = Message.objects.select_related("tenant__salesforce", "conversation__sender").get(pk=message_id)
+@shared_task(name="relay.template_send.record_in_salesforce", ignore_result=True)
+def record_in_salesforce(message_id: int) -> str:
+    """Import the agent's template into their Messaging Session (CCaaS orgs); see the module docstring.
+
+    Runs on the delivery engine (``lines/engine.py``): every try is a delivery attempt of the message, a
+    transient failure comes back with the engine's backoff up to ``HISTORY_MAX_ATTEMPTS`` tries, an internal
+    error up to ``RELAY_MAX_INTERNAL_ERRORS``, a permanent one gives up at once.
+    """
+    outcome, due = import_history(message_id)
+    # Run eagerly (tests on embedded defaults), a task cannot wait for its eta.
+    if due is not None and not record_in_salesforce.app.conf.task_always_eager:
+        record_in_salesforce.apply_async((message_id,), eta=due)
+    return outcome
+
+
+def import_history(message_id: int) -> tuple[str, datetime | None]:
+    """One try of the import: (what came of it, when to try again or None)."""
+    message = (
+        Message.objects.select_related("tenant__salesforce", "conversation__sender")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return "message gone", None
     content = message.content or {}
     if content.get("salesforce_history_entry"):
-        return "done before"
+        return "done before", None
     if cache.get(NO_HISTORY_KEY.format(tenant_id=message.tenant_id)):
-        return "not available for this org"
+        return "not available for this org", None
     connection = getattr(message.tenant, "salesforce", None)
     if connection is None or connection.desk != connection.Desk.MESSAGING:
-        return "no Messaging desk"
+        return "no Messaging desk", None
+    tries = DeliveryAttempt.objects.filter(message=message, action=HISTORY_ACTION)
+    if tries.count() >= HISTORY_MAX_ATTEMPTS:
+        return "failed", None  # given up before (a duplicate task)
     entry = history_entry_id(message)
     try:
-        with attempt(message, target="salesforce", action="conversationHistory"):
+        with attempt(message, target="salesforce", action=HISTORY_ACTION):
             _import(message, connection, entry)
-    except ExternalError as exc:
-        if exc.code == HISTORY_REFUSED:
+    except Exception as exc:  # noqa: BLE001 - recorded as an attempt; the engine decides what comes next
+        if isinstance(exc, ExternalError) and exc.code == HISTORY_REFUSED:
             cache.set(NO_HISTORY_KEY.format(tenant_id=message.tenant_id), True, NO_HISTORY_SECONDS)
-            return "not available for this org"
-        if exc.code != ALREADY_IMPORTED:
-            if not exc.permanent and not self.app.conf.task_always_eager:
-                raise self.retry(countdown=2 ** (self.request.retries + 1)) from exc
-            log.warning(
-                "tenant %s: template %s not recorded in Salesforce: %s", message.tenant_id, message.pk, exc
-            )
-            return "failed"
+            return "not available for this org", None
+        if not (isinstance(exc, ExternalError) and exc.code == ALREADY_IMPORTED):
+            return _history_failed(message, tries, exc)
     Message.objects.filter(pk=message.pk).update(content={**content, "salesforce_history_entry": entry})
-    return "recorded"
+    return "recorded", None
+
+
+def _history_failed(message: Message, tries, exc: Exception) -> tuple[str, datetime | None]:
+    kind = engine.kind_of(exc)
+    due = engine.next_try(
+        kind,
+        attempts=tries.count(),
+        internal_errors=tries.filter(outcome=DeliveryAttempt.Outcome.INTERNAL).count(),
+        retry_after=getattr(exc, "retry_after", None),
+        max_attempts=HISTORY_MAX_ATTEMPTS,
+    )
+    if due is not None:
+        return "retrying", due
+    log.warning("tenant %s: template %s not recorded in Salesforce: %s", message.tenant_id, message.pk, exc)
+    return "failed", None
 
 
 def _import(message: Message, connection, entry: str) -> None:
