@@ -21,6 +21,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from portal.console.wizard import channel_setup, lists
 from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Conversation, Message
 from relay.outbound.template_sync import sync_sender
@@ -352,6 +353,20 @@ def drive_a_broad_conversation(wired) -> None:
     )
 
 
+def set_up_as_the_wizard_does(tenant) -> None:
+    """The setup wizard's traffic: the Tooling API channel setup (a second, new channel, so every piece is
+    created), the Salesforce lists it offers, and the Infobip numbers behind the sender sync."""
+    connection = tenant.salesforce
+    done = channel_setup.ensure_channel(connection, "Switchboard_Fidelity", "Switchboard_Fidelity__e")
+    assert done and all(item.created for item in done), done
+    lists.forget(connection=connection, account=ProviderAccount.objects.get(tenant=tenant))
+    for kind in lists.SALESFORCE_KINDS:
+        fetched = lists.fetch_salesforce_list(connection, kind)
+        assert not fetched.error and fetched.items, (kind, fetched.error)
+    senders = lists.fetch_provider_senders(ProviderAccount.objects.get(tenant=tenant))
+    assert not senders.error and senders.items, senders.error
+
+
 def run_tool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603
         [sys.executable, *args],
@@ -368,6 +383,7 @@ def recorded(log: Path) -> list[dict]:
 
 def test_everything_the_relay_sends_conforms_to_the_vendors_specs(wired, listener, proxies, tmp_path):
     drive_a_broad_conversation(wired)
+    set_up_as_the_wizard_does(wired.tenant)
     for proxy in proxies.values():
         proxy.stop()  # every exchange is in its log
 
