@@ -198,6 +198,7 @@ SWITCHBOARD_DESKS = {
 }
 SWITCHBOARD_PROVIDERS = {
     "infobip": "relay.providers.infobip.client.InfobipProvider",
+    "8x8": "relay.providers.eightbyeight.client.EightByEightProvider",
 }
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)

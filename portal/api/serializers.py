@@ -3,6 +3,7 @@ whether one is set, never what it is (except a generated webhook secret, once, w
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -194,6 +195,11 @@ class WebhookConfigSerializer(serializers.Serializer):
         required=False,
         help_text="Only in the answer to a create, a change of auth, or a rotation: copy it now.",
     )
+    authorization = serializers.CharField(
+        required=False,
+        help_text="With basic auth, when the secret is shown: the whole Authorization header value, for a "
+        "provider that sends a configured value verbatim (8x8's httpAuthorization).",
+    )
     instructions = serializers.CharField()
 
 
@@ -223,6 +229,9 @@ def webhook_config(account: ProviderAccount, secret: str | None = None) -> dict:
     }
     if secret:
         data["secret"] = secret
+        if account.webhook_auth == ProviderAccount.WebhookAuth.BASIC:
+            token = base64.b64encode(f"{account.webhook_username}:{secret}".encode()).decode()
+            data["authorization"] = f"Basic {token}"
     return data
 
 
@@ -233,6 +242,11 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
     api_key = secret_field("The provider API key (required on create).")
     has_api_key = serializers.SerializerMethodField()
     webhook = serializers.SerializerMethodField(help_text="What to configure at the provider.")
+    region = serializers.CharField(
+        write_only=True,
+        required=False,
+        help_text="Instead of base_url, for a provider with regional hosts (8x8: apac, na, eu, id).",
+    )
     clean_exclude = ("webhook_key", "webhook_secret", "webhook_username")
 
     class Meta:
@@ -243,8 +257,11 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
             "provider",
             "name",
             "base_url",
+            "region",
             "api_key",
             "has_api_key",
+            "subaccount_id",
+            "provider_account_id",
             "active",
             "webhook_auth",
             "webhook",
@@ -252,6 +269,7 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"base_url": {"required": False}}
 
     def get_fields(self):
         fields = super().get_fields()
@@ -270,12 +288,45 @@ class ProviderAccountSerializer(ValidatedModelSerializer):
         return webhook_config(obj, secrets.get(obj.pk))
 
     def validate(self, attrs):
-        """A new API base URL needs the API key in the same request (tenants/secret_binding.py)."""
+        """A new API base URL needs the API key in the same request (tenants/secret_binding.py); what the
+        provider's adapter asks for besides the key is required (8x8: region or base URL, sub-account id,
+        account id, basic webhook auth)."""
+        self._provider_fields(attrs)
         if self.instance is not None and "base_url" in attrs and not attrs.get("api_key"):
             refusal = stored_key_refusal(self.instance.base_url, attrs["base_url"])
             if refusal:
                 raise serializers.ValidationError({"api_key": [refusal]})
         return super().validate(attrs)
+
+    def _provider_fields(self, attrs) -> None:
+        from relay.providers.registry import get_provider
+
+        def current(name: str):
+            return attrs.get(name, getattr(self.instance, name, "") if self.instance is not None else "")
+
+        try:
+            adapter = get_provider(current("provider") or ProviderAccount.Provider.INFOBIP)
+        except LookupError:
+            return  # validate_provider said so
+        errors: dict[str, list[str]] = {}
+        regions = getattr(adapter, "regions", {})
+        region = attrs.pop("region", "")
+        if region:
+            if region not in regions:
+                names = ", ".join(regions) or "none"
+                errors["region"] = [f"Unknown region {region[:20]!r}; this provider's regions: {names}."]
+            elif "base_url" not in attrs:
+                attrs["base_url"] = regions[region][1]
+        if not current("base_url") and "region" not in errors:
+            errors["base_url"] = ["Give the API base URL" + (" or the region." if regions else ".")]
+        for name in getattr(adapter, "account_fields", ()):
+            if not current(name):
+                errors[name] = [f"Required for {adapter.name} accounts."]
+        allowed = getattr(adapter, "webhook_auths", ())
+        if allowed and (current("webhook_auth") or ProviderAccount.WebhookAuth.HMAC) not in allowed:
+            errors["webhook_auth"] = [f"{adapter.name} can only send: {', '.join(allowed)}."]
+        if errors:
+            raise serializers.ValidationError(errors)
 
     def validate_provider(self, value):
         from relay.providers.registry import get_provider

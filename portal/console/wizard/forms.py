@@ -6,12 +6,19 @@ import re
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from relay.providers.registry import get_provider
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender
 from tenants.secret_binding import stored_key_refusal
-from tenants.validators import normalize_salesforce_id, validate_api_origin, validate_https_url
+from tenants.validators import (
+    normalize_salesforce_id,
+    validate_api_origin,
+    validate_https_url,
+    validate_provider_account_id,
+    validate_subaccount_id,
+)
 
 from .lists import FetchedList
 
@@ -246,13 +253,29 @@ class ProviderForm(SldsForm):
     name = forms.CharField(max_length=120, help_text="For you: how this account shows in lists.")
     base_url = forms.CharField(
         label="API base URL",
+        required=False,
         validators=[validate_api_origin],
-        help_text="e.g. https://abcd12.api.infobip.com",
+        help_text="e.g. https://abcd12.api.infobip.com; for 8x8, leave it empty and choose the region.",
     )
+    region = forms.ChoiceField(label="Region", required=False, help_text="8x8: where your account lives.")
     api_key = forms.CharField(
         label="API key",
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    subaccount_id = forms.CharField(
+        label="Sub-account id",
+        required=False,
+        max_length=50,
+        validators=[validate_subaccount_id],
+        help_text="8x8: the Chat Apps sub-account that sends.",
+    )
+    provider_account_id = forms.CharField(
+        label="Account id",
+        required=False,
+        max_length=36,
+        validators=[validate_provider_account_id],
+        help_text="8x8: your account id (a UUID), for templates and webhooks.",
     )
     webhook_auth = forms.ChoiceField(
         label="Webhook authentication", choices=ProviderAccount.WebhookAuth.choices
@@ -261,6 +284,8 @@ class ProviderForm(SldsForm):
     def __init__(self, *args, account: ProviderAccount | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
+        # Declared above as a ChoiceField; Form.fields is typed as plain Field.
+        cast(forms.ChoiceField, self.fields["region"]).choices = [("", "—"), *provider_regions()]
         self.fields["api_key"].help_text = (
             "Set – leave empty to keep it."
             if account and account.api_key
@@ -270,10 +295,34 @@ class ProviderForm(SldsForm):
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].strip().rstrip("/")
 
+    def _provider_fields(self, data: dict) -> None:
+        """What the chosen provider's adapter asks for besides the key: a region instead of a base URL, its
+        account fields, the webhook authentications it can send (8x8: sub-account, account id, Basic)."""
+        try:
+            adapter = get_provider(data["provider"])
+        except LookupError:
+            self.add_error("provider", "Switchboard has no adapter for this provider yet.")
+            return
+        regions = getattr(adapter, "regions", {})
+        if not data.get("base_url") and data.get("region") in regions:
+            data["base_url"] = regions[data["region"]][1]
+        if not data.get("base_url"):
+            self.add_error("base_url", "Choose the region." if regions else "Enter the API base URL.")
+        for name in getattr(adapter, "account_fields", ()):
+            if not data.get(name):
+                self.add_error(name, f"Enter the {str(self.fields[name].label or name).lower()}.")
+        allowed = getattr(adapter, "webhook_auths", ())
+        if allowed and data.get("webhook_auth") not in allowed:
+            names = ", ".join(str(ProviderAccount.WebhookAuth(a).label) for a in allowed)
+            self.add_error("webhook_auth", f"{data['provider']} can only send: {names}.")
+
     def clean(self):
         """Checks what can be checked here; the key itself is checked at the provider by a live check in a
         worker (views.provider_step), never in this request."""
         data = super().clean()
+        if self.errors:
+            return data
+        self._provider_fields(data)
         if self.errors:
             return data
         api_key = data.get("api_key") or (str(self.account.api_key) if self.account else "")
@@ -293,6 +342,15 @@ class ProviderForm(SldsForm):
         except LookupError:
             self.add_error("provider", "Switchboard has no adapter for this provider yet.")
         return data
+
+
+def provider_regions() -> list[tuple[str, str]]:
+    """Every region a registered adapter names (8x8's regional API hosts), for the region choice."""
+    choices = []
+    for name in settings.SWITCHBOARD_PROVIDERS:
+        for key, (label, url) in getattr(get_provider(name), "regions", {}).items():
+            choices.append((key, f"{label} ({url})"))
+    return choices
 
 
 # --- step 4 ----------------------------------------------------------------------------------------------

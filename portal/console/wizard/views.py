@@ -4,6 +4,7 @@ query below is scoped to it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from functools import partial
@@ -364,12 +365,18 @@ def provider_step(request: ConsoleRequest) -> HttpResponse:
     elif request.method == "POST":
         form = ProviderForm(request.POST, account=account)
         if form.is_valid():
-            data = {k: form.cleaned_data[k] for k in ("provider", "name", "base_url", "webhook_auth")}
+            data = {k: form.cleaned_data[k] for k in PROVIDER_FIELDS}
             api_key = form.cleaned_data["api_key"] or str(account.api_key if account else "")
             check = livechecks.start(
                 tenant,
                 checks.PROVIDER_KEY,
-                params={"provider": data["provider"], "base_url": data["base_url"], "form": data},
+                params={
+                    "provider": data["provider"],
+                    "base_url": data["base_url"],
+                    "subaccount_id": data["subaccount_id"],
+                    "provider_account_id": data["provider_account_id"],
+                    "form": data,
+                },
                 secrets={"api_key": api_key, "new": bool(form.cleaned_data["api_key"])},
                 dedupe=False,  # each attempt checks its own key
             )
@@ -397,10 +404,21 @@ def provider_step(request: ConsoleRequest) -> HttpResponse:
             "webhook_url": settings.PUBLIC_BASE_URL + account.webhook_path if account else "",
             "signature_header": "X-Hub-Signature-256",
             "token_header": "X-Switchboard-Token",
+            # The whole Authorization value, for providers that send a configured one verbatim (8x8).
+            "authorization_value": _basic_value(account, secret),
         },
         slug="provider",
         status=status,
     )
+
+
+PROVIDER_FIELDS = ("provider", "name", "base_url", "webhook_auth", "subaccount_id", "provider_account_id")
+
+
+def _basic_value(account: ProviderAccount | None, secret: str) -> str:
+    if not (account and secret and account.webhook_auth == ProviderAccount.WebhookAuth.BASIC):
+        return ""
+    return "Basic " + base64.b64encode(f"{account.webhook_username}:{secret}".encode()).decode()
 
 
 def _save_provider(tenant, account: ProviderAccount | None, data: dict, secrets: dict):
@@ -409,8 +427,8 @@ def _save_provider(tenant, account: ProviderAccount | None, data: dict, secrets:
     is_new = account is None
     account = account or ProviderAccount(tenant=tenant)
     auth_changed = account.webhook_auth != data["webhook_auth"]
-    for name in ("provider", "name", "base_url", "webhook_auth"):
-        setattr(account, name, data[name])
+    for name in PROVIDER_FIELDS:
+        setattr(account, name, data.get(name, ""))
     if secrets.get("new"):
         account.api_key = secrets["api_key"]
     secret = ""
@@ -430,6 +448,8 @@ def _provider_form(tenant, account: ProviderAccount | None) -> ProviderForm:
             "name": account.name,
             "base_url": account.base_url,
             "webhook_auth": account.webhook_auth,
+            "subaccount_id": account.subaccount_id,
+            "provider_account_id": account.provider_account_id,
         }
     return ProviderForm(initial=initial, account=account)
 

@@ -10,7 +10,7 @@ the sub-account's channels, named by its channel id.
 from __future__ import annotations
 
 from email.message import Message as MimeHeader
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -33,6 +33,11 @@ MEDIA_HOST_SUFFIXES = (".8x8.com", ".8x8.uk", ".8x8.id")
 
 class EightByEightProvider(Provider):
     name = "8x8"
+    #: What the setup forms ask for besides the key (the wizard and the partner API read these).
+    regions: ClassVar[dict[str, tuple[str, str]]] = payloads.REGIONS
+    account_fields: ClassVar[tuple[str, ...]] = ("subaccount_id", "provider_account_id")
+    #: 8x8 signs nothing: it sends the configured Authorization value, which Basic credentials fit.
+    webhook_auths: ClassVar[tuple[str, ...]] = ("basic",)
 
     def parse_webhook(self, body: dict) -> list[WebhookEvent]:
         return parse_webhook(body)
