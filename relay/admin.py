@@ -269,5 +269,5 @@ class ListenerCursorAdmin(TenantScopedAdmin):
         return False
 
 
-from .handover import admin as _handover_admin  # noqa: E402, F401 - registers the handover admin pages
 from .desks import livechat_admin as _livechat_admin  # noqa: E402, F401 - the Legacy Chat admin pages
+from .handover import admin as _handover_admin  # noqa: E402, F401 - registers the handover admin pages

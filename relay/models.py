@@ -273,5 +273,5 @@ class ListenerCursor(models.Model):
 
 
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.
-from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
 from .desks.livechat_models import LiveChatCustomField, LiveChatSession  # noqa: E402, F401  (the Legacy Chat desk's sessions)
+from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
