@@ -326,6 +326,14 @@ class InteractionClient:
             "POST", "/conversationHistory", body, action="conversationHistory", context_type=CCD
         )
 
+    def register_capabilities(self, body: dict) -> dict:
+        """``PATCH /capabilities`` with a ``CapabilitiesRequest`` (built by
+        :mod:`relay.salesforce.capabilities`). Salesforce keeps the last one per channel definition, so a
+        repeat is harmless; ``{"success": false, "errorDetail"}`` raises a permanent ExternalError."""
+        return self._json(
+            "PATCH", "/capabilities", body, action="capabilities registration", context_type=CCD
+        )
+
     # --- transport ---------------------------------------------------------------------------------
 
     def _interaction(

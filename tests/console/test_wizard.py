@@ -221,6 +221,7 @@ def test_every_step_against_the_sandbox_ends_with_a_delivered_test_message(demo_
     assert states == {
         "token": "ok",
         "subscription": "warn",  # GetTopic works; no relay_listen process runs in this test
+        "capabilities": "ok",  # registered when the channel was saved with its SCRT host
         "provider": "ok",
         "webhook": "ok",
         f"sender-{whatsapp.pk}": "ok",

@@ -17,7 +17,7 @@ from portal.livechecks import Check, Outcome, runner, secrets_of
 from relay.desks.livechat_check import check_chat_configuration
 from relay.errors import ExternalError
 from relay.providers.registry import get_provider
-from relay.salesforce import auth
+from relay.salesforce import auth, capabilities
 from tenants.models import ProviderAccount, Sender, Tenant
 
 from ..models import SetupProgress
@@ -31,6 +31,7 @@ PROVIDER_KEY = "provider-key"
 HEALTH = "health"
 TEST_MESSAGE = "test-message"
 SENDER_SYNC = "sender-sync"
+CAPABILITIES = "capabilities"
 LIVECHAT = "livechat-config"
 
 
@@ -75,11 +76,33 @@ def channel_setup_check(tenant: Tenant, check: Check) -> Outcome:
         )
     except channel_setup.ChannelSetupError as exc:
         done, error = exc.done, exc.message
-    progress.channel_setup = channel_setup.as_rows(done)
+    rows = channel_setup.as_rows(done)
+    if not error and connection.scrt_url:
+        # The channel definition exists: tell Salesforce what the channel carries. Without a saved SCRT
+        # host (the first run, before part B) the registration follows when the admin saves the channel.
+        registration = capabilities.register(connection)
+        rows.append(registration.as_row(connection))
+        error = "" if registration.ok else f"{capabilities.ROW_LABEL}: {registration.message}"
+    progress.channel_setup = rows
     progress.channel_setup_at = timezone.now()
     progress.save(update_fields=["channel_setup", "channel_setup_at", "updated_at"])
     lists.forget(connection=connection)
     return Outcome(not error, error or f"{len(done)} pieces in place.")
+
+
+@runner(CAPABILITIES)
+def register_capabilities(tenant: Tenant, check: Check) -> Outcome:
+    """Register the channel's capabilities again (the SCRT host was saved or changed): the setup table's
+    capabilities row is replaced by this result."""
+    connection = connection_of(tenant)
+    if connection is None:
+        return Outcome(False, "Connect Salesforce first.")
+    registration = capabilities.register(connection)
+    progress = SetupProgress.of(tenant)
+    rows = [row for row in progress.channel_setup or [] if row.get("what") != capabilities.ROW_LABEL]
+    progress.channel_setup = [*rows, registration.as_row(connection)]
+    progress.save(update_fields=["channel_setup", "updated_at"])
+    return Outcome(registration.ok, registration.message)
 
 
 @runner("list:*")

@@ -25,9 +25,10 @@ from relay.errors import ExternalError
 from relay.inbound.auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signature
 from relay.models import ListenerCursor
 from relay.providers.registry import get_provider
-from relay.salesforce import auth, pubsub
+from relay.salesforce import auth, capabilities, pubsub
 from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
 
+from ..models import SetupProgress
 from . import lists
 from .steps import connection_of, is_livechat, wizard_account
 
@@ -74,6 +75,8 @@ def run_checks(tenant: Tenant) -> list[Check]:
         checks.append(Check("subscription", "Event subscription", ERROR, skipped, "channel"))
     else:
         checks.append(_subscription(tenant, connection, token))
+    if connection is not None and not is_livechat(connection):
+        checks.append(capabilities_status(tenant, connection))
     checks.extend(_provider(account))
     checks.extend(_senders(tenant, connection, account, salesforce_ok=token is not None))
     return checks
@@ -139,6 +142,38 @@ def listener_status(tenant: Tenant, topic: str) -> Check:
     return Check(
         "subscription", label, OK, f"Subscribed to {topic} since {cursor.subscribed_at:%Y-%m-%d %H:%M} UTC."
     )
+
+
+def capabilities_status(tenant: Tenant, connection) -> Check:
+    """Whether the channel's capabilities are registered, as the last registration left them (Salesforce has
+    no call to read them back): for this channel definition, SCRT host and the capabilities this version
+    carries. Not registered, agents can still write, but Salesforce offers them no buttons, lists or forms."""
+    label = "Capabilities registered"
+    rows = SetupProgress.of(tenant).channel_setup or []
+    row = next((r for r in rows if r.get("what") == capabilities.ROW_LABEL), None)
+    unregistered = (
+        "so agents cannot send buttons, lists or forms: run the channel setup (or save the channel)."
+    )
+    if row is None:
+        return Check("capabilities", label, WARN, f"Not registered yet, {unregistered}", "channel")
+    if not row.get("created"):
+        return Check(
+            "capabilities",
+            label,
+            WARN,
+            f"The registration failed ({row.get('message')}), {unregistered}",
+            "channel",
+        )
+    if row.get("capabilities") != capabilities.fingerprint(connection):
+        return Check(
+            "capabilities",
+            label,
+            WARN,
+            "Registered for another channel definition, SCRT host or an older version of Switchboard: "
+            "run the channel setup again so agents can send everything the channel carries.",
+            "channel",
+        )
+    return Check("capabilities", label, OK, f"{connection.authorization_context}: {capabilities.summary()}.")
 
 
 def _livechat(connection) -> Check:

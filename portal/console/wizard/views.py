@@ -275,6 +275,8 @@ def _messaging_step(request: ConsoleRequest, connection: SalesforceConnection) -
                 )
                 pick_form.save_texts(tenant)
             return redirect(step_url(request, "provider"))
+            # With the SCRT host known, register what the channel carries (in a worker: a Salesforce call).
+            livechecks.start(tenant, checks.CAPABILITIES, dedupe=False)
         status = 400
     return page(
         request,
