@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -164,7 +164,8 @@ def routes(world: World) -> list:
                 **item,
                 "content": {**(template.get("content") or {}), **(item.get("content") or {})},
             }
-            entry = {"umid": str(uuid.uuid4()), "user": item.get("user") or {}}
+            umid = str(uuid.uuid4())
+            entry: dict[str, Any] = {"umid": umid, "user": item.get("user") or {}}
             if item.get("clientMessageId"):
                 entry["clientMessageId"] = item["clientMessageId"]
             channel, refused = check_message(sub, merged)
@@ -177,7 +178,7 @@ def routes(world: World) -> list:
                     "errorMessage": said["message"],
                 }
             else:
-                service.record_sent(account, sub, channel, merged, entry["umid"])
+                service.record_sent(account, sub, channel, merged, umid)
                 entry["status"] = {"state": "queued", "timestamp": stamp(now())}
             listed.append(entry)
         accepted = sum(1 for m in listed if m["status"]["state"] == "queued")
