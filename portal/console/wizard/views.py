@@ -5,6 +5,7 @@ query below is scoped to it."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from functools import partial
@@ -307,27 +308,48 @@ def _legacy_chat_step(request: ConsoleRequest, connection: SalesforceConnection)
     texts = {name: getattr(tenant, name) for name in ("welcome_text", "closing_text", "no_agent_text")}
     form = LegacyChatForm(initial=texts, org_id=tenant.org_id)
     status = 200
+    check = None
     if request.method == "POST":
         form = LegacyChatForm(request.POST, org_id=tenant.org_id)
         if form.is_valid() and form.parsed is not None:  # a valid form has parsed the snippets
-            parsed = form.parsed
-            if action == "confirm":
-                with transaction.atomic():
-                    connection.chat_api_endpoint = parsed.chat_api_endpoint
-                    connection.chat_deployment_id = parsed.deployment_id
-                    connection.chat_button_id = parsed.button_id
-                    connection.save()
-                    form.save_texts(tenant)
-                return redirect(step_url(request, "provider"))
+            if action == "confirm":  # checked live in a worker; saved there only if the Chat API agrees
+                check = livechecks.start(
+                    tenant,
+                    checks.LIVECHAT,
+                    params={
+                        "settings": dataclasses.asdict(form.parsed),
+                        "texts": {name: form.cleaned_data[name].strip() for name in checks.CHAT_TEXTS},
+                    },
+                    dedupe=False,  # each confirmation checks its own snippets
+                )
+                if check.done and not check.ok:
+                    form.add_error(CHAT_FIELD_OF.get(check.data.get("field", "")), check.message)
+                    check, status = None, 400
         else:
             status = 400
+    else:
+        check = _pending(tenant, checks.LIVECHAT)
     return page(
         request,
         "console/wizard/legacy_chat.html",
-        {"form": form, "connection": connection, "parsed": form.parsed if form.is_bound else None},
+        {
+            "form": form,
+            "connection": connection,
+            "parsed": form.parsed if form.is_bound else None,
+            "check": check,
+        },
         slug="channel",
         status=status,
     )
+
+
+# The snippet that holds each value the Chat API check can name as wrong.
+CHAT_FIELD_OF = {
+    "chat_api_endpoint": "deployment_code",
+    "org_id": "deployment_code",
+    "deployment_id": "deployment_code",
+    "button_id": "button_code",
+}
 
 
 # --- step 3: provider account ----------------------------------------------------------------------------
