@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from portal.livechecks import Check, Outcome, runner, secrets_of
 from relay.desks.livechat_check import check_chat_configuration
-from relay.desks.livechat_check import check_chat_configuration
 from relay.errors import ExternalError
 from relay.providers.registry import get_provider
 from relay.salesforce import auth, capabilities
@@ -32,7 +31,6 @@ PROVIDER_KEY = "provider-key"
 HEALTH = "health"
 TEST_MESSAGE = "test-message"
 SENDER_SYNC = "sender-sync"
-LIVECHAT = "livechat-config"
 CAPABILITIES = "capabilities"
 LIVECHAT = "livechat-config"
 
@@ -223,59 +221,6 @@ def sender_sync(tenant: Tenant, check: Check) -> Outcome:
         True,
         f"{len(created)} added, {len(existing)} already there, {len(skipped)} skipped.",
         data={"created": created, "existing": existing, "skipped": skipped},
-    )
-
-
-CHAT_SETTINGS = ("chat_api_endpoint", "org_id", "deployment_id", "button_id")
-
-
-@runner(LIVECHAT)
-def livechat_config(tenant: Tenant, check: Check) -> Outcome:
-    """The Legacy Chat settings checked live at the Chat API (Settings and Availability: no chat is started).
-
-    With a ``settings`` param (the wizard: the four values read from the snippets, not saved yet) they are
-    saved, with the ``texts``, only when they pass; without it the saved connection's are checked (the
-    partner API). A failure names the wrong value in ``data["field"]``."""
-    connection = connection_of(tenant)
-    if connection is None or connection.desk != connection.Desk.LIVECHAT:
-        return Outcome(False, "This tenant's Salesforce connection does not use the Legacy Chat desk.", "desk")
-    given = check.params.get("settings")
-    values = (
-        {name: str(given.get(name, "")) for name in CHAT_SETTINGS}
-        if isinstance(given, dict)
-        else {
-            "chat_api_endpoint": connection.chat_api_endpoint,
-            "org_id": tenant.org_id,
-            "deployment_id": connection.chat_deployment_id,
-            "button_id": connection.chat_button_id,
-        }
-    )
-    missing = [name for name, value in values.items() if not value]
-    if missing:
-        return Outcome(False, f"Set {', '.join(missing)} first.", "incomplete", {"field": missing[0]})
-    result = check_chat_configuration(*(values[name] for name in CHAT_SETTINGS))
-    if not result.ok:
-        field, message = next(iter(result.errors.items()))
-        return Outcome(False, message, "wrong_" + field, {"field": field, "errors": result.errors})
-    if isinstance(given, dict):
-        with transaction.atomic():
-            connection.chat_api_endpoint = values["chat_api_endpoint"]
-            connection.chat_deployment_id = values["deployment_id"]
-            connection.chat_button_id = values["button_id"]
-            connection.save(
-                update_fields=["chat_api_endpoint", "chat_deployment_id", "chat_button_id", "updated_at"]
-            )
-            texts = check.params.get("texts") or {}
-            if texts:
-                for name, value in texts.items():
-                    setattr(tenant, name, value)
-                tenant.save(update_fields=[*texts, "updated_at"])
-    state = "online" if result.available else "offline"
-    return Outcome(
-        True,
-        f"Checked: button {state}"
-        + ("." if result.available else " (no agent can take a chat right now; chats wait for one)."),
-        data={"available": result.available},
     )
 
 
