@@ -25,7 +25,7 @@ from portal.console.wizard import channel_setup, lists
 from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Conversation, Message
 from relay.outbound.template_sync import sync_sender
-from relay.salesforce.interactions import InteractionClient
+from relay.salesforce import capabilities
 from relay.salesforce.rest import SalesforceRest
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, WhatsAppTemplate
 from tests.console.templates_panel_support import add_template, token
@@ -180,43 +180,15 @@ CHOICES = {
 }
 
 
-def register_capabilities(tenant) -> None:
-    """The channel registers buttons with the Interaction Service, or Salesforce would send none."""
-    connection = tenant.salesforce
-    integration = {
-        "customIntegrationType": "CustomChannelIntegration",
-        "integrationNamespace": tenant.org_id15,
-        "conversationChannelDefinitionDevName": connection.authorization_context,
-    }
-    capabilities = [
-        {
-            "messageType": "StaticContentMessage",
-            "formatTypeCapabilities": [{"formatType": "Text"}, {"formatType": "Attachments"}],
-        },
-        {"messageType": "ChoicesMessage", "formatTypeCapabilities": [{"formatType": "Buttons"}]},
-    ]
-    body = {
-        "capabilities": {
-            "appType": "custom",
-            "channelCapabilities": [
-                {
-                    "channelType": "custom",
-                    "customIntegration": integration,
-                    "messageTypeCapabilities": capabilities,
-                }
-            ],
-        }
-    }
-    InteractionClient(connection)._json("PATCH", "/capabilities", body, action="capabilities")
-
-
 def drive_a_broad_conversation(wired) -> None:
     """Every kind of request the relay makes in a day, through the real worker and listener."""
     tenant = wired.tenant
     # A CCaaS org: the bot's transcript and the panel's template go through the Conversation History API.
     org = wired.sandbox.world.orgs.get(wired.org_id)
     wired.sandbox.call(lambda: setattr(org, "ccaas_enabled", True))
-    register_capabilities(tenant)
+    # The channel's capabilities, registered as the wizard does (buttons go out only when registered).
+    registration = capabilities.register(tenant.salesforce)
+    assert registration.ok, registration.message
     whatsapp = Sender.objects.get(tenant=tenant, channel="whatsapp")
     # Routing attributes: the WhatsApp sender's rule names a queue (a REST query finds its id).
     [support] = SalesforceRest(tenant.salesforce).query(
@@ -412,6 +384,7 @@ def test_everything_the_relay_sends_conforms_to_the_vendors_specs(wired, listene
         "/services/oauth2/token",
         "/api/v1/interactions",
         "/api/v1/acknowledgement",
+        "/api/v1/capabilities",
         "/api/v1/conversationHistory",
         "/whatsapp/1/message/text",
         "/whatsapp/1/message/interactive/buttons",
