@@ -230,6 +230,8 @@ class ProviderAccountAdmin(ShowOnceMixin, TenantScopedAdmin):
         "name",
         "base_url",
         "api_key",
+        "subaccount_id",
+        "provider_account_id",
         "active",
         "webhook_auth",
         "webhook_url",
