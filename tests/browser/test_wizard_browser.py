@@ -156,7 +156,7 @@ def test_an_admin_completes_every_step_inside_the_console_frame(demo_org, live, 
 
     # 6. The live health check, then a test message through the whole loop.
     expect(frame.locator("#health-list")).to_be_visible(timeout=20_000)
-    for key in ("token", "provider", "webhook"):
+    for key in ("token", "capabilities", "provider", "webhook"):
         expect(frame.locator(f"[data-check={key}]")).to_have_attribute("data-state", "ok")
     expect(frame.locator("[data-state=error]")).to_have_count(0)
     frame.locator("#id_sender").select_option(label="SMS +447491163443")
@@ -174,6 +174,10 @@ def test_an_admin_completes_every_step_inside_the_console_frame(demo_org, live, 
     for step in ("salesforce", "channel", "provider", "senders", "routing", "summary"):
         expect(frame.locator(f".sb-step[data-step={step}]")).to_have_attribute("data-done", "true")
     expect(frame.locator("#step-overview .slds-badge")).to_have_text(["Done"] * 6)
+    # Saving the channel registered its capabilities: step 2's setup table says so.
+    frame.locator(".sb-step[data-step=channel] a").click()
+    expect(frame.locator("#capabilities-row")).to_have_attribute("data-capabilities", "registered")
+    expect(frame.locator("#capabilities-row")).to_contain_text("Registered")
 
 
 def test_red_items_link_to_the_step_that_fixes_them(demo_org, live, page):
