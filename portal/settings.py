@@ -192,6 +192,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Outside systems -------------------------------------------------------------------------------
 # The class that serves each SalesforceConnection.desk and each ProviderAccount.provider (docs/architecture.md,
 # "Adding a desk or a provider"): a new one is a module and an entry here, nothing else names them.
+# The only hosts (and their subdomains) a Salesforce connection's login, My Domain, SCRT and Chat API URLs may
+# name, besides EGRESS_ALLOWED_HOSTS: the JWT assertion and the access token go nowhere else.
+SALESFORCE_DOMAINS = env.list(
+    "SALESFORCE_DOMAINS",
+    default=[
+        "salesforce.com",
+        "force.com",
+        "salesforce-scrt.com",
+        "salesforceliveagent.com",
+        "cloudforce.com",
+        "salesforce.mil",
+        "sfcrmproducts.cn",
+    ],
+)
 SWITCHBOARD_DESKS = {
     "messaging": "relay.desks.messaging.MessagingDesk",
     "livechat": "relay.desks.livechat.LiveChatDesk",

@@ -25,8 +25,8 @@ from .validators import (
     normalize_salesforce_id,
     validate_api_origin,
     validate_channel_id,
-    validate_https_url,
     validate_provider_account_id,
+    validate_salesforce_url,
     validate_subaccount_id,
 )
 
@@ -166,16 +166,16 @@ class SalesforceConnection(TenantOwned):
     environment = models.CharField(max_length=20, choices=Environment.choices, default=Environment.PRODUCTION)
     login_url = models.URLField(
         blank=True,
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Where to get tokens. Empty: login.salesforce.com (or test.salesforce.com for a sandbox).",
     )
     instance_url = models.URLField(
-        "My Domain URL", validators=[validate_https_url], help_text="https://<mydomain>.my.salesforce.com"
+        "My Domain URL", validators=[validate_salesforce_url], help_text="https://<mydomain>.my.salesforce.com"
     )
     scrt_url = models.URLField(
         "SCRT URL",
         blank=True,
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Interaction Service host, https://<mydomain>.my.salesforce-scrt.com. Empty: derived from My Domain.",
     )
     consumer_key = models.CharField(max_length=255, blank=True, help_text="The Connected App's consumer key.")
@@ -203,7 +203,7 @@ class SalesforceConnection(TenantOwned):
     # Legacy Chat (Live Agent)
     chat_api_endpoint = models.URLField(
         blank=True,
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Chat API endpoint, e.g. https://d.la1-c2-ia4.salesforceliveagent.com/chat/rest/",
     )
     chat_deployment_id = models.CharField(

@@ -8,6 +8,7 @@ import string
 from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.deconstruct import deconstructible
@@ -213,6 +214,25 @@ def validate_https_url(value: str) -> None:
     """A base URL the server calls (Salesforce, a provider): https to a public address; no user name or
     password, #fragment or ?query; plain http and local addresses only for EGRESS_ALLOWED_HOSTS."""
     _check_outbound_url(value, query_allowed=False)
+
+
+def validate_salesforce_url(value: str) -> None:
+    """A Salesforce URL the server signs in to or sends its token to (login, My Domain, SCRT, Chat API): as
+    :func:`validate_https_url`, and on one of Salesforce's own domains (SALESFORCE_DOMAINS) or a host the
+    operator lists (the sandbox). Otherwise whoever may edit the connection could point it at their own
+    server and collect the integration user's signed JWT assertion or access token."""
+    parts = _check_outbound_url(value, query_allowed=False)
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if egress.is_allowed_host(host, port):
+        return
+    domains = [d.lower().lstrip(".") for d in settings.SALESFORCE_DOMAINS]
+    if not any(host == d or host.endswith("." + d) for d in domains):
+        raise ValidationError(
+            f"{value} is not a Salesforce address: Switchboard signs in and sends its access token only to "
+            f"Salesforce's own domains ({', '.join(domains)}), e.g. https://acme.my.salesforce.com.",
+            code="not_salesforce",
+        )
 
 
 def validate_endpoint_url(value: str) -> None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from tenants.validators import normalize_salesforce_id, validate_https_url
+from tenants.validators import normalize_salesforce_id, validate_salesforce_url
 
 CANVAS_APP_NAME = "Switchboard"
 
@@ -108,7 +108,7 @@ def parse_legacy_chat(deployment_code: str, button_code: str) -> LegacyChatSetti
     else:
         endpoint = rest_endpoint(init["endpoint"])
         try:
-            validate_https_url(endpoint)
+            validate_salesforce_url(endpoint)
         except ValidationError as exc:
             errors["deployment_code"] = (
                 f"The chat endpoint {init['endpoint']!r} is not usable: {exc.messages[0]}"

@@ -15,8 +15,8 @@ from tenants.secret_binding import stored_key_refusal
 from tenants.validators import (
     normalize_salesforce_id,
     validate_api_origin,
-    validate_https_url,
     validate_provider_account_id,
+    validate_salesforce_url,
     validate_subaccount_id,
 )
 
@@ -70,7 +70,7 @@ class SldsForm(forms.Form):
 class SalesforceForm(SldsForm):
     instance_url = forms.CharField(
         label="My Domain URL",
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Setup → My Domain, e.g. https://acme.my.salesforce.com",
     )
     environment = forms.ChoiceField(label="Org type", choices=SalesforceConnection.Environment.choices)
@@ -95,7 +95,7 @@ class SalesforceForm(SldsForm):
     login_url = forms.CharField(
         label="Token URL (advanced)",
         required=False,
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Empty: your My Domain.",
     )
 
@@ -191,7 +191,7 @@ class ChannelPickForm(TextsMixin, SldsForm):
     channel = forms.ChoiceField(label="Messaging channel", help_text="Setup → Messaging Settings.")
     scrt_url = forms.CharField(
         label="SCRT URL",
-        validators=[validate_https_url],
+        validators=[validate_salesforce_url],
         help_text="Derived from your My Domain; change it only if Salesforce shows another.",
     )
 
