@@ -1,6 +1,6 @@
-"""``/api/v1/checks/<id>/``: a live check the API queued (``salesforce-connections/{id}/test/``,
-``provider-accounts/{id}/validate/``, ``senders/sync/``). Those answer 202 with this resource at once; the
-check itself runs in a worker (portal/livechecks.py), so a provider that does not answer holds no web
+"""``/api/v1/checks/<id>/``: a live check the API queued (``salesforce-connections/{id}/test/`` and
+``/check/`` (Legacy Chat), ``provider-accounts/{id}/validate/``, ``senders/sync/``). Those answer 202 with this
+resource at once; the check itself runs in a worker (portal/livechecks.py), so a provider that does not answer holds no web
 worker. Poll it until ``status`` is ``done``. A check of another partner's tenant is simply not found."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from .serializers import SenderSyncResultSerializer
 class LiveCheckSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="Poll GET /api/v1/checks/{id}/ until status is done.")
     kind = serializers.ChoiceField(
-        choices=["salesforce-login", "provider-key", "sender-sync"], help_text="What is checked."
+        choices=["salesforce-login", "provider-key", "sender-sync", "livechat-config"],
+        help_text="What is checked.",
     )
     tenant = serializers.IntegerField(help_text="The tenant the check is for.")
     status = serializers.ChoiceField(

@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from rest_framework.exceptions import ErrorDetail
 from tenants.certificates import certificate_expiry, private_key_matches_certificate
 from tenants.models import Partner, ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 from tenants.secret_binding import stored_key_refusal
+from tenants.validators import normalize_salesforce_id
 
 from .auth import scope_of
 from .base import DurationSecondsField, ScopedPrimaryKeyRelatedField, ValidatedModelSerializer, secret_field
@@ -104,6 +106,21 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
     certificate_expires_at = serializers.SerializerMethodField()
     canvas_consumer_secret = secret_field("Consumer secret of the Canvas app (verifies signed requests).")
     has_canvas_consumer_secret = serializers.SerializerMethodField()
+    # Legacy Chat (desk "livechat"): the three values, or the two snippets Setup shows, which they are read from.
+    deployment_code = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=20_000,
+        help_text="Legacy Chat: the Deployment Code from Setup → Chat → Deployments, with `button_code`, "
+        "instead of chat_api_endpoint and chat_deployment_id (its org must be the tenant's).",
+    )
+    button_code = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=20_000,
+        help_text="Legacy Chat: the Chat Button Code from Setup → Chat → Chat Buttons & Invitations, with "
+        "`deployment_code`, instead of chat_button_id.",
+    )
 
     class Meta:
         model = SalesforceConnection
@@ -130,16 +147,64 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
             "chat_api_endpoint",
             "chat_deployment_id",
             "chat_button_id",
+            "deployment_code",
+            "button_code",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {
+            "chat_api_endpoint": {"help_text": "Legacy Chat: Setup → Chat Settings → Chat API Endpoint "
+                                  "(…/chat, stored as the REST endpoint …/chat/rest/)."},
+            "chat_deployment_id": {"help_text": "Legacy Chat: the deployment id (572…), 15 or 18 characters."},
+            "chat_button_id": {"help_text": "Legacy Chat: the chat button id (573…), 15 or 18 characters."},
+        }  # fmt: skip
 
     def get_fields(self):
         fields = super().get_fields()
         if self.instance is not None and not isinstance(self.instance, list):
             fields["tenant"].read_only = True
         return fields
+
+    def validate_chat_api_endpoint(self, value: str) -> str:
+        from portal.console.snippets import rest_endpoint
+
+        return rest_endpoint(value) if value else value
+
+    def validate_chat_deployment_id(self, value: str) -> str:
+        return _salesforce_id(value, "chat_deployment")
+
+    def validate_chat_button_id(self, value: str) -> str:
+        return _salesforce_id(value, "chat_button")
+
+    def _chat_snippets(self, attrs) -> None:
+        """The two pasted snippets, read into the three chat settings (portal/console/snippets.py)."""
+        from portal.console.snippets import parse_legacy_chat
+
+        deployment_code, button_code = attrs.pop("deployment_code", None), attrs.pop("button_code", None)
+        if deployment_code is None and button_code is None:
+            return
+        if not deployment_code or not button_code:
+            missing = "button_code" if deployment_code else "deployment_code"
+            raise serializers.ValidationError({missing: ["Send deployment_code and button_code together."]})
+        for name in ("chat_api_endpoint", "chat_deployment_id", "chat_button_id"):
+            if name in attrs:
+                raise serializers.ValidationError(
+                    {name: ["Send the snippets or the chat settings, not both."]}
+                )
+        try:
+            parsed = parse_legacy_chat(deployment_code, button_code)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        tenant = attrs.get("tenant") or getattr(self.instance, "tenant", None)
+        if tenant is not None and parsed.org_id != tenant.org_id:
+            raise serializers.ValidationError(
+                {"deployment_code": [f"This code is for the org {parsed.org_id}, but the tenant is the org "
+                                     f"{tenant.org_id}: copy it from the tenant's org."]}
+            )  # fmt: skip
+        attrs["chat_api_endpoint"] = parsed.chat_api_endpoint
+        attrs["chat_deployment_id"] = parsed.deployment_id
+        attrs["chat_button_id"] = parsed.button_id
 
     def get_has_private_key(self, obj) -> bool:
         return bool(obj.private_key)
@@ -152,6 +217,7 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
         return certificate_expiry(obj.certificate) if obj.certificate else None
 
     def validate(self, attrs):
+        self._chat_snippets(attrs)
         key, certificate = attrs.get("private_key"), attrs.get("certificate")
         if key is not None or certificate is not None:
             if not key or not certificate:
@@ -171,6 +237,16 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
             if not matches:
                 raise serializers.ValidationError({"certificate": ["This certificate is not the key's."]})
         return super().validate(attrs)
+
+
+def _salesforce_id(value: str, kind: str) -> str:
+    """A 15- or 18-character id of this kind, stored as 18; an empty value clears it."""
+    if not value:
+        return value
+    try:
+        return normalize_salesforce_id(value, kind=kind)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
 
 
 class CertificateSerializer(serializers.Serializer):

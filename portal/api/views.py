@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
 from portal import livechecks
-from portal.console.wizard.checks import PROVIDER_KEY, SALESFORCE_LOGIN, SENDER_SYNC
+from portal.console.wizard.checks import LIVECHAT, PROVIDER_KEY, SALESFORCE_LOGIN, SENDER_SYNC
 from tenants.certificates import certificate_expiry, generate_key_pair
 from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 
@@ -146,6 +146,22 @@ class SalesforceConnectionViewSet(ScopedModelViewSet):
     def test(self, request, pk=None):
         connection = self.get_object()
         return accepted(request, livechecks.start(connection.tenant, SALESFORCE_LOGIN))
+
+    @extend_schema(
+        summary="Check the saved Legacy Chat settings live at the Chat API, in the background",
+        description="Answers 202 with a live check at once; poll its `url` until `status` is `done`. Passed: "
+        "its message says whether the chat button is online (an agent can take a chat) or offline. Failed: "
+        "the message names the wrong value and `code` is `wrong_chat_api_endpoint`, `wrong_org_id`, "
+        "`wrong_deployment_id` or `wrong_button_id` (`desk` when the connection is not on the Legacy Chat "
+        "desk, `incomplete` when a value is not set). Uses Visitor/Settings and Visitor/Availability: no "
+        "chat is started.",
+        request=None,
+        responses={202: LiveCheckSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def check(self, request, pk=None):
+        connection = self.get_object()
+        return accepted(request, livechecks.start(connection.tenant, LIVECHAT))
 
 
 # --- provider accounts ------------------------------------------------------------------------------------
