@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from portal import livechecks
+from portal.celery import app as celery_app
 from portal.demo import DEMO_ORG_ID
 from tenants.models import SalesforceConnection
 from tests.relay.livechat_snippets import setup_snippets
@@ -88,3 +90,35 @@ def test_right_snippets_are_saved_and_the_button_state_shown(chat, demo_org, onl
     )
     tenant.refresh_from_db()
     assert tenant.welcome_text == "Hello there"
+
+
+@pytest.fixture
+def queued_only():
+    """As in production: the check is queued (after commit) and the page polls it; a worker runs it."""
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.mark.parametrize(
+    "button, shown, saved",
+    [
+        (None, "Saved. Checked: button online", True),
+        ("573000000000999", "Not saved: The org has no chat button 573000000000999", False),
+    ],
+)
+def test_queued_the_page_polls_the_check_and_shows_its_answer(chat, queued_only, button, shown, saved):
+    tenant, wizard, ids = chat
+    response = confirm(wizard, ids["endpoint"], ids["deployment"], button or ids["button"])
+    text = response.content.decode()
+    assert response.status_code == 200 and 'data-check-kind="livechat-config"' in text
+    assert SalesforceConnection.objects.get(tenant=tenant).chat_button_id == ""  # nothing saved yet
+    check_id = re.search(r'id="check-([0-9a-f-]{36})"', text).group(1)
+    # The page reloaded while the check waits still shows it polling.
+    assert f'id="check-{check_id}"' in wizard.get("/console/wizard/channel/").content.decode()
+    livechecks.run_check.apply(args=[check_id])  # what a worker does with the queued task
+    polled = wizard.get(f"/console/wizard/checks/{check_id}/").content.decode()
+    assert shown in polled
+    assert ('id="continue-provider"' in polled) is saved
+    connection = SalesforceConnection.objects.get(tenant=tenant)
+    assert (connection.chat_button_id == ids["button"]) is saved
