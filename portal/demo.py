@@ -131,6 +131,16 @@ def register_certificate_with_sandbox(
     response.raise_for_status()
 
 
+def register_capabilities(tenant: Tenant) -> None:
+    """Register the demo channel's capabilities with the sandbox's Interaction Service, as saving the
+    wizard's channel step does, so the demo's agents can send buttons, lists and forms."""
+    from portal.console.wizard.checks import register_and_record_capabilities
+
+    outcome = register_and_record_capabilities(tenant)
+    if not outcome.ok:
+        raise RuntimeError(f"registering the demo channel's capabilities failed: {outcome.message}")
+
+
 def link_demo_admin_to_salesforce(tenant: Tenant) -> None:
     """Give ``acme-admin`` the Salesforce user id of the org's admin, as a tenant admin does once, so the
     wizard opens for that user from the Canvas launcher. Asked of the org (the sandbox) through the REST

@@ -16,7 +16,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.demo import DEMO_PASSWORD, link_demo_admin_to_salesforce
+from portal.demo import DEMO_PASSWORD, link_demo_admin_to_salesforce, register_capabilities
 from relay.models import Message
 from tests.e2e.conftest import (  # noqa: F401 - fixtures
     celery_worker_process,
@@ -98,6 +98,7 @@ def launcher(page, sandbox_url: str, target: str, *, user: str, record: str = ""
 def test_the_readme_try_it_story(wired, listener, browser, tmp_path):  # noqa: F811
     app, sandbox_url, org_id = wired.live_server.url, wired.sandbox.base_url, wired.org_id
     link_demo_admin_to_salesforce(wired.tenant)  # as `bin/run` does
+    register_capabilities(wired.tenant)  # as `bin/run` does
     context = browser.new_context(viewport={"width": FULL, "height": 900})
     context.set_default_timeout(20_000)
     try:
@@ -184,6 +185,7 @@ def wizard_pages(page, app, sandbox_url, width, shots) -> None:
             expect(frame.locator(".sb-list-meta[data-list=flows]")).to_contain_text("1 flow, fetched")
         if slug == "summary":
             expect(frame.locator("#health-list")).to_be_visible()
+            expect(frame.locator("[data-check=capabilities]")).to_have_attribute("data-state", "ok")
             frame.locator("#id_number").fill("hello")
             frame.locator("#send-test").click()
             refused = frame.locator(".slds-alert_error, .sb-error").filter(has_text="hello")

@@ -92,8 +92,12 @@ def channel_setup_check(tenant: Tenant, check: Check) -> Outcome:
 
 @runner(CAPABILITIES)
 def register_capabilities(tenant: Tenant, check: Check) -> Outcome:
-    """Register the channel's capabilities again (the SCRT host was saved or changed): the setup table's
-    capabilities row is replaced by this result."""
+    """Register the channel's capabilities again (the SCRT host was saved or changed)."""
+    return register_and_record_capabilities(tenant)
+
+
+def register_and_record_capabilities(tenant: Tenant) -> Outcome:
+    """Register the channel's capabilities; the setup table's capabilities row is replaced by the result."""
     connection = connection_of(tenant)
     if connection is None:
         return Outcome(False, "Connect Salesforce first.")

@@ -22,6 +22,7 @@ from portal.demo import (
     DEMO_PASSWORD,
     ensure_demo_tenant,
     link_demo_admin_to_salesforce,
+    register_capabilities,
     register_certificate_with_sandbox,
 )
 
@@ -97,6 +98,7 @@ class Command(BaseCommand):
             tenant = ensure_demo_tenant(sandbox_url)
             register_certificate_with_sandbox(tenant, sandbox_url, env["PUBLIC_BASE_URL"])
             link_demo_admin_to_salesforce(tenant)
+            register_capabilities(tenant)  # as the wizard does: agents can send buttons, lists and forms
             start("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
             start(
                 "worker",
