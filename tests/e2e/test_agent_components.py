@@ -42,7 +42,9 @@ FORM_BY_REFERENCE = {
 
 
 def register_form_capabilities(tenant) -> None:
-    """The channel registers forms with the Interaction Service, or Salesforce would not send any."""
+    """Forms registered by hand, MessageDefinition included: the product's registration
+    (relay/salesforce/capabilities.py) leaves out what the relay refuses, so only a hand registration lets
+    the sandbox's agent send a form by reference and this test reach the relay's refusal."""
     connection = tenant.salesforce
     body = {"capabilities": {"appType": "custom", "channelCapabilities": [{
         "channelType": "custom",
