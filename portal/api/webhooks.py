@@ -28,6 +28,7 @@ from django.utils import timezone
 from relay import http
 from relay.errors import ExternalError
 from relay.lines import engine
+from relay.lines.attempts import describe_internal_error
 
 from .models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 CLAIM_SECONDS = 60  # a worker that dies mid-POST leaves the delivery to the sweep after this
 SIGNATURE_HEADER = "Switchboard-Signature"
+INTERNAL_ERROR_PREFIX = "internal error: "  # what describe_internal_error writes: such attempts count apart
 OUTBOX_HEAD_START_SECONDS = 5  # the sweep leaves an outbox row this long to the task queued at its commit
 
 
@@ -179,21 +181,21 @@ def deliver(delivery_id: int):
     )
     if not claimed:
         return None  # delivered, given up, not due yet, or another worker has it
-    delivery = WebhookDelivery.objects.select_related("subscription").get(pk=delivery_id)
-    subscription = delivery.subscription
-    if not subscription.active:
-        _finish(delivery, WebhookDelivery.Status.FAILED, error="The subscription was deactivated.")
-        return None
-    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Switchboard-Event": delivery.event,
-        "Switchboard-Delivery": str(delivery.event_id),
-        SIGNATURE_HEADER: sign(str(subscription.secret), int(time.time()), body),
-    }
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
     started = time.monotonic()
     status_code, error, retry_after, kind = None, "", None, engine.TRANSIENT
     try:
+        subscription = WebhookSubscription.objects.get(pk=delivery.subscription_id)  # decrypts the secret
+        if not subscription.active:
+            _finish(delivery, WebhookDelivery.Status.FAILED, error="The subscription was deactivated.")
+            return None
+        body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Switchboard-Event": delivery.event,
+            "Switchboard-Delivery": str(delivery.event_id),
+            SIGNATURE_HEADER: sign(str(subscription.secret), int(time.time()), body),
+        }
         response = http.status_only("partner", "POST", subscription.url, content=body, headers=headers)
         status_code = response.status_code
         if not 200 <= status_code < 300:
@@ -203,6 +205,9 @@ def deliver(delivery_id: int):
             retry_after = http.retry_after_seconds(response)
     except ExternalError as exc:  # no answer: a timeout, a refused connection, the egress guard
         error, kind = exc.message, engine.kind_of(exc)
+    except Exception as exc:  # noqa: BLE001 - ours (a secret that no longer decrypts, say): bounded, not forever
+        log.exception("partner webhook delivery %s raised", delivery.pk)
+        error, kind = describe_internal_error(exc), engine.INTERNAL
     WebhookAttempt.objects.create(
         delivery=delivery,
         status_code=status_code,
@@ -214,7 +219,18 @@ def deliver(delivery_id: int):
         _finish(delivery, WebhookDelivery.Status.DELIVERED, attempts=attempts, status_code=status_code)
         return None
     # A permanent error (the egress guard refuses this URL) cannot succeed on a retry.
-    due = engine.next_try(kind, attempts=attempts, retry_after=retry_after, max_attempts=MAX_ATTEMPTS)
+    internal_errors = (
+        delivery.attempt_log.filter(error__startswith=INTERNAL_ERROR_PREFIX).count()
+        if kind == engine.INTERNAL
+        else 0
+    )
+    due = engine.next_try(
+        kind,
+        attempts=attempts,
+        internal_errors=internal_errors,
+        retry_after=retry_after,
+        max_attempts=MAX_ATTEMPTS,
+    )
     if due is None:
         _finish(
             delivery, WebhookDelivery.Status.FAILED, attempts=attempts, status_code=status_code, error=error

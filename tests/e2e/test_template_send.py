@@ -98,5 +98,9 @@ def test_on_a_ccaas_org_the_template_joins_the_salesforce_conversation_as_the_ag
     assert entry["senderDisplayName"] == "Ada Agent (WhatsApp template)"
     text = entry["entryPayload"]["abstractMessage"]["staticContent"]["text"]
     assert "Hi Frank, your parcel is at the depot." in text
-    message = Message.objects.get(kind="template")
+    # The worker stores the entry id once Salesforce has answered, a moment after the sandbox shows the entry.
+    message = wait_for(
+        lambda: Message.objects.filter(kind="template", content__has_key="salesforce_history_entry").first(),
+        what="the history entry stored on the message",
+    )
     assert message.content["salesforce_history_entry"] == entry["identifier"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from portal.api import webhooks
@@ -23,6 +24,7 @@ from relay.inbound import deliver as inbound
 from relay.lines import pipeline
 from relay.models import DeliveryAttempt, Message, SalesforceNotice
 from relay.outbound import notices, template_send
+from tests.factories import make_tenant
 
 from .test_internal_errors import BASE, BOUND, add_message, agent_entry
 from .test_internal_errors import demo as wired_demo  # noqa: F401 - a fixture, used by its name
@@ -270,3 +272,32 @@ def test_each_kind_records_its_attempts_backs_off_and_fails_after_its_bound(fail
     kind.make_due(item)
     assert kind.run(demo, item) is None
     assert len(kind.tries(item)) == tried  # given up: nothing more is tried
+
+
+def test_a_partner_webhook_failing_on_an_error_of_ours_gives_up_after_the_internal_bound(settings):
+    """A subscription secret that no longer decrypts (a key rotation gone wrong) is Switchboard's own error:
+    recorded as an attempt, backed off like a message's, and failed after RELAY_MAX_INTERNAL_ERRORS tries
+    instead of being picked up by every sweep forever."""
+    settings.RELAY_MAX_INTERNAL_ERRORS = BOUND
+    subscription = WebhookSubscription(tenant=make_tenant(), url="https://hooks.example.com/switchboard")
+    subscription.rotate_secret()
+    subscription.save()
+    with connection.cursor() as cursor:  # the stored value itself, past the field's encryption
+        cursor.execute(
+            "UPDATE partner_api_webhooksubscription SET secret = %s WHERE id = %s",
+            ["fernet:retired-key:gAAAA", subscription.pk],
+        )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription, event="ping", payload={"type": "ping"}, next_attempt_at=timezone.now()
+    )
+    before = timezone.now()
+    due = webhooks.deliver(delivery.pk)
+    assert before + timedelta(seconds=0.75 * BASE) <= due <= timezone.now() + timedelta(seconds=1.25 * BASE)
+    for _ in range(BOUND - 1):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        webhooks.deliver(delivery.pk)
+    delivery.refresh_from_db()
+    errors = list(WebhookAttempt.objects.filter(delivery=delivery).values_list("error", flat=True))
+    assert (delivery.status, delivery.attempts, len(errors)) == ("failed", BOUND, BOUND)
+    assert all(e.startswith("internal error: DecryptionError") for e in errors)
+    assert "gAAAA" not in delivery.last_error
