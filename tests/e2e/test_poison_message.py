@@ -57,7 +57,9 @@ def test_a_poison_message_fails_after_the_bound_and_the_next_one_reaches_salesfo
 
     # While the poison is retried, the message behind it says what it waits for.
     wait_for(lambda: Message.objects.get(pk=poison.pk).internal_errors >= 1, what="the first internal error")
-    behind = Message.objects.get(direction="in", text="Still there?")
+    behind = wait_for(  # the sandbox posts the webhook on its own time
+        lambda: Message.objects.filter(direction="in", text="Still there?").first(), what="the second message"
+    )
     waiting = api.get(f"/api/v1/messages/{behind.pk}/").json()
     if waiting["status"] == "pending":  # (not if the poison has already been given up)
         assert waiting["waiting_reason"].startswith(f"waiting behind message #{poison.sequence}: {REASON}")
