@@ -275,9 +275,9 @@ def _messaging_step(request: ConsoleRequest, connection: SalesforceConnection) -
                     update_fields=["default_channel_address", "default_channel_label", "updated_at"]
                 )
                 pick_form.save_texts(tenant)
-            return redirect(step_url(request, "provider"))
             # With the SCRT host known, register what the channel carries (in a worker: a Salesforce call).
             livechecks.start(tenant, checks.CAPABILITIES, dedupe=False)
+            return redirect(step_url(request, "provider"))
         status = 400
     return page(
         request,
