@@ -77,6 +77,8 @@ class Command(BaseCommand):
                     proc.kill()
 
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # Ctrl-C stops the demo even when its shell started it with SIGINT ignored (a background job).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             start(
                 "sandbox",
