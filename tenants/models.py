@@ -170,7 +170,9 @@ class SalesforceConnection(TenantOwned):
         help_text="Where to get tokens. Empty: login.salesforce.com (or test.salesforce.com for a sandbox).",
     )
     instance_url = models.URLField(
-        "My Domain URL", validators=[validate_salesforce_url], help_text="https://<mydomain>.my.salesforce.com"
+        "My Domain URL",
+        validators=[validate_salesforce_url],
+        help_text="https://<mydomain>.my.salesforce.com",
     )
     scrt_url = models.URLField(
         "SCRT URL",

@@ -163,7 +163,8 @@ class Org:
         self.api_requests_used = 0
         self.token_lifetime_seconds = token_lifetime_seconds
         self.case_subject_required = case_subject_required  # a validation rule some orgs have
-        self.case_number_seq = 1000 + epoch.number_base()  # CaseNumber is an auto-number: 00001001, 00001002, ...
+        # CaseNumber is an auto-number: 00001001, 00001002, ... (from this boot's block: see sandbox/epoch.py)
+        self.case_number_seq = 1000 + epoch.number_base()
         self.query_cursors: dict[str, dict] = {}  # query locator -> remaining rows (nextRecordsUrl)
         self.records = RecordStore(IdFactory(pod=self.org_id[3:5]))
         self.connected_apps: dict[str, ConnectedApp] = {}
