@@ -58,6 +58,18 @@ def test_the_list_is_the_8x8_accounts_approved_templates(eight, client, headers)
     assert "order_ready" not in [t.name for t in other.context["templates"]]
 
 
+def test_refresh_with_a_key_8x8_refuses_says_so_and_keeps_the_list(eight, client, headers):
+    client.get("/console/templates/list/", {"sender": eight.whatsapp.pk}, **headers)
+    eight.account.api_key = "revoked-key"
+    eight.account.save()
+    refreshed = client.post("/console/templates/refresh/", {"sender": eight.whatsapp.pk}, **headers)
+    assert refreshed.status_code == 200
+    page = refreshed.content.decode()
+    assert "Could not fetch the templates: 8x8 refused the credentials" in page
+    assert "revoked-key" not in page
+    assert [t.name for t in refreshed.context["templates"]] == ["order_ready"]
+
+
 def test_the_fields_follow_the_8x8_templates_structure(eight, client, headers):
     client.get("/console/templates/list/", {"sender": eight.whatsapp.pk}, **headers)
     template = WhatsAppTemplate.objects.get(sender=eight.whatsapp, name="order_ready")
