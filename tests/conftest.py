@@ -83,8 +83,11 @@ def browser():
     """Debian's Chromium driven by Playwright (no browser download)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's 'chromium' package")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Pages wait on a real worker (queued live checks, deliveries): on CI's two shared cores an answer can take
+    # longer than Playwright's default of 5 s. A later answer is not a failure; a missing one still is.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=CHROMIUM,
