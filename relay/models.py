@@ -274,4 +274,5 @@ class ListenerCursor(models.Model):
 
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.
 from .desks.livechat_models import LiveChatCustomField, LiveChatSession  # noqa: E402, F401  (the Legacy Chat desk's sessions)
+from .desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession  # noqa: E402, F401, I001
 from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -160,6 +161,7 @@ class SalesforceConnection(TenantOwned):
     class Desk(models.TextChoices):
         MESSAGING = "messaging", "Messaging (Bring Your Own Channel)"
         LIVECHAT = "livechat", "Legacy Chat (retired by Salesforce on 2026-02-14)"
+        ENHANCED_CHAT = "enhanced_chat", "Enhanced Chat (Messaging for In-App and Web)"
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="salesforce")
     desk = models.CharField(max_length=20, choices=Desk.choices, default=Desk.MESSAGING)
@@ -213,6 +215,20 @@ class SalesforceConnection(TenantOwned):
     )
     chat_button_id = models.CharField(
         max_length=18, blank=True, validators=[make_salesforce_id_validator("chat_button")]
+    )
+    # Enhanced Chat (Messaging for In-App and Web): the org id is the tenant's, the host is scrt_url's
+    es_developer_name = models.CharField(
+        "Embedded Service deployment",
+        max_length=80,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$",
+                "The API Name of an Embedded Service deployment: letters, digits and single underscores, "
+                "starting with a letter (e.g. Switchboard_Chat).",
+            )
+        ],
+        help_text="The API Name of the Embedded Service deployment (Setup → Embedded Service Deployments).",
     )
 
     def __str__(self) -> str:
