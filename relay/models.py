@@ -233,6 +233,9 @@ class SalesforceNotice(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_error = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
+    # The worker sending it (outbound/notices.py): one UPDATE claims a batch and marks it with its token, so
+    # the batch is read back by token and no notice is claimed twice; cleared when the notice is done.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -241,6 +244,11 @@ class SalesforceNotice(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["message", "kind"], name="one_notice_per_message_and_kind")
+        ]
+        indexes = [
+            models.Index(
+                fields=["claim"], condition=models.Q(claim__isnull=False), name="relay_notice_claim"
+            ),
         ]
         ordering = ["message", "created_at"]
 
