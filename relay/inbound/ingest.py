@@ -34,7 +34,8 @@ class IngestResult:
     duplicates: int = 0
     reports: int = 0
     conversations_to_deliver: set[int] = field(default_factory=set)
-    messages_to_report: set[int] = field(default_factory=set)
+    # conversation id -> one of its messages with new notices: one task sends a conversation's notices
+    notices_to_send: dict[int, int] = field(default_factory=dict)
 
 
 def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult:
@@ -215,11 +216,11 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
         log.info("status report for unknown message %s (account %s)", report.provider_message_id, account.pk)
         return
     if apply_status_report(message, report):
-        result.messages_to_report.add(message.pk)
+        result.notices_to_send.setdefault(message.conversation_id, message.pk)
 
 
 def _queue(result: IngestResult) -> None:
     for conversation_id in sorted(result.conversations_to_deliver):
         wake.inbound_line(conversation_id)
-    for message_id in sorted(result.messages_to_report):
+    for _, message_id in sorted(result.notices_to_send.items()):
         wake.notices(message_id)

@@ -48,6 +48,14 @@ def gives_up(internal_errors: int) -> bool:
 @contextlib.contextmanager
 def attempt(message: Message, *, target: str, action: str):
     """Time the block and record its outcome; any exception is recorded and re-raised."""
+    with attempts_for([(message, action)], target=target) as log:
+        yield log
+
+
+@contextlib.contextmanager
+def attempts_for(items: list[tuple[Message, str]], *, target: str):
+    """:func:`attempt` for one call made on behalf of several messages (a batch of acknowledgements): one
+    row per ``(message, action)``, written in one statement."""
     log = AttemptLog()
     started = time.monotonic()
     try:
@@ -64,7 +72,12 @@ def attempt(message: Message, *, target: str, action: str):
         _mark_recorded(exc)
         raise
     finally:
-        _create(message, target, action, log.outcome, log.error_text, log.error, started)
+        DeliveryAttempt.objects.bulk_create(
+            [
+                _row(message, target, action, log.outcome, log.error_text, log.error, started)
+                for message, action in items
+            ]
+        )
 
 
 def record_internal_error(message: Message, exc: BaseException, *, target: str, action: str) -> None:
@@ -90,7 +103,11 @@ def _mark_recorded(exc: BaseException) -> None:
 
 
 def _create(message, target, action, outcome, error_text, error, started) -> None:
-    DeliveryAttempt.objects.create(
+    _row(message, target, action, outcome, error_text, error, started).save(force_insert=True)
+
+
+def _row(message, target, action, outcome, error_text, error, started) -> DeliveryAttempt:
+    return DeliveryAttempt(
         tenant_id=message.tenant_id,
         message=message,
         target=target[:20],

@@ -1,9 +1,20 @@
 """Tell Salesforce what became of an agent's message: Delivered / Read acknowledgements, or
 ``MessageDeliveryFailed`` with a reason the agent can read.
 
-Runs on the delivery engine (``lines/engine.py``: claim, attempts, backoff, bounds), like a message: a
-notice that fails on an error of ours (not Salesforce's) is failed after ``RELAY_MAX_INTERNAL_ERRORS`` tries,
-so one bad notice cannot be retried forever; a permanent error fails it at once.
+Runs on the delivery engine (``lines/engine.py``: claim, attempts, backoff, bounds), like a message:
+
+- **claimed once.** One UPDATE takes a conversation's due notices (at most :data:`BATCH`) for
+  ``RELAY_LEASE_SECONDS``, marking them with the worker's token: a second task for the same conversation (the
+  sweeper's, or a report's) finds them not due and leaves them; a dead worker's claim runs out and the sweeper
+  hands them on. Before this, two tasks could both send a notice (28% of acknowledgements went twice).
+- **batched.** Every acknowledgement claimed goes in one Interaction Service call (up to 25, the documented
+  ``AcknowledgementRequest.acknowledgements`` maximum); a delivery failure is its own call.
+- **in order per message**: a message whose notice waits (backing off, or claimed by another worker) has its
+  later notices wait too, so Salesforce never hears Read before Delivered of the same entry.
+- **bounded**: a notice that fails on an error of ours (not Salesforce's) is failed after
+  ``RELAY_MAX_INTERNAL_ERRORS`` tries, so one bad notice cannot be retried forever and does not hold the
+  others of its batch; a permanent error fails the notices of that call at once; a transient one backs them off
+  (a notice has no count bound: Salesforce must hear it).
 """
 
 from __future__ import annotations
@@ -13,77 +24,168 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..errors import ExternalError
 from ..lines import engine
-from ..lines.attempts import attempt, describe_internal_error, record_internal_error
+from ..lines.attempts import attempts_for, describe_internal_error, record_internal_error
 from ..models import Message, SalesforceNotice
-from ..salesforce.interactions import InteractionClient
+from ..salesforce.interactions import MAX_ACKNOWLEDGEMENTS, InteractionClient
 
 log = logging.getLogger(__name__)
+
+BATCH = MAX_ACKNOWLEDGEMENTS  # notices claimed at once: one acknowledgement call can carry them all
+ROUNDS = 20  # batches one task works through before it leaves the rest to a fresh task
 
 ORDER: dict[str, int] = {
     SalesforceNotice.Kind.DELIVERED: 0,
     SalesforceNotice.Kind.READ: 1,
     SalesforceNotice.Kind.FAILED: 2,
 }
+ACK_TYPES: dict[str, str] = {SalesforceNotice.Kind.DELIVERED: "Delivered", SalesforceNotice.Kind.READ: "Read"}
+ACTIONS: dict[str, str] = {
+    SalesforceNotice.Kind.DELIVERED: "acknowledgement_delivered",
+    SalesforceNotice.Kind.READ: "acknowledgement_read",
+    SalesforceNotice.Kind.FAILED: "delivery_failed",
+}
+PENDING = SalesforceNotice.Status.PENDING
 
 
 def notify(message_id: int):
-    """Send the message's pending notices in order; return when to retry, or None."""
-    message = (
-        Message.objects.select_related("tenant__salesforce", "conversation__sender")
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None:
-        return None  # deleted, and its notices with it
-    pending = sorted(
-        SalesforceNotice.objects.filter(message=message, status=SalesforceNotice.Status.PENDING),
-        key=lambda n: ORDER.get(n.kind, len(ORDER)),  # a kind this code does not know fails on its own, last
-    )
-    now = timezone.now()
-    for notice in pending:
-        if notice.next_attempt_at > now:
-            return notice.next_attempt_at
-        # One worker per notice: the loser of a race leaves it (and the ones after it, to keep their
-        # order) to the winner, and looks again shortly; a dead winner's claim is retried by the sweeper.
-        claimed = engine.claim(
-            SalesforceNotice.objects.filter(
-                pk=notice.pk, status=SalesforceNotice.Status.PENDING, attempts=notice.attempts
-            ),
-            attempts=notice.attempts + 1,
-            updated_at=now,
-        )
-        if not claimed:
-            return now + timedelta(seconds=1)
-        notice.attempts += 1
-        try:
-            _send(message, notice)
-        except ExternalError as exc:
-            notice.last_error = str(exc)
-            due = engine.next_try(engine.kind_of(exc), attempts=notice.attempts, retry_after=exc.retry_after)
-            if due is None:  # permanent: given up at once
-                notice.status = SalesforceNotice.Status.FAILED
-                notice.save(update_fields=["last_error", "status", "updated_at"])
-                continue
-            notice.next_attempt_at = due
-            notice.save(update_fields=["last_error", "next_attempt_at", "updated_at"])
-            return notice.next_attempt_at
-        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not be retried forever
-            due = _internal_error(message, notice, exc)
-            if due is None:
-                continue  # given up: the next notice's turn
+    """Send the due notices of the message's conversation (all of them: batching is per conversation);
+    return when to try again, or None when this task has nothing left to wait for."""
+    for _ in range(ROUNDS):
+        batch = _claim(message_id)
+        if not batch:
+            return None
+        due = _send_batch(batch)
+        if due is not None:
             return due
-        SalesforceNotice.objects.filter(pk=notice.pk).update(
-            status=SalesforceNotice.Status.DONE, last_error="", updated_at=timezone.now()
+    return timezone.now()  # more than one task's share: come back at once
+
+
+def _claim(message_id: int) -> list[SalesforceNotice]:
+    """Take the conversation's due notices for a lease, in one UPDATE; read them back by the token."""
+    now = timezone.now()
+    conversation = Message.objects.filter(pk=message_id).values("conversation_id")[:1]
+    # A notice whose message has an earlier notice still waiting (backing off, or in another worker's hands,
+    # whose lease makes it not due) waits with it: order per message.
+    waiting = SalesforceNotice.objects.filter(message_id=OuterRef("message_id"), status=PENDING).filter(
+        next_attempt_at__gt=now
+    )
+    candidates = (
+        SalesforceNotice.objects.filter(
+            message__conversation_id=Subquery(conversation), status=PENDING, next_attempt_at__lte=now
         )
+        .exclude(Exists(waiting))
+        .order_by("message__sequence", "pk")
+        .values("pk")[:BATCH]
+    )
+    token = uuid.uuid4()
+    # The conditions are repeated on the row itself: PostgreSQL re-checks them on a row another worker claimed
+    # meanwhile, so of two concurrent claims only one takes it.
+    claimed = engine.claim(
+        SalesforceNotice.objects.filter(pk__in=candidates, status=PENDING, next_attempt_at__lte=now),
+        claim=token,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if not claimed:
+        return []
+    batch = list(
+        SalesforceNotice.objects.filter(claim=token).select_related(
+            "message__tenant__salesforce", "message__conversation__sender"
+        )
+    )
+    batch.sort(key=lambda n: (n.message.sequence, ORDER.get(n.kind, len(ORDER)), n.pk))
+    return batch
+
+
+def _send_batch(batch: list[SalesforceNotice]):
+    """Send one claimed batch; None when every notice in it is settled (done or given up), else when to retry."""
+    acks: list[tuple[SalesforceNotice, tuple[str, str, int]]] = []
+    retry_at = []
+    for notice in batch:
+        try:
+            if notice.kind in ACK_TYPES:
+                acks.append((notice, _ack_item(notice)))
+            elif notice.kind == SalesforceNotice.Kind.FAILED:
+                _send_failed(notice)
+                _done([notice])
+            else:
+                raise ValueError(f"no way to tell Salesforce a notice of kind {notice.kind!r}")
+        except ExternalError as exc:
+            retry_at.append(_failed_try([notice], exc))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not be retried forever
+            retry_at.append(_internal_error(notice, exc))
+    if acks:
+        retry_at.append(_send_acks(acks))
+    due = [when for when in retry_at if when is not None]
+    return min(due) if due else None
+
+
+def _ack_item(notice: SalesforceNotice) -> tuple[str, str, int]:
+    entry = notice.message.content["entry_identifier"]
+    return entry, ACK_TYPES[notice.kind], int(notice.occurred_at.timestamp() * 1000)
+
+
+def _send_acks(acks: list[tuple[SalesforceNotice, tuple[str, str, int]]]):
+    notices = [notice for notice, _ in acks]
+    first = notices[0].message
+    conversation = first.conversation
+    try:
+        with attempts_for([(n.message, _action(n)) for n in notices], target="salesforce"):
+            InteractionClient(first.tenant.salesforce).acknowledge(
+                conversation.salesforce_conversation_id, conversation.customer, [item for _, item in acks]
+            )
+    except ExternalError as exc:
+        return _failed_try(notices, exc)
+    except Exception as exc:  # noqa: BLE001 - an error of ours in the call itself: counted on each notice
+        due = [_internal_error(notice, exc) for notice in notices]
+        return min((d for d in due if d is not None), default=None)
+    _done(notices)
     return None
 
 
-def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
+def _send_failed(notice: SalesforceNotice) -> None:
+    message = notice.message
+    conversation = message.conversation
+    with attempts_for([(message, _action(notice))], target="salesforce"):
+        InteractionClient(message.tenant.salesforce).send_delivery_failed(
+            to=conversation.sender.channel_address_identifier,
+            from_=conversation.customer,
+            failed_entry_id=message.content["entry_identifier"],
+            error_code=notice.error_code or "DELIVERY_FAILED",
+            error_message=notice.reason,
+            entry_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"failed:{notice.pk}")),
+            timestamp_ms=int(notice.occurred_at.timestamp() * 1000),
+        )
+
+
+def _done(notices: list[SalesforceNotice]) -> None:
+    SalesforceNotice.objects.filter(pk__in=[n.pk for n in notices], claim=notices[0].claim).update(
+        status=SalesforceNotice.Status.DONE, last_error="", claim=None, updated_at=timezone.now()
+    )
+
+
+def _failed_try(notices: list[SalesforceNotice], exc: ExternalError):
+    """Salesforce refused or failed the call: give the notices up (permanent) or back them off together."""
+    changes: dict = {"last_error": str(exc), "claim": None, "updated_at": timezone.now()}
+    attempts = max(n.attempts for n in notices)
+    due = engine.next_try(engine.kind_of(exc), attempts=attempts, retry_after=exc.retry_after)
+    if due is None:  # permanent: given up at once
+        changes["status"] = SalesforceNotice.Status.FAILED
+    else:
+        changes["next_attempt_at"] = due
+    SalesforceNotice.objects.filter(pk__in=[n.pk for n in notices], claim=notices[0].claim).update(**changes)
+    return due
+
+
+def _internal_error(notice: SalesforceNotice, exc: Exception):
     """Record an internal error; returns when to try the notice again, or None when it was given up."""
+    message = notice.message
     record_internal_error(message, exc, target="salesforce", action=_action(notice))
     notice.internal_errors += 1
     log.exception(
@@ -96,49 +198,21 @@ def _internal_error(message: Message, notice: SalesforceNotice, exc: Exception):
         notice.internal_errors,
         settings.RELAY_MAX_INTERNAL_ERRORS,
     )
-    notice.last_error = describe_internal_error(exc)
+    changes: dict = {
+        "last_error": describe_internal_error(exc),
+        "internal_errors": notice.internal_errors,
+        "claim": None,
+        "updated_at": timezone.now(),
+    }
     due = engine.next_try(engine.INTERNAL, internal_errors=notice.internal_errors)
     if due is None:
-        notice.status = SalesforceNotice.Status.FAILED
-        notice.last_error += f"; gave up after {notice.internal_errors} tries"
-        notice.save(update_fields=["last_error", "status", "internal_errors", "updated_at"])
-        return None
-    notice.next_attempt_at = due
-    notice.save(update_fields=["last_error", "next_attempt_at", "internal_errors", "updated_at"])
-    return notice.next_attempt_at
-
-
-ACTIONS: dict[str, str] = {
-    SalesforceNotice.Kind.DELIVERED: "acknowledgement_delivered",
-    SalesforceNotice.Kind.READ: "acknowledgement_read",
-    SalesforceNotice.Kind.FAILED: "delivery_failed",
-}
+        changes["status"] = SalesforceNotice.Status.FAILED
+        changes["last_error"] += f"; gave up after {notice.internal_errors} tries"
+    else:
+        changes["next_attempt_at"] = due
+    SalesforceNotice.objects.filter(pk=notice.pk, claim=notice.claim).update(**changes)
+    return due
 
 
 def _action(notice: SalesforceNotice) -> str:
     return ACTIONS.get(notice.kind, f"notice_{notice.kind}")
-
-
-def _send(message: Message, notice: SalesforceNotice) -> None:
-    conversation = message.conversation
-    client = InteractionClient(message.tenant.salesforce)
-    to, from_ = conversation.sender.channel_address_identifier, conversation.customer
-    entry = message.content["entry_identifier"]
-    timestamp_ms = int(notice.occurred_at.timestamp() * 1000)
-    if notice.kind == SalesforceNotice.Kind.FAILED:
-        with attempt(message, target="salesforce", action=_action(notice)):
-            client.send_delivery_failed(
-                to=to,
-                from_=from_,
-                failed_entry_id=entry,
-                error_code=notice.error_code or "DELIVERY_FAILED",
-                error_message=notice.reason,
-                entry_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"failed:{notice.pk}")),
-                timestamp_ms=timestamp_ms,
-            )
-    elif notice.kind in (SalesforceNotice.Kind.DELIVERED, SalesforceNotice.Kind.READ):
-        kind = "Read" if notice.kind == SalesforceNotice.Kind.READ else "Delivered"
-        with attempt(message, target="salesforce", action=_action(notice)):
-            client.acknowledge(conversation.salesforce_conversation_id, from_, [(entry, kind, timestamp_ms)])
-    else:
-        raise ValueError(f"no way to tell Salesforce a notice of kind {notice.kind!r}")

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from .. import signals
 from ..events import ReportStatus, StatusReport
-from ..lines import wake
 from ..models import Message, SalesforceNotice
 
 
@@ -52,6 +51,8 @@ def apply_status_report(message: Message, report: StatusReport) -> bool:
 
 
 def add_notice(message: Message, kind: str, *, reason: str = "", error_code: str = "") -> bool:
+    """Store the notice (once per message and kind); True when it is new. The caller wakes its sender once
+    for everything it stored (``wake.notices``): waking here as well queued every notice twice."""
     if not message.content.get("entry_identifier"):
         return False  # a system message (welcome, closing) that Salesforce never sent: nothing to report
     _, created = SalesforceNotice.objects.get_or_create(
@@ -59,6 +60,4 @@ def add_notice(message: Message, kind: str, *, reason: str = "", error_code: str
         kind=kind,
         defaults={"tenant_id": message.tenant_id, "reason": reason[:2000], "error_code": error_code[:64]},
     )
-    if created:
-        wake.after_commit(wake.notices, message.pk)
     return created

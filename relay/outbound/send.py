@@ -10,6 +10,7 @@ from tenants.models import Sender
 
 from .. import signals
 from ..errors import ExternalError
+from ..lines import wake
 from ..lines.attempts import attempt
 from ..models import Message, SalesforceNotice
 from ..providers.base import Button, OutboundContent, TemplateValues
@@ -85,6 +86,7 @@ def send(message: Message) -> None:
 
 
 def on_send_failed(message: Message, reason: str, error: ExternalError | None) -> None:
-    add_notice(
+    if add_notice(
         message, SalesforceNotice.Kind.FAILED, reason=reason, error_code=(error.code if error else "") or ""
-    )
+    ):
+        wake.after_commit(wake.notices, message.pk)

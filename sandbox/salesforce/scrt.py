@@ -560,14 +560,19 @@ def routes(world) -> list:
         for ack in acks:
             target = conv.entry(ack["acknowledgedConversationEntryIdentifier"])
             created = ack["acknowledgmentCreatedConversationEntryIdentifier"]
-            if any(a["createdEntryIdentifier"] == created for a in target.acknowledgements):
-                continue  # replayed acknowledgement
+            known = next((a for a in target.acknowledgements if a["createdEntryIdentifier"] == created), None)
+            if known is not None:
+                # A replayed acknowledgement stores no second entry (its id is the client's); counted, so a
+                # test can tell a client that sends each receipt once from one that sends it again.
+                known["received"] += 1
+                continue
             target.acknowledgements.append(
                 {
                     "type": ack["acknowledgementType"],
                     "timestamp": int(ack["acknowledgementTimestamp"]),
                     "createdEntryIdentifier": created,
                     "receivedAt": now_ms(),
+                    "received": 1,
                 }
             )
         return JSONResponse({"success": True})
