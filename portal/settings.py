@@ -209,6 +209,7 @@ SALESFORCE_DOMAINS = env.list(
 SWITCHBOARD_DESKS = {
     "messaging": "relay.desks.messaging.MessagingDesk",
     "livechat": "relay.desks.livechat.LiveChatDesk",
+    "enhanced_chat": "relay.desks.enhanced_chat.EnhancedChatDesk",
 }
 SWITCHBOARD_PROVIDERS = {
     "infobip": "relay.providers.infobip.client.InfobipProvider",

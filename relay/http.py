@@ -18,11 +18,12 @@ import re
 import threading
 from contextlib import contextmanager
 
+import anyio
 import httpcore
 import httpx
 from django.conf import settings
 
-from portal.egress import EgressRefused, GuardedBackend, url_problem
+from portal.egress import EgressRefused, GuardedBackend, checked_addresses, url_problem
 
 from .errors import ExternalError
 
@@ -71,6 +72,65 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
+class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
+    """The guard in front of httpcore's asyncio backend: the host is resolved and checked on a thread (the
+    lookup blocks), then the connection goes to the address that was checked."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = await anyio.to_thread.run_sync(checked_addresses, host, port)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise EgressRefused("Unix sockets are not an outbound destination")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, *, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncGuardedBackend(),
+        )
+
+
+def async_client(*, max_connections: int, read_timeout: float | None) -> httpx.AsyncClient:
+    """A new asyncio client through the egress guard, for one event loop (the caller closes it): long-lived
+    streams such as Enhanced Chat's server-sent events, thousands at once. Errors: wrap calls in :func:`errors`."""
+
+    async def check(request: httpx.Request) -> None:
+        _check_url(request)
+
+    timeout = settings.HTTP_TIMEOUT_SECONDS
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(5.0, timeout), read=read_timeout),
+        transport=AsyncGuardedTransport(
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        ),
+        headers={"User-Agent": "Switchboard/0.1 (+https://github.com/switchboard)"},
+        follow_redirects=False,
+        trust_env=False,
+        event_hooks={"request": [check]},
+    )
+
+
 def _check_url(request: httpx.Request) -> None:
     url = request.url
     problem = url_problem(url.scheme, url.host, url.port, has_userinfo=bool(url.userinfo))
@@ -81,21 +141,21 @@ def _check_url(request: httpx.Request) -> None:
 def request(system: str, method: str, url: str, **kwargs) -> httpx.Response:
     """Send a request; connection errors and timeouts become transient :class:`ExternalError`, a destination
     the egress guard refuses a permanent one."""
-    with _errors(system):
+    with errors(system):
         return client(system).request(method, url, **kwargs)
 
 
 def status_only(system: str, method: str, url: str, **kwargs) -> httpx.Response:
     """Send a request and read only the status line and headers: the body is never read (a partner's endpoint
     answers us, but what it says is none of our business, and a huge answer costs nothing)."""
-    with _errors(system), client(system).stream(method, url, **kwargs) as response:
+    with errors(system), client(system).stream(method, url, **kwargs) as response:
         return response
 
 
 def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Response:
     """GET ``url`` reading at most ``max_bytes`` of the (decoded) body; a larger one is a permanent
     :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read."""
-    with _errors(system), client(system).stream("GET", url, **kwargs) as response:
+    with errors(system), client(system).stream("GET", url, **kwargs) as response:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise _too_large(response.status_code, max_bytes)
@@ -125,7 +185,7 @@ def _too_large(status: int, max_bytes: int) -> ExternalError:
 
 
 @contextmanager
-def _errors(system: str):
+def errors(system: str):
     """httpx's errors and the guard's refusals as :class:`ExternalError`."""
     try:
         yield
