@@ -174,6 +174,11 @@ RELAY_LEASE_SECONDS = env.float(
 )  # a dead worker's conversation waits this long
 CELERY_BEAT_SCHEDULE = {
     "relay-sweep": {"task": "relay.tasks.sweep", "schedule": RELAY_SWEEP_SECONDS, "options": {"expires": 60}},
+    "cases-transcript-sweep": {
+        "task": "relay.cases.sweep_transcripts",
+        "schedule": RELAY_SWEEP_SECONDS,
+        "options": {"expires": 60},
+    },
     "whatsapp-template-sync": {
         "task": "tenants.template_sync.sync_all_whatsapp_templates",
         "schedule": env.float("TEMPLATE_SYNC_SECONDS", default=900.0),
@@ -181,7 +186,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ("relay.outbound.template_sync", "relay.outbound.template_send", "portal.livechecks")
+CELERY_IMPORTS = (
+    "relay.outbound.template_sync",
+    "relay.outbound.template_send",
+    "portal.livechecks",
+    "relay.desks.cases_transcript",  # the Cases desk's transcript writes
+)
 # Live checks (test a connection, validate a key, fetch a list, the wizard's health check) run in the
 # workers, never in a web request (portal/livechecks.py): at most this many per tenant at a time, and one
 # not finished after LIVE_CHECK_STALE_SECONDS is reported as lost.
@@ -210,6 +220,7 @@ SWITCHBOARD_DESKS = {
     "messaging": "relay.desks.messaging.MessagingDesk",
     "livechat": "relay.desks.livechat.LiveChatDesk",
     "enhanced_chat": "relay.desks.enhanced_chat.EnhancedChatDesk",
+    "cases": "relay.desks.cases.CasesDesk",
 }
 SWITCHBOARD_PROVIDERS = {
     "infobip": "relay.providers.infobip.client.InfobipProvider",

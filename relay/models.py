@@ -283,5 +283,6 @@ class ListenerCursor(models.Model):
 # Chatbot handovers live in their own package; imported here so Django registers them with the app.
 from .desks.livechat_models import LiveChatCustomField, LiveChatSession  # noqa: E402, F401  (the Legacy Chat desk's sessions)
 from .desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession  # noqa: E402, F401, I001
+from .desks.cases_models import CaseEntry, CaseLink  # noqa: E402, F401, I001  (the Cases desk)
 from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
 from .salesforce.shard_models import ListenerLease, ListenerProcess  # noqa: E402, F401, I001  (relay_listen shards)

@@ -14,11 +14,12 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
+from . import case_settings
 from .fields import EncryptedTextField
 from .validators import (
     make_salesforce_id_validator,
@@ -162,6 +163,7 @@ class SalesforceConnection(TenantOwned):
         MESSAGING = "messaging", "Messaging (Bring Your Own Channel)"
         LIVECHAT = "livechat", "Legacy Chat (retired by Salesforce on 2026-02-14)"
         ENHANCED_CHAT = "enhanced_chat", "Enhanced Chat (Messaging for In-App and Web)"
+        CASES = "cases", "Cases (Service Cloud Case per conversation)"
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="salesforce")
     desk = models.CharField(max_length=20, choices=Desk.choices, default=Desk.MESSAGING)
@@ -229,6 +231,54 @@ class SalesforceConnection(TenantOwned):
             )
         ],
         help_text="The API Name of the Embedded Service deployment (Setup → Embedded Service Deployments).",
+    )
+    # Cases desk (relay/desks/cases.py, docs/cases.md): a Case per conversation, its transcript on the Case
+    case_transcript = models.CharField(
+        "Case transcript as",
+        max_length=10,
+        choices=[("feed", "Feed items (Chatter)"), ("comment", "Case comments")],
+        default="feed",
+        help_text="Where every message of the conversation is written on the Case.",
+    )
+    case_reopen_hours = models.PositiveIntegerField(
+        "Reopen window (hours)",
+        default=0,
+        validators=[MaxValueValidator(24 * 365)],
+        help_text="A customer writing within this many hours of the Case closing reopens it; 0: a new Case.",
+    )
+    case_reopen_status = models.CharField(
+        max_length=40, default="New", help_text="The Status a reopened Case gets (a value of the picklist)."
+    )
+    case_origins = models.JSONField(
+        "Case origin per channel",
+        default=dict,
+        blank=True,
+        validators=[case_settings.validate_origins],
+        help_text='e.g. {"whatsapp": "WhatsApp", "sms": "SMS"}; a channel not named: its name.',
+    )
+    case_status_texts = models.JSONField(
+        "Text to the customer per Case status",
+        default=dict,
+        blank=True,
+        validators=[case_settings.validate_status_texts],
+        help_text='e.g. {"Working": "An agent is looking at your request."}; Closed uses the closing text.',
+    )
+    case_field_mapping = models.JSONField(
+        "Case field mapping",
+        default=dict,
+        blank=True,
+        validators=[case_settings.validate_field_mapping],
+        help_text='Case field → value or placeholder, e.g. {"Brand__c": "Acme", "Phone__c": "{customer}"}.',
+    )
+    case_default_queue_id = models.CharField(
+        "Default owner queue",
+        max_length=18,
+        blank=True,
+        validators=[make_salesforce_id_validator("queue")],
+        help_text="Queue (Group id, 00G…) that owns a new Case when no routing rule names one.",
+    )
+    case_create_contacts = models.BooleanField(
+        default=True, help_text="Create a Contact when none has the customer's phone number."
     )
 
     def __str__(self) -> str:

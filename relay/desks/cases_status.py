@@ -1,0 +1,148 @@
+"""Case status sync: Change Data Capture events of ``/data/CaseChangeEvent`` → the conversation.
+
+A change event's ``ChangeEventHeader`` names the Case(s) (``recordIds``) and the change; over the Pub/Sub
+API every record field is in the event and "unchanged fields are null" (Salesforce, "Differences Between
+Change Events Received with Streaming API vs. Pub/Sub API"), so a non-null Status or OwnerId is a change.
+Dates arrive as epoch milliseconds. ``changedFields`` is a bitmap over the schema's fields
+(Pub/Sub API, "Event Deserialization Considerations"): the values themselves say enough here.
+
+What a change does: a new Status → the tenant's text for it to the customer (if set) and a partner event;
+a closed Case → the closing text, the conversation ends; a new owner that is a user → the sticky agent.
+A replayed event (a listener restart resumes from its cursor) changes nothing twice: texts are keyed by the
+event's ``transactionKey`` and ``sequenceNumber``, the rest are idempotent updates.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import signals
+from ..models import Conversation, Message
+from ..outbound.record import queue_outbound
+from ..untrusted import bounded_id, max_length_of
+from .cases_models import CaseLink
+from .cases_transcript import queue_entry
+
+if TYPE_CHECKING:
+    from tenants.models import SalesforceConnection
+
+log = logging.getLogger(__name__)
+
+_ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
+CHANGE_TYPES = ("UPDATE", "GAP_UPDATE", "DELETE", "GAP_DELETE")
+
+
+def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
+    """Apply one decoded CaseChangeEvent. A malformed event is logged and skipped (never raised: it would
+    only come back)."""
+    header = event.get("ChangeEventHeader") if isinstance(event, dict) else None
+    if not isinstance(header, dict) or header.get("entityName") != "Case":
+        log.warning("tenant %s: skipped a change event that is not a Case's", connection.tenant_id)
+        return
+    change_type = str(header.get("changeType") or "")
+    if change_type not in CHANGE_TYPES:
+        return  # CREATE: the Case Switchboard just created (its link has what the create answered)
+    record_ids = header.get("recordIds")
+    if not isinstance(record_ids, list):
+        log.warning("tenant %s: a Case change event without recordIds", connection.tenant_id)
+        return
+    key = f"{header.get('transactionKey') or ''}:{header.get('sequenceNumber') or ''}"
+    at = _epoch_ms(header.get("commitTimestamp")) or timezone.now()
+    deleted = change_type.endswith("DELETE")
+    for case_id in record_ids:
+        if isinstance(case_id, str) and case_id:
+            _apply(connection, case_id[:18], event, key=key, at=at, deleted=deleted)
+
+
+def _apply(
+    connection: SalesforceConnection, case_id: str, event: dict, *, key: str, at: datetime, deleted: bool
+) -> None:
+    with transaction.atomic():
+        link = (
+            CaseLink.objects.select_for_update()
+            .filter(tenant_id=connection.tenant_id, case_id=case_id)
+            .select_related("conversation__tenant", "conversation__sender__account")
+            .first()
+        )
+        if link is None:
+            return  # a Case that is not a conversation's
+        conversation = link.conversation
+        status = _text(event.get("Status"), 40)
+        owner = _text(event.get("OwnerId"), 18)
+        closed = deleted or event.get("IsClosed") is True
+        reopened = event.get("IsClosed") is False and link.is_closed
+        changes: dict = {}
+        if owner and owner != link.owner_id:
+            changes["owner_id"] = owner
+            if owner.startswith("005"):  # a user took the Case: the customer's agent next time (sticky)
+                Conversation.objects.filter(pk=conversation.pk).update(last_agent_id=owner)
+        if status and status != link.status:
+            changes["status"] = status
+            text = (connection.case_status_texts or {}).get(status)
+            if text and not closed:
+                _say(conversation, link, text, key=f"case:{key}:{case_id}:status", system="case_status")
+        if closed and not link.is_closed:
+            changes.update(is_closed=True, closed_at=_epoch_ms(event.get("ClosedDate")) or at)
+        elif reopened:
+            changes.update(is_closed=False, closed_at=None)
+        if not changes:
+            return
+        CaseLink.objects.filter(pk=link.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(link, field, value)
+        if changes.get("is_closed"):
+            _end(conversation, link, key=f"case:{key}:{case_id}:closed")
+        with signals.together(conversation.tenant_id, "conversation.session_status_changed"):
+            signals.conversation_event.send_robust(
+                sender=Conversation,
+                conversation=conversation,
+                event="session_status_changed",
+                data={
+                    "session_status": link.status,
+                    "case_id": link.case_id,
+                    "case_number": link.case_number,
+                    "case_closed": link.is_closed,
+                    "owner_id": link.owner_id,
+                },
+            )
+
+
+def _end(conversation: Conversation, link: CaseLink, *, key: str) -> None:
+    """The Case closed: the closing text (if the tenant set one), and the conversation ends."""
+    closing = conversation.tenant.closing_text
+    if closing:
+        _say(conversation, link, closing, key=key, system="closing")
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=Conversation.Status.CLOSED, updated_at=timezone.now()
+    )
+    conversation.status = Conversation.Status.CLOSED
+
+
+def _say(conversation: Conversation, link: CaseLink, text: str, *, key: str, system: str) -> None:
+    """A text Switchboard sends the customer for the Case: once per ``key`` however often its event is
+    replayed, and written on the Case's transcript too."""
+    message = queue_outbound(
+        conversation,
+        {"kind": "text", "text": text, "system": system},
+        salesforce_entry_id=bounded_id(key, _ENTRY_ID_LENGTH),
+    )
+    if message is not None:
+        queue_entry(message, link)
+
+
+def _text(value: object, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _epoch_ms(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -1,0 +1,217 @@
+"""The conversation's transcript on its Salesforce Case: one FeedItem (a text post on the Case's feed) or one
+CaseComment per message, as the admin chose, and the message's file as a ContentVersion whose
+``FirstPublishLocationId`` is the Case (so Salesforce links the file to it).
+
+Exactly once: a :class:`~relay.desks.cases_models.CaseEntry` row per message notes when the write started
+(``started_at``) before the request, and the record id as soon as Salesforce answers. A retry after a lost
+answer (a timeout, a killed worker) first looks on the Case for a record with the same text created since the
+write started, and adopts it instead of posting a second one.
+
+Customer messages are written by the desk's ``deliver`` (their delivery retries it); agent and Switchboard
+messages by the task below (:func:`write_entry`), queued when the message is recorded and swept again while
+Salesforce is away.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import ExternalError
+from ..lines.attempts import describe_internal_error
+from ..models import Message
+from ..providers.registry import get_provider
+from ..salesforce.rest import SalesforceRest
+from ..untrusted import storable
+from .cases_api import datetime_literal, literal
+from .cases_models import CaseEntry, CaseLink
+from .render import as_text, stored_event
+
+log = logging.getLogger(__name__)
+
+#: FeedItem.Body and CaseComment.CommentBody hold at most this many characters (the objects' reference).
+BODY_LIMIT = {"feed": 10000, "comment": 4000}
+#: How far back a retry looks for a record of its own (clocks of the org and ours disagree a little).
+ADOPT_SLACK = timedelta(minutes=2)
+#: A file larger than this is linked, not uploaded (a JSON insert of ContentVersion carries base64 data).
+MAX_FILE_BYTES = 25 * 1024 * 1024
+
+
+def body_of(message: Message) -> str:
+    """What the Case's transcript shows for a message: who wrote, then what."""
+    content = message.content if isinstance(message.content, dict) else {}
+    conversation = message.conversation
+    if message.direction == Message.Direction.INBOUND:
+        channel = conversation.sender.get_channel_display()
+        who = f"Customer {conversation.customer_name} ({conversation.customer})".replace("  ", " ")
+        if not conversation.customer_name:
+            who = f"Customer {conversation.customer}"
+        text = as_text(message) or "(empty message)"
+        return f"{who} via {channel}:\n{text}"
+    if content.get("system"):
+        who = "Switchboard to the customer"
+    else:
+        agent = content.get("agent") if isinstance(content.get("agent"), dict) else {}
+        who = f"Agent {agent.get('name') or agent.get('id') or ''}".strip()
+    lines = [str(content.get("text") or message.text or "")]
+    if content.get("kind") == "media" and content.get("media_filename"):
+        lines.append(f"[file: {content['media_filename']}]")
+    for button in content.get("buttons") or []:
+        if isinstance(button, dict) and button.get("title"):
+            lines.append(f"• {button['title']}")
+    return f"{who}:\n" + "\n".join(line for line in lines if line)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def open_entry(message: Message, link: CaseLink) -> CaseEntry:
+    """The message's transcript row (created once; a second call returns the first row)."""
+    entry, _ = CaseEntry.objects.get_or_create(
+        message=message, defaults={"tenant_id": message.tenant_id, "case_link": link}
+    )
+    return entry
+
+
+def write(entry: CaseEntry, rest: SalesforceRest, how: str) -> None:
+    """Write the entry's message on its Case once. Raises ExternalError when Salesforce refuses or is away."""
+    if entry.written_at is not None:
+        return
+    message = entry.message
+    case_id = entry.case_link.case_id
+    body = _clip(storable(body_of(message)), BODY_LIMIT[how])
+    if not entry.record_id:
+        now = timezone.now()
+        if entry.started_at is not None:
+            entry.record_id = _find_written(rest, how, case_id, body, entry.started_at) or ""
+        if not entry.record_id:
+            CaseEntry.objects.filter(pk=entry.pk).update(started_at=entry.started_at or now)
+            entry.started_at = entry.started_at or now
+            if how == "comment":
+                fields = {"ParentId": case_id, "CommentBody": body, "IsPublished": False}
+                entry.record_id = rest.create("CaseComment", fields)
+            else:
+                fields = {"ParentId": case_id, "Body": body, "Type": "TextPost"}
+                entry.record_id = rest.create("FeedItem", fields)
+        CaseEntry.objects.filter(pk=entry.pk).update(record_id=entry.record_id)
+    _write_file(entry, rest, case_id)
+    entry.written_at = timezone.now()
+    CaseEntry.objects.filter(pk=entry.pk).update(
+        written_at=entry.written_at, last_error="", next_attempt_at=None
+    )
+
+
+def _find_written(rest: SalesforceRest, how: str, case_id: str, body: str, since: datetime) -> str | None:
+    """The record a lost answer left behind: same Case, same text, created since the write started."""
+    after = datetime_literal(since - ADOPT_SLACK)
+    case = literal(case_id)
+    if how == "comment":
+        field = "CommentBody"
+        soql = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {case} AND CreatedDate >= {after}"  # noqa: S608
+    else:
+        field = "Body"
+        soql = f"SELECT Id, Body FROM FeedItem WHERE ParentId = {case} AND CreatedDate >= {after}"  # noqa: S608
+    for record in rest.query(soql):
+        if record.get(field) == body:
+            return str(record.get("Id") or "") or None
+    return None
+
+
+def _write_file(entry: CaseEntry, rest: SalesforceRest, case_id: str) -> None:
+    """A customer's file as a Salesforce file on the Case (agent files came from a link the agent has)."""
+    message = entry.message
+    if message.direction != Message.Direction.INBOUND or message.kind != "media" or entry.file_ids:
+        return
+    download = _download(message)
+    if download is None:
+        return
+    content, filename = download
+    version_id = rest.create(
+        "ContentVersion",
+        {
+            "Title": filename[:255],
+            "PathOnClient": filename[:255],
+            "VersionData": base64.b64encode(content).decode("ascii"),
+            "FirstPublishLocationId": case_id,
+        },
+    )
+    entry.file_ids = [version_id]
+    CaseEntry.objects.filter(pk=entry.pk).update(file_ids=entry.file_ids)
+
+
+def _download(message: Message) -> tuple[bytes, str] | None:
+    """The customer's file from the provider, or None when it cannot be had (the text names the file)."""
+    media = stored_event(message).media
+    if media is None or not media.url:
+        return None
+    account = message.conversation.sender.account
+    try:
+        content, _mime, filename = get_provider(account.provider).download_media(account, media.url)
+    except ExternalError as exc:
+        if not exc.permanent:
+            raise
+        return None
+    if len(content) > MAX_FILE_BYTES:
+        return None
+    return content, media.filename or filename or media.kind or "file"
+
+
+# --- agent and Switchboard messages: written by a task, swept while Salesforce is away -------------------
+
+
+def queue_entry(message: Message, link: CaseLink) -> CaseEntry:
+    """Note that ``message`` belongs on ``link``'s Case and write it after the caller's commit."""
+    entry = open_entry(message, link)
+    CaseEntry.objects.filter(pk=entry.pk, written_at=None).update(next_attempt_at=timezone.now())
+    transaction.on_commit(lambda: write_entry.delay(entry.pk))
+    return entry
+
+
+@shared_task(name="relay.cases.write_transcript", ignore_result=True)
+def write_entry(entry_id: int) -> None:
+    """Write one pending entry; on failure note the error and when to try again (the sweep retries)."""
+    with transaction.atomic():
+        entry = (
+            CaseEntry.objects.select_for_update(skip_locked=True)
+            .select_related(
+                "case_link", "message__conversation__sender__account", "message__tenant__salesforce"
+            )
+            .filter(pk=entry_id, written_at=None)
+            .first()
+        )
+        if entry is None or not entry.case_link.case_id:
+            return
+        connection = entry.message.tenant.salesforce
+        try:
+            write(entry, SalesforceRest(connection), connection.case_transcript)
+        except Exception as exc:  # noqa: BLE001 - kept on the row; the sweep tries again with a backoff
+            attempts = entry.attempts + 1
+            delay = min(settings.RELAY_RETRY_CAP_SECONDS, 5 * 2**attempts)
+            error = str(exc) if isinstance(exc, ExternalError) else describe_internal_error(exc)
+            give_up = isinstance(exc, ExternalError) and exc.permanent
+            CaseEntry.objects.filter(pk=entry.pk).update(
+                attempts=attempts,
+                last_error=error[:1000],
+                next_attempt_at=None if give_up else timezone.now() + timedelta(seconds=delay),
+            )
+            log.warning("tenant %s: transcript entry %s not written: %s", entry.tenant_id, entry.pk, error)
+
+
+@shared_task(name="relay.cases.sweep_transcripts", ignore_result=True)
+def sweep_transcripts() -> int:
+    """Queue every transcript entry that is due again (Salesforce was away, or a worker died)."""
+    due = list(
+        CaseEntry.objects.filter(written_at=None, next_attempt_at__lte=timezone.now())
+        .exclude(case_link__case_id="")
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in due:
+        write_entry.delay(pk)
+    return len(due)
