@@ -1,0 +1,230 @@
+"""The Enhanced Chat desk's parts that need no Salesforce: reading the event stream's format, recording what the
+events say (once, whatever is repeated or hostile), the pre-chat fields from routing rules, the file limits."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from relay.desks.enhanced_chat import file_problem, prechat
+from relay.desks.enhanced_chat_api import EventParser, refusal, token_expiry
+from relay.desks.enhanced_chat_events import record_event, seen
+from relay.desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession
+from relay.models import Conversation, Message
+from tenants.models import RoutingRule, SalesforceConnection
+from tests.factories import make_account, make_sender, make_tenant
+
+CONVERSATION = "5f8c2a4e-1b7d-4c3e-9a61-0d2e8f7b6c5a"
+
+
+def parse(text: str) -> list:
+    parser, events = EventParser(max_event_chars=64), []
+    for line in text.splitlines(keepends=True):
+        event = parser.feed(line)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def test_the_stream_format_ids_events_multiline_data_comments_and_crlf():
+    events = parse(
+        ": keep-alive\r\n"
+        'id: 7\r\nevent: CONVERSATION_MESSAGE\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
+        "event: ping\ndata: {}\n\n"
+        "data: no event name\n\n"
+    )
+    assert [(e.id, e.event, e.data) for e in events] == [
+        ("7", "CONVERSATION_MESSAGE", '{"a":\n1}'),
+        ("7", "ping", "{}"),  # an event without an id keeps the last one (the standard's lastEventId)
+        ("7", "message", "no event name"),
+    ]
+
+
+def test_an_oversized_event_is_dropped_whole_and_the_next_one_is_read():
+    events = parse(f"id: 1\ndata: {'x' * 100}\n\nid: 2\ndata: small\n\n")
+    assert [(e.id, e.data) for e in events] == [("2", "small")]
+
+
+def _jwt(payload: dict) -> str:
+    part = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{part}.c2ln"
+
+
+def test_token_expiry_is_read_from_the_jwt_and_nothing_else_is_guessed():
+    assert token_expiry(_jwt({"exp": 1_900_000_000})) == datetime.fromtimestamp(1_900_000_000, tz=UTC)
+    assert token_expiry(_jwt({"exp": "soon"})) is None
+    assert token_expiry(_jwt({"exp": 10**20})) is None
+    assert token_expiry("opaque-token") is None
+    assert token_expiry("a.%%%.c") is None
+
+
+def test_a_429_is_transient_says_it_is_held_back_and_keeps_retry_after():
+    import httpx
+
+    response = httpx.Response(
+        429, json={"message": "Too many messages", "code": 429}, headers={"Retry-After": "7"}
+    )
+    error = refusal(response, "conversation")
+    assert not error.permanent and error.retry_after == 7.0 and error.code == "RATE_LIMITED"
+    assert str(error).startswith("Held back by Salesforce's rate limit (conversation: Too many messages)")
+    assert refusal(httpx.Response(400, text="<html>secret</html>"), "conversation").permanent
+    assert "secret" not in str(refusal(httpx.Response(400, text="<html>secret</html>"), "conversation"))
+
+
+def test_event_ids_are_compared_as_numbers_only_when_both_are():
+    assert seen("10", "9") and seen("10", "10") and not seen("10", "11")
+    assert not seen("", "1") and not seen("abc", "abd") and not seen("10", "")
+
+
+def test_file_limits():
+    assert file_problem("image/jpeg", 1000) is None
+    assert file_problem("application/vnd.openxmlformats-officedocument.wordprocessingml.document", 10) is None
+    assert "5 MB" in file_problem("image/png", 6 * 1024 * 1024)
+    assert "no application/zip" in file_problem("application/zip", 10)
+    assert "empty" in file_problem("image/png", 0)
+
+
+# --- recording ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def session(db):
+    tenant = make_tenant("Chatty", closing_text="Thanks, bye!")
+    SalesforceConnection.objects.create(
+        tenant=tenant,
+        desk=SalesforceConnection.Desk.ENHANCED_CHAT,
+        instance_url="https://chatty.my.salesforce.com",
+        es_developer_name="Switchboard_Chat",
+    )
+    sender = make_sender(make_account(tenant))
+    conversation = Conversation.objects.create(tenant=tenant, sender=sender, customer="+447700900123")
+    return EnhancedChatSession.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        status=EnhancedChatSession.Status.OPEN,
+        conversation_uuid=CONVERSATION,
+        access_token="t0ken",
+        last_event_id="0",
+    )
+
+
+def message_event(
+    identifier: str, text: str, *, role: str = "Agent", conversation: str = CONVERSATION
+) -> str:
+    payload = {
+        "entryType": "Message",
+        "id": identifier,
+        "abstractMessage": {
+            "messageType": "StaticContentMessage",
+            "id": identifier,
+            "staticContent": {"formatType": "Text", "text": text},
+        },
+    }
+    return json.dumps(
+        {
+            "conversationId": conversation,
+            "conversationEntry": {
+                "identifier": identifier,
+                "entryType": "Message",
+                "senderDisplayName": "Ada Agent",
+                "sender": {"role": role, "subject": "005000000000001", "appType": "agent"},
+                "entryPayload": json.dumps(payload),  # the stream sends it as a JSON string
+            },
+        }
+    )
+
+
+def outbound_texts(session) -> list[str]:
+    return list(
+        Message.objects.filter(conversation=session.conversation, direction=Message.Direction.OUTBOUND)
+        .order_by("sequence")
+        .values_list("text", flat=True)
+    )
+
+
+def test_agent_messages_are_recorded_once_echoes_skipped_and_the_place_kept(session):
+    record_event(session.pk, "1", "CONVERSATION_MESSAGE", message_event("e-1", "hello", role="EndUser"))
+    record_event(session.pk, "2", "CONVERSATION_MESSAGE", message_event("e-2", "How can I help?"))
+    record_event(session.pk, "2", "CONVERSATION_MESSAGE", message_event("e-2", "How can I help?"))  # resumed
+    record_event(session.pk, "5", "CONVERSATION_MESSAGE", message_event("e-2", "How can I help?"))  # new id
+    record_event(session.pk, "6", "CONVERSATION_MESSAGE", message_event("e-6", "not ours", conversation="x"))
+    assert outbound_texts(session) == ["How can I help?"]
+    session.refresh_from_db()
+    assert session.last_event_id == "6"
+    message = Message.objects.get(conversation=session.conversation, direction=Message.Direction.OUTBOUND)
+    assert message.content["agent"] == {"id": "005000000000001", "name": "Ada Agent"}
+    assert message.content["enhanced_chat_entry"] == "e-2"
+
+
+def test_the_agent_joining_makes_the_next_conversation_sticky(session):
+    payload = {
+        "entryType": "ParticipantChanged",
+        "entries": [
+            {"operation": "add", "displayName": "Ada", "participant": {"role": "Agent", "subject": "005AAA"}}
+        ],
+    }
+    data = {"conversationId": CONVERSATION, "conversationEntry": {"entryPayload": json.dumps(payload)}}
+    record_event(session.pk, "3", "CONVERSATION_PARTICIPANT_CHANGED", json.dumps(data))
+    session.conversation.refresh_from_db()
+    assert session.conversation.last_agent_id == "005AAA"
+    assert session.conversation.session_status == "Active"
+
+
+def test_close_ends_the_session_and_sends_the_closing_text_once(session):
+    data = json.dumps(
+        {"conversationId": CONVERSATION, "conversationEntry": {"entryType": "ConversationClosed"}}
+    )
+    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", data)
+    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", data)
+    record_event(session.pk, "", "CONVERSATION_CLOSE_CONVERSATION", data)
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.CLOSED
+    assert outbound_texts(session) == ["Thanks, bye!"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"conversationEntry": "x"}),
+        json.dumps({"conversationEntry": {"identifier": "e-9", "entryPayload": "{broken"}}),
+        json.dumps({"conversationEntry": {"identifier": 7, "entryPayload": {}}}),
+        "[" * 5000 + "]" * 5000,
+    ],
+)
+def test_an_unreadable_event_sends_nothing_and_the_stream_moves_on(session, data):
+    record_event(session.pk, "8", "CONVERSATION_MESSAGE", data)
+    session.refresh_from_db()
+    assert session.last_event_id == "8"
+    # At most a "refused" row (an agent entry whose message cannot be read: failed with the reason, never sent)
+    kinds = set(Message.objects.filter(conversation=session.conversation).values_list("kind", flat=True))
+    assert kinds <= {"refused"}
+
+
+def test_hostile_text_is_stored_cleaned(session):
+    record_event(session.pk, "9", "CONVERSATION_MESSAGE", message_event("e-9", "hi\x00 there \ud800"))
+    assert outbound_texts(session) == ["hi there \ufffd"]
+
+
+def test_prechat_fields_carry_the_tenant_fields_the_routing_rule_and_the_customer(session):
+    conversation = session.conversation
+    EnhancedChatPrechatField.objects.create(tenant=conversation.tenant, name="Brand", value="Acme Mobile")
+    RoutingRule.objects.create(
+        tenant=conversation.tenant,
+        sender=conversation.sender,
+        target_type=RoutingRule.Target.QUEUE,
+        target_id="00G000000000001",
+        sticky_agent=True,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_agent_id="005000000000009")
+    conversation.refresh_from_db()
+    attributes = prechat(conversation.tenant.salesforce, conversation)
+    assert attributes["Brand"] == "Acme Mobile"
+    assert attributes["Switchboard_AgentId"] == "005000000000009"
+    assert attributes["Switchboard_FallbackId"] == "00G000000000001"
+    assert attributes["Switchboard_Phone"] == "+447700900123"
+    assert attributes["Switchboard_Channel"].startswith("WhatsApp")
