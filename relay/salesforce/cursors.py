@@ -18,12 +18,19 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from relay.desks.registry import desk_class
 from relay.models import ListenerCursor
 from tenants.models import SalesforceConnection
 
 
 def topic_name(connection: SalesforceConnection) -> str:
-    return f"/event/{connection.platform_event}"
+    """The desk's own topic when it names one (``Desk.pubsub_topic``: the Cases desk's Change Data Capture
+    channel), else the connection's platform event."""
+    try:
+        own = getattr(desk_class(connection.desk), "pubsub_topic", None)
+    except LookupError:
+        own = None
+    return (own(connection) if own else "") or f"/event/{connection.platform_event}"
 
 
 @receiver(post_save, sender=SalesforceConnection, dispatch_uid="relay.listener_cursor.deliver_since")
