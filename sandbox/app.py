@@ -25,6 +25,9 @@ from . import arrivals, control
 from .console import views as console_views
 from .eightbyeight import api as eightbyeight_api
 from .eightbyeight import control as eightbyeight_control
+from .enhancedchat import api as enhancedchat_api
+from .enhancedchat import control as enhancedchat_control
+from .enhancedchat import sse as enhancedchat_sse
 from .faults import FaultMiddleware
 from .infobip import api as infobip_api
 from .infobip import control as infobip_control
@@ -47,6 +50,9 @@ def build_app(world: World) -> Starlette:
         *oauth.routes(world),
         *rest.routes(world),
         *scrt.routes(world),
+        *enhancedchat_api.routes(world),
+        *enhancedchat_sse.routes(world),
+        *enhancedchat_control.routes(world),
         *livechat.routes(world),
         *infobip_api.routes(world),
         *eightbyeight_api.routes(world),

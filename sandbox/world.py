@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .eightbyeight.state import EightByEightService
+from .enhancedchat.state import EnhancedChatService
 from .faults import FaultBoard
 from .infobip.state import InfobipService
 from .pubsub.bus import EventBus
@@ -46,6 +47,7 @@ class World:
         self.livechat = LiveChatService(self)
         self.infobip = InfobipService(self)
         self.eightbyeight = EightByEightService(self)
+        self.enhancedchat = EnhancedChatService(self)
         self.loop = None  # the asyncio loop the servers run on, set when serving
 
     def load_fixture(self, data: dict) -> None:
@@ -73,3 +75,4 @@ class World:
         self.livechat.reset()
         self.infobip.reset()
         self.eightbyeight.reset()
+        self.enhancedchat.reset()

@@ -111,7 +111,7 @@ def end(world, org: Org, session_id: str, user_id: str) -> dict:
 def typing(world, org: Org, session_id: str, user_id: str, started: bool) -> Entry:
     row, info, conversation, agent = _own_active(world, org, session_id, user_id)
     ccd = world.messaging.channel_definition(org, conversation.channel_definition)
-    if ccd.get("IsTypingIndicatorDisabled"):
+    if ccd and ccd.get("IsTypingIndicatorDisabled"):  # Enhanced Chat conversations have no CCD
         raise AgentError(409, f"typing indicators are disabled on {ccd['DeveloperName']}")
     entry_type = "TypingStartedIndicator" if started else "TypingStoppedIndicator"
     identifier, stamp = str(uuid.uuid4()), now_ms()

@@ -23,6 +23,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -220,6 +221,9 @@ class MessagingService:
         # HTTP status per Interaction Service error code (undocumented: open question 1). 10004 is 401,
         # everything else 400 unless overridden through the control API.
         self.error_status: dict[int, int] = {}
+        # Conversations of another channel kind (channel definition "<kind>:<name>", e.g. Enhanced Chat)
+        # hand their outbound entries to that kind instead of a platform event. Survives reset.
+        self.outbound_routes: dict[str, Callable[[Org, Conversation, Entry], None]] = {}
 
     def reset(self) -> None:
         for task in self._tasks:
@@ -436,6 +440,10 @@ class MessagingService:
         self, org: Org, conversation: Conversation, entry: Entry, *, created_by_id: str
     ) -> str | None:
         """Publish an entry as the CCD's platform event (EventType "Interaction"); returns the replay id."""
+        kind, colon, _ = conversation.channel_definition.partition(":")
+        route = self.outbound_routes.get(kind) if colon else None
+        if route is not None:
+            return route(org, conversation, entry)
         ccd = self.channel_definition(org, conversation.channel_definition)
         event = {
             "conversationIdentifier": conversation.identifier,

@@ -107,6 +107,7 @@ def create_org(world: World, spec: dict) -> Org:
             record_id=channel.get("id"),
         )
     world.livechat.load_org(org, spec.get("livechat", {}))
+    world.enhancedchat.load_org(org, spec.get("enhanced_chat", {}))
     return org
 
 
