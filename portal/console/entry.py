@@ -26,7 +26,12 @@ from .session import CanvasEntryRequest, ConsoleSession, console_error
 log = logging.getLogger(__name__)
 
 # Canvas "parameters.page" (or the URL's last segment) → the console page it opens.
-PAGES = {"wizard": "console:wizard", "templates": "console:templates", "history": "console:history"}
+PAGES = {
+    "wizard": "console:wizard",
+    "templates": "console:templates",
+    "history": "console:history",
+    "case": "console:case-panel",
+}
 
 
 @csrf_exempt  # Salesforce posts cross-site; the HMAC signature authenticates the request

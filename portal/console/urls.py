@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("portal.console.wizard")),
     path("", include("portal.console.templates_panel")),
     path("", include("portal.console.history")),
+    path("", include("portal.console.case_panel")),
 ]

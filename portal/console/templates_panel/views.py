@@ -165,9 +165,16 @@ def panel(request):
             )
     # From here on the page's token is bound to this session: the signed one, or the ?id= just checked.
     request.console = request.console.for_record(record_id)
+    return render_panel(request, session)
+
+
+def render_panel(request, session: session_context.SessionContext, *, sender: Sender | None = None):
+    """The panel page for the conversation ``session`` describes (also opened by the Case panel, for its
+    Case's customer and ``sender``)."""
+    tenant = request.tenant
     senders = list(_senders(tenant))
     # The conversation's own sender, chosen for the agent (they can pick another).
-    chosen = next(
+    chosen = next((s for s in senders if sender is not None and s.pk == sender.pk), None) or next(
         (
             s
             for s in senders

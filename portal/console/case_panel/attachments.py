@@ -1,0 +1,167 @@
+"""Files an agent attaches in the Case panel: checked, stored, and served to the provider that sends them.
+
+The relay sends an agent's file as media by URL (``media_url``): WhatsApp, Viber and SMS providers fetch it
+from there. So a file is kept by Switchboard and published at an unguessable signed URL
+(``/console/case/file/<token>/<name>``), which names the stored file, its type and its name; the signature
+lasts ``URL_MAX_AGE`` (the provider fetches it when it sends, within the tenant's delivery window).
+
+Nothing the browser says about the file is trusted: the type comes from the file's first bytes, and only
+the types every channel takes are accepted, within WhatsApp's documented sizes (images 5 MB, audio and
+video 16 MB; documents up to 100 MB there, kept to 16 MB here so one upload stays one modest request):
+https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types
+Served back, a file is only ever its checked type, with ``nosniff`` and a sandboxing CSP, so even a file
+crafted to look like something else cannot run as a page on our origin.
+
+Where: the storage named ``case_panel`` in ``STORAGES`` if the operator configured one (several web
+servers need a shared one, e.g. S3), else a folder under ``SWITCHBOARD_VAR_DIR``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
+
+SALT = "switchboard.console.case-panel-file"
+URL_MAX_AGE = timedelta(days=30)
+MAX_BYTES = 16 * 1024 * 1024
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class FileType:
+    mime: str
+    extension: str
+    label: str
+    max_bytes: int = MAX_BYTES
+
+
+JPEG = FileType("image/jpeg", "jpg", "JPEG image", IMAGE_MAX_BYTES)
+PNG = FileType("image/png", "png", "PNG image", IMAGE_MAX_BYTES)
+PDF = FileType("application/pdf", "pdf", "PDF document")
+MP4 = FileType("video/mp4", "mp4", "MP4 video")
+THREE_GP = FileType("video/3gpp", "3gp", "3GPP video")
+M4A = FileType("audio/mp4", "m4a", "M4A audio")
+MP3 = FileType("audio/mpeg", "mp3", "MP3 audio")
+OGG = FileType("audio/ogg", "ogg", "OGG audio")
+ACCEPTED = (JPEG, PNG, PDF, MP4, THREE_GP, M4A, MP3, OGG)
+# What the file picker offers (the server decides from the bytes anyway).
+ACCEPT_ATTRIBUTE = ",".join([t.mime for t in ACCEPTED] + [f".{t.extension}" for t in ACCEPTED])
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    url: str  # absolute: what the provider fetches
+    path: str  # the site-relative link the panel shows
+    mime_type: str
+    filename: str
+    size: int
+
+
+def sniff(head: bytes) -> FileType | None:
+    """The file's type from its first bytes (the signatures of each format), or None if not accepted."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head[4:8] == b"ftyp":  # ISO base media: the major brand says audio, 3GPP or MP4 video
+        brand = head[8:12]
+        if brand.startswith(b"M4A"):
+            return M4A
+        return THREE_GP if brand.startswith(b"3gp") else MP4
+    if head.startswith(b"OggS"):
+        return OGG
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return MP3
+    return None
+
+
+def describe_accepted() -> str:
+    return "JPEG or PNG images (5 MB), PDF documents, MP4/3GPP video, MP3/M4A/OGG audio (16 MB)"
+
+
+def check(upload: UploadedFile) -> tuple[FileType, str]:
+    """(the file's type, a safe file name) or ValidationError saying what is wrong, in the agent's words."""
+    size = upload.size or 0
+    if size <= 0:
+        raise ValidationError("The file is empty.", code="empty")
+    if size > MAX_BYTES:
+        raise ValidationError(
+            f"The file has {_megabytes(size)}; the largest a message can carry here is {_megabytes(MAX_BYTES)}.",
+            code="too_large",
+        )
+    upload.seek(0)
+    head = upload.read(32)
+    upload.seek(0)
+    kind = sniff(head)
+    if kind is None:
+        raise ValidationError(
+            f"This kind of file cannot be sent. Send {describe_accepted()}.", code="unsupported_type"
+        )
+    if size > kind.max_bytes:
+        raise ValidationError(
+            f"This {kind.label} has {_megabytes(size)}; WhatsApp takes at most {_megabytes(kind.max_bytes)}.",
+            code="too_large",
+        )
+    return kind, safe_name(upload.name or "", kind)
+
+
+def safe_name(given: str, kind: FileType) -> str:
+    """The name the customer sees: no folders, no control or markup characters, the type's extension."""
+    base = re.split(r"[\\/]", given)[-1]
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] not in ("C",))
+    base = re.sub(r"[<>:\"|?*;&%#'`]", "", base).strip(" .")
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = stem[: NAME_MAX - len(kind.extension) - 1].strip(" .") or "attachment"
+    return f"{stem}.{kind.extension}"
+
+
+def store(tenant_id: int, upload: UploadedFile) -> StoredFile:
+    """Check and keep the file; its public URL. ValidationError (nothing kept) when it may not be sent."""
+    kind, name = check(upload)
+    key = storage().save(f"{tenant_id}/{uuid.uuid4().hex}", upload)
+    token = signing.dumps({"t": tenant_id, "k": key, "m": kind.mime, "n": name}, salt=SALT, compress=True)
+    path = reverse("console:case-panel-file", kwargs={"token": token, "name": name})
+    return StoredFile(
+        url=f"{settings.PUBLIC_BASE_URL}{path}",
+        path=path,
+        mime_type=kind.mime,
+        filename=name,
+        size=upload.size or 0,
+    )
+
+
+def load(token: str) -> dict | None:
+    """What a file URL names ({t, k, m, n}) if its signature is ours and young enough; else None."""
+    try:
+        data = signing.loads(token, salt=SALT, max_age=URL_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or not {"t", "k", "m", "n"} <= data.keys():
+        return None
+    if data["m"] not in {t.mime for t in ACCEPTED}:
+        return None
+    return data
+
+
+def storage() -> Storage:
+    if "case_panel" in settings.STORAGES:
+        return storages["case_panel"]
+    return FileSystemStorage(location=settings.VAR_DIR / "case-panel-files")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
