@@ -1,4 +1,4 @@
-"""The pieces every resource is built from (after NetBox): a viewset that scopes its queryset once,
+"""The pieces every resource (``resources/<resource>.py``) is built from (after NetBox): a viewset that scopes its queryset once,
 serializers that validate with the model's own rules, related fields that only see the caller's rows,
 and query-parameter filters validated like a body.
 """
@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, parsers, serializers, viewsets
 from rest_framework.serializers import as_serializer_error
+from rest_framework.viewsets import ModelViewSet
 
 from relay import untrusted
 
@@ -87,6 +88,12 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return params.apply(queryset)
 
 
+# Create, read, change and delete a tenant's rows. (A comment, not a docstring: drf-spectacular would print a
+# docstring into the partner's API document.)
+class ScopedModelViewSet(ScopedViewSet, ModelViewSet):
+    pass
+
+
 class FilterSet(serializers.Serializer):
     """Query parameters, validated like a body (a bad value is a 400 with the parameter named).
 
@@ -118,6 +125,12 @@ class FilterSet(serializers.Serializer):
                 continue
             queryset = queryset.filter(**{self.lookups.get(name, name): value})
         return queryset
+
+
+class TenantScopedFilter(FilterSet):
+    """The filter of every resource that belongs to one tenant."""
+
+    tenant = serializers.IntegerField(required=False, help_text="Only this tenant's.")
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

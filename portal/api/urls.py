@@ -7,34 +7,43 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import DefaultRouter
 
-from .checks import LiveCheckViewSet
 from .errors import error_body
-from .keys import ApiKeyViewSet
-from .messaging import ConversationViewSet, MessageViewSet
-from .views import (
-    ProviderAccountViewSet,
-    RoutingRuleViewSet,
-    SalesforceConnectionViewSet,
-    SenderViewSet,
-    TenantViewSet,
+from .resources import (
+    api_keys,
+    checks,
+    conversations,
+    messages,
+    provider_accounts,
+    routing_rules,
+    salesforce_connections,
+    senders,
+    tenants,
+    webhook_deliveries,
+    webhook_subscriptions,
 )
-from .webhook_views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
 app_name = "partner_api"
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("tenants", TenantViewSet, basename="tenant")
-router.register("salesforce-connections", SalesforceConnectionViewSet, basename="salesforce-connection")
-router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
-router.register("senders", SenderViewSet, basename="sender")
-router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
-router.register("conversations", ConversationViewSet, basename="conversation")
-router.register("messages", MessageViewSet, basename="message")
-router.register("api-keys", ApiKeyViewSet, basename="api-key")
-router.register("webhook-subscriptions", WebhookSubscriptionViewSet, basename="webhook-subscription")
-router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
-router.register("checks", LiveCheckViewSet, basename="check")
+# One module per resource (resources/<resource>.py: serializers, filters, viewset); the order is the document's.
+router.register("tenants", tenants.TenantViewSet, basename="tenant")
+router.register(
+    "salesforce-connections",
+    salesforce_connections.SalesforceConnectionViewSet,
+    basename="salesforce-connection",
+)
+router.register("provider-accounts", provider_accounts.ProviderAccountViewSet, basename="provider-account")
+router.register("senders", senders.SenderViewSet, basename="sender")
+router.register("routing-rules", routing_rules.RoutingRuleViewSet, basename="routing-rule")
+router.register("conversations", conversations.ConversationViewSet, basename="conversation")
+router.register("messages", messages.MessageViewSet, basename="message")
+router.register("api-keys", api_keys.ApiKeyViewSet, basename="api-key")
+router.register(
+    "webhook-subscriptions", webhook_subscriptions.WebhookSubscriptionViewSet, basename="webhook-subscription"
+)
+router.register("webhook-deliveries", webhook_deliveries.WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("checks", checks.LiveCheckViewSet, basename="check")
 
 
 class SchemaView(SpectacularAPIView):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from portal.console.wizard.forms import ProviderForm
+from portal.console.wizard.steps.provider import ProviderForm
 from tenants.models import ProviderAccount, SalesforceConnection
 from tenants.validators import (
     validate_api_origin,

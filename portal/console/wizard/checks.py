@@ -23,7 +23,7 @@ from tenants.models import ProviderAccount, Sender, Tenant
 from ..models import SetupProgress
 from . import channel_setup, health, lists
 from .sample_message import send_test_message
-from .steps import connection_of
+from .saved import connection_of
 
 SALESFORCE_LOGIN = "salesforce-login"
 CHANNEL_SETUP = "channel-setup"

@@ -30,7 +30,7 @@ from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
 
 from ..models import SetupProgress
 from . import lists
-from .steps import connection_of, is_livechat, wizard_account
+from .saved import connection_of, is_livechat, wizard_account
 
 log = logging.getLogger(__name__)
 

@@ -67,3 +67,13 @@ def record_outcome(tenant: Tenant, message: Message) -> None:
         SetupProgress.objects.filter(
             tenant=tenant, test_message_id=message.pk, test_delivered_at=None
         ).update(test_delivered_at=message.delivered_at or message.updated_at)
+
+
+def test_message_of(tenant: Tenant, check) -> Message | None:
+    """The message a finished "send a test message" check queued (the summary and its polled status)."""
+    return (
+        Message.objects.for_tenant(tenant)
+        .filter(pk=check.data.get("message"))
+        .select_related("conversation__sender")
+        .first()
+    )

@@ -1,21 +1,21 @@
-"""Partner webhook subscriptions and their delivery log."""
+"""``/api/v1/webhook-subscriptions/``: a partner's (or a tenant admin's) endpoints for partner events, their
+signing secret (shown once) and a test event (ping)."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
 from tenants.models import Partner, Tenant
 
-from . import webhooks
-from .base import FilterSet, ScopedPrimaryKeyRelatedField, ScopedViewSet
-from .models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
-from .pagination import NewestFirstPagination
+from .. import webhooks
+from ..base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from ..models import WebhookEvent, WebhookSubscription
+from .webhook_deliveries import WebhookDeliverySerializer
 
 SUBSCRIBABLE = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.PING]
 
@@ -66,36 +66,6 @@ class NewWebhookSubscriptionSerializer(WebhookSubscriptionSerializer):
 
     class Meta(WebhookSubscriptionSerializer.Meta):
         fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
-
-
-class WebhookAttemptSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookAttempt
-        fields = ["id", "status_code", "error", "duration_ms", "created_at"]
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer):
-    attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "subscription",
-            "tenant",
-            "event",
-            "event_id",
-            "payload",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "last_status_code",
-            "last_error",
-            "delivered_at",
-            "created_at",
-            "attempt_log",
-        ]
-        read_only_fields = fields
 
 
 @extend_schema_view(
@@ -159,40 +129,5 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
             (delivery,) = webhooks.enqueue(
                 [subscription], subscription.tenant_id, WebhookEvent.PING, {"subscription": subscription.pk}
             )
-        delivery.refresh_from_db()
-        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
-
-
-class DeliveryFilter(FilterSet):
-    subscription = serializers.IntegerField(required=False)
-    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
-    event = serializers.CharField(required=False, max_length=60)
-
-
-@extend_schema_view(
-    list=extend_schema(summary="The webhook delivery log, newest first", parameters=[DeliveryFilter]),
-    retrieve=extend_schema(summary="Read a delivery with its attempts"),
-)
-class WebhookDeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    queryset = WebhookDelivery.objects.prefetch_related("attempt_log")
-    serializer_class = WebhookDeliverySerializer
-    filterset_class = DeliveryFilter
-    pagination_class = NewestFirstPagination
-
-    def scope_queryset(self, queryset, scope):
-        return queryset.filter(subscription__in=scope.filter_owned(WebhookSubscription.objects.all()))
-
-    @extend_schema(
-        summary="Send this delivery again now", request=None, responses={202: WebhookDeliverySerializer}
-    )
-    @action(detail=True, methods=["post"])
-    def redeliver(self, request, pk=None):
-        from . import tasks
-
-        delivery = self.get_object()
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
-        )
-        transaction.on_commit(lambda: tasks.deliver_partner_webhook.delay(delivery.pk))
         delivery.refresh_from_db()
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

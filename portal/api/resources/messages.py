@@ -1,5 +1,6 @@
-"""Conversations and messages: read them (filters, cursor pages), send a text or a WhatsApp template to a
-customer through the relay's outbound line (``relay.outbound.to_customer.send_to_customer``), retry a failed message."""
+"""``/api/v1/messages/``: read messages (filters, cursor pages), send a text or a WhatsApp template to a
+customer through the relay's outbound line (``relay.outbound.to_customer.send_to_customer``), retry a failed
+message."""
 
 from __future__ import annotations
 
@@ -15,43 +16,13 @@ from relay.models import Conversation, Message
 from relay.outbound.template_send import send_template
 from relay.outbound.to_customer import customer_id, send_to_customer
 from tenants.models import Sender
-from tenants.validators import normalize_e164
 
-from . import idempotency
-from .base import FilterSet, ScopedPrimaryKeyRelatedField, ScopedViewSet
-from .errors import Conflict, ErrorSerializer
-from .pagination import NewestFirstPagination
-from .throttling import ApiKeyRateThrottle, SendRateThrottle
-
-# --- reading ----------------------------------------------------------------------------------------------
-
-
-class ConversationSerializer(serializers.ModelSerializer):
-    window_open = serializers.SerializerMethodField(
-        help_text="WhatsApp: free text may be sent (the customer wrote in the last 24 hours)."
-    )
-
-    class Meta:
-        model = Conversation
-        fields = [
-            "id",
-            "tenant",
-            "sender",
-            "customer",
-            "customer_name",
-            "status",
-            "salesforce_conversation_id",
-            "messaging_session_id",
-            "session_status",
-            "last_inbound_at",
-            "window_open",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-    def get_window_open(self, obj) -> bool:
-        return obj.window_open()
+from .. import idempotency
+from ..base import FilterSet, ScopedPrimaryKeyRelatedField, ScopedViewSet
+from ..errors import Conflict, ErrorSerializer
+from ..pagination import NewestFirstPagination
+from ..throttling import ApiKeyRateThrottle, SendRateThrottle
+from .conversations import customer_lookup
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -96,26 +67,6 @@ class MessageSerializer(serializers.ModelSerializer):
         return template if isinstance(template, dict) else None
 
 
-def _customer_lookup(value: str) -> str:
-    try:
-        return normalize_e164(value)
-    except DjangoValidationError:
-        return value.strip()  # a Viber id or a channel user id
-
-
-class ConversationFilter(FilterSet):
-    tenant = serializers.IntegerField(required=False)
-    sender = serializers.IntegerField(required=False)
-    customer = serializers.CharField(required=False, help_text="E.164 number (or the channel's user id).")
-    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
-    updated_since = serializers.DateTimeField(required=False, help_text="Active at or after (ISO 8601).")
-    updated_until = serializers.DateTimeField(required=False, help_text="Active before (ISO 8601).")
-    lookups = {"sender": "sender_id", "updated_since": "updated_at__gte", "updated_until": "updated_at__lt"}
-
-    def validate_customer(self, value):
-        return _customer_lookup(value)
-
-
 class MessageFilter(FilterSet):
     tenant = serializers.IntegerField(required=False)
     conversation = serializers.IntegerField(required=False)
@@ -133,21 +84,7 @@ class MessageFilter(FilterSet):
     }
 
     def validate_customer(self, value):
-        return _customer_lookup(value)
-
-
-@extend_schema_view(
-    list=extend_schema(summary="List conversations, newest first", parameters=[ConversationFilter]),
-    retrieve=extend_schema(summary="Read a conversation"),
-)
-class ConversationViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    queryset = Conversation.objects.all()
-    serializer_class = ConversationSerializer
-    filterset_class = ConversationFilter
-    pagination_class = NewestFirstPagination
-
-
-# --- sending ----------------------------------------------------------------------------------------------
+        return customer_lookup(value)
 
 
 class SendBaseSerializer(serializers.Serializer):

@@ -13,9 +13,8 @@ from rest_framework.reverse import reverse
 from portal import livechecks
 from tenants.models import Sender, Tenant
 
-from .auth import scope_of
-from .errors import ErrorSerializer
-from .serializers import SenderSyncResultSerializer
+from ..auth import scope_of
+from ..errors import ErrorSerializer
 
 
 class LiveCheckSerializer(serializers.Serializer):
@@ -35,12 +34,25 @@ class LiveCheckSerializer(serializers.Serializer):
         allow_blank=True, help_text="What was checked, or what went wrong and what to do."
     )
     code = serializers.CharField(allow_blank=True, help_text="The vendor's error code, when there is one.")
-    result = SenderSyncResultSerializer(
-        allow_null=True, required=False, help_text="senders/sync: what it added, once done; else null."
-    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.URLField(help_text="This resource.")
+
+    def get_fields(self):
+        """``result`` is senders/sync's answer, built from the senders resource's serializers. They are read
+        here, when the fields are built, because the senders resource answers its sync with this serializer:
+        a module-level import would be a cycle. It stays in its place among the fields (after ``code``)."""
+        from .senders import SenderSyncResultSerializer
+
+        fields = super().get_fields()
+        result = SenderSyncResultSerializer(
+            allow_null=True, required=False, help_text="senders/sync: what it added, once done; else null."
+        )
+        names = list(fields)
+        ordered = {name: fields[name] for name in names[: names.index("code") + 1]}
+        ordered["result"] = result
+        ordered.update({name: fields[name] for name in names[names.index("code") + 1 :]})
+        return ordered
 
 
 def check_body(request, check: livechecks.Check) -> dict:
@@ -60,7 +72,7 @@ def accepted(request, check: livechecks.Check) -> Response:
 
 
 def _sync_result(request, check: livechecks.Check) -> dict:
-    from .serializers import SenderSerializer
+    from .senders import SenderSerializer
 
     data = check.data
     senders = Sender.objects.filter(tenant_id=check.tenant_id).select_related("tenant", "account")

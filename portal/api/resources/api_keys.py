@@ -1,4 +1,4 @@
-"""API keys through the API: a partner issues keys for itself or for one of its tenants' admins; a tenant
+"""``/api/v1/api-keys/``: API keys through the API: a partner issues keys for itself or for one of its tenants' admins; a tenant
 admin's key issues keys for its tenant. The key itself is in the create answer only; revoking keeps the row
 (with its last use) for the record."""
 
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from tenants.models import ApiKey, Partner, Tenant
 
-from .base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from ..base import ScopedPrimaryKeyRelatedField, ScopedViewSet
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
