@@ -162,6 +162,11 @@ RELAY_RETRY_CAP_SECONDS = env.float("RELAY_RETRY_CAP_SECONDS", default=600.0)
 # cannot handle) before it is failed and the line moves on: no content holds a conversation longer.
 RELAY_MAX_INTERNAL_ERRORS = env.int("RELAY_MAX_INTERNAL_ERRORS", default=5)
 RELAY_LISTENER_DB_THREADS = env.int("RELAY_LISTENER_DB_THREADS", default=4)  # relay_listen: DB connections
+# Several relay_listen processes share the tenants, each tenant leased to one (relay/salesforce/shards.py): a
+# lease lasts this long unless renewed (every third of it), so a dead process's tenants move within about it.
+RELAY_LISTENER_LEASE_SECONDS = env.float("RELAY_LISTENER_LEASE_SECONDS", default=10.0)
+# Pub/Sub subscriptions per gRPC connection (a server caps the streams open on one HTTP/2 connection).
+RELAY_PUBSUB_STREAMS_PER_CHANNEL = env.int("RELAY_PUBSUB_STREAMS_PER_CHANNEL", default=50)
 HANDOVER_AGENT_POLL_SECONDS = env.float(
     "HANDOVER_AGENT_POLL_SECONDS", default=10.0
 )  # a waiting handover asks again
@@ -221,6 +226,13 @@ SWITCHBOARD_DESKS = {
     "livechat": "relay.desks.livechat.LiveChatDesk",
     "enhanced_chat": "relay.desks.enhanced_chat.EnhancedChatDesk",
     "cases": "relay.desks.cases.CasesDesk",
+}
+# How each desk's agents reach us (a desk's ``agent_feed``) → the runner relay_listen starts for it
+# (relay/desks/base.py: AgentFeed).
+SWITCHBOARD_AGENT_FEEDS = {
+    "pubsub": "relay.salesforce.pubsub.Listener",
+    "livechat": "relay.desks.livechat_poll.ChatPoller",
+    "enhanced_chat": "relay.desks.enhanced_chat_feed.EnhancedChatFeed",
 }
 SWITCHBOARD_PROVIDERS = {
     "infobip": "relay.providers.infobip.client.InfobipProvider",

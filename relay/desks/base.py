@@ -8,11 +8,17 @@ says whether an agent is online. Agent → customer: the desk's ``agent_feed`` s
 Switchboard (``"pubsub"``: ``relay_listen`` subscribes to the connection's platform event; another product
 names its own, long polling or a stream) and :meth:`Desk.receive` turns one of its events into outbound
 messages; :meth:`Desk.end_session` ends the customer's session.
+
+Agent feeds. ``SWITCHBOARD_AGENT_FEEDS`` maps an ``agent_feed`` value to the dotted path of a runner class
+(:class:`AgentFeed`); ``relay_listen`` starts one runner per feed that a configured desk uses, each in its own
+thread, and gives it ``owns``: several ``relay_listen`` processes share the tenants (a lease per tenant,
+relay/salesforce/shards.py), and a runner serves only the tenants its process holds right now.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from django.utils import timezone
 
@@ -26,9 +32,31 @@ if TYPE_CHECKING:
     from ..models import Conversation
 
 
+class AgentFeed(Protocol):
+    """What ``relay_listen`` runs for one ``agent_feed`` (named in ``SWITCHBOARD_AGENT_FEEDS``).
+
+    Built as ``Runner(tenant_slugs=..., owns=..., refresh_seconds=...)``: ``tenant_slugs`` limits it to those
+    tenants (None: all); ``owns(tenant_id)`` says whether this process holds the tenant right now (cheap, in
+    memory, thread-safe: call it as often as needed); the runner re-reads its tenants every ``refresh_seconds``,
+    starts serving the held ones and drops, promptly, any it no longer holds (another process takes it over
+    once the lease has run out, so a brief overlap is possible: handling an event must be idempotent, keyed on
+    the event's id). A runner may also accept ``max_backoff`` (seconds, ``--max-backoff``); relay_listen passes
+    it when the constructor names it. :meth:`run` blocks until :meth:`stop` (called from another thread).
+    """
+
+    def __init__(
+        self, *, tenant_slugs: list[str] | None, owns: Callable[[int], bool], refresh_seconds: float
+    ) -> None: ...
+
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Desk:
     name: ClassVar[str] = ""
-    #: How the agents' messages arrive: "pubsub" (relay_listen), or "" when this desk has no agent side.
+    #: How the agents' messages arrive: a key of SWITCHBOARD_AGENT_FEEDS ("pubsub", "livechat"; relay_listen
+    #: runs its runner), or "" when this desk has no agent side.
     agent_feed: ClassVar[str] = ""
 
     def __init__(self, connection: SalesforceConnection) -> None:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from tenants.models import SalesforceConnection
@@ -33,10 +35,11 @@ POLLED = (LiveChatSession.Status.WAITING, LiveChatSession.Status.ESTABLISHED)
 ERROR_PAUSE_SECONDS = 2.0
 
 
-def poll_chat(pk: int) -> bool:
-    """One long poll of chat ``pk``, its messages recorded. True while the chat is still open."""
+def poll_chat(pk: int, held: Callable[[int], bool] | None = None) -> bool:
+    """One long poll of chat ``pk``, its messages recorded. True while the chat is still open and, given
+    ``held``, its tenant still held by this process (another relay_listen polls it otherwise)."""
     chat = LiveChatSession.objects.select_related("tenant__salesforce").filter(pk=pk).first()
-    if chat is None or chat.status not in POLLED:
+    if chat is None or chat.status not in POLLED or (held is not None and not held(chat.tenant_id)):
         return False
     api = ChatApi(chat.tenant.salesforce.chat_api_endpoint)
     session = as_session(chat)
@@ -73,12 +76,23 @@ def reconnect(pk: int, api: ChatApi) -> None:
 
 
 class ChatPoller:
-    """Run with :meth:`run` (blocks until :meth:`stop`)."""
+    """The ``livechat`` agent feed of ``relay_listen`` (``relay.desks.base.AgentFeed``): run with :meth:`run`
+    (blocks until :meth:`stop`). Polls only the chats of tenants ``owns`` says this process holds (None: all);
+    a chat whose tenant moves to another process is not polled again here (a poll already under way ends
+    within its long-poll timeout; its batch is recognised by the new holder and not recorded twice)."""
 
-    def __init__(self, *, threads: int, refresh_seconds: float = 2.0, tenant_slugs: list[str] | None = None):
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        refresh_seconds: float = 2.0,
+        tenant_slugs: list[str] | None = None,
+        owns: Callable[[int], bool] | None = None,
+    ):
         self.refresh_seconds = refresh_seconds
         self.tenant_slugs = tenant_slugs
-        self.threads = max(1, threads)
+        self.owns = owns
+        self.threads = max(1, settings.LIVECHAT_POLL_THREADS if threads is None else threads)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="livechat-poll")
         self._polling: set[int] = set()
         self._lock = threading.Lock()
@@ -106,12 +120,17 @@ class ChatPoller:
         )
         if self.tenant_slugs:
             chats = chats.filter(tenant__slug__in=self.tenant_slugs)
-        for pk in chats.values_list("pk", flat=True):
+        for pk, tenant_id in chats.values_list("pk", "tenant_id"):
+            if not self._held(tenant_id):
+                continue
             with self._lock:
                 if pk in self._polling:
                     continue
                 self._polling.add(pk)
             self._submit(pk)
+
+    def _held(self, tenant_id: int) -> bool:
+        return self.owns is None or self.owns(tenant_id)
 
     def _submit(self, pk: int) -> None:
         try:
@@ -123,7 +142,7 @@ class ChatPoller:
     def _poll(self, pk: int) -> None:
         again = True
         try:
-            again = poll_chat(pk)
+            again = poll_chat(pk, held=self._held)
         except Exception as exc:  # noqa: BLE001 - one chat's trouble must not stop the others
             log.warning("Legacy Chat session %s: %s", pk, exc)
             self._stopped.wait(ERROR_PAUSE_SECONDS)

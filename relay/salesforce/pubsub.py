@@ -68,7 +68,7 @@ from pubsub_api import (
     pb2,
     pb2_grpc,
 )
-from relay.desks.registry import desk_class
+from relay.desks.registry import desk_class, desk_for
 from relay.errors import ExternalError
 from relay.models import ListenerCursor
 from relay.untrusted import storable
@@ -80,6 +80,7 @@ from .cursors import topic_name
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Tenant, dict], None]
+Owns = Callable[[int], bool]
 
 BATCH_SIZE = 100  # the most a FetchRequest may ask for
 RPC_TIMEOUT_SECONDS = 30  # GetTopic / GetSchema
@@ -155,10 +156,69 @@ def open_channel(endpoint: str | None = None, tls: bool | None = None) -> grpc.C
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.keepalive_time_ms", 60_000),
+        # Its own connection: by default gRPC puts every channel with the same target and options on one
+        # shared connection, whose server caps the streams open at once (HTTP/2 MAX_CONCURRENT_STREAMS).
+        ("grpc.use_local_subchannel_pool", 1),
     ]
     if tls:
         return grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(), options=options)
     return grpc.insecure_channel(endpoint, options=options)
+
+
+class Channels:
+    """The listener's gRPC channels to the Pub/Sub endpoint, shared by its subscribers.
+
+    A channel per subscriber would cost a connection (a TLS handshake, buffers) per tenant; one channel for
+    all would run every stream over one HTTP/2 connection, whose server limits the streams open at once
+    (commonly 100). So each channel carries at most ``streams_per_channel`` subscriptions
+    (``RELAY_PUBSUB_STREAMS_PER_CHANNEL``, default 50) and a new one opens when they are all full; a tenant
+    keeps its channel until its subscriber ends (:meth:`release`). :meth:`close` ends them all.
+    """
+
+    def __init__(
+        self, endpoint: str | None = None, tls: bool | None = None, *, streams_per_channel: int = 50
+    ):
+        self.endpoint = endpoint
+        self.tls = tls
+        self.streams_per_channel = max(1, streams_per_channel)
+        self._lock = threading.Lock()
+        self._channels: list[tuple[grpc.Channel, pb2_grpc.PubSubStub]] = []
+        self._users: list[set[int]] = []  # per channel: the tenants on it
+        self._closed = False
+
+    def stub(self, tenant_id: int) -> pb2_grpc.PubSubStub:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the listener's channels are closed")
+            for index, users in enumerate(self._users):
+                if tenant_id in users:
+                    return self._channels[index][1]
+            free = next(
+                (i for i, users in enumerate(self._users) if len(users) < self.streams_per_channel), None
+            )
+            if free is None:
+                channel = open_channel(self.endpoint, self.tls)
+                self._channels.append((channel, pb2_grpc.PubSubStub(channel)))
+                self._users.append(set())
+                free = len(self._channels) - 1
+            self._users[free].add(tenant_id)
+            return self._channels[free][1]
+
+    def release(self, tenant_id: int) -> None:
+        with self._lock:
+            for users in self._users:
+                users.discard(tenant_id)
+
+    @property
+    def open_channels(self) -> int:
+        return len(self._channels)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            channels, self._channels, self._users = self._channels, [], []
+        for channel, _ in channels:
+            channel.close()
 
 
 class DatabaseThreads:
@@ -274,8 +334,11 @@ class TenantSubscriber:
         db: DatabaseThreads | None = None,
         retention: timedelta = RETENTION,
         clock_skew: timedelta = CLOCK_SKEW,
+        owns: Owns | None = None,
+        channels: Channels | None = None,
     ) -> None:
         self.tenant_id = tenant_id
+        self.owns = owns
         self.handler = handler
         self.endpoint = endpoint
         self.tls = tls
@@ -284,6 +347,7 @@ class TenantSubscriber:
         self.schemas = schemas or SCHEMAS
         self.retention = retention
         self.clock_skew = clock_skew
+        self._channels = channels
         self._own_db = db is None
         self._db = db or DatabaseThreads(1, name=f"pubsub-db-tenant-{tenant_id}")
         self._stop = threading.Event()
@@ -322,8 +386,9 @@ class TenantSubscriber:
     def _run(self) -> None:
         failures = 0  # consecutive failed streams: the back-off
         refused = 0  # consecutive UNAUTHENTICATED answers without a stream that worked in between
-        channel = open_channel(self.endpoint, self.tls)
-        stub = pb2_grpc.PubSubStub(channel)
+        # The listener's shared channels (a few streams per connection), else one of our own.
+        channel = None if self._channels else open_channel(self.endpoint, self.tls)
+        stub = self._channels.stub(self.tenant_id) if self._channels else pb2_grpc.PubSubStub(channel)
         try:
             while not self._stop.is_set():
                 self._delivered = False
@@ -377,7 +442,10 @@ class TenantSubscriber:
                 self._note_error(error)
                 self._stop.wait(delay)
         finally:
-            channel.close()
+            if channel is not None:
+                channel.close()
+            if self._channels is not None:
+                self._channels.release(self.tenant_id)
             if self._own_db:
                 self._db.shutdown()
 
@@ -412,6 +480,13 @@ class TenantSubscriber:
         log.info("tenant %s: subscribed to %s from %s%s", self.tenant_id, topic, preset, since)
         try:
             for response in call:
+                if self.owns is not None and not self.owns(self.tenant_id):
+                    # Another listener process holds the tenant now (or soon): leave its events to it.
+                    log.info(
+                        "tenant %s: no longer held by this process; its subscription stops", self.tenant_id
+                    )
+                    self._stop.set()
+                    raise _Stop
                 if not self._delivered:  # the stream works: say so, and settle a possible gap
                     self._delivered = True
                     self._db.run(self._stream_started, topic)
@@ -686,27 +761,47 @@ def _replay_refused(exc: grpc.RpcError) -> bool:
 # --- all tenants ------------------------------------------------------------------------------------
 
 
+def receive_with_desk(tenant: Tenant, fields: dict) -> None:
+    """One platform event, handed to the tenant's desk (``relay.desks``), which records what it says."""
+    desk_for(tenant.salesforce).receive(fields)
+
+
 class Listener:
-    """One :class:`TenantSubscriber` per active tenant with a complete connection, kept in step with the
-    database by :meth:`sync` (called every ``refresh_seconds`` by :meth:`run`).
+    """One :class:`TenantSubscriber` per active tenant with a complete connection that this process holds
+    (``owns``, relay/salesforce/shards.py; None: every tenant), kept in step with the database by :meth:`sync`
+    (called every ``refresh_seconds`` by :meth:`run`). The ``pubsub`` agent feed of ``relay_listen``
+    (``relay.desks.base.AgentFeed``); ``handler`` defaults to the tenant's desk's ``receive``.
 
     All database work, the subscribers' and the tenant list's, runs on one :class:`DatabaseThreads` of
     ``db_threads`` threads (``RELAY_LISTENER_DB_THREADS``), so the listener holds at most that many
-    database connections. :meth:`shutdown` ends them; a listener runs once.
+    database connections, and the streams share a few gRPC channels (:class:`Channels`). :meth:`shutdown`
+    ends them; a listener runs once.
     """
 
     def __init__(
         self,
-        handler: EventHandler,
+        handler: EventHandler | None = None,
         *,
         refresh_seconds: float = 5.0,
         tenant_slugs: list[str] | None = None,
+        owns: Owns | None = None,
         db_threads: int | None = None,
+        max_backoff: float | None = None,
         **subscriber_options,
     ) -> None:
-        self.handler = handler
+        self.handler = handler or receive_with_desk
         self.refresh_seconds = refresh_seconds
         self.tenant_slugs = tenant_slugs
+        self.owns = owns
+        if max_backoff is not None:
+            subscriber_options.setdefault("backoff", Backoff(initial=1.0, maximum=max_backoff))
+        self.channels = Channels(
+            subscriber_options.get("endpoint"),
+            subscriber_options.get("tls"),
+            streams_per_channel=settings.RELAY_PUBSUB_STREAMS_PER_CHANNEL,
+        )
+        subscriber_options.setdefault("channels", self.channels)
+        subscriber_options.setdefault("owns", owns)
         self.subscriber_options = subscriber_options
         self.db = DatabaseThreads(
             settings.RELAY_LISTENER_DB_THREADS if db_threads is None else db_threads, name="pubsub-db"
@@ -719,6 +814,9 @@ class Listener:
         tenants = Tenant.objects.filter(active=True, salesforce__isnull=False).select_related("salesforce")
         if self.tenant_slugs:
             tenants = tenants.filter(slug__in=self.tenant_slugs)
+        if self.owns is not None:  # only the tenants this process holds (their secrets are decrypted on load)
+            owns = self.owns
+            tenants = tenants.filter(pk__in=[pk for pk in tenants.values_list("pk", flat=True) if owns(pk)])
         found = {}
         for tenant in tenants:
             connection = tenant.salesforce
@@ -770,3 +868,4 @@ class Listener:
             subscriber.join(timeout)
         self.subscribers.clear()
         self.db.shutdown(timeout)
+        self.channels.close()
