@@ -256,6 +256,48 @@ class SalesforceNotice(models.Model):
         return f"{self.get_kind_display()} for {self.message_id}"
 
 
+class TemplateHistoryImport(models.Model):
+    """Importing an agent's WhatsApp template into their Messaging Session (``outbound/template_history.py``):
+    one row per template, delivered on the one delivery engine. Each try is also a delivery attempt of the
+    message (action ``conversationHistory``); the sweep re-queues a pending row whose task was lost."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RECORDED = "recorded", "Recorded in Salesforce"
+        UNAVAILABLE = "unavailable", "Not available for this org"
+        SKIPPED = "skipped", "Skipped: not on a Messaging desk"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="history_import")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    internal_errors = models.PositiveSmallIntegerField(
+        default=0, help_text="Tries that failed on an error of Switchboard's own (RELAY_MAX_INTERNAL_ERRORS)."
+    )
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A worker trying it: one conditional UPDATE takes it until then; a dead worker's claim runs out.
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="relay_history_import_due",
+            ),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"History import of message {self.message_id}: {self.get_status_display()}"
+
+
 class ListenerCursor(models.Model):
     """Where the Pub/Sub subscription of a tenant stopped: resubscribing resumes after this replay id."""
 
