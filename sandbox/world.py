@@ -15,6 +15,7 @@ from .enhancedchat.state import EnhancedChatService
 from .faults import FaultBoard
 from .infobip.state import InfobipService
 from .pubsub.bus import EventBus
+from .pubsub.cdc import ChangeDataCapture
 from .salesforce.livechat_state import LiveChatService
 from .salesforce.messaging import MessagingService
 from .salesforce.org import OrgRegistry
@@ -43,6 +44,8 @@ class World:
         self.faults = FaultBoard()
         self.orgs = OrgRegistry()
         self.pubsub = EventBus(self)
+        self.cdc = ChangeDataCapture(self)  # /data/<Entity>ChangeEvent of each org's selected objects
+        self.orgs.on_add = self.cdc.attach
         self.messaging = MessagingService(self)
         self.livechat = LiveChatService(self)
         self.infobip = InfobipService(self)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import epoch
+from . import cdc
 from .avro import EventSchema
 
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ class Topic:
 
     @property
     def name(self) -> str:
-        return f"/event/{self.api_name}"
+        # Change Data Capture channels are /data/<Entity>ChangeEvent (sandbox/pubsub/cdc.py)
+        return f"/{'data' if cdc.entity_of(self.api_name) else 'event'}/{self.api_name}"
 
     def accepts(self, position: int) -> bool:
         """Whether a subscription may start after ``position`` without losing events."""
@@ -147,6 +149,11 @@ class EventBus:
 
     def _event_def(self, org_id: str, api_name: str):
         org = self.world.orgs.get(org_id)
+        entity = cdc.entity_of(api_name)
+        if entity is not None:  # a change event channel: open when the org selected the entity
+            if org is None or entity not in org.change_events:
+                raise UnknownTopic(f"/data/{api_name}")
+            return org, None
         event = org.platform_events.get(api_name) if org is not None else None
         if event is None:
             raise UnknownTopic(f"/event/{api_name}")
@@ -156,12 +163,20 @@ class EventBus:
         """The current schema of an org's platform event (rebuilt when its fields change)."""
         org, event = self._event_def(org_id, api_name)
         key = (org.org_id, api_name)
+        if event is None:  # a change event: its schema follows the object's fields
+            return self._register(key, self.world.cdc.schema(cdc.entity_of(api_name) or ""))
         schema = self._schemas.get(key)
         if schema is None or schema.field_names[2:] != list(event.fields):
             schema = EventSchema.build(org.org_id, api_name, event.fields)
             self._schemas[key] = schema
             self._schemas_by_id[schema.schema_id] = schema
             self._schema_orgs.setdefault(schema.schema_id, set()).add(org.org_id)
+        return schema
+
+    def _register(self, key: tuple[str, str], schema: EventSchema) -> EventSchema:
+        self._schemas[key] = schema
+        self._schemas_by_id[schema.schema_id] = schema
+        self._schema_orgs.setdefault(schema.schema_id, set()).add(key[0])
         return schema
 
     def schema_by_id(self, schema_id: str, org_id: str) -> EventSchema | None:
@@ -202,6 +217,11 @@ class EventBus:
         record["CreatedDate"] = int(time.time() * 1000)
         record["CreatedById"] = created_by_id
         return self.append(org_id, event_api_name, schema, schema.encode(record), event_id=None).replay_id
+
+    def append_change(self, org_id: str, api_name: str, schema: EventSchema, payload: bytes) -> None:
+        """Store a change event (sandbox/pubsub/cdc.py) on its /data/ channel."""
+        self._register((org_id, api_name), schema)
+        self.append(org_id, api_name, schema, payload, event_id=None)
 
     def append(
         self, org_id: str, api_name: str, schema: EventSchema, payload: bytes, *, event_id: str | None

@@ -51,7 +51,9 @@ FAULT_CODES = {
     503: grpc.StatusCode.UNAVAILABLE,
 }
 
-TOPIC_PATTERN = re.compile(r"/event/(?P<api_name>[A-Za-z][A-Za-z0-9_]*__e)")
+TOPIC_PATTERN = re.compile(
+    r"/event/(?P<api_name>[A-Za-z][A-Za-z0-9_]*__e)|/data/(?P<change>[A-Za-z][A-Za-z0-9_]*ChangeEvent)"
+)  # platform events, and Change Data Capture channels (sandbox/pubsub/cdc.py)
 MAX_BATCH = 100  # events per FetchResponse
 
 
@@ -118,7 +120,7 @@ class PubSubService(pb2_grpc.PubSubServicer):
         try:
             if match is None:
                 raise UnknownTopic(topic_name)
-            return self.bus.topic(caller.org.org_id, match["api_name"])
+            return self.bus.topic(caller.org.org_id, match["api_name"] or match["change"])
         except UnknownTopic:
             await self._fail(
                 context,

@@ -33,6 +33,10 @@ KEY_PREFIXES = {
     "LiveChatTranscript": "570",
     "LiveChatVisitor": "571",
     "ContentVersion": "068",
+    "ContentDocument": "069",
+    "ContentDocumentLink": "06A",
+    "FeedItem": "0D5",
+    "CaseComment": "00a",
     "ConnectedApplication": "0H4",
 }
 

@@ -11,6 +11,7 @@ import copy
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,6 +31,9 @@ class RecordStore:
     def __init__(self, ids: IdFactory) -> None:
         self.ids = ids
         self._rows: dict[str, dict[str, dict]] = {}
+        # Told of every change, (sobject, "CREATE"|"UPDATE"|"DELETE", row, values): Change Data Capture
+        # (sandbox/pubsub/cdc.py) publishes the org's selected objects' changes from it.
+        self.on_change: Callable[[str, str, dict, dict], None] | None = None
 
     def insert(self, sobject: str, fields: dict, *, record_id: str | None = None) -> dict:
         record_id = to18(record_id) if record_id else self.ids.new(sobject)
@@ -37,6 +41,8 @@ class RecordStore:
         row = {"Id": record_id, "CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now}
         row.update(copy.deepcopy(fields))
         self._rows.setdefault(sobject, {})[record_id] = row
+        if self.on_change is not None:
+            self.on_change(sobject, "CREATE", row, fields)
         return row
 
     def get(self, sobject: str, record_id: str) -> dict | None:
@@ -56,10 +62,15 @@ class RecordStore:
         row = self._rows[sobject][to18(record_id)]
         row.update(copy.deepcopy(fields))
         row["LastModifiedDate"] = row["SystemModstamp"] = sf_datetime()
+        if self.on_change is not None:
+            self.on_change(sobject, "UPDATE", row, fields)
         return row
 
     def delete(self, sobject: str, record_id: str) -> bool:
-        return self._rows.get(sobject, {}).pop(to18(record_id), None) is not None
+        row = self._rows.get(sobject, {}).pop(to18(record_id), None)
+        if row is not None and self.on_change is not None:
+            self.on_change(sobject, "DELETE", row, {})
+        return row is not None
 
     def all(self, sobject: str) -> list[dict]:
         return list(self._rows.get(sobject, {}).values())
@@ -169,6 +180,7 @@ class Org:
         self.records = RecordStore(IdFactory(pod=self.org_id[3:5]))
         self.connected_apps: dict[str, ConnectedApp] = {}
         self.platform_events: dict[str, PlatformEventDef] = {}
+        self.change_events: set[str] = set()  # objects selected for Change Data Capture, e.g. {"Case"}
         self.tokens: dict[str, IssuedToken] = {}
         self.records.insert("Organization", {"Name": name, "IsSandbox": is_sandbox}, record_id=self.org_id)
 
@@ -208,11 +220,14 @@ class Org:
 class OrgRegistry:
     def __init__(self) -> None:
         self._orgs: dict[str, Org] = {}
+        self.on_add: Callable[[Org], None] | None = None  # the world attaches Change Data Capture
 
     def add(self, org: Org) -> Org:
         if org.org_id in self._orgs:
             raise ValueError(f"org {org.org_id} exists")
         self._orgs[org.org_id] = org
+        if self.on_add is not None:
+            self.on_add(org)
         return org
 
     def get(self, org_id: str) -> Org | None:

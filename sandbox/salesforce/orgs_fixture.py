@@ -24,6 +24,7 @@ def create_org(world: World, spec: dict) -> Org:
             case_subject_required=bool(spec.get("case_subject_required", False)),
         )
     )
+    org.change_events = set(spec.get("change_data_capture", []))  # e.g. ["Case"]
     records = org.records
     for user in spec.get("users", []):
         records.insert(

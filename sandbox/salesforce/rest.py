@@ -408,6 +408,8 @@ def routes(world) -> list:
                         setattr(org, key, int(body[key]))
                 if "case_subject_required" in body:
                     org.case_subject_required = bool(body["case_subject_required"])
+                if "change_data_capture" in body:  # the objects selected for Change Data Capture
+                    org.change_events = {str(name) for name in body["change_data_capture"]}
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": f"bad settings: {exc}"}, status_code=400)
         return JSONResponse(
@@ -415,6 +417,7 @@ def routes(world) -> list:
                 "api_request_limit": org.api_request_limit,
                 "api_requests_used": org.api_requests_used,
                 "case_subject_required": org.case_subject_required,
+                "change_data_capture": sorted(org.change_events),
                 "token_lifetime_seconds": org.token_lifetime_seconds,
             }
         )

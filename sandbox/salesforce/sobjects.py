@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import epoch
-from . import schema
+from . import case_records, schema
 from .ids import KEY_PREFIXES, to18
 from .org import sf_datetime
 from .schema import DATA, FieldDef, ObjectDef
@@ -279,7 +279,10 @@ def create(ctx: Context, obj: ObjectDef, body) -> Answer:
         return sf_error(
             400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
         )
+    if refused := case_records.prepare(ctx, obj.name, row):  # the Cases desk's records (transcript, files)
+        return refused
     stored = ctx.org.records.insert(obj.name, row)
+    case_records.after_insert(ctx, obj.name, stored)
     return Answer(
         201,
         {"id": stored["Id"], "success": True, "errors": []},
