@@ -27,7 +27,7 @@ class Event:
         return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data)}\n\n".encode()
 
 
-@dataclass
+@dataclass(eq=False)  # each stream is itself (identity hash): kept in a set
 class Stream:
     org_id: str
     subject: str
