@@ -1,0 +1,317 @@
+"""The Cases desk against the sandbox's REST API and its Change Data Capture events, without a worker:
+the Case created once (Contact matched or created, routing owner, field mapping), the transcript exactly once
+(feed items or case comments, a lost answer adopted), status sync from CaseChangeEvent (texts, closing,
+replays), the reopen window, replies from the panel, and a Salesforce outage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from relay.desks.cases import CasesDesk, PanelReplyError, current_link, link_for_case, reply_from_panel
+from relay.desks.cases_models import CaseEntry, CaseLink
+from relay.desks.cases_transcript import sweep_transcripts
+from relay.errors import ExternalError
+from relay.models import Conversation, Message
+from tenants.models import RoutingRule, SalesforceConnection
+from tests.factories import make_account, make_sender
+from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
+    ORG_ID,
+    create_sandbox_org,
+    make_connected_tenant,
+    salesforce_urls,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CUSTOMER = "+447700900123"
+AGENT_NAME = "Ada Agent"
+
+
+class Org:
+    """The sandbox org as a test reads it (on the sandbox's loop)."""
+
+    def __init__(self, sandbox) -> None:
+        self.sandbox = sandbox
+
+    def rows(self, sobject: str, **equals) -> list[dict]:
+        org = self.sandbox.world.orgs.get(ORG_ID)
+        return self.sandbox.call(lambda: [dict(r) for r in org.records.filter(sobject, **equals)])
+
+    def id_of(self, sobject: str, **equals) -> str:
+        [row] = self.rows(sobject, **equals)
+        return row["Id"]
+
+    def change_events(self) -> list[dict]:
+        return self.sandbox.call(self.sandbox.world.pubsub.events, ORG_ID, "CaseChangeEvent")
+
+    def agent_updates(self, case_id: str, **fields) -> None:
+        """What an agent's save in the console does: the record changes (and its change event follows)."""
+        org = self.sandbox.world.orgs.get(ORG_ID)
+        values = dict(fields)
+        if "Status" in fields:
+            values["IsClosed"] = fields["Status"] == "Closed"
+            values["ClosedDate"] = "2026-12-03T10:00:00.000+0000" if values["IsClosed"] else None
+        self.sandbox.call(org.records.update, "Case", case_id, values)
+
+
+@pytest.fixture
+def org(sandbox, sim):
+    create_sandbox_org(sim)
+    sim.post(f"/__sim/orgs/{ORG_ID}/settings", json={"change_data_capture": ["Case"]})
+    return Org(sandbox)
+
+
+@pytest.fixture
+def tenant(org, salesforce_urls):  # noqa: F811
+    queue = org.id_of("Group", Name="Support")
+    tenant = make_connected_tenant(
+        salesforce_urls,
+        desk=SalesforceConnection.Desk.CASES,
+        case_default_queue_id=queue,
+        case_origins={"whatsapp": "WhatsApp"},
+        case_field_mapping={"Description": "Reached us on {channel} at {sender}"},
+        case_status_texts={"Working": "An agent is looking at your request."},
+    )
+    tenant.closing_text = "Thanks, your case is closed."
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def conversation(tenant):
+    sender = make_sender(make_account(tenant))
+    return Conversation.objects.create(
+        tenant=tenant, sender=sender, customer=CUSTOMER, customer_name="Jo Bloggs"
+    )
+
+
+def desk(tenant) -> CasesDesk:
+    return CasesDesk(SalesforceConnection.objects.select_related("tenant").get(tenant=tenant))
+
+
+def inbound(conversation: Conversation, text: str) -> Message:
+    now = timezone.now()
+    return Message.objects.create(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        direction=Message.Direction.INBOUND,
+        sequence=Message.objects.filter(conversation=conversation, direction="in").count() + 1,
+        kind="text",
+        text=text,
+        content={"kind": "text", "text": text},
+        provider="infobip",
+        provider_message_id=f"in-{text}",
+        expires_at=now + conversation.tenant.delivery_window,
+    )
+
+
+def deliver(tenant, conversation: Conversation, text: str) -> Message:
+    message = inbound(conversation, text)
+    desk(tenant).deliver(Message.objects.select_related("conversation__sender__account").get(pk=message.pk))
+    return message
+
+
+def replay_change_events(tenant, org: Org) -> None:
+    for event in org.change_events():
+        desk(tenant).receive(event)
+
+
+def test_the_first_message_creates_the_case_and_every_message_goes_on_it_once(tenant, conversation, org):
+    first = deliver(tenant, conversation, "My order 1234 never came")
+    [case] = org.rows("Case")
+    assert case["Subject"] == "WhatsApp: My order 1234 never came"
+    assert case["Origin"] == "WhatsApp" and case["SuppliedPhone"] == CUSTOMER
+    assert case["OwnerId"] == org.id_of("Group", Name="Support")  # no rule: the tenant's default queue
+    assert case["Description"] == "Reached us on WhatsApp at +447860099299"
+    [contact] = org.rows("Contact")  # none had the number: created from the channel's profile name
+    assert (contact["FirstName"], contact["LastName"], contact["MobilePhone"]) == ("Jo", "Bloggs", CUSTOMER)
+    assert case["ContactId"] == contact["Id"]
+    link = CaseLink.objects.get()
+    assert (link.case_id, link.case_number, link.contact_id) == (
+        case["Id"],
+        case["CaseNumber"],
+        contact["Id"],
+    )
+    assert link_for_case(tenant.pk, case["Id"][:15]) == link
+
+    desk(tenant).deliver(Message.objects.get(pk=first.pk))  # a retry of the same message
+    deliver(tenant, conversation, "Any news?")
+    feed = [row["Body"] for row in org.rows("FeedItem", ParentId=case["Id"])]
+    assert feed == [
+        "Customer Jo Bloggs (+447700900123) via WhatsApp:\nMy order 1234 never came",
+        "Customer Jo Bloggs (+447700900123) via WhatsApp:\nAny news?",
+    ]
+    assert len(org.rows("Case")) == 1 and len(org.rows("Contact")) == 1
+    assert Message.objects.get(pk=first.pk).status == Message.Status.DELIVERED
+
+
+def test_a_known_number_finds_its_contact_and_a_rule_routes_the_case(tenant, conversation, org, sandbox):
+    ids = sandbox.call(
+        lambda: sandbox.world.orgs.get(ORG_ID).records.insert(
+            "Contact", {"LastName": "Known", "Phone": CUSTOMER}
+        )
+    )
+    queue = org.id_of("Group", Name="Support")
+    agent = org.id_of("User", Username="ada@acme.test")
+    rule = RoutingRule.objects.create(
+        tenant=tenant, sender=conversation.sender, target_type=RoutingRule.Target.QUEUE, target_id=queue
+    )
+    deliver(tenant, conversation, "hello")
+    [case] = org.rows("Case")
+    assert case["ContactId"] == ids["Id"] and len(org.rows("Contact")) == 1
+    assert case["OwnerId"] == queue
+
+    # A sticky rule and a customer whose last Case an agent took: the next Case goes to that agent.
+    rule.sticky_agent = True
+    rule.save()
+    org.agent_updates(case["Id"], OwnerId=agent)
+    org.agent_updates(case["Id"], Status="Closed")
+    replay_change_events(tenant, org)
+    assert Conversation.objects.get(pk=conversation.pk).last_agent_id == agent
+    deliver(tenant, conversation, "me again")
+    newest = max(org.rows("Case"), key=lambda row: row["CaseNumber"])
+    assert newest["Id"] != case["Id"] and newest["OwnerId"] == agent
+
+
+def test_a_lost_answer_is_adopted_not_repeated(tenant, conversation, org, sandbox):
+    """The Case and the feed item were made but their answers never reached us (a timeout): the retry finds
+    them on the Case instead of making second ones."""
+    message = inbound(conversation, "hello there")
+    started = timezone.now()
+    core = sandbox.world.orgs.get(ORG_ID)
+    case = sandbox.call(
+        core.records.insert,
+        "Case",
+        {"Subject": "WhatsApp: hello there", "SuppliedPhone": CUSTOMER, "Status": "New"},
+    )
+    link = CaseLink.objects.create(
+        tenant=tenant, conversation=conversation, subject="WhatsApp: hello there", create_started_at=started
+    )
+    body = "Customer Jo Bloggs (+447700900123) via WhatsApp:\nhello there"
+    item = sandbox.call(
+        core.records.insert, "FeedItem", {"ParentId": case["Id"], "Body": body, "Type": "TextPost"}
+    )
+    CaseEntry.objects.create(tenant=tenant, message=message, case_link=link, started_at=started)
+
+    desk(tenant).deliver(Message.objects.get(pk=message.pk))
+    assert len(org.rows("Case")) == 1 and len(org.rows("FeedItem")) == 1
+    assert CaseLink.objects.get().case_id == case["Id"]
+    assert CaseEntry.objects.get().record_id == item["Id"]
+
+
+def test_case_comments_when_the_admin_chose_them(tenant, conversation, org):
+    SalesforceConnection.objects.filter(tenant=tenant).update(case_transcript="comment")
+    deliver(tenant, conversation, "x" * 5000)  # longer than a comment takes: cut, never refused
+    [comment] = org.rows("CaseComment")
+    assert len(comment["CommentBody"]) == 4000 and comment["CommentBody"].endswith("…")
+    assert comment["IsPublished"] is False and not org.rows("FeedItem")
+
+
+def test_status_changes_reach_the_customer_once_and_closing_ends_the_conversation(tenant, conversation, org):
+    deliver(tenant, conversation, "help")
+    case_id = CaseLink.objects.get().case_id
+    org.agent_updates(case_id, Status="Working")
+    org.agent_updates(case_id, Status="Closed")
+    for _ in range(2):  # a listener restart replays what it had not acknowledged: nothing happens twice
+        replay_change_events(tenant, org)
+
+    texts = list(
+        Message.objects.filter(direction=Message.Direction.OUTBOUND)
+        .order_by("sequence")
+        .values_list("text", flat=True)
+    )
+    assert texts == ["An agent is looking at your request.", "Thanks, your case is closed."]
+    link = CaseLink.objects.get()
+    assert link.is_closed and link.status == "Closed" and link.closed_at is not None
+    assert Conversation.objects.get(pk=conversation.pk).status == Conversation.Status.CLOSED
+    # Both texts are on the Case's transcript too, once each.
+    bodies = [row["Body"] for row in org.rows("FeedItem", ParentId=case_id)]
+    assert bodies.count("Switchboard to the customer:\nThanks, your case is closed.") == 1
+
+
+def test_a_customer_writing_after_the_close_reopens_within_the_window_else_a_new_case(
+    tenant, conversation, org
+):
+    SalesforceConnection.objects.filter(tenant=tenant).update(case_reopen_hours=24)
+    deliver(tenant, conversation, "first")
+    first_case = CaseLink.objects.get().case_id
+    org.agent_updates(first_case, Status="Closed")
+    replay_change_events(tenant, org)
+
+    deliver(tenant, conversation, "one more thing")
+    [case] = org.rows("Case")
+    assert case["Id"] == first_case and case["Status"] == "New" and case["IsClosed"] is False
+    link = current_link(conversation)
+    assert link.case_id == first_case and not link.is_closed and link.reopened_count == 1
+
+    org.agent_updates(first_case, Status="Closed")
+    replay_change_events(tenant, org)
+    CaseLink.objects.filter(pk=link.pk).update(closed_at=timezone.now() - timedelta(hours=25))
+    deliver(tenant, conversation, "and again")
+    assert len(org.rows("Case")) == 2
+    assert current_link(conversation).case_id != first_case
+    assert CaseLink.objects.filter(conversation=conversation).count() == 2
+
+
+def test_a_reply_from_the_panel_is_sent_and_written_on_the_case(tenant, conversation, org):
+    deliver(tenant, conversation, "hi")
+    agent = org.id_of("User", Username="ada@acme.test")
+    message = reply_from_panel(
+        conversation, agent, "On its way!", choices=["Thanks", "Where is it?"], user_name=AGENT_NAME
+    )
+    assert message.direction == Message.Direction.OUTBOUND and message.kind == "choices"
+    assert [b["title"] for b in message.content["buttons"]] == ["Thanks", "Where is it?"]
+    assert message.content["agent"] == {"id": agent, "name": AGENT_NAME}
+    assert Conversation.objects.get(pk=conversation.pk).last_agent_id == agent
+    entry = CaseEntry.objects.get(message=message)  # written by the task (eager in tests) after commit
+    assert entry.written_at is not None
+    [row] = org.rows("FeedItem", Id=entry.record_id)
+    assert row["Body"] == "Agent Ada Agent:\nOn its way!\n• Thanks\n• Where is it?"
+
+
+@pytest.mark.parametrize(
+    ("user", "text", "kwargs", "says"),
+    [
+        ("not-an-id", "hi", {}, "not a Salesforce user"),
+        ("00G000000000001", "hi", {}, "not a Salesforce user"),  # a queue's id
+        (None, "   ", {}, "Write a reply"),
+        (None, "x" * 4097, {}, "at most 4096"),
+        (None, "pick", {"choices": ["x" * 81]}, "Quick replies"),
+        (None, "pick", {"choices": [str(n) for n in range(11)]}, "Quick replies"),
+        (None, "", {"attachment": {"media_url": "file:///etc/passwd"}}, "no link"),
+    ],
+)
+def test_a_reply_the_panel_cannot_send_stores_nothing(tenant, conversation, org, user, text, kwargs, says):
+    deliver(tenant, conversation, "hi")
+    agent = user or org.id_of("User", Username="ada@acme.test")
+    with pytest.raises(PanelReplyError, match=says):
+        reply_from_panel(conversation, agent, text, **kwargs)
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+
+
+def test_a_salesforce_outage_delays_and_loses_nothing(tenant, conversation, org, sim):
+    fault = sim.post("/__sim/faults", json={"service": "core", "path": "sobjects", "outage": True}).json()[
+        "id"
+    ]
+    message = inbound(conversation, "are you there?")
+    with pytest.raises(ExternalError) as raised:
+        desk(tenant).deliver(Message.objects.get(pk=message.pk))
+    assert not raised.value.permanent and not org.rows("Case")
+    sim.delete(f"/__sim/faults/{fault}")
+    desk(tenant).deliver(Message.objects.get(pk=message.pk))
+    assert len(org.rows("Case")) == 1 and len(org.rows("FeedItem")) == 1
+
+    # An agent's reply while Salesforce is away: sent to the customer now, on the Case once it is back.
+    fault = sim.post("/__sim/faults", json={"service": "core", "path": "sobjects", "outage": True}).json()[
+        "id"
+    ]
+    reply = reply_from_panel(conversation, org.id_of("User", Username="ada@acme.test"), "Yes!")
+    entry = CaseEntry.objects.get(message=reply)
+    assert entry.written_at is None and entry.attempts == 1 and entry.next_attempt_at is not None
+    sim.delete(f"/__sim/faults/{fault}")
+    CaseEntry.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
+    assert sweep_transcripts() == 1
+    entry.refresh_from_db()
+    assert entry.written_at is not None and len(org.rows("FeedItem")) == 2
