@@ -23,7 +23,7 @@ from starlette.routing import Route
 from ..salesforce.messaging import now_ms
 from ..salesforce.org import Org
 from . import checks, tokens
-from .state import ApiError, ChatState, EnhancedChatService
+from .state import ApiError, ChatState, Deployment, EnhancedChatService
 
 PREFIX = "/sim/scrt/iamessage/api/v2"
 MAX_FILE_BYTES = 5 * 1024 * 1024  # undocumented; what Salesforce's clients enforce (sandbox/README.md)
@@ -85,7 +85,7 @@ def routes(world) -> list:
 
     def token_answer(org: Org, token: tokens.AccessToken, device_id: str | None = None) -> JSONResponse:
         deployment = service.deployment(org, token.deployment)
-        context = {
+        context: dict = {
             "configuration": {
                 "embeddedServiceConfig": {
                     "name": token.deployment,
@@ -102,10 +102,10 @@ def routes(world) -> list:
         last = service.events.last_id(org.org_id, token.subject)
         return JSONResponse({"accessToken": token.value, "lastEventId": str(last), "context": context})
 
-    def token_request(data: dict) -> tuple[Org, object, str | None]:
+    def token_request(data: dict) -> tuple[Org, Deployment, str | None]:
         """Org and deployment of an access-token request, checked in the documented field order."""
-        org_id = checks.string(data, "orgId", pattern=checks.ORG_ID15_RE)
-        name = checks.string(data, "esDeveloperName", pattern=checks.DEVELOPER_NAME_RE)
+        org_id = checks.required_string(data, "orgId", checks.ORG_ID15_RE)
+        name = checks.required_string(data, "esDeveloperName", checks.DEVELOPER_NAME_RE)
         version = data.get("capabilitiesVersion")
         if not isinstance(version, str) or not version.strip() or len(version) > 16:
             raise ApiError(400, "capabilitiesVersion is required.")
@@ -154,9 +154,7 @@ def routes(world) -> list:
         return token_answer(org, token, device_id)
 
     async def continuation_token(request: Request, org: Org, token: tokens.AccessToken) -> Response:
-        deployment = service.deployment(org, token.deployment)
-        if deployment is None:
-            raise ApiError(401, "Invalid access token.")
+        deployment = token_deployment(org, token)
         service.take_token_budget(org)
         renewed = service.issue_token(org, deployment, token.subject, verified=token.verified)
         return token_answer(org, renewed)
@@ -165,6 +163,12 @@ def routes(world) -> list:
         token.revoked = True
         service.events.drop(token=token.value)
         return Response(status_code=204)
+
+    def token_deployment(org: Org, token: tokens.AccessToken) -> Deployment:
+        deployment = service.deployment(org, token.deployment)
+        if deployment is None:  # removed since the token was issued (reset)
+            raise ApiError(401, "Invalid access token.")
+        return deployment
 
     def same_deployment(token: tokens.AccessToken, name: str | None) -> None:
         if name is not None and name != token.deployment:
@@ -176,7 +180,7 @@ def routes(world) -> list:
         name = checks.string(data, "esDeveloperName", pattern=checks.DEVELOPER_NAME_RE)
         same_deployment(token, name)
         checks.string(data, "language", required=False)
-        deployment = service.deployment(org, token.deployment)
+        deployment = token_deployment(org, token)
         taken, ignored = checks.routing_attributes(data, deployment.prechat_fields)
         service.create_conversation(org, deployment, token, conversation_id, taken, ignored)
         return JSONResponse({}, status_code=201)
@@ -254,7 +258,7 @@ def routes(world) -> list:
 
     def admit(org: Org, chat: ChatState, token: tokens.AccessToken, data: dict) -> tuple[dict, bool]:
         """Check a message's routing fields and take its place in the rate limit, before anything changes."""
-        deployment = service.deployment(org, token.deployment)
+        deployment = token_deployment(org, token)
         taken, _ignored = checks.routing_attributes(data, deployment.prechat_fields)
         new_session = checks.flag(data, "isNewMessagingSession")
         take_message_budget(org, chat)

@@ -43,6 +43,12 @@ async def json_object(request: Request) -> dict:
     return data
 
 
+def required_string(data: dict, name: str, pattern: re.Pattern | None = None) -> str:
+    value = string(data, name, pattern=pattern)
+    assert value is not None  # string() raises when a required field is missing
+    return value
+
+
 def string(data: dict, name: str, *, required: bool = True, pattern: re.Pattern | None = None) -> str | None:
     value = data.get(name)
     if value is None or value == "":
@@ -54,7 +60,7 @@ def string(data: dict, name: str, *, required: bool = True, pattern: re.Pattern 
     return value
 
 
-def conversation_id(value: str) -> str:
+def conversation_id(value: object) -> str:
     if not isinstance(value, str) or not LOWER_UUID_RE.match(value):
         raise ApiError(400, "conversationId must be a UUID in lowercase.")
     return value
@@ -76,7 +82,8 @@ def routing_attributes(data: dict, allowed: list[str] | None) -> tuple[dict, dic
         return {}, {}
     if not isinstance(attributes, dict):
         raise ApiError(400, "routingAttributes must be an object.")
-    taken, ignored = {}, {}
+    taken: dict = {}
+    ignored: dict = {}
     for key, value in attributes.items():
         if not key or len(key) > 255:
             raise ApiError(400, "routingAttributes has an invalid field name.")
@@ -110,7 +117,7 @@ def message(data: dict) -> dict:
             raise ApiError(400, "message.staticContent.text is required.")
         if len(text) > MAX_TEXT_CHARS:
             raise ApiError(400, f"message.staticContent.text is longer than {MAX_TEXT_CHARS} characters.")
-        content = {"staticContent": {"formatType": "Text", "text": text}}
+        content: dict = {"staticContent": {"formatType": "Text", "text": text}}
     elif kind == "ChoicesResponseMessage":
         response = message.get("choicesResponse")
         options = response.get("selectedOptions") if isinstance(response, dict) else None

@@ -33,6 +33,8 @@ def routes(world) -> list:
         body = await read_json(request)
         if isinstance(body, JSONResponse):
             return body
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
         try:
             deployment = service.add_deployment(org, body)
         except (KeyError, TypeError, ValueError) as exc:

@@ -45,11 +45,13 @@ class EventLog:
         self._last_id = 0
         self._events: dict[tuple[str, str], deque[Event]] = {}
         self.streams: set[Stream] = set()
+        self._listening: dict[tuple[str, str], set[Stream]] = {}  # (org, subject) -> its open streams
 
     def reset(self) -> None:
         for stream in list(self.streams):
             stream.drop()
         self.streams.clear()
+        self._listening.clear()
         self._events.clear()  # ids keep growing: a client's old Last-Event-Id never names a new event
 
     def last_id(self, org_id: str, subject: str) -> int:
@@ -60,9 +62,8 @@ class EventLog:
         self._last_id += 1
         event = Event(self._last_id, event_type, data)
         self._events.setdefault((org_id, subject), deque(maxlen=RETAINED_EVENTS)).append(event)
-        for stream in self.streams:
-            if stream.org_id == org_id and stream.subject == subject:
-                stream.queue.put_nowait(event)
+        for stream in self._listening.get((org_id, subject), ()):
+            stream.queue.put_nowait(event)
         return event
 
     def since(self, org_id: str, subject: str, after: int) -> list[Event]:
@@ -78,10 +79,16 @@ class EventLog:
             for event in self.since(org_id, subject, after):
                 stream.queue.put_nowait(event)
         self.streams.add(stream)
+        self._listening.setdefault((org_id, subject), set()).add(stream)
         return stream
 
     def close(self, stream: Stream) -> None:
         self.streams.discard(stream)
+        listening = self._listening.get((stream.org_id, stream.subject))
+        if listening is not None:
+            listening.discard(stream)
+            if not listening:
+                del self._listening[(stream.org_id, stream.subject)]
 
     def drop(self, *, org_id: str | None = None, token: str | None = None) -> int:
         """End open streams (of one org, or opened with one token); returns how many."""
@@ -92,7 +99,7 @@ class EventLog:
         ]
         for stream in dropped:
             stream.drop()
-            self.streams.discard(stream)
+            self.close(stream)
         return len(dropped)
 
     def counts(self) -> dict[str, int]:
