@@ -271,3 +271,4 @@ class ListenerCursorAdmin(TenantScopedAdmin):
 
 from .desks import livechat_admin as _livechat_admin  # noqa: E402, F401 - the Legacy Chat admin pages
 from .handover import admin as _handover_admin  # noqa: E402, F401 - registers the handover admin pages
+from .salesforce import shard_admin as _shard_admin  # noqa: E402, F401, I001 - relay_listen processes and leases
