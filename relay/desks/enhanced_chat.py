@@ -111,6 +111,18 @@ class EnhancedChatDesk(Desk):
 
     # --- agent → customer -----------------------------------------------------------------------------------
 
+    def acknowledge(self, conversation: Conversation, items: list[tuple[str, str, int]]) -> None:
+        """The provider's delivery and read reports of agent messages (relay/outbound/notices.py), as the
+        end user's acknowledgements: ``(entry identifier, "Delivered" | "Read", time in ms)``, at most 25."""
+        session = EnhancedChatSession.objects.filter(conversation=conversation).order_by("-pk").first()
+        if session is None:
+            raise ExternalError("No Enhanced Chat conversation to acknowledge in.", permanent=True)
+        acks = [
+            (stable_id("ack", entry, kind), "Read" if kind == "Read" else "Delivery", entry)
+            for entry, kind, _at in items
+        ]
+        self.api.acknowledge(fresh_token(session, self.api), session.conversation_uuid, acks)
+
     def receive(self, event: dict) -> None:
         """One stream event of a conversation: ``{"session": pk, "id", "event", "data"}`` (enhanced_chat_feed)."""
         record_event(event["session"], event.get("id", ""), event.get("event", ""), event.get("data", ""))

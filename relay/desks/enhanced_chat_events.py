@@ -130,7 +130,7 @@ def _record_message(session: EnhancedChatSession, entry: dict, payload: dict) ->
     for index, content in enumerate(agent_content.render(payload.get("abstractMessage")).contents):
         entry_id = identifier if index == 0 else f"{identifier}#{index}"
         content["agent"] = agent
-        content["enhanced_chat_entry"] = identifier  # what an acknowledgement names
+        content["entry_identifier"] = identifier  # what the delivery and read acknowledgements name
         queue_outbound(
             session.conversation, content, salesforce_entry_id=bounded_id(f"ec:{entry_id}", _ENTRY_ID_LENGTH)
         )

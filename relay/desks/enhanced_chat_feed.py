@@ -117,8 +117,9 @@ class EnhancedChatFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._stopped = threading.Event()
-        #: Streams connected right now (a figure for the benchmark and the log).
+        #: Streams connected right now, and session list reads done (figures for the benchmark and tests).
         self.connected = 0
+        self.refreshes = 0
 
     # --- the contract ---------------------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class EnhancedChatFeed:
                     await self._refresh(client)
                 except Exception:  # noqa: BLE001 - the database may be away for a moment; try again
                     log.exception("could not read the open Enhanced Chat conversations")
+                self.refreshes += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.refresh_seconds)
         finally:

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
+from ..desks.registry import desk_for
 from ..errors import ExternalError
 from ..lines import engine
 from ..lines.attempts import attempts_for, describe_internal_error, record_internal_error
@@ -137,9 +138,14 @@ def _send_acks(acks: list[tuple[SalesforceNotice, tuple[str, str, int]]]):
     conversation = first.conversation
     try:
         with attempts_for([(n.message, _action(n)) for n in notices], target="salesforce"):
-            InteractionClient(first.tenant.salesforce).acknowledge(
-                conversation.salesforce_conversation_id, conversation.customer, [item for _, item in acks]
-            )
+            items = [item for _, item in acks]
+            desk = desk_for(first.tenant.salesforce)
+            if hasattr(desk, "acknowledge"):  # a desk with its own acknowledgements (Enhanced Chat)
+                desk.acknowledge(conversation, items)
+            else:
+                InteractionClient(first.tenant.salesforce).acknowledge(
+                    conversation.salesforce_conversation_id, conversation.customer, items
+                )
     except ExternalError as exc:
         return _failed_try(notices, exc)
     except Exception as exc:  # noqa: BLE001 - an error of ours in the call itself: counted on each notice
@@ -152,6 +158,9 @@ def _send_acks(acks: list[tuple[SalesforceNotice, tuple[str, str, int]]]):
 def _send_failed(notice: SalesforceNotice) -> None:
     message = notice.message
     conversation = message.conversation
+    desk = desk_for(message.tenant.salesforce)
+    if hasattr(desk, "acknowledge"):  # such a desk's API has no delivery failure to tell: the row says it
+        return
     with attempts_for([(message, _action(notice))], target="salesforce"):
         InteractionClient(message.tenant.salesforce).send_delivery_failed(
             to=conversation.sender.channel_address_identifier,

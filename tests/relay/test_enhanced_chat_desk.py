@@ -167,3 +167,21 @@ def test_the_live_check_names_the_wrong_value(sandbox, org):
     assert set(check_enhanced_chat(f"{sandbox.base_url}/sim/nowhere", ORG_ID, DEPLOYMENT).errors) == {
         "scrt_url"
     }
+
+
+def test_the_customers_delivery_and_read_reports_become_acknowledgements(conversation, org):
+    desk(conversation).deliver(inbound(conversation, "hello"))
+    session = EnhancedChatSession.objects.get()
+    org.accept(session.conversation_uuid)
+    org.reply(session.conversation_uuid, "Hi, Ada here")
+    agent_entry = next(
+        e for e in org.conversation(session.conversation_uuid)["entries"] if e.get("text") == "Hi, Ada here"
+    )
+    entry = agent_entry["identifier"]
+    items = [(entry, "Delivered", 1), (entry, "Read", 2)]
+    desk(conversation).acknowledge(conversation, items)
+    desk(conversation).acknowledge(conversation, items)  # a retry after a lost answer: the same acknowledgements
+    acknowledged = next(
+        e for e in org.conversation(session.conversation_uuid)["entries"] if e.get("identifier") == entry
+    )
+    assert [a["type"] for a in acknowledged["acknowledgements"]] == ["Delivered", "Read"]

@@ -156,7 +156,7 @@ def test_agent_messages_are_recorded_once_echoes_skipped_and_the_place_kept(sess
     assert session.last_event_id == "6"
     message = Message.objects.get(conversation=session.conversation, direction=Message.Direction.OUTBOUND)
     assert message.content["agent"] == {"id": "005000000000001", "name": "Ada Agent"}
-    assert message.content["enhanced_chat_entry"] == "e-2"
+    assert message.content["entry_identifier"] == "e-2"
 
 
 def test_the_agent_joining_makes_the_next_conversation_sticky(session):
