@@ -87,10 +87,11 @@ def scenario_rows(results: dict) -> list[str]:
         "| outbound e2e p50 / p95 / p99 ms (at rate) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, run in [("baseline", base), *results.get("scenarios", {}).items()]:
+    tight = results.get("baseline_tight") or {}
+    for name, run in [("baseline", base), ("tight baseline", tight), *results.get("scenarios", {}).items()]:
         if not run:
             continue
-        lines.append(_row(name, run, base if name != "baseline" else None))
+        lines.append(_row(name, run, base if "baseline" not in name else None))
     return lines
 
 
@@ -122,7 +123,11 @@ def _row(name: str, run: dict, base: dict | None) -> str:
 
 
 def _runs(results: dict) -> list[tuple[str, dict]]:
-    return [("baseline", results.get("baseline") or {}), *results.get("scenarios", {}).items()]
+    return [
+        ("baseline", results.get("baseline") or {}),
+        ("tight baseline", results.get("baseline_tight") or {}),
+        *results.get("scenarios", {}).items(),
+    ]
 
 
 def _columns(tables: list[dict]) -> list[str]:
@@ -161,6 +166,56 @@ def cpu_rows(results: dict) -> list[str]:
     return lines
 
 
+# The processes that are Switchboard's work (the sandbox, the baselines and the load generator are not).
+PRODUCT_ROLES = ("web", "worker", "listener", "beat", "postgresql", "redis")
+BASELINES = (("baseline", "baseline (httpx, Starlette)"), ("baseline_tight", "tight baseline (aiohttp)"))
+
+
+def product_cpu(cpu: dict[str, float]) -> float:
+    return sum(ms for role, ms in cpu.items() if role.startswith(PRODUCT_ROLES))
+
+
+def baseline_cpu(cpu: dict[str, float]) -> float:
+    return sum(ms for role, ms in cpu.items() if role.startswith("baseline"))
+
+
+def work_rows(results: dict) -> list[str]:
+    """All the work of a message, per burst: Switchboard's CPU (every process of it, PostgreSQL and Redis
+    included; the simulator and the load generator apart) and what it did."""
+    lines = [
+        "| burst | Switchboard CPU ms | × httpx baseline | × tight baseline | SQL statements | Celery tasks run "
+        "| task publishes | Redis commands | HTTP calls |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    bases = {
+        key: {
+            phase: baseline_cpu(
+                ((results.get(key) or {}).get(f"{phase}_burst") or {}).get("cpu_ms_per_message") or {}
+            )
+            for phase in ("inbound", "outbound")
+        }
+        for key, _ in BASELINES
+    }
+    for name, run in results.get("scenarios", {}).items():
+        for phase in ("inbound", "outbound"):
+            figures = run.get(f"{phase}_burst") or {}
+            cpu = product_cpu(figures.get("cpu_ms_per_message") or {})
+            work = figures.get("work_per_message") or {}
+            if not cpu:
+                continue
+            ratios = [f"{cpu / bases[k][phase]:.0f}×" if bases[k][phase] else "–" for k, _ in BASELINES]
+            lines.append(
+                f"| {name}, {phase} | {cpu:.1f} | {ratios[0]} | {ratios[1]} | {work.get('sql', '–')} "
+                f"| {work.get('tasks', '–')} | {work.get('published', '–')} | {work.get('redis', '–')} "
+                f"| {work.get('http', '–')} |"
+            )
+    for key, label in BASELINES:
+        for phase in ("inbound", "outbound"):
+            if bases[key][phase]:
+                lines.append(f"| {label}, {phase} | {bases[key][phase]:.1f} | | | | | | | |")
+    return lines
+
+
 def targets(results: dict) -> list[str]:
     """Where the primary scenario stands against the issue's goals."""
     primary = results.get("scenarios", {}).get(results.get("primary", ""), {})
@@ -189,6 +244,24 @@ def targets(results: dict) -> list[str]:
         burst is not None and burst >= 500,
         f"{fmt_rate(burst)} msg/s",
     )
+    # Issue 16: all the work of a message (its reports and acknowledgements included).
+    for direction, what, cpu_goal, sql_goal in (("inbound", "customer", 6, 5), ("outbound", "agent", 12, 10)):
+        figures = primary.get(f"{direction}_burst") or {}
+        cpu = product_cpu(figures.get("cpu_ms_per_message") or {}) or None
+        work = figures.get("work_per_message") or {}
+        add(
+            f"{what} message <= {cpu_goal} CPU ms",
+            cpu,
+            cpu is not None and cpu <= cpu_goal,
+            f"{cpu or 0:.1f} ms",
+        )
+        sql = work.get("sql")
+        add(
+            f"{what} message <= {sql_goal} SQL statements", sql, sql is not None and sql <= sql_goal, f"{sql}"
+        )
+        if direction == "outbound":
+            tasks = work.get("tasks")
+            add("agent message <= 1.5 Celery tasks", tasks, tasks is not None and tasks <= 1.5, f"{tasks}")
     for direction in ("inbound", "outbound"):
         ours = (primary.get(f"{direction}_burst") or {}).get("throughput")
         bare = (base.get(f"{direction}_burst") or {}).get("throughput")
@@ -220,6 +293,11 @@ def render(results: dict) -> str:
         " process of those servers):",
         "",
         *cpu_rows(results),
+        "",
+        "All the work of a message (measured until its reports and acknowledgements were done), per delivered"
+        " message of each burst; × baseline: Switchboard's CPU over the bare relay's own process's:",
+        "",
+        *work_rows(results),
         "",
         "Targets (primary scenario: " + str(results.get("primary")) + "):",
         "",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from . import report
+from . import counters, report
 from .load import RawHTTP
 from .stack import (
     PYTHON,
@@ -80,12 +80,15 @@ class Bench:
         self.stack = Stack(
             StackConfig(
                 name=args.name,
-                database="switchboard_bench",
+                database=args.database,
                 broker_db=args.redis_db,
                 cache_db=args.redis_db + 1,
+                # Its own Redis, so the commands counted are the product's alone.
+                dedicated_redis=True,
                 workers=args.workers,
                 worker_threads=args.worker_threads,
                 web_workers=args.web_workers,
+                count_work=True,
             )
         )
         self.tenants: list[BenchTenant] = [bench_tenant(i) for i in range(max(args.tenants))]
@@ -234,11 +237,14 @@ class Bench:
             target, convs, f"{tag}-in-rate", messages=int(args.rate * args.duration), rate=args.rate
         )
         self.log(f"{name}: inbound burst of {args.burst}")
-        before = cpu_by_role(self.stack)
+        self.settle(name)
+        before, work = cpu_by_role(self.stack), self.work_done()
         result["inbound_burst"] = self.inbound_phase(
             target, convs, f"{tag}-in-burst", messages=args.burst, rate=None, concurrency=args.concurrency
         )
+        self.settle(name)  # everything the burst caused is counted, not only what was done on arrival
         result["inbound_burst"]["cpu_ms_per_message"] = self.cpu_per_message(before, result["inbound_burst"])
+        result["inbound_burst"]["work_per_message"] = self.work_per_message(work, result["inbound_burst"])
         if args.outbound:
             subset = convs[: args.outbound_conversations]
             result["outbound_tenants"] = len({c["tenant"] for c in subset})
@@ -250,12 +256,19 @@ class Bench:
                 targets, f"{tag}-out-rate", messages=int(args.rate * args.duration), rate=args.rate
             )
             self.log(f"{name}: outbound burst of {args.burst}")
-            before = cpu_by_role(self.stack)
+            self.settle(name)
+            before, work = cpu_by_role(self.stack), self.work_done()
             result["outbound_burst"] = self.outbound_phase(
                 targets, f"{tag}-out-burst", messages=args.burst, rate=None, concurrency=args.concurrency
             )
+            # The phone has the messages; their delivery and read reports, and Salesforce's
+            # acknowledgements, are still to come: counted too.
+            self.settle(name)
             result["outbound_burst"]["cpu_ms_per_message"] = self.cpu_per_message(
                 before, result["outbound_burst"]
+            )
+            result["outbound_burst"]["work_per_message"] = self.work_per_message(
+                work, result["outbound_burst"]
             )
         if self.sampler:
             peaks = self.sampler.window_peak(started, time.time())
@@ -263,6 +276,53 @@ class Bench:
             result["memory_mib"] = {role: kib / 1024 for role, kib in sorted(peaks.items())}
         self.log(f"{name}: done in {time.time() - started:.0f} s: {_brief(result)}")
         return result
+
+    def settle(self, name: str, timeout: float = 180) -> None:
+        """Wait until the product has nothing left to do: no pending message or notice, every agent message
+        read (or failed) on the phone, so its reports were handled, and an empty broker queue."""
+        from relay.models import Message, SalesforceNotice
+
+        def idle() -> bool:
+            queued = self.stack.redis_cli("-n", str(self.stack.config.broker_db), "llen", "celery").stdout
+            return (
+                queued.strip() in ("", "0")
+                and not Message.objects.filter(status=Message.Status.PENDING).exists()
+                and not SalesforceNotice.objects.filter(status=SalesforceNotice.Status.PENDING).exists()
+                and not Message.objects.filter(
+                    direction=Message.Direction.OUTBOUND,
+                    status__in=[Message.Status.SENT, Message.Status.DELIVERED],
+                    content__system__isnull=True,
+                ).exists()
+            )
+
+        deadline = time.monotonic() + timeout
+        while not idle():
+            if time.monotonic() > deadline:
+                self.log(f"{name}: work still pending after {timeout:.0f} s; measuring anyway")
+                return
+            time.sleep(0.5)
+        time.sleep(1)  # the last task's bookkeeping after its final row
+
+    def work_done(self) -> dict[str, int]:
+        """What the product's processes counted so far (bench/counters.py), and its Redis's commands."""
+        time.sleep(0.6)  # each process writes its counts every half second
+        done = counters.totals(self.stack.counters)
+        stats = self.stack.redis_cli("info", "commandstats").stdout
+        commands = 0
+        for line in stats.splitlines():
+            name, _, rest = line.partition(":")
+            # The benchmark's own queue sampling (llen) and these readings (info) are not the product's.
+            if name.startswith("cmdstat_") and name not in ("cmdstat_llen", "cmdstat_info", "cmdstat_ping"):
+                commands += int(rest.split(",")[0].split("=")[1])
+        done["redis"] = commands
+        return done
+
+    def work_per_message(self, before: dict[str, int], figures: dict) -> dict[str, float]:
+        after = self.work_done()
+        delivered = figures.get("delivered") or 0
+        if not delivered:
+            return {}
+        return {kind: round((after[kind] - before.get(kind, 0)) / delivered, 2) for kind in after}
 
     def cpu_per_message(self, before: dict[str, float], figures: dict) -> dict[str, float]:
         """CPU milliseconds each role spent per delivered message of a burst: where the machine's time
@@ -294,6 +354,7 @@ class Bench:
             self.sampler = MemorySampler(stack, interval=0.5).start()
             if args.baseline:
                 self.results["baseline"] = self.run_baseline(private_key)
+                self.results["baseline_tight"] = self.run_baseline(private_key, tight=True)
             self.log("starting the product: gunicorn, workers, beat, listener")
             create_in_switchboard(self.tenants, stack.sandbox_url, private_key, certificate)
             stack.start_product()
@@ -320,10 +381,13 @@ class Bench:
     def save(self) -> None:
         (self.stack.var / "results.json").write_text(json.dumps(self.results, indent=1))
 
-    def run_baseline(self, private_key: str) -> dict:
+    def run_baseline(self, private_key: str, *, tight: bool = False) -> dict:
+        """The bare relay (bench/baseline.py) on Starlette and httpx, or (``tight``) on aiohttp."""
         stack, args = self.stack, self.args
         port = free_port()
+        role = "baseline-tight" if tight else "baseline"
         config = {
+            "tight": tight,
             "port": port,
             "sandbox_url": stack.sandbox_url,
             "grpc_target": f"127.0.0.1:{stack.grpc_port}",
@@ -331,13 +395,13 @@ class Bench:
             "private_key": private_key,
             "tenants": [self.tenants[0].as_dict()],
         }
-        config_path = stack.var / "baseline.json"
+        config_path = stack.var / f"{role}.json"
         config_path.write_text(json.dumps(config))
         proc = Proc(
-            "baseline",
+            role,
             [PYTHON, "-m", "bench.baseline", str(config_path)],
             stack.env,
-            stack.var / "baseline.log",
+            stack.var / f"{role}.log",
         )
         stack.procs.append(proc)
         proc.start()
@@ -354,7 +418,7 @@ class Bench:
             what="the baseline's subscription",
         )
         try:
-            return self.scenario("baseline", 1, args.primary_conversations, url)
+            return self.scenario(role, 1, args.primary_conversations, url)
         finally:
             proc.stop()
             stack.procs.remove(proc)
@@ -473,6 +537,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--redis-db", type=int, default=11, help="Redis db for the broker (the cache uses the next)"
+    )
+    p.add_argument(
+        "--database", default="switchboard_bench", help="PostgreSQL database (dropped and created)"
     )
     p.add_argument(
         "--quick", action="store_true", help="a smoke run: 10 and 100 conversations, 1 and 3 tenants"

@@ -145,6 +145,40 @@ def _pids_named(name: str) -> list[int]:
     return found
 
 
+_pg_activity = None
+
+
+def _postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL processes working for the benchmark: the backends of its database and the server's
+    own (writer, checkpointer, WAL, autovacuum), not the backends of other databases on the machine (other
+    people's tests). Every ``postgres`` process when the server cannot be asked."""
+    global _pg_activity
+    try:
+        import psycopg
+
+        if _pg_activity is None or _pg_activity.closed:
+            _pg_activity = psycopg.connect(
+                "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5
+            )
+        rows = _pg_activity.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s OR backend_type <> 'client backend'"
+            " AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
+        own = {int(pid) for (pid,) in rows}
+        postmaster = [pid for pid in _pids_named("postgres") if _parent(pid) not in _pids_named("postgres")]
+        return sorted(own | set(postmaster))
+    except Exception:  # noqa: BLE001 - a reading, not a requirement
+        return _pids_named("postgres")
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 # Last CPU time seen per (role, pid). A process that exits (a PostgreSQL backend whose connection was
 # recycled, say) takes its CPU time with it from /proc: kept here, sums stay cumulative.
 _cpu_seen: dict[tuple[str, int], float] = {}
@@ -153,8 +187,10 @@ _cpu_seen: dict[tuple[str, int], float] = {}
 def note_cpu(stack: Stack) -> None:
     """Read the CPU time of every process of interest (the memory sampler calls this every second)."""
     groups = [(proc.role, proc.pids()) for proc in list(stack.procs)]
-    groups.append(("postgresql", _pids_named("postgres")))
-    if not any(proc.role == "redis" for proc in stack.procs):
+    groups.append(("postgresql", _postgres_pids(stack.config.database)))
+    if stack.redis_proc is not None:
+        groups.append(("redis", stack.redis_proc.pids()))
+    elif not any(proc.role == "redis" for proc in stack.procs):
         groups.append(("redis", _pids_named("redis-server")))
     for role, pids in groups:
         for pid in pids:
@@ -235,6 +271,7 @@ class StackConfig:
     web_threads: int = 1
     beat: bool = True
     env: dict = field(default_factory=dict)  # extra settings (retry, lease, sweep, timeouts)
+    count_work: bool = False  # SQL statements, Celery tasks and HTTP calls counted in each process
 
 
 class Stack:
@@ -271,8 +308,12 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             **config.env,
         }
-        for key in ("SWITCHBOARD_TEST_WORKER",):
+        for key in ("SWITCHBOARD_TEST_WORKER", "BENCH_COUNTERS_DIR"):
             self.env.pop(key, None)
+        self.counters = self.var / "counters"
+        if config.count_work:
+            self.env["DJANGO_SETTINGS_MODULE"] = "bench.counting_settings"
+            self.env["BENCH_COUNTERS_DIR"] = str(self.counters)
         self.workers: list[Proc] = []
         self.listener: Proc | None = None
 
@@ -510,7 +551,7 @@ class Stack:
 
     def django(self) -> None:
         """Use the stack's database and settings in this process (for setup and the final checks)."""
-        os.environ.update(self.env)
+        os.environ.update({k: v for k, v in self.env.items() if k != "BENCH_COUNTERS_DIR"})  # not counted
         import django
 
         django.setup()
