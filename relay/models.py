@@ -107,6 +107,10 @@ class Message(models.Model):
 
     objects = TenantQuerySet.as_manager()
 
+    # Not stored: True once the statement that recorded a successful try counted it too (desks/base.py's
+    # mark_delivered, outbound/send.py), so the line does not spend a statement of its own on it.
+    attempt_counted = False
+
     class Meta:
         constraints = [
             # A replayed webhook is a no-op; an agent event seen twice makes one message.

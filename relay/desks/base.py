@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from django.db.models import F
 from django.utils import timezone
 
 from .. import signals
@@ -94,13 +95,20 @@ class Desk:
 
 
 def mark_delivered(message: Message, *, salesforce_entry_id: str = "") -> None:
-    """Record that the desk took ``message`` (what :meth:`Desk.deliver` does on success)."""
+    """Record that the desk took ``message`` (what :meth:`Desk.deliver` does on success); the line's
+    bookkeeping (the attempt counted, an earlier try's error forgotten) rides on the same UPDATE."""
     now = timezone.now()
     changes = {"salesforce_entry_id": salesforce_entry_id} if salesforce_entry_id else {}
     with signals.together(message.tenant_id, signals.MESSAGE_STATUS_CHANGED):  # the change and its report
         Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.DELIVERED, delivered_at=now, updated_at=now, **changes
+            status=Message.Status.DELIVERED,
+            delivered_at=now,
+            updated_at=now,
+            attempts=F("attempts") + 1,
+            last_error="",
+            **changes,
         )
+        message.attempt_counted = True  # the pipeline need not count it again
         signals.message_status_changed.send_robust(
             sender=Message, message=message, status=Message.Status.DELIVERED
         )

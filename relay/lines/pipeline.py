@@ -65,7 +65,8 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
     """(when to come back, whether the line was found empty)."""
     handled = 0
     while handled < limit:
-        batch = _pending(conversation_id, direction, min(BATCH, limit - handled))
+        count = min(BATCH, limit - handled)
+        batch = _pending(conversation_id, direction, count)
         if not batch:
             return None, True
         for message in batch:
@@ -105,8 +106,14 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
                 if due is None:
                     continue  # given up: the next message's turn
                 return due, False
-            # The desk has marked it delivered (or sent); count the attempt and forget an earlier try's error.
-            Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error="")
+            # The desk has marked it delivered (or sent); count the attempt and forget an earlier try's error,
+            # unless the statement that marked it did so already (desks/base.py's mark_delivered, send.py).
+            if not message.attempt_counted:
+                Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1, last_error="")
+        if len(batch) < count:
+            # The line is empty: a message committed since the read finds the lease taken, and run() looks
+            # once more after releasing it.
+            return None, True
     return timezone.now(), False  # more work than one run does: come back at once
 
 

@@ -4,6 +4,7 @@ relay/lines/pipeline.py), and what the agent hears when it fails for good."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from tenants.models import Sender
@@ -77,7 +78,10 @@ def send(message: Message) -> None:
             status=Message.Status.SENT,
             provider_message_id=result.provider_message_id or message.provider_message_id,
             updated_at=now,
+            attempts=F("attempts") + 1,  # the line's bookkeeping, in the same statement
+            last_error="",
         )
+        message.attempt_counted = True
         if sent:
             message.provider_message_id = result.provider_message_id or message.provider_message_id
             signals.message_status_changed.send_robust(
