@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import arrivals, control
+from .console import cases as console_cases
 from .console import views as console_views
 from .eightbyeight import api as eightbyeight_api
 from .eightbyeight import control as eightbyeight_control
@@ -60,6 +61,7 @@ def build_app(world: World) -> Starlette:
         *control.routes(world),
         *arrivals.routes(world),
         *infobip_control.routes(world),
+        *console_cases.routes(world),
         *console_views.routes(world),
         *phone_views.routes(world),
         *pubsub_views.routes(world),

@@ -60,10 +60,11 @@ class RecordStore:
 
     def update(self, sobject: str, record_id: str, fields: dict) -> dict:
         row = self._rows[sobject][to18(record_id)]
+        changed = {name: value for name, value in fields.items() if row.get(name) != value}
         row.update(copy.deepcopy(fields))
         row["LastModifiedDate"] = row["SystemModstamp"] = sf_datetime()
         if self.on_change is not None:
-            self.on_change(sobject, "UPDATE", row, fields)
+            self.on_change(sobject, "UPDATE", row, changed)  # only what changed value, as changedFields lists
         return row
 
     def delete(self, sobject: str, record_id: str) -> bool:

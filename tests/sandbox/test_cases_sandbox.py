@@ -12,6 +12,7 @@ import base64
 import grpc
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from pubsub_api import pb2, pb2_grpc
 from tests.sandbox.pubsub_support import Codec, SubscribeStream, make_org
@@ -128,3 +129,75 @@ def test_an_org_that_did_not_select_case_has_no_case_channel(sandbox, session, s
     with pytest.raises(grpc.RpcError) as raised:
         stub.GetTopic(pb2.TopicRequest(topic_name=TOPIC), metadata=session.metadata())
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def _agent_org(sandbox, sim) -> dict:
+    """An org with a Support queue, agent Ada, a Canvas app and Case selected for Change Data Capture."""
+    org_id = "00D8d000000CaSP"
+    spec = {
+        "org_id": org_id,
+        "name": "Cases org",
+        "change_data_capture": ["Case"],
+        "users": [{"username": "ada@cases.test", "name": "Ada Agent", "agent": True, "online": True}],
+        "queues": [{"name": "Support", "developer_name": "Support"}],
+        "connected_apps": [
+            {
+                "consumer_key": "key-cases",
+                "consumer_secret": "canvas-secret",
+                "canvas_url": "http://127.0.0.1:8000/console/canvas/",
+            }
+        ],
+    }
+    assert sim.post("/__sim/orgs", json=spec).status_code == 201
+    org = sandbox.world.orgs.get(org_id)
+    queue = sandbox.call(lambda: org.records.first("Group", Name="Support"))
+    ada = sandbox.call(lambda: org.records.first("User", Username="ada@cases.test"))
+    case = sandbox.call(
+        org.records.insert,
+        "Case",
+        {
+            "Subject": "WhatsApp: <b>where</b> is it?",
+            "Status": "New",
+            "IsClosed": False,
+            "OwnerId": queue["Id"],
+            "CaseNumber": "00001234",
+        },
+    )
+    sandbox.call(
+        org.records.insert, "FeedItem", {"ParentId": case["Id"], "Body": "Customer: <script>x</script>"}
+    )
+    return {"org": org, "org_id": org_id, "ada": ada["Id"], "case": case["Id"]}
+
+
+@pytest.mark.browser
+def test_an_agent_accepts_a_queued_case_works_it_and_closes_it(sandbox, sim, page):
+    setup = _agent_org(sandbox, sim)
+    page.goto(f"{sandbox.base_url}/__sim/console/cases?org={setup['org_id']}&agent={setup['ada']}")
+    queued = page.get_by_test_id("queued-cases")
+    expect(queued).to_contain_text("WhatsApp: <b>where</b> is it?")  # shown as text, never markup
+    queued.get_by_test_id("accept-case").click()
+
+    expect(page.get_by_test_id("case-title")).to_contain_text("Case 00001234")
+    expect(page.get_by_test_id("case-owner")).to_have_text("Ada Agent")
+    expect(page.get_by_test_id("case-status")).to_have_text("Working")
+    expect(page.get_by_test_id("case-feed")).to_contain_text("Customer: <script>x</script>")
+    frame = page.get_by_test_id("case-panel")
+    src = frame.get_attribute("src") or ""
+    assert "/__sim/canvas/launch?" in src and f"record={setup['case']}" in src
+    assert "url=http%3A%2F%2F127.0.0.1%3A8000%2Fconsole%2Fcase%2F" in src
+
+    page.locator("#case-status-select").select_option("Escalated")
+    page.get_by_test_id("save-status").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("Escalated")
+    page.get_by_test_id("close-case").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("Closed")
+    expect(page.get_by_test_id("close-case")).to_have_count(0)
+
+    events = sandbox.call(sandbox.world.pubsub.events, setup["org_id"], "CaseChangeEvent")
+    updates = [e for e in events if e["ChangeEventHeader"]["changeType"] == "UPDATE"]
+    assert [(e["OwnerId"], e["Status"], e["IsClosed"]) for e in updates] == [
+        (setup["ada"], "Working", None),  # unchanged fields are null (IsClosed stayed false)
+        (None, "Escalated", None),
+        (None, "Closed", True),
+    ]
+    assert all(e["ChangeEventHeader"]["commitUser"] == setup["ada"] for e in updates)
