@@ -19,13 +19,21 @@ from tenants.admin_scoping import ReadOnlyScopedInline, TenantScopedAdmin
 
 from .lines.retry_failed import retry_failed
 from .lines.waiting import with_line_head
-from .models import Conversation, DeliveryAttempt, ListenerCursor, Message, SalesforceNotice
+from .models import (
+    Conversation,
+    DeliveryAttempt,
+    ListenerCursor,
+    Message,
+    SalesforceNotice,
+    TemplateHistoryImport,
+)
 
 STATUS_COLOURS = {
     "pending": "#8a6d00",
     "sent": "#0b5cab",
     "delivered": "#2e844a",
     "read": "#2e844a",
+    "recorded": "#2e844a",
     "failed": "#ba0517",
 }
 
@@ -148,6 +156,26 @@ class NoticeInline(ReadOnlyScopedInline, admin.TabularInline):
     extra = 0
 
 
+HISTORY_IMPORT_FIELDS = (
+    "status",
+    "attempts",
+    "internal_errors",
+    "next_attempt_at",
+    "last_error",
+    "updated_at",
+)
+
+
+class HistoryImportInline(ReadOnlyScopedInline, admin.TabularInline):
+    """An agent's template imported into their Messaging Session (relay/outbound/template_history.py)."""
+
+    model = TemplateHistoryImport
+    fields: ClassVar[tuple[str, ...]] = HISTORY_IMPORT_FIELDS
+    readonly_fields = fields
+    extra = 0
+    verbose_name = verbose_name_plural = "Import into the Salesforce conversation"
+
+
 @admin.register(Message)
 class MessageAdmin(TenantScopedAdmin):
     list_display = [
@@ -188,7 +216,7 @@ class MessageAdmin(TenantScopedAdmin):
         "timeline",
     )
     fields = readonly_fields
-    inlines = [DeliveryAttemptInline, NoticeInline]
+    inlines = [DeliveryAttemptInline, NoticeInline, HistoryImportInline]
     actions = ["retry_now"]
     date_hierarchy = "received_at"
 
@@ -230,6 +258,31 @@ class MessageAdmin(TenantScopedAdmin):
     def retry_now(self, request, queryset):
         retried = retry_failed(queryset)
         messages.success(request, f"Queued {len(retried)} failed message(s) for another try.")
+
+
+@admin.register(TemplateHistoryImport)
+class TemplateHistoryImportAdmin(TenantScopedAdmin):
+    """The template-history imports on the delivery engine: what is pending, recorded or given up, and why.
+    Read-only: each try is also on the message's timeline."""
+
+    list_display = ["__str__", "status_display", "attempts", "next_attempt_at", "last_error", "tenant"]
+    list_filter = ["status", "tenant"]
+    list_select_related = ["tenant"]
+    readonly_fields: ClassVar[tuple[str, ...]] = ("tenant", "message", *HISTORY_IMPORT_FIELDS, "created_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
 
 
 @admin.register(ListenerCursor)

@@ -14,7 +14,7 @@ from .inbound import deliver as inbound
 from .lines import pipeline
 from .lines import sweep as lines_sweep
 from .models import Message
-from .outbound import notices
+from .outbound import notices, template_history
 from .outbound import send as outbound
 
 log = logging.getLogger(__name__)
@@ -66,5 +66,8 @@ def notify_salesforce(message_id: int) -> None:
 
 @shared_task(name="relay.tasks.sweep", ignore_result=True)
 def sweep() -> dict:
-    """Re-queue every line and notice that is due and not being worked on (relay/lines/sweep.py)."""
-    return lines_sweep.sweep()
+    """Re-queue every line, notice and template-history import that is due and not being worked on
+    (relay/lines/sweep.py, relay/outbound/template_history.py)."""
+    counts = lines_sweep.sweep()
+    counts["template_history"] = template_history.sweep()
+    return counts

@@ -2,7 +2,7 @@
 
 Everything Switchboard delivers with retries runs on it: a conversation's messages (``lines/pipeline.py``),
 Salesforce notices (``outbound/notices.py``), partner webhooks (``portal/api/webhooks.py``) and the
-template-history import (``outbound/template_send.py``). Each kind keeps its own rows and says, in a small
+template-history import (``outbound/template_history.py``). Each kind keeps its own rows and says, in a small
 adapter, what delivering one means and what giving one up means; the engine decides the rest the same way
 for all of them:
 

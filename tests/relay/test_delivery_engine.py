@@ -22,8 +22,8 @@ from portal.api import webhooks
 from portal.api.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from relay.inbound import deliver as inbound
 from relay.lines import pipeline
-from relay.models import DeliveryAttempt, Message, SalesforceNotice
-from relay.outbound import notices, template_send
+from relay.models import DeliveryAttempt, Message, SalesforceNotice, TemplateHistoryImport
+from relay.outbound import notices, template_history
 from tests.factories import make_tenant
 
 from .test_internal_errors import BASE, BOUND, add_message, agent_entry
@@ -159,25 +159,23 @@ def history_setup(demo):
 
 
 def history_run(demo, message):
-    return template_send.import_history(message.pk)[1]
+    return template_history.import_history(message.pk)[1]
 
 
 def history_row(message):
-    tries = message_tries(message, "conversationHistory")
-    recorded = "salesforce_history_entry" in Message.objects.get(pk=message.pk).content
-    return (
-        "recorded"
-        if recorded
-        else "failed"
-        if len(tries) >= template_send.HISTORY_MAX_ATTEMPTS
-        else "pending"
-    ), None
+    row = TemplateHistoryImport.objects.get(message=message)
+    return row.status, row.next_attempt_at if row.status == "pending" else None
+
+
+def history_make_due(message):
+    TemplateHistoryImport.objects.filter(message=message).update(next_attempt_at=timezone.now())
 
 
 def history_to_the_bound(demo, message):
-    while history_run(demo, message) is not None:
-        pass  # no stored retry time: the task comes back at the time the engine gave it
-    assert len(message_tries(message, "conversationHistory")) == template_send.HISTORY_MAX_ATTEMPTS
+    while TemplateHistoryImport.objects.get(message=message).status == "pending":
+        history_make_due(message)
+        history_run(demo, message)
+    assert len(message_tries(message, "conversationHistory")) == template_history.HISTORY_MAX_ATTEMPTS
 
 
 KINDS = [
@@ -221,7 +219,7 @@ KINDS = [
         run=history_run,
         row=history_row,
         tries=lambda m: message_tries(m, "conversationHistory"),
-        make_due=lambda m: None,  # no stored retry time: the task comes back at the engine's time
+        make_due=history_make_due,
         to_the_bound=history_to_the_bound,
         failed="failed",
     ),
