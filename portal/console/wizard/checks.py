@@ -283,3 +283,6 @@ def livechat_config(tenant: Tenant, check: Check) -> Outcome:
         + ("." if result.available else " (no agent can take a chat right now; chats wait for one)."),
         data={"available": result.available},
     )
+
+
+from . import enhanced_chat  # noqa: F401, E402 - registers the Enhanced Chat desk's check
