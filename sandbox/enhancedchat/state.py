@@ -111,6 +111,9 @@ class EnhancedChatService:
         self.deployments: dict[str, dict[str, Deployment]] = {}  # org id -> developer name -> deployment
         self.tokens: dict[str, tokens.AccessToken] = {}
         self.chats: dict[tuple[str, str], ChatState] = {}  # (org id, conversation id)
+        # (org id, channel id, subject) -> MessagingEndUser Id: a scan of every row per conversation is
+        # quadratic, and benchmarks open ten thousand conversations.
+        self.end_users: dict[tuple[str, str, str], str] = {}
         world.messaging.outbound_routes[CHANNEL_KIND] = self.route
 
     def reset(self) -> None:
@@ -120,6 +123,7 @@ class EnhancedChatService:
         self.deployments.clear()
         self.tokens.clear()
         self.chats.clear()
+        self.end_users.clear()
 
     # --- deployments ---------------------------------------------------------------------------
 
@@ -240,9 +244,8 @@ class EnhancedChatService:
         if (org.org_id, conversation_id) in self.chats or conversation_id in state.conversations:
             raise ApiError(409, f"Conversation {conversation_id} already exists.")
         records = org.records
-        end_user = records.first(
-            "MessagingEndUser", MessagingPlatformKey=token.subject, MessagingChannelId=deployment.channel_id
-        ) or records.insert(
+        key = (org.org_id, deployment.channel_id, token.subject)
+        end_user = records.get("MessagingEndUser", self.end_users.get(key, "")) or records.insert(
             "MessagingEndUser",
             {
                 "Name": "Guest" if not token.verified else token.subject.rpartition("uid:")[2],
@@ -254,6 +257,7 @@ class EnhancedChatService:
                 "AccountId": None,
             },
         )
+        self.end_users[key] = end_user["Id"]
         record = records.insert(
             "Conversation",
             {
