@@ -1,0 +1,153 @@
+"""The Case chat panel in headless Chromium: a WhatsApp customer's message opens a Case (the Cases desk,
+against the sandbox's Salesforce), the agent opens the Case's page in the sandbox console, where the panel
+is framed through the Canvas launcher, reads the message, answers; the reply reaches the phone and the panel
+follows its ticks; a failed send shows its reason; the panel is usable at a 420 px utility-panel width.
+Celery runs eagerly inside the live server (a real worker is the e2e tests' business)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
+from relay.desks.cases_models import CaseLink
+from relay.models import Message
+from tests.e2e.conftest import customer_writes, phone_received, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+ORG = "00D8d000000AcmE"
+ACCOUNT = "demo-account-key"
+CUSTOMER = "385919998888"
+
+
+@pytest.fixture
+def cases_demo(sandbox, sim, live_server, settings):
+    """The demo tenant on the Cases desk, wired to the sandbox."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PUBLIC_BASE_URL = live_server.url
+    sandbox.call(sandbox.world.load_fixture, json.loads((ROOT / "sandbox/fixtures/demo.json").read_text()))
+    tenant = ensure_demo_tenant(sandbox.base_url)
+    register_certificate_with_sandbox(tenant, sandbox.base_url)
+    tenant.salesforce.desk = tenant.salesforce.Desk.CASES
+    tenant.salesforce.save(update_fields=["desk"])
+    webhook = f"{live_server.url}/webhooks/infobip/{ACCOUNT}/"
+    assert sim.patch(f"/__sim/infobip/accounts/{ACCOUNT}", json={"webhook_url": webhook}).status_code == 200
+    return tenant
+
+
+def a_case_opened_by(sim, text: str) -> CaseLink:
+    customer_writes(sim, text, customer=CUSTOMER)
+    return wait_for(
+        lambda: CaseLink.objects.exclude(case_id="").select_related("conversation").first(),
+        what="the Case the customer's message opened",
+    )
+
+
+def case_page_url(sandbox, live_server, case_id: str) -> str:
+    """Salesforce's Case record page with the Switchboard panel: the sandbox launcher posts the signed
+    request, naming the Case as the record, into the frame."""
+    query = urlencode(
+        {
+            "org": ORG,
+            "user": "ada@acme.demo",
+            "url": f"{live_server.url}/console/canvas/case/",
+            "record": case_id,
+            "location": "Aura",
+        }
+    )
+    return f"{sandbox.base_url}/__sim/canvas/launch?{query}"
+
+
+def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
+    cases_demo, sandbox, sim, live_server, browser
+):
+    link = a_case_opened_by(sim, "My parcel <b>has not</b> arrived")
+    context = browser.new_context(viewport={"width": 420, "height": 640})  # a utility-bar panel
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(case_page_url(sandbox, live_server, link.case_id))
+        panel = page
+        expect(panel.get_by_role("heading", name="Conversation")).to_be_visible()
+        expect(panel.locator("#case-number")).to_contain_text(link.case_number or link.case_id)
+        first = panel.locator(".sb-chat__item_in").first
+        expect(first.locator(".sb-chat__text")).to_have_text("My parcel <b>has not</b> arrived")  # as text
+        expect(panel.locator("#window-state")).to_have_attribute("data-open", "true")
+        assert panel.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the panel
+
+        # The agent answers; the reply reaches the phone and the panel follows it to "Read".
+        panel.fill("#reply-text", "We are on it, Frank.")
+        panel.click("#reply-send")
+        expect(panel.locator("#reply-text")).to_have_value("")
+        wait_for(
+            lambda: [
+                m
+                for m in phone_received(sim, customer=CUSTOMER)
+                if m["content"].get("text") == "We are on it, Frank."
+            ],
+            what="the reply on the phone",
+        )
+        mine = panel.locator(".sb-chat__item_out", has_text="We are on it, Frank.")
+        expect(mine).to_have_attribute("data-status", "read", timeout=20_000)
+        expect(mine.locator(".sb-chat__status")).to_contain_text("Read")
+        expect(mine.locator(".sb-chat__ticks")).to_have_text("✓✓")
+
+        # The customer writes again: it appears without a reload.
+        customer_writes(sim, "Thanks!", customer=CUSTOMER)
+        expect(panel.locator(".sb-chat__item_in", has_text="Thanks!")).to_be_visible(timeout=20_000)
+
+        # The provider cannot deliver the next one: the panel says so, with the provider's reason.
+        assert (
+            sim.patch(f"/__sim/infobip/accounts/{ACCOUNT}", json={"dlr_outcome": "FAILED"}).status_code == 200
+        )
+        panel.fill("#reply-text", "Here is your tracking link")
+        panel.click("#reply-send")
+        failed = panel.locator(".sb-chat__item_out", has_text="Here is your tracking link")
+        expect(failed).to_have_attribute("data-status", "failed", timeout=20_000)
+        reason = Message.objects.get(text="Here is your tracking link").last_error
+        assert reason
+        expect(failed.locator(".sb-chat__error")).to_have_text(reason)
+        expect(failed.locator(".sb-chat__status")).to_contain_text("Not delivered")
+
+        # Quick replies by keyboard: Ctrl+Enter sends.
+        assert (
+            sim.patch(
+                f"/__sim/infobip/accounts/{ACCOUNT}", json={"dlr_outcome": "DELIVERED_SEEN"}
+            ).status_code
+            == 200
+        )
+        panel.locator("details.sb-reply__more summary").click()
+        panel.fill("#reply-choices", "Yes\nNo")
+        panel.fill("#reply-text", "Shall we resend it?")
+        panel.press("#reply-text", "Control+Enter")
+        offered = panel.locator(".sb-chat__item_out", has_text="Shall we resend it?")
+        expect(offered.locator(".sb-chat__choice")).to_have_text(["Yes", "No"])
+        assert panel.evaluate("document.documentElement.scrollWidth") <= 420
+    finally:
+        context.close()
+
+
+def test_a_refused_reply_keeps_what_was_typed_and_says_why(cases_demo, sandbox, sim, live_server, browser):
+    link = a_case_opened_by(sim, "Hello")
+    context = browser.new_context(viewport={"width": 420, "height": 640})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(case_page_url(sandbox, live_server, link.case_id))
+        page.locator("details.sb-reply__more summary").click()
+        page.fill("#reply-choices", "\n".join(f"Option {i}" for i in range(11)))
+        page.fill("#reply-text", "Pick one")
+        page.click("#reply-send")
+        expect(page.locator("#reply-choices-error")).to_contain_text("at most 10")
+        expect(page.locator("#reply-text")).to_have_value("Pick one")
+        assert not Message.objects.filter(content__source="case_panel").exists()
+    finally:
+        context.close()
