@@ -722,8 +722,10 @@ class TenantSubscriber:
 
 
 def _created_at(fields: dict | None) -> datetime | None:
-    """An event's ``CreatedDate`` (epoch milliseconds, stamped by Salesforce when it was published)."""
-    value = fields.get("CreatedDate") if fields else None
+    """An event's ``CreatedDate`` (epoch milliseconds, stamped by Salesforce when it was published); a
+    Change Data Capture event's is its ``ChangeEventHeader.commitTimestamp`` (its CreatedDate is the record's)."""
+    header = fields.get("ChangeEventHeader") if fields else None
+    value = header.get("commitTimestamp") if isinstance(header, dict) else (fields or {}).get("CreatedDate")
     if isinstance(value, datetime):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
