@@ -1,4 +1,4 @@
-"""``python -m bench run|soak|profile|slow-provider [options]``: one command each, from a fresh clone after bin/setup."""
+"""``python -m bench run|soak|profile|slow-provider|tenants [options]``: one command each, from a fresh clone after bin/setup."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ COMMANDS = {
     "soak": "bench.soak",
     "slow-provider": "bench.slow_provider",
     "profile": "bench.profile",
+    "tenants": "bench.fleet",
 }
 
 
