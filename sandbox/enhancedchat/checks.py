@@ -22,6 +22,7 @@ MAX_JSON_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 32_000  # undocumented: our choice (ConversationEntry.Message is a 32k long text)
 MAX_ATTRIBUTE_CHARS = 4_000
 MAX_ACKS = 25
+MAX_ATTRIBUTES = 100  # hidden pre-chat fields per request (undocumented: our bound on hostile input)
 
 
 async def json_object(request: Request) -> dict:
@@ -82,6 +83,8 @@ def routing_attributes(data: dict, allowed: list[str] | None) -> tuple[dict, dic
         return {}, {}
     if not isinstance(attributes, dict):
         raise ApiError(400, "routingAttributes must be an object.")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise ApiError(400, f"routingAttributes may hold at most {MAX_ATTRIBUTES} fields.")
     taken: dict = {}
     ignored: dict = {}
     for key, value in attributes.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 
 import httpx
@@ -202,7 +203,7 @@ def test_pings_have_no_id_and_a_dropped_stream_ends(chat, sim):
     assert sim.get("/__sim/enhancedchat/streams").json() == {}
 
 
-def test_streams_are_per_subject(chat, sim):
+def test_streams_are_per_subject_and_a_client_leaving_closes_its_stream(chat, sim):
     mine, theirs = chat.token()["accessToken"], chat.token()["accessToken"]
     events = Events(sim, mine)
     try:
@@ -212,6 +213,10 @@ def test_streams_are_per_subject(chat, sim):
         assert routed["data"]["channelPlatformKey"] != chat.conversations()[0]["subject"]
     finally:
         events.close()
+    deadline = time.monotonic() + 5
+    while sim.get("/__sim/enhancedchat/streams").json() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the server to notice the disconnect, up to the deadline
+    assert sim.get("/__sim/enhancedchat/streams").json() == {}
 
 
 def test_client_close_sends_close_conversation(chat, sim):
