@@ -103,7 +103,7 @@ def routes(world) -> list:
     def panel_url(request: Request, org: Org, agent: dict, case_id: str) -> str:
         app = canvas_app(org)
         target = request.query_params.get("panel") or (
-            urljoin(app.canvas_url, "../case/") if app is not None and app.canvas_url else ""
+            urljoin(app.canvas_url, "case/") if app is not None and app.canvas_url else ""
         )
         query = {"org": org.org_id, "user": agent["Username"], "record": case_id, "location": "Aura"}
         if target:

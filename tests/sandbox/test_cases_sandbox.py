@@ -184,7 +184,7 @@ def test_an_agent_accepts_a_queued_case_works_it_and_closes_it(sandbox, sim, pag
     frame = page.get_by_test_id("case-panel")
     src = frame.get_attribute("src") or ""
     assert "/__sim/canvas/launch?" in src and f"record={setup['case']}" in src
-    assert "url=http%3A%2F%2F127.0.0.1%3A8000%2Fconsole%2Fcase%2F" in src
+    assert "url=http%3A%2F%2F127.0.0.1%3A8000%2Fconsole%2Fcanvas%2Fcase%2F" in src
 
     page.locator("#case-status-select").select_option("Escalated")
     page.get_by_test_id("save-status").click()
