@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from portal import livechecks
 from portal.console.wizard.checks import LIVECHAT, SALESFORCE_LOGIN
+from portal.console.wizard.enhanced_chat import ENHANCED_CHAT
 from tenants.certificates import certificate_expiry, generate_key_pair, private_key_matches_certificate
 from tenants.models import SalesforceConnection, Tenant
 from tenants.validators import normalize_salesforce_id
@@ -82,6 +83,7 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
             "chat_api_endpoint",
             "chat_deployment_id",
             "chat_button_id",
+            "es_developer_name",
             "deployment_code",
             "button_code",
             "created_at",
@@ -93,6 +95,8 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
                                   "(…/chat, stored as the REST endpoint …/chat/rest/)."},
             "chat_deployment_id": {"help_text": "Legacy Chat: the deployment id (572…), 15 or 18 characters."},
             "chat_button_id": {"help_text": "Legacy Chat: the chat button id (573…), 15 or 18 characters."},
+            "es_developer_name": {"help_text": "Enhanced Chat: the API Name of the Custom Client Embedded Service "
+                                  "deployment (its host is scrt_url, from the deployment's Code Snippet)."},
         }  # fmt: skip
 
     def get_fields(self):
@@ -242,17 +246,20 @@ class SalesforceConnectionViewSet(ScopedModelViewSet):
         return accepted(request, livechecks.start(connection.tenant, SALESFORCE_LOGIN))
 
     @extend_schema(
-        summary="Check the saved Legacy Chat settings live at the Chat API, in the background",
+        summary="Check the saved Legacy Chat or Enhanced Chat settings live, in the background",
         description="Answers 202 with a live check at once; poll its `url` until `status` is `done`. Passed: "
         "its message says whether the chat button is online (an agent can take a chat) or offline. Failed: "
         "the message names the wrong value and `code` is `wrong_chat_api_endpoint`, `wrong_org_id`, "
         "`wrong_deployment_id` or `wrong_button_id` (`desk` when the connection is not on the Legacy Chat "
         "desk, `incomplete` when a value is not set). Uses Visitor/Settings and Visitor/Availability: no "
-        "chat is started.",
+        "chat is started. On the Enhanced Chat desk it asks the deployment for a guest's access token (no "
+        "conversation is started): a failure's `code` is `wrong_scrt_url`, `wrong_org_id` or "
+        "`wrong_es_developer_name`.",
         request=None,
         responses={202: LiveCheckSerializer},
     )
     @action(detail=True, methods=["post"])
     def check(self, request, pk=None):
         connection = self.get_object()
-        return accepted(request, livechecks.start(connection.tenant, LIVECHAT))
+        enhanced = connection.desk == SalesforceConnection.Desk.ENHANCED_CHAT
+        return accepted(request, livechecks.start(connection.tenant, ENHANCED_CHAT if enhanced else LIVECHAT))
