@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORG = "00D8d000000AcmE"
 ACCOUNT = "demo-account-key"
 CUSTOMER = "385919998888"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
 @pytest.fixture
@@ -99,6 +100,23 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         expect(mine).to_have_attribute("data-status", "read", timeout=20_000)
         expect(mine.locator(".sb-chat__status")).to_contain_text("Read")
         expect(mine.locator(".sb-chat__ticks")).to_have_text("✓✓")
+
+        # A file: checked, kept, sent as media the provider fetches from Switchboard; the agent's link opens it.
+        panel.set_input_files("#reply-file", {"name": "label.png", "mimeType": "image/png", "buffer": PNG})
+        panel.fill("#reply-text", "Your label")
+        panel.click("#reply-send")
+        image = wait_for(
+            lambda: [m for m in phone_received(sim, customer=CUSTOMER) if m["kind"] == "IMAGE"],
+            what="the image on the phone",
+        )[0]
+        assert image["content"]["mediaUrl"].startswith(f"{live_server.url}/console/case/file/")
+        assert image["content"]["caption"] == "Your label"
+        attached = panel.locator(".sb-chat__item_out", has_text="Your label").locator(".sb-chat__file a")
+        expect(attached).to_have_text("📎 label.png")
+        fetched = page.request.get(live_server.url + attached.get_attribute("href"))
+        assert (
+            fetched.status == 200 and fetched.body() == PNG and fetched.headers["content-type"] == "image/png"
+        )
 
         # The customer writes again: it appears without a reload.
         customer_writes(sim, "Thanks!", customer=CUSTOMER)

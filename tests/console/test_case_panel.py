@@ -371,3 +371,21 @@ def test_a_pdf_with_a_caption_goes_as_a_document(settings, tmp_path):
     path = message.content["media_url"].split("/console/", 1)[1]
     served = Client().get(f"/console/{path}")
     assert served["Content-Disposition"].startswith("attachment")
+
+
+def test_with_the_window_closed_the_template_panel_opens_for_the_cases_customer():
+    world, client, token = signed_in(inbound_ago=timedelta(hours=30))
+    page = client.get("/console/case/", **headers(token))
+    assert 'href="/console/case/templates/"' in page.content.decode()
+    assert feed_of(page)["window"]["open"] is False
+    response = client.get("/console/case/templates/", **headers(token))
+    assert response.status_code == 200, response.content.decode()[:500]
+    html = response.content.decode()
+    assert "Send a WhatsApp template" in html
+    assert f'value="{world.conversation.customer}"' in html  # the recipient: the Case's customer
+    assert f'<option value="{world.conversation.sender.pk}" selected>' in html  # and its sender
+    assert "24-hour window closed" in html
+    values = json.loads(
+        html.split('<script id="sf-values" type="application/json">', 1)[1].split("</script>")[0]
+    )
+    assert {"label": "Case number", "value": "00001026"} in values
