@@ -833,13 +833,20 @@ class Listener:
 
     def sync(self) -> None:
         wanted = self.db.run(self.wanted)
+        stopping = []
         for tenant_id, (fingerprint, subscriber) in list(self.subscribers.items()):
             if wanted.get(tenant_id) != fingerprint or not subscriber.alive:
-                reason = "disabled or removed" if tenant_id not in wanted else "changed"
+                reason = (
+                    "disabled, removed or held by another listener" if tenant_id not in wanted else "changed"
+                )
                 log.info("tenant %s: %s; stopping its subscription", tenant_id, reason)
                 subscriber.stop()
-                subscriber.join(timeout=10)
+                stopping.append(subscriber)
                 del self.subscribers[tenant_id]
+        for (
+            subscriber
+        ) in stopping:  # all cancelled first, then waited for: hundreds move at once in a rebalance
+            subscriber.join(timeout=10)
         for tenant_id, fingerprint in wanted.items():
             if tenant_id not in self.subscribers:
                 log.info("tenant %s: starting its subscription to %s", tenant_id, fingerprint[1])

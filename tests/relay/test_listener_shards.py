@@ -4,6 +4,7 @@ before), a clean stop handing them back at once, and ``owns`` turning False by i
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -11,9 +12,17 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from relay.salesforce.pubsub import Listener
 from relay.salesforce.shard_models import ListenerLease, ListenerProcess
 from relay.salesforce.shards import Shard, rendezvous_owner
 from tenants.models import SalesforceConnection, Tenant
+from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
+    OTHER_ORG_ID,
+    create_sandbox_org,
+    make_connected_tenant,
+    salesforce_urls,
+)
+from tests.relay.test_listener import FAST, Recorder, publish, subscriber_count
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +165,54 @@ def test_tenant_slugs_limit_the_share():
     tenants = make_tenants(4)
     shard = Shard(holder="a", lease_seconds=30, tenant_slugs=["shard-1", "shard-3"])
     assert shard.round() == frozenset({tenants[1], tenants[3]})
+
+
+# --- the Pub/Sub feed serves only what its process holds ------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pubsub_listener_subscribes_only_held_tenants_and_lets_go_of_one_that_moves(
+    sandbox,
+    sim,
+    salesforce_urls,  # noqa: F811
+):
+    create_sandbox_org(sim)
+    create_sandbox_org(sim, OTHER_ORG_ID)
+    mine = make_connected_tenant(salesforce_urls)
+    other = make_connected_tenant(salesforce_urls, OTHER_ORG_ID)
+    held = {mine.pk}
+    recorder = Recorder()
+    listener = Listener(
+        recorder,
+        owns=lambda tenant_id: tenant_id in held,
+        refresh_seconds=0.1,
+        endpoint=sandbox.world.config.grpc_target,
+        tls=False,
+        backoff=FAST,
+    )
+    runner = threading.Thread(target=listener.run)
+    runner.start()
+    try:
+        wait(lambda: subscriber_count(sandbox) == 1, "the held tenant subscribed")
+        assert subscriber_count(sandbox, OTHER_ORG_ID) == 0  # another process's
+        publish(sandbox, "for the held tenant")
+        assert recorder.wait_for(1) == ["for the held tenant"]
+
+        held.clear()  # the tenant moved to another process: its stream closes, its events are left alone
+        wait(lambda: subscriber_count(sandbox) == 0, "the moved tenant's stream closed")
+        publish(sandbox, "for whoever holds it now")
+        held.add(other.pk)
+        wait(lambda: subscriber_count(sandbox, OTHER_ORG_ID) == 1, "the newly held tenant subscribed")
+        assert recorder.payloads(mine.pk) == ["for the held tenant"]
+        assert listener.channels.open_channels == 1  # the streams share the listener's channel
+    finally:
+        listener.stop()
+        runner.join(15)
+    assert not runner.is_alive()
+
+
+def wait(predicate, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.05)
