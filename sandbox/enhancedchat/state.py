@@ -145,7 +145,10 @@ class EnhancedChatService:
             queue = org.records.first("Group", Type="Queue", DeveloperName=spec["queue"])
             if queue is None:
                 raise ValueError(f"deployment {name}: unknown queue {spec['queue']!r}")
-        address = str(uuid.uuid4())
+        # Stable across sandbox boots, like the fixture's other records (a tenant may remember it).
+        address = str(
+            spec.get("channel_address_identifier") or uuid.uuid5(uuid.NAMESPACE_URL, f"{org.org_id}/{name}")
+        )
         channel = org.records.insert(
             "MessagingChannel",
             {
