@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
 from relay.desks.cases_models import CaseLink
 from relay.models import Message
-from tests.e2e.conftest import customer_writes, phone_received, wait_for
+from tests.e2e.conftest import agent_id, customer_writes, phone_received, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -52,37 +52,39 @@ def a_case_opened_by(sim, text: str) -> CaseLink:
     )
 
 
-def case_page_url(sandbox, live_server, case_id: str) -> str:
-    """Salesforce's Case record page with the Switchboard panel: the sandbox launcher posts the signed
-    request, naming the Case as the record, into the frame."""
+def case_page_url(sandbox, sim, live_server, case_id: str) -> str:
+    """The Case's page in the sandbox's agent console, as Ada: it frames the Switchboard panel through the
+    Canvas launcher, which posts the signed request naming the Case as the record."""
     query = urlencode(
-        {
-            "org": ORG,
-            "user": "ada@acme.demo",
-            "url": f"{live_server.url}/console/canvas/case/",
-            "record": case_id,
-            "location": "Aura",
-        }
+        {"org": ORG, "agent": agent_id(sim, ORG), "panel": f"{live_server.url}/console/canvas/case/"}
     )
-    return f"{sandbox.base_url}/__sim/canvas/launch?{query}"
+    return f"{sandbox.base_url}/__sim/console/cases/{case_id}?{query}"
+
+
+def open_case_page(page, sandbox, sim, live_server, case_id: str):
+    """The Case page, and the panel's frame once the panel has loaded in it."""
+    page.goto(case_page_url(sandbox, sim, live_server, case_id))
+    expect(page.frame_locator('[data-testid="case-panel"]').locator("#case-panel")).to_be_visible()
+    frame = page.frame(name="case-panel")
+    assert frame is not None and frame.url.startswith(live_server.url)
+    return frame
 
 
 def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
     cases_demo, sandbox, sim, live_server, browser
 ):
     link = a_case_opened_by(sim, "My parcel <b>has not</b> arrived")
-    context = browser.new_context(viewport={"width": 420, "height": 640})  # a utility-bar panel
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # the Case record page, wide
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        page.goto(case_page_url(sandbox, live_server, link.case_id))
-        panel = page
+        panel = open_case_page(page, sandbox, sim, live_server, link.case_id)
+        expect(page.get_by_test_id("case-title")).to_contain_text(link.case_number)
         expect(panel.get_by_role("heading", name="Conversation")).to_be_visible()
         expect(panel.locator("#case-number")).to_contain_text(link.case_number or link.case_id)
         first = panel.locator(".sb-chat__item_in").first
         expect(first.locator(".sb-chat__text")).to_have_text("My parcel <b>has not</b> arrived")  # as text
         expect(panel.locator("#window-state")).to_have_attribute("data-open", "true")
-        assert panel.evaluate("document.documentElement.scrollWidth") <= 420  # nothing wider than the panel
 
         # The agent answers; the reply reaches the phone and the panel follows it to "Read".
         panel.fill("#reply-text", "We are on it, Frank.")
@@ -135,6 +137,12 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         expect(failed.locator(".sb-chat__error")).to_have_text(reason)
         expect(failed.locator(".sb-chat__status")).to_contain_text("Not delivered")
 
+        # In a 420 px utility panel: nothing wider than the frame, and the reply box still works.
+        page.set_viewport_size({"width": 420, "height": 800})
+        fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        assert panel.evaluate(fits)
+        assert panel.evaluate("document.documentElement.clientWidth") < 420
+
         # Quick replies by keyboard: Ctrl+Enter sends.
         assert (
             sim.patch(
@@ -148,7 +156,7 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         panel.press("#reply-text", "Control+Enter")
         offered = panel.locator(".sb-chat__item_out", has_text="Shall we resend it?")
         expect(offered.locator(".sb-chat__choice")).to_have_text(["Yes", "No"])
-        assert panel.evaluate("document.documentElement.scrollWidth") <= 420
+        assert panel.evaluate(fits)
     finally:
         context.close()
 
@@ -159,13 +167,13 @@ def test_a_refused_reply_keeps_what_was_typed_and_says_why(cases_demo, sandbox, 
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        page.goto(case_page_url(sandbox, live_server, link.case_id))
-        page.locator("details.sb-reply__more summary").click()
-        page.fill("#reply-choices", "\n".join(f"Option {i}" for i in range(11)))
-        page.fill("#reply-text", "Pick one")
-        page.click("#reply-send")
-        expect(page.locator("#reply-choices-error")).to_contain_text("at most 10")
-        expect(page.locator("#reply-text")).to_have_value("Pick one")
+        panel = open_case_page(page, sandbox, sim, live_server, link.case_id)
+        panel.locator("details.sb-reply__more summary").click()
+        panel.fill("#reply-choices", "\n".join(f"Option {i}" for i in range(11)))
+        panel.fill("#reply-text", "Pick one")
+        panel.click("#reply-send")
+        expect(panel.locator("#reply-choices-error")).to_contain_text("at most 10")
+        expect(panel.locator("#reply-text")).to_have_value("Pick one")
         assert not Message.objects.filter(content__source="case_panel").exists()
     finally:
         context.close()
