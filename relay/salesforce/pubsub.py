@@ -9,7 +9,8 @@ Database connections. Django opens one connection per thread that touches the OR
 thread per tenant doing its own queries would hold a connection per tenant (PostgreSQL allows 100 by
 default; the listener must serve thousands of tenants). Subscriber threads therefore never touch the
 database: each database step (reading the tenant and the cursor, the handler, storing the replay id,
-noting an error) is handed to :class:`DatabaseThreads`, a small pool shared by the whole listener
+noting an error, and the access token, which lives in the shared cache) is handed to :class:`DatabaseThreads`,
+a small pool shared by the whole listener
 (``RELAY_LISTENER_DB_THREADS``, default 4), and the subscriber waits for its result. A tenant's steps
 still run one after another in the same order, and their exceptions reach the subscriber as before.
 
@@ -454,10 +455,11 @@ class TenantSubscriber:
     def _subscribe(self, stub) -> None:
         """Subscribe and handle batches until the stream fails or we stop (``_delivered`` tells whether
         anything arrived: a stream that worked resets the back-off). The database steps run on
-        ``self._db``; this thread only talks gRPC (and mints tokens, which needs no database)."""
+        ``self._db``, and so does the token lookup: it reads the shared cache (Redis), and Django opens a cache
+        connection per thread that uses it, which would be one per tenant. This thread only talks gRPC."""
         tenant = self._db.run(self._load_tenant)
         connection = tenant.salesforce
-        token = self._token = self._usable_token(connection)
+        token = self._token = self._db.run(self._usable_token, connection)
         metadata = self._metadata(tenant, token)
         topic = topic_name(connection)
         info = stub.GetTopic(
@@ -641,7 +643,8 @@ class TenantSubscriber:
                 del self._failed_tokens[next(iter(self._failed_tokens))]
         try:
             connection = self._db.run(self._load_connection)
-            self._token = get_token(connection, refresh=True, rejected=self._failed_tokens.keys())
+            rejected = list(self._failed_tokens)
+            self._token = self._db.run(get_token, connection, refresh=True, rejected=rejected)
             return True, ""
         except (ExternalError, SalesforceConnection.DoesNotExist) as exc:
             log.warning("tenant %s: could not mint a new token: %s", self.tenant_id, exc)

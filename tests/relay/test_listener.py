@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.db import connection as db_connection
 from django.db.backends.signals import connection_created
 from django.utils import timezone
@@ -474,10 +475,20 @@ def other_backends() -> int:
         return cursor.fetchone()[0]
 
 
-def test_many_tenants_share_a_few_database_connections(sandbox, sim, salesforce_urls, settings):  # noqa: F811
+def test_many_tenants_share_a_few_database_connections(sandbox, sim, salesforce_urls, settings, monkeypatch):  # noqa: F811
     """12 tenants, RELAY_LISTENER_DB_THREADS=3: every event is handled, and only the 3 database threads
-    ever connect (formerly every subscriber thread held its own connection: 100 tenants, 100 connections)."""
+    ever connect (formerly every subscriber thread held its own connection: 100 tenants, 100 connections).
+    The same for the cache, where the access tokens live: Django opens a cache client per thread that uses
+    it, and with Redis each is a connection (1,000 tenants held 1,000 Redis connections)."""
     settings.RELAY_LISTENER_DB_THREADS = 3
+    cache_threads: set[str] = set()
+    open_cache = caches.create_connection
+
+    def note_cache_client(alias):
+        cache_threads.add(threading.current_thread().name)
+        return open_cache(alias)
+
+    monkeypatch.setattr(caches, "create_connection", note_cache_client)
     org_ids = [f"00D8d000000T{n:03d}" for n in range(12)]
     tenants = []
     for org_id in org_ids:
@@ -527,6 +538,8 @@ def test_many_tenants_share_a_few_database_connections(sandbox, sim, salesforce_
     assert handler_threads and handler_threads <= opened.threads
     assert 1 <= len(opened.threads) <= 3, sorted(opened.threads)
     assert all(name.startswith("pubsub-db-") for name in opened.threads), sorted(opened.threads)
+    assert cache_threads, "the tokens were never looked up"
+    assert not [name for name in cache_threads if name.startswith("pubsub-tenant-")], sorted(cache_threads)
 
 
 def test_database_threads_run_jobs_and_pass_on_their_exceptions():
