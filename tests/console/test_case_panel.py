@@ -389,3 +389,12 @@ def test_with_the_window_closed_the_template_panel_opens_for_the_cases_customer(
         html.split('<script id="sf-values" type="application/json">', 1)[1].split("</script>")[0]
     )
     assert {"label": "Case number", "value": "00001026"} in values
+
+
+def test_a_body_larger_than_any_reply_is_refused_before_it_is_read():
+    _world, client, token = signed_in()
+    response = client.post(
+        "/console/case/reply/", {"text": "hi"}, CONTENT_LENGTH=str(64 * 1024 * 1024), **headers(token)
+    )
+    assert response.status_code == 413 and "The file is too large" in response.content.decode()
+    assert not Message.objects.filter(direction="out").exists()

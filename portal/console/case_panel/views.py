@@ -30,6 +30,8 @@ from .reply import ReplyForm, claim_send_key, release_send_key
 
 log = logging.getLogger(__name__)
 
+FORM_OVERHEAD_BYTES = 64 * 1024  # the text, the choices and the multipart framing around the file
+
 
 def _case_id(request) -> tuple[str, bool]:
     """(the 18-character Case id, named by ``?id=``); ("", False) off a record. ValidationError if bad."""
@@ -138,6 +140,12 @@ def updates(request):
 @console_view()
 def reply(request):
     link = _bound_link(request)
+    if _declared_length(request) > attachments.MAX_BYTES + FORM_OVERHEAD_BYTES:
+        # Refused before the body is read: nobody's upload fills the server's disk for nothing.
+        refused = f"The file is too large: a message can carry at most {attachments.MAX_BYTES // 2**20} MB."
+        context = {"link": link, "form": ReplyForm(link=link), "refused": refused, "send_key": uuid.uuid4().hex,
+                   "accept": attachments.ACCEPT_ATTRIBUTE, "accepted_files": attachments.describe_accepted()}  # fmt: skip
+        return render(request, "console/case_panel/_reply.html", context, status=413)
     form = ReplyForm(request.POST, request.FILES, link=link)
     context = {
         "link": link,
@@ -171,6 +179,11 @@ def reply(request):
     if sent is not None:
         log.info("tenant %s: reply %s from the Case panel on %s", link.tenant_id, sent.pk, link.case_id)
     return response
+
+
+def _declared_length(request) -> int:
+    value = request.META.get("CONTENT_LENGTH") or "0"
+    return int(value) if value.isdigit() else 0
 
 
 def _attachment(stored: attachments.StoredFile) -> dict:
