@@ -322,6 +322,7 @@ class ListenerCursorAdmin(TenantScopedAdmin):
         return False
 
 
+from .desks import enhanced_chat_admin as _enhanced_chat_admin  # noqa: E402, F401 - the Enhanced Chat admin pages
 from .desks import livechat_admin as _livechat_admin  # noqa: E402, F401 - the Legacy Chat admin pages
 from .handover import admin as _handover_admin  # noqa: E402, F401 - registers the handover admin pages
 from .salesforce import shard_admin as _shard_admin  # noqa: E402, F401, I001 - relay_listen processes and leases
