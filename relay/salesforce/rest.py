@@ -130,6 +130,13 @@ class SalesforceRest:
             raise
         return ToolingResult(id=body.get("id"), created=True)
 
+    def describe(self, sobject: str) -> dict:
+        """``GET .../sobjects/{sobject}/describe``: the object's flags (createable, updateable...) and fields
+        as the integration user sees them."""
+        return self._request(
+            "GET", f"{self.base_url}/sobjects/{_name(sobject)}/describe", action=f"describe of {sobject}"
+        )
+
     def describe_limits(self) -> dict:
         """The org's limits (``DailyApiRequests``: ``{"Max", "Remaining"}``, ...)."""
         return self._request("GET", f"{self.base_url}/limits", action="limits")

@@ -51,6 +51,7 @@ def demo_fixture(*, second_org: bool = True, bare: bool = False) -> dict:
                 "6f1c", "9a9a"
             )
         other.pop("livechat", None)
+        other.pop("enhanced_chat", None)  # its deployment routes to the demo org's Support queue
         fixture["orgs"].append(other)
     return fixture
 

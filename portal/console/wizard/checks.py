@@ -285,4 +285,5 @@ def livechat_config(tenant: Tenant, check: Check) -> Outcome:
     )
 
 
-from . import enhanced_chat  # noqa: F401, E402 - registers the Enhanced Chat desk's check
+# Register the Cases and Enhanced Chat desks' checks.
+from . import cases, enhanced_chat  # noqa: F401, E402

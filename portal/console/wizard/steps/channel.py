@@ -26,6 +26,7 @@ from ..forms import SldsForm, TextsMixin
 from ..lists import FetchedList
 from ..saved import Facts, connection_of, salesforce_verified
 from ..step import Step, StepPage, step_url
+from .channel_cases import cases_done, cases_page
 from .channel_enhanced_chat import enhanced_chat_done, enhanced_chat_page
 from .channel_legacy_chat import legacy_chat_done, legacy_chat_page
 
@@ -190,6 +191,7 @@ class DeskPage:
 DESK_PAGES: dict[str, DeskPage] = {
     SalesforceConnection.Desk.LIVECHAT: DeskPage(legacy_chat_page, legacy_chat_done),
     SalesforceConnection.Desk.ENHANCED_CHAT: DeskPage(enhanced_chat_page, enhanced_chat_done),
+    SalesforceConnection.Desk.CASES: DeskPage(cases_page, cases_done),
 }
 
 
