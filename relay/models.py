@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from tenants.models import Sender, Tenant, TenantQuerySet
@@ -178,6 +178,72 @@ def next_sequence(conversation_id: int, direction: str) -> int:
         .first()
     )
     return (last or 0) + 1
+
+
+def insert_at_end_of_line(message: Message, *, unless: str) -> bool:
+    """Store the unsaved ``message`` at the end of its conversation's line, in one statement: its sequence is
+    computed by the INSERT itself, and a row that already exists under the unique constraint ``unless`` makes
+    it a no-op (False) instead of an error, so there is no savepoint, no sequence SELECT and no duplicate
+    probe. Call with the conversation row locked (that serializes the sequence)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    next_position = (
+        f"(SELECT COALESCE(MAX(sequence), 0) + 1 FROM {table} WHERE conversation_id = %s AND direction = %s)",  # noqa: S608
+        [message.conversation_id, message.direction],
+    )
+    return insert_once(message, unless=unless, computed={"sequence": next_position})
+
+
+def insert_once(row: models.Model, *, unless: str, computed: dict | None = None) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING``: store the unsaved ``row`` unless one exists under its
+    model's unique constraint ``unless`` (False then, and nothing changed: no error, no savepoint needed).
+    ``computed`` maps a field name to the SQL (and its parameters) that computes it in the statement. Sets the
+    primary key and the computed fields on ``row`` when stored. PostgreSQL and SQLite (3.35+) alike."""
+    meta = row._meta
+    computed = computed or {}
+    qn = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name not in computed]
+    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    columns = [qn(f.column) for f in fields] + [qn(meta.get_field(name).column) for name in computed]
+    placeholders = ["%s"] * len(fields) + [sql for sql, _ in computed.values()]
+    params = [*values, *(p for _, more in computed.values() for p in more)]
+    returning = [qn(meta.pk.column)] + [qn(meta.get_field(name).column) for name in computed]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
+        f"ON CONFLICT {conflict_target(type(row), unless)} DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        stored = cursor.fetchone()
+    if stored is None:
+        return False
+    row.pk = stored[0]
+    for name, value in zip(computed, stored[1:], strict=True):
+        setattr(row, name, value)
+    row._state.adding, row._state.db = False, connection.alias
+    return True
+
+
+def conflict_target(model: type[models.Model], name: str) -> str:
+    """The ``ON CONFLICT`` target of a unique constraint of ``model``: its columns and, for a partial one, its
+    condition (the one form used here, ``~Q(field="")``), written as the index has it."""
+    constraint = next(
+        c for c in model._meta.constraints if c.name == name and isinstance(c, models.UniqueConstraint)
+    )
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(model._meta.get_field(f).column) for f in constraint.fields)
+    condition = constraint.condition
+    if condition is None:
+        return f"({columns})"
+    if not (
+        isinstance(condition, models.Q)
+        and condition.negated
+        and len(condition.children) == 1
+        and isinstance(condition.children[0], tuple)
+        and condition.children[0][1] == ""
+    ):
+        raise ValueError(f"{name}: only a condition of the form ~Q(field='') is supported")
+    column = qn(model._meta.get_field(condition.children[0][0]).column)
+    return f"({columns}) WHERE NOT ({column} = '')"
 
 
 class DeliveryAttempt(models.Model):

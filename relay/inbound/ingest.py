@@ -7,7 +7,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from tenants.models import ProviderAccount, Sender
@@ -15,10 +17,9 @@ from tenants.validators import normalize_e164
 
 from ..events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
 from ..lines import wake
-from ..models import Conversation, Message, next_sequence
+from ..models import Conversation, Message, insert_at_end_of_line, insert_once
 from ..outbound.record import queue_outbound
 from ..outbound.reports import apply_status_report
-from ..unique import violates
 from ..untrusted import Repairs, max_length_of
 
 log = logging.getLogger(__name__)
@@ -147,51 +148,62 @@ def _store_inbound(
 ) -> None:
     tenant = account.tenant
     customer = _customer_id(event)
-    # Found and locked in one round trip: the lock serializes the sequence numbers (a no-op on SQLite, whose
-    # writes are serialized anyway); a new row is ours until this transaction commits.
-    conversation, created = Conversation.objects.select_for_update().get_or_create(
-        sender=sender, customer=customer, defaults={"tenant": tenant, "customer_name": event.customer_name}
-    )
+    conversation_id, created = _conversation_locked(tenant, sender, customer, event.customer_name)
     now = timezone.now()
     content = event.as_dict() | {"raw": event.raw}
     if repairs:
         content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
-    try:
-        with transaction.atomic():
-            Message.objects.create(
-                tenant=tenant,
-                conversation=conversation,
-                direction=Message.Direction.INBOUND,
-                sequence=next_sequence(conversation.pk, Message.Direction.INBOUND),
-                kind=str(event.kind),
-                text=event.text,
-                content=content,
-                provider=account.provider,
-                provider_message_id=event.provider_message_id,
-                received_at=event.received_at or now,
-                expires_at=now + tenant.delivery_window,
-                next_attempt_at=now,
-            )
-    except IntegrityError as exc:
-        # A replayed webhook, or the same message arriving concurrently through another request: the
-        # unique (tenant, provider, provider message id) constraint makes it a no-op without a lookup first.
-        # Any other integrity error is a defect, never a duplicate: it fails the request (the provider
-        # retries) rather than dropping the message.
-        if not violates(exc, Message, "one_message_per_provider_message_id"):
-            raise
+    message = Message(
+        tenant=tenant,
+        conversation_id=conversation_id,
+        direction=Message.Direction.INBOUND,
+        kind=str(event.kind),
+        text=event.text,
+        content=content,
+        provider=account.provider,
+        provider_message_id=event.provider_message_id,
+        received_at=event.received_at or now,
+        expires_at=now + tenant.delivery_window,
+        next_attempt_at=now,
+    )
+    # A replayed webhook, or the same message arriving concurrently through another request: the unique
+    # (tenant, provider, provider message id) constraint makes it a no-op, in the INSERT itself. Any other
+    # integrity error is a defect, never a duplicate: it fails the request (the provider retries) rather than
+    # dropping the message.
+    if not insert_at_end_of_line(message, unless="one_message_per_provider_message_id"):
         result.duplicates += 1
         return
-    Conversation.objects.filter(pk=conversation.pk).update(
+    Conversation.objects.filter(pk=conversation_id).update(
         last_inbound_at=now,
-        customer_name=event.customer_name or conversation.customer_name,
+        customer_name=Coalesce(NullIf(Value(event.customer_name), Value("")), F("customer_name")),
         status=Conversation.Status.OPEN,
         updated_at=now,
     )
     result.accepted += 1
-    result.conversations_to_deliver.add(conversation.pk)
+    result.conversations_to_deliver.add(conversation_id)
     if created and tenant.welcome_text:
-        conversation.last_inbound_at = now
+        conversation = Conversation.objects.select_related("tenant", "sender__account").get(
+            pk=conversation_id
+        )
         queue_outbound(conversation, {"kind": "text", "text": tenant.welcome_text, "system": "welcome"})
+
+
+def _conversation_locked(tenant, sender: Sender, customer: str, customer_name: str) -> tuple[int, bool]:
+    """The conversation's id, its row locked until the transaction ends (the lock serializes the sequence
+    numbers; a no-op on SQLite, whose writes are serialized anyway), and whether it is new. A known
+    conversation costs one statement; a new one an INSERT that another request's concurrent insert of the same
+    conversation turns into a no-op (then it is read, locked, as a known one)."""
+    existing = Conversation.objects.select_for_update().filter(sender=sender, customer=customer).order_by()
+    for _ in range(2):
+        found = existing.values_list("pk", flat=True).first()
+        if found is not None:
+            return found, False
+        conversation = Conversation(
+            tenant=tenant, sender=sender, customer=customer, customer_name=customer_name
+        )
+        if insert_once(conversation, unless="one_conversation_per_sender_and_customer"):
+            return conversation.pk, True
+    raise RuntimeError(f"conversation of {customer} with sender {sender.pk} neither found nor created")
 
 
 _REPORT_ORDER = {ReportStatus.PENDING: 0, ReportStatus.DELIVERED: 1, ReportStatus.READ: 2}

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tenants.models import Tenant
 
 from .. import signals
 from ..lines import wake
-from ..models import Conversation, Message, next_sequence
-from ..unique import violates
+from ..models import Conversation, Message, insert_at_end_of_line
 from ..untrusted import bounded_id, max_length_of
 from . import agent_events
 
@@ -115,28 +114,27 @@ def queue_outbound(
     """Store an outbound message (once per Salesforce entry) and queue its sending after commit."""
     tenant = conversation.tenant
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-            message = Message.objects.create(
-                tenant=tenant,
-                conversation=locked,
-                direction=Message.Direction.OUTBOUND,
-                sequence=next_sequence(locked.pk, Message.Direction.OUTBOUND),
-                kind=content.get("kind", "text"),
-                text=content.get("text", ""),
-                content=content,
-                # The sender never changes: the caller's conversation usually has it (and its account) loaded.
-                provider=conversation.sender.account.provider,
-                provider_message_id=str(uuid.uuid4()),
-                salesforce_entry_id=salesforce_entry_id,
-                expires_at=now + tenant.delivery_window,
-                next_attempt_at=now,
-            )
-            Conversation.objects.filter(pk=locked.pk).update(updated_at=now)
-    except IntegrityError as exc:
-        if violates(exc, Message, "one_message_per_salesforce_entry"):
-            return None  # the same agent entry was recorded before (a redelivered event)
-        raise  # any other integrity error is a defect, never a duplicate: the listener offers it again, bounded
+    message = Message(
+        tenant=tenant,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        kind=content.get("kind", "text"),
+        text=content.get("text", ""),
+        content=content,
+        # The sender never changes: the caller's conversation usually has it (and its account) loaded.
+        provider=conversation.sender.account.provider,
+        provider_message_id=str(uuid.uuid4()),
+        salesforce_entry_id=salesforce_entry_id,
+        expires_at=now + tenant.delivery_window,
+        next_attempt_at=now,
+    )
+    with transaction.atomic():
+        # The row lock serializes the line's sequence numbers until the transaction ends.
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+        # The same agent entry recorded before (a redelivered event) makes the INSERT a no-op; any other
+        # integrity error is a defect, never a duplicate: the listener offers the event again, bounded.
+        if not insert_at_end_of_line(message, unless="one_message_per_salesforce_entry"):
+            return None
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
     wake.after_commit(wake.outbound_line, conversation.pk)
     return message
