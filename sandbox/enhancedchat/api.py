@@ -302,7 +302,7 @@ def routes(world) -> list:
     async def upload_file(request: Request, org: Org, token: tokens.AccessToken) -> Response:
         chat = service.chat(org, token, request.path_params["conversation_id"])
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FILE_BYTES + checks.MAX_JSON_BYTES:
+        if checks.digits(declared) and int(declared) > MAX_FILE_BYTES + checks.MAX_JSON_BYTES:
             raise ApiError(413, f"The file is larger than {MAX_FILE_BYTES} bytes.")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise ApiError(415, "The request must be multipart/form-data with messageEntry and fileData.")
@@ -448,7 +448,7 @@ async def _message_entry(part) -> dict:
         raise ApiError(413, "messageEntry is too large.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "messageEntry is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "messageEntry must be a JSON object.")

@@ -25,10 +25,15 @@ MAX_ACKS = 25
 MAX_ATTRIBUTES = 100  # hidden pre-chat fields per request (undocumented: our bound on hostile input)
 
 
+def digits(value: str) -> bool:
+    """Whether ``value`` is a plain decimal number (``str.isdigit`` also takes "²", which int() refuses)."""
+    return value.isascii() and value.isdigit()
+
+
 async def json_object(request: Request) -> dict:
     """The request's JSON object body, read no further than the size limit."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+    if digits(declared) and int(declared) > MAX_JSON_BYTES:
         raise ApiError(413, "The request body is too large.")
     raw = bytearray()
     async for chunk in request.stream():
@@ -37,7 +42,11 @@ async def json_object(request: Request) -> dict:
             raise ApiError(413, "The request body is too large.")
     try:
         data = json.loads(bytes(raw) or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (
+        ValueError,
+        UnicodeDecodeError,
+        RecursionError,
+    ):  # RecursionError: nested deeper than the parser goes
         raise ApiError(400, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
@@ -146,7 +155,7 @@ def message(data: dict) -> dict:
 def bounded_int(value: str | None, name: str, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not digits(value) or not low <= int(value) <= high:
         raise ApiError(400, f"{name} must be a whole number from {low} to {high}.")
     return int(value)
 

@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..salesforce.ids import to15
+from . import checks
 from .api import bearer, error_response
 from .state import ApiError, EnhancedChatService
 from .streams import END
@@ -38,7 +39,7 @@ def routes(world) -> list:
             if org_header != to15(token.org_id):
                 raise ApiError(401, "X-Org-Id does not match the access token.")
             last = request.headers.get("last-event-id", "").strip()
-            if last and (not last.isdigit() or len(last) > 18):
+            if last and (not checks.digits(last) or len(last) > 18):
                 raise ApiError(400, "Last-Event-Id is not an event id of this stream.")
         except ApiError as error:
             return error_response(error)

@@ -517,3 +517,65 @@ def test_scrt_fault_switch_answers_503_on_the_api(chat, sim):
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
     sim.delete(f"/__sim/faults/{rule['id']}")
     chat.token()
+
+
+# --- hostile input: always a clear 4xx, never a 500 ---------------------------------------------------------
+
+GARBAGE = [
+    b"null",
+    b"[]",
+    b'"text"',
+    b"1e999",
+    b'{"message": []}',
+    b'{"message": {"id": 5, "messageType": ["StaticContentMessage"]}}',
+    b'{"conversationId": 7, "esDeveloperName": {"a": 1}, "routingAttributes": [1]}',
+    b'{"acks": [{"id": [], "entryType": {}, "conversationEntryId": 1}]}',
+    b'{"entryType": null, "id": {"x": 1}}',
+    b'{"orgId": 15, "esDeveloperName": null, "capabilitiesVersion": [], "platform": {}}',
+    b'{"routingAttributes": {"' + b"k" * 300 + b'": 1}}',
+    b"\xff\xfe\x00",
+    b"[" * 5000 + b"]" * 5000,  # deeper than the JSON parser's recursion
+]
+
+
+def test_garbage_gets_a_clear_refusal_everywhere(chat, sim):
+    """Every endpoint, every kind of broken body: a 4xx naming the problem in {"message", "code"}."""
+    token = chat.token()["accessToken"]
+    conversation_id = chat.create(token)
+    headers = {**chat.auth(token), "Content-Type": "application/json"}
+    paths = (
+        "/authorization/unauthenticated/access-token",
+        "/authorization/authenticated/access-token",
+        "/conversation",
+        f"/conversation/{conversation_id}/message",
+        f"/conversation/{conversation_id}/entry",
+        f"/conversation/{conversation_id}/acknowledge-entries",
+        f"/conversation/{conversation_id}/file",
+    )
+    for body in GARBAGE:
+        for path in paths:
+            response = sim.post(f"{API}{path}", content=body, headers=headers)
+            assert 400 <= response.status_code < 500, (path, body[:40], response.status_code, response.text)
+            assert response.json()["code"] == response.status_code, (path, response.text)
+    for query in (
+        "limit=%C2%B2",
+        "limit=-1",
+        "limit=1e3",
+        "startTimestamp=%D9%A3%C2%B2",
+        "direction=",
+        "entryTypeFilter=,,,",
+    ):
+        for path in ("/conversation/list", f"/conversation/{conversation_id}/entries"):
+            response = sim.get(f"{API}{path}?{query}", headers=chat.auth(token))
+            assert response.status_code in (200, 400), (path, query, response.text)
+    stream = sim.get(
+        "/sim/scrt/eventrouter/v1/sse",
+        headers={
+            "Accept": "text/event-stream",
+            **chat.auth(token),
+            "X-Org-Id": ORG_ID15,
+            "Last-Event-Id": "²".encode(),
+        },
+    )
+    assert_error(stream, 400, "Last-Event-Id")
+    assert [e["entryType"] for e in chat.conversation(conversation_id)["entries"]] == []  # nothing got in
