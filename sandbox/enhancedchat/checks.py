@@ -42,11 +42,8 @@ async def json_object(request: Request) -> dict:
             raise ApiError(413, "The request body is too large.")
     try:
         data = json.loads(bytes(raw) or b"{}")
-    except (
-        ValueError,
-        UnicodeDecodeError,
-        RecursionError,
-    ):  # RecursionError: nested deeper than the parser goes
+    # RecursionError: arrays or objects nested deeper than the parser goes
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
