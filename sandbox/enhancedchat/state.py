@@ -132,6 +132,7 @@ class EnhancedChatService:
             self.add_deployment(org, deployment)
 
     def add_deployment(self, org: Org, spec: dict) -> Deployment:
+        """Add a Custom Client deployment and its channel; every field is checked before anything is made."""
         name = spec["developer_name"]
         if not isinstance(name, str) or not name[:1].isalpha() or not name.replace("_", "").isalnum():
             raise ValueError("developer_name: letters, digits and underscores, starting with a letter")
@@ -145,6 +146,9 @@ class EnhancedChatService:
             queue = org.records.first("Group", Type="Queue", DeveloperName=spec["queue"])
             if queue is None:
                 raise ValueError(f"deployment {name}: unknown queue {spec['queue']!r}")
+        lifetime = spec.get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
+            raise ValueError("token_lifetime_seconds must be a positive number")
         # Stable across sandbox boots, like the fixture's other records (a tenant may remember it).
         address = str(
             spec.get("channel_address_identifier") or uuid.uuid5(uuid.NAMESPACE_URL, f"{org.org_id}/{name}")
@@ -169,10 +173,8 @@ class EnhancedChatService:
             user_verification=bool(spec.get("user_verification", False)),
             verification_secret=str(spec.get("verification_secret", "")),
             prechat_fields=fields,
-            token_lifetime_seconds=float(spec.get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME)),
+            token_lifetime_seconds=float(lifetime),
         )
-        if deployment.token_lifetime_seconds <= 0:
-            raise ValueError("token_lifetime_seconds must be positive")
         self.deployments.setdefault(org.org_id, {})[name] = deployment
         self.world.messaging.state(org).capabilities[self.channel_key(name)] = CAPABILITIES
         return deployment

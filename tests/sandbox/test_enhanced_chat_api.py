@@ -579,3 +579,24 @@ def test_garbage_gets_a_clear_refusal_everywhere(chat, sim):
     )
     assert_error(stream, 400, "Last-Event-Id")
     assert [e["entryType"] for e in chat.conversation(conversation_id)["entries"]] == []  # nothing got in
+
+
+def test_bad_deployment_is_refused_whole(chat, sim):
+    url = f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments"
+    channels = len(chat.org.records.all("MessagingChannel"))
+    for spec in (
+        {"developer_name": "New_Chat", "token_lifetime_seconds": 0},
+        {"developer_name": "New_Chat", "queue": "Nope"},
+        {"developer_name": "New_Chat", "prechat_fields": "Phone"},
+        {"developer_name": "1st"},
+        {"developer_name": DEPLOYMENT},
+        [],
+    ):
+        assert sim.post(url, json=spec).status_code == 400, spec
+    assert len(chat.org.records.all("MessagingChannel")) == channels  # no half-made deployment
+    made = sim.post(url, json={"developer_name": "New_Chat", "token_lifetime_seconds": 60})
+    assert made.status_code == 201 and made.json()["tokenLifetimeSeconds"] == 60
+    assert (
+        chat.token(esDeveloperName="New_Chat")["context"]["configuration"]["embeddedServiceConfig"]["name"]
+        == "New_Chat"
+    )
