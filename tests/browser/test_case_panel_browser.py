@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
@@ -85,6 +86,8 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         first = panel.locator(".sb-chat__item_in").first
         expect(first.locator(".sb-chat__text")).to_have_text("My parcel <b>has not</b> arrived")  # as text
         expect(panel.locator("#window-state")).to_have_attribute("data-open", "true")
+        expect(panel.locator("#case-closed")).to_be_hidden()  # the Case is open: replies are on
+        expect(panel.locator("#send-template")).to_be_hidden()  # and so is the window
 
         # The agent answers; the reply reaches the phone and the panel follows it to "Read".
         panel.fill("#reply-text", "We are on it, Frank.")
@@ -134,7 +137,7 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         expect(failed).to_have_attribute("data-status", "failed", timeout=20_000)
         reason = Message.objects.get(text="Here is your tracking link").last_error
         assert reason
-        expect(failed.locator(".sb-chat__error")).to_have_text(reason)
+        expect(failed.locator(".sb-chat__error")).to_have_text(reason.removeprefix("Not delivered: "))
         expect(failed.locator(".sb-chat__status")).to_contain_text("Not delivered")
 
         # In a 420 px utility panel: nothing wider than the frame, and the reply box still works.
@@ -157,6 +160,13 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         offered = panel.locator(".sb-chat__item_out", has_text="Shall we resend it?")
         expect(offered.locator(".sb-chat__choice")).to_have_text(["Yes", "No"])
         assert panel.evaluate(fits)
+
+        # The Case closes (as the Cases desk records Salesforce's change): the panel says so and locks replies.
+        CaseLink.objects.filter(pk=link.pk).update(is_closed=True, status="Closed", closed_at=timezone.now())
+        expect(panel.locator("#case-closed")).to_be_visible()
+        expect(panel.locator("#case-status")).to_have_text("Closed")
+        expect(panel.locator("#reply-send")).to_be_disabled()
+        expect(panel.locator("#reply-locked")).to_have_text("The Case is closed: replies are off.")
     finally:
         context.close()
 

@@ -95,7 +95,8 @@ def message_json(message: Message, conversation: Conversation) -> dict:
     ticks, label = TICKS.get(message.status, ("", message.status))
     data.update(ticks=ticks, status_label=label)
     if message.status == Message.Status.FAILED:
-        data["error"] = message.last_error or "The provider did not say why."
+        # The label already says it was not delivered: the reason follows, without saying it twice.
+        data["error"] = message.last_error.removeprefix("Not delivered: ") or "The provider did not say why."
     elif message.status == Message.Status.PENDING and message.last_error:
         data["error"] = f"Trying again: {message.last_error}"  # a transient failure, retried
     if content.get("media_url") or content.get("media_filename"):
