@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal import livechecks
+from portal.console.wizard.cases import CASES
 from portal.console.wizard.checks import LIVECHAT, SALESFORCE_LOGIN
 from portal.console.wizard.enhanced_chat import ENHANCED_CHAT
 from tenants.certificates import certificate_expiry, generate_key_pair, private_key_matches_certificate
@@ -84,6 +85,14 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
             "chat_deployment_id",
             "chat_button_id",
             "es_developer_name",
+            "case_transcript",
+            "case_reopen_hours",
+            "case_reopen_status",
+            "case_origins",
+            "case_status_texts",
+            "case_field_mapping",
+            "case_default_queue_id",
+            "case_create_contacts",
             "deployment_code",
             "button_code",
             "created_at",
@@ -115,6 +124,9 @@ class SalesforceConnectionSerializer(ValidatedModelSerializer):
 
     def validate_chat_button_id(self, value: str) -> str:
         return _salesforce_id(value, "chat_button")
+
+    def validate_case_default_queue_id(self, value: str) -> str:
+        return _salesforce_id(value, "queue")
 
     def _chat_snippets(self, attrs) -> None:
         """The two pasted snippets, read into the three chat settings (portal/console/snippets.py)."""
@@ -254,12 +266,17 @@ class SalesforceConnectionViewSet(ScopedModelViewSet):
         "desk, `incomplete` when a value is not set). Uses Visitor/Settings and Visitor/Availability: no "
         "chat is started. On the Enhanced Chat desk it asks the deployment for a guest's access token (no "
         "conversation is started): a failure's `code` is `wrong_scrt_url`, `wrong_org_id` or "
-        "`wrong_es_developer_name`.",
+        "`wrong_es_developer_name`. On the Cases desk it checks what the integration user needs (describe Case, "
+        "Contact, the transcript object and ContentVersion; the /data/CaseChangeEvent topic): a failure's "
+        "`code` is `missing_access` and `data.problems` says what to change in Setup (docs/cases.md).",
         request=None,
         responses={202: LiveCheckSerializer},
     )
     @action(detail=True, methods=["post"])
     def check(self, request, pk=None):
         connection = self.get_object()
-        enhanced = connection.desk == SalesforceConnection.Desk.ENHANCED_CHAT
-        return accepted(request, livechecks.start(connection.tenant, ENHANCED_CHAT if enhanced else LIVECHAT))
+        kind = {
+            SalesforceConnection.Desk.ENHANCED_CHAT: ENHANCED_CHAT,
+            SalesforceConnection.Desk.CASES: CASES,
+        }
+        return accepted(request, livechecks.start(connection.tenant, kind.get(connection.desk, LIVECHAT)))
