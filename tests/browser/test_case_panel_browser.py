@@ -7,6 +7,7 @@ Celery runs eagerly inside the live server (a real worker is the e2e tests' busi
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from playwright.sync_api import expect
 
 from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
 from relay.desks.cases_models import CaseLink
-from relay.models import Message
+from relay.models import Conversation, Message
 from tests.e2e.conftest import agent_id, customer_writes, phone_received, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -171,7 +172,9 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         context.close()
 
 
-def test_a_refused_reply_keeps_what_was_typed_and_says_why(cases_demo, sandbox, sim, live_server, browser):
+def test_a_refused_reply_keeps_what_was_typed_and_a_closed_window_leads_to_the_template_panel(
+    cases_demo, sandbox, sim, live_server, browser
+):
     link = a_case_opened_by(sim, "Hello")
     context = browser.new_context(viewport={"width": 420, "height": 640})
     page = context.new_page()
@@ -185,5 +188,18 @@ def test_a_refused_reply_keeps_what_was_typed_and_says_why(cases_demo, sandbox, 
         expect(panel.locator("#reply-choices-error")).to_contain_text("at most 10")
         expect(panel.locator("#reply-text")).to_have_value("Pick one")
         assert not Message.objects.filter(content__source="case_panel").exists()
+
+        # A day later WhatsApp's window has closed: the badge says so, free text is off, a template is offered.
+        Conversation.objects.filter(pk=link.conversation_id).update(
+            last_inbound_at=timezone.now() - timedelta(hours=25), updated_at=timezone.now()
+        )
+        expect(panel.locator("#window-state")).to_have_attribute("data-open", "false")
+        expect(panel.locator("#window-state")).to_contain_text("24-hour window closed")
+        expect(panel.locator("#reply-send")).to_be_disabled()
+        panel.click("#send-template")
+        expect(panel.get_by_role("heading", name="Send a WhatsApp template")).to_be_visible()
+        expect(panel.locator("#customer")).to_have_value(link.conversation.customer)
+        expect(panel.locator("#window-state")).to_have_attribute("data-open", "false")
+        expect(panel.locator("#session-summary")).to_contain_text(f"Case {link.case_number}")
     finally:
         context.close()
