@@ -57,7 +57,8 @@ def body_of(message: Message) -> str:
     if content.get("system"):
         who = "Switchboard to the customer"
     else:
-        agent = content.get("agent") if isinstance(content.get("agent"), dict) else {}
+        agent = content.get("agent")
+        agent = agent if isinstance(agent, dict) else {}
         who = f"Agent {agent.get('name') or agent.get('id') or ''}".strip()
     lines = [str(content.get("text") or message.text or "")]
     if content.get("kind") == "media" and content.get("media_filename"):

@@ -40,7 +40,7 @@ def _json_map(text: str, validate) -> dict:
 class CasesForm(TextsMixin, SldsForm):
     case_transcript = forms.ChoiceField(
         label="Transcript on the Case as",
-        choices=SalesforceConnection._meta.get_field("case_transcript").choices,
+        choices=[("feed", "Feed items (Chatter)"), ("comment", "Case comments")],
         help_text="Feed items need Chatter (feed tracking on Case); case comments are kept private.",
     )
     case_reopen_hours = forms.IntegerField(
