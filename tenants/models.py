@@ -19,7 +19,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import case_settings
+from . import case_settings, config_cache
 from .fields import EncryptedTextField
 from .validators import (
     make_salesforce_id_validator,
@@ -59,6 +59,27 @@ class Partner(models.Model):
         return self.name
 
 
+class ConfigQuerySet(models.QuerySet):
+    """Bulk writes send no post_save: the configuration caches (tenants/config_cache.py) hear of them here."""
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        if self.model._meta.label in config_cache.WATCHED:
+            config_cache.changed()
+        return rows
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self):
+        deleted = super().delete()
+        if self.model._meta.label in config_cache.WATCHED:
+            config_cache.changed()
+        return deleted
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class Tenant(models.Model):
     """One Salesforce org, with the texts its customers see."""
 
@@ -86,6 +107,8 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConfigQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -136,7 +159,7 @@ class Membership(models.Model):
         return f"{self.user} – {self.get_role_display()} of {self.tenant}"
 
 
-class TenantQuerySet(models.QuerySet):
+class TenantQuerySet(ConfigQuerySet):
     def for_tenant(self, tenant: Tenant | int):
         return self.filter(tenant=tenant)
 

@@ -6,6 +6,7 @@ the queue, the agent or the flow they name; an empty map leaves routing to the c
 
 from __future__ import annotations
 
+from tenants import lookups
 from tenants.models import RoutingRule
 
 from ..models import Conversation
@@ -19,10 +20,8 @@ ATTRIBUTE: dict[str, str] = {  # by RoutingRule.target_type (a Target value, sto
 
 
 def matching_rule(conversation: Conversation) -> RoutingRule | None:
-    rules = RoutingRule.objects.for_tenant(conversation.tenant_id).filter(
-        sender_id=conversation.sender_id, active=True
-    )
-    for rule in rules.order_by("priority", "id"):
+    # Kept per process, reloaded when configuration changes (tenants/config_cache.py).
+    for rule in lookups.routing_rules(conversation.tenant_id, conversation.sender_id):
         if rule.matches(conversation.customer):
             return rule
     return None

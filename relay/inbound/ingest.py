@@ -12,6 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from tenants import lookups
 from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
 
@@ -59,8 +60,7 @@ def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult
 
 
 def _senders_by_address(account: ProviderAccount) -> dict[tuple[str, str], Sender]:
-    senders = Sender.objects.filter(account=account, tenant=account.tenant).order_by()  # no ordering joins
-    return {(s.channel, s.address): s for s in senders}
+    return lookups.senders_by_address(account)  # kept per process, reloaded when configuration changes
 
 
 def _sender_for(senders: dict, event: InboundMessage) -> Sender:

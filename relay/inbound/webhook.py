@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from tenants.models import ProviderAccount
+from tenants import lookups
 
 from ..providers.registry import get_provider
 from .auth import json_error as _error
@@ -21,12 +21,7 @@ from .ingest import UnroutableEvent, ingest
 @csrf_exempt
 @require_POST
 def provider_webhook(request, provider: str, key: str):
-    account = (
-        ProviderAccount.objects.select_related("tenant")
-        .filter(provider=provider, webhook_key=key, active=True, tenant__active=True)
-        .order_by()  # the key is unique; the default ordering would only add a join to every webhook
-        .first()
-    )
+    account = lookups.webhook_account(provider, key)  # kept per process, reloaded when configuration changes
     if account is None:
         return _error(404, "unknown webhook URL: check the account key in the URL")
     document = read_verified_json(

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tenants import lookups
+
 from .. import signals
 from ..errors import ExternalError
 from ..models import Message
@@ -128,14 +130,18 @@ def _pending(conversation_id: int, direction: str, count: int) -> list[Message]:
         Message.objects.filter(
             conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
         )
-        # The tenant's Salesforce connection and the sender's account come with the messages: every
-        # delivery needs them.
-        .select_related("tenant__salesforce", "conversation__sender__account")
+        .select_related("conversation")
         .order_by("sequence")[:count]
     )
-    for message in batch[1:]:
-        message.conversation = batch[0].conversation
-        message.tenant = batch[0].tenant
+    if not batch:
+        return batch
+    # The tenant with its Salesforce connection and the sender with its account: every delivery needs them,
+    # and this process keeps them (tenants/config_cache.py), secrets decrypted once.
+    conversation = batch[0].conversation
+    tenant = lookups.tenant_with_connection(conversation.tenant_id)
+    conversation.tenant, conversation.sender = tenant, lookups.sender_with_account(conversation.sender_id)
+    for message in batch:
+        message.conversation, message.tenant = conversation, tenant
     return batch
 
 
