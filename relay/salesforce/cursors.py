@@ -26,16 +26,25 @@ from tenants.models import SalesforceConnection
 def topic_name(connection: SalesforceConnection) -> str:
     """The desk's own topic when it names one (``Desk.pubsub_topic``: the Cases desk's Change Data Capture
     channel), else the connection's platform event."""
+    return _desk_topic(connection) or f"/event/{connection.platform_event}"
+
+
+def has_topic(connection: SalesforceConnection) -> bool:
+    """Whether there is something to subscribe to: the desk's own topic or a platform event."""
+    return bool(_desk_topic(connection) or connection.platform_event)
+
+
+def _desk_topic(connection: SalesforceConnection) -> str:
     try:
         own = getattr(desk_class(connection.desk), "pubsub_topic", None)
     except LookupError:
         own = None
-    return (own(connection) if own else "") or f"/event/{connection.platform_event}"
+    return own(connection) if own else ""
 
 
 @receiver(post_save, sender=SalesforceConnection, dispatch_uid="relay.listener_cursor.deliver_since")
 def note_connection_saved(sender, instance: SalesforceConnection, raw: bool = False, **kwargs) -> None:
-    if raw or not instance.platform_event:  # fixtures load as they are; no event, nothing to start
+    if raw or not has_topic(instance):  # fixtures load as they are; no topic, nothing to start
         return
     topic = topic_name(instance)
     now = timezone.now()

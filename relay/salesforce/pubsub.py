@@ -76,7 +76,7 @@ from relay.untrusted import storable
 from tenants.models import SalesforceConnection, Tenant
 
 from .auth import Token, cache_key, get_token
-from .cursors import topic_name
+from .cursors import has_topic, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def is_complete(connection: SalesforceConnection) -> bool:
         and connection.integration_username
         and connection.private_key
         and connection.instance_url
-        and connection.platform_event
+        and has_topic(connection)
     )
 
 

@@ -14,7 +14,9 @@ from relay.desks.cases import CasesDesk, PanelReplyError, current_link, link_for
 from relay.desks.cases_models import CaseEntry, CaseLink
 from relay.desks.cases_transcript import sweep_transcripts
 from relay.errors import ExternalError
-from relay.models import Conversation, Message
+from relay.models import Conversation, ListenerCursor, Message
+from relay.salesforce.cursors import topic_name
+from relay.salesforce.pubsub import is_complete
 from tenants.models import RoutingRule, SalesforceConnection
 from tests.factories import make_account, make_sender
 from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
@@ -315,3 +317,13 @@ def test_a_salesforce_outage_delays_and_loses_nothing(tenant, conversation, org,
     assert sweep_transcripts() == 1
     entry.refresh_from_db()
     assert entry.written_at is not None and len(org.rows("FeedItem")) == 2
+
+
+def test_the_listener_subscribes_a_cases_tenant_to_the_case_change_events(tenant):
+    """No platform event is needed: the desk names its topic, and the cursor starts when the connection is saved."""
+    connection = SalesforceConnection.objects.get(tenant=tenant)
+    connection.platform_event = ""
+    connection.save()
+    assert topic_name(connection) == "/data/CaseChangeEvent" and is_complete(connection)
+    cursor = ListenerCursor.objects.get(tenant=tenant)
+    assert cursor.topic == "/data/CaseChangeEvent" and cursor.deliver_since is not None

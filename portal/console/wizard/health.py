@@ -26,7 +26,7 @@ from relay.inbound.auth import SIGNATURE_HEADER, TOKEN_HEADER, expected_signatur
 from relay.models import ListenerCursor
 from relay.providers.registry import get_provider
 from relay.salesforce import auth, capabilities, pubsub
-from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
+from tenants.models import ProviderAccount, RoutingRule, SalesforceConnection, Sender, Tenant
 
 from ..models import SetupProgress
 from . import lists
@@ -75,7 +75,9 @@ def run_checks(tenant: Tenant) -> list[Check]:
         checks.append(Check("subscription", "Event subscription", ERROR, skipped, "channel"))
     else:
         checks.append(_subscription(tenant, connection, token))
-    if connection is not None and not is_livechat(connection):
+    # What a Messaging channel carries: the Cases desk has no Messaging channel.
+    on_cases = connection is not None and connection.desk == SalesforceConnection.Desk.CASES
+    if connection is not None and not is_livechat(connection) and not on_cases:
         checks.append(capabilities_status(tenant, connection))
     checks.extend(_provider(account))
     checks.extend(_senders(tenant, connection, account, salesforce_ok=token is not None))
@@ -89,7 +91,9 @@ def _subscription(tenant: Tenant, connection, token) -> Check:
     """GetTopic on the Pub/Sub API (the topic exists and the integration user may subscribe), then what the
     relay's listener last reported."""
     label = "Event subscription"
-    if not connection.platform_event or not connection.authorization_context:
+    # The Cases desk listens to /data/CaseChangeEvent: it has no channel definition or platform event to set up.
+    on_cases = connection.desk == SalesforceConnection.Desk.CASES
+    if not on_cases and (not connection.platform_event or not connection.authorization_context):
         return Check("subscription", label, ERROR, "The channel is not set up yet.", "channel")
     topic = pubsub.topic_name(connection)
     metadata = (
