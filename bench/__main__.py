@@ -1,4 +1,4 @@
-"""``python -m bench run|soak|profile|slow-provider|tenants [options]``: one command each, from a fresh clone after bin/setup."""
+"""``python -m bench run|soak|profile|slow-provider|tenants|streams [options]``: one command each, from a fresh clone after bin/setup."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ COMMANDS = {
     "slow-provider": "bench.slow_provider",
     "profile": "bench.profile",
     "tenants": "bench.fleet",
+    "streams": "bench.streams",
 }
 
 

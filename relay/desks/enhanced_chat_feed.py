@@ -80,11 +80,12 @@ def open_sessions(tenant_slugs: list[str] | None) -> list[tuple[int, int]]:
     return list(rows.values_list("pk", "tenant_id"))
 
 
-def renew_expiring(session_pks: list[int]) -> None:
-    """Renew the tokens of these sessions that expire within RENEW_BEFORE (one failure does not stop the rest)."""
+def renew_expiring(tenant_ids: list[int]) -> None:
+    """Renew the tokens of these tenants' open conversations that expire within RENEW_BEFORE (one failure does
+    not stop the rest)."""
     soon = timezone.now() + RENEW_BEFORE
     due = EnhancedChatSession.objects.filter(
-        pk__in=session_pks, status__in=EnhancedChatSession.OPEN_STATES, token_expires_at__lt=soon
+        tenant_id__in=tenant_ids, status__in=EnhancedChatSession.OPEN_STATES, token_expires_at__lt=soon
     ).select_related("tenant__salesforce")
     for session in due:
         try:
@@ -175,14 +176,15 @@ class EnhancedChatFeed:
 
     async def _refresh(self, client) -> None:
         rows = await self._db_call(open_sessions, self.tenant_slugs)
-        wanted = {pk for pk, tenant_id in rows if self.owns(tenant_id)}
+        held = {tenant_id for tenant_id in {tenant_id for _, tenant_id in rows} if self.owns(tenant_id)}
+        wanted = {pk for pk, tenant_id in rows if tenant_id in held}
         for pk in list(self._streams):
             if pk not in wanted or self._streams[pk].done():
                 self._streams.pop(pk).cancel()  # closed, or a tenant another process holds now
         for pk in wanted - set(self._streams):
             self._streams[pk] = asyncio.create_task(self._follow(client, pk), name=f"enhanced-chat-{pk}")
-        if wanted:
-            await self._db_call(renew_expiring, sorted(wanted))
+        if held:
+            await self._db_call(renew_expiring, sorted(held))
 
     async def _follow(self, client, pk: int) -> None:
         """Hold session ``pk``'s stream until it closes or the task is cancelled."""
