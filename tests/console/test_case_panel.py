@@ -398,3 +398,16 @@ def test_a_body_larger_than_any_reply_is_refused_before_it_is_read():
     )
     assert response.status_code == 413 and "The file is too large" in response.content.decode()
     assert not Message.objects.filter(direction="out").exists()
+
+
+def test_opened_without_a_record_the_panel_takes_only_this_tenants_case_by_id():
+    case_world()
+    case_world(name="Globex", org_id=ORG_B, secret=SECRET_B, case_id=CASE_B, customer="+385919990009")
+    client = Client()
+    token = token_of(open_panel(client, record=""))  # a utility item on a page that is no record
+    assert client.get("/console/case/", {"id": CASE_B}, **headers(token)).status_code == 404
+    response = client.get("/console/case/", {"id": CASE_A[:15]}, **headers(token))
+    assert response.status_code == 200 and feed_of(response)["case"]["id"] == CASE_A
+    bound = response["X-Console-Token"]  # from here on the page is bound to that Case
+    assert ConsoleSession.from_token(bound).record_id == CASE_A
+    assert client.get("/console/case/updates/", {"id": CASE_B}, **headers(bound)).status_code == 404
