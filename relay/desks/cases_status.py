@@ -24,7 +24,9 @@ from django.utils import timezone
 from .. import signals
 from ..models import Conversation, Message
 from ..outbound.record import queue_outbound
+from ..salesforce.rest import SalesforceRest
 from ..untrusted import bounded_id, max_length_of
+from . import cases_api
 from .cases_models import CaseLink
 from .cases_transcript import queue_entry
 
@@ -34,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
-CHANGE_TYPES = ("UPDATE", "GAP_UPDATE", "DELETE", "GAP_DELETE")
+CHANGE_TYPES = ("UPDATE", "DELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_UNDELETE", "GAP_DELETE")
+#: Gap events carry the header only: "your application can retrieve the Salesforce record using the record
+#: ID value to get the current data" (Change Data Capture Developer Guide, "Gap Events").
+READ_AGAIN = ("GAP_CREATE", "GAP_UPDATE", "GAP_UNDELETE")
 
 
 def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
@@ -55,8 +60,19 @@ def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
     at = _epoch_ms(header.get("commitTimestamp")) or timezone.now()
     deleted = change_type.endswith("DELETE")
     for case_id in record_ids:
-        if isinstance(case_id, str) and case_id:
-            _apply(connection, case_id[:18], event, key=key, at=at, deleted=deleted)
+        if not isinstance(case_id, str) or not case_id:
+            continue
+        values = event
+        if change_type in READ_AGAIN:
+            if not CaseLink.objects.filter(tenant_id=connection.tenant_id, case_id=case_id[:18]).exists():
+                continue  # not a conversation's Case: no call spent on it
+            record = cases_api.read_case(
+                SalesforceRest(connection), case_id[:18]
+            )  # ExternalError: offered again
+            if record is None:
+                continue
+            values = {name: record.get(name) for name in ("Status", "OwnerId", "IsClosed")}
+        _apply(connection, case_id[:18], values, key=key, at=at, deleted=deleted)
 
 
 def _apply(

@@ -327,3 +327,27 @@ def test_the_listener_subscribes_a_cases_tenant_to_the_case_change_events(tenant
     assert topic_name(connection) == "/data/CaseChangeEvent" and is_complete(connection)
     cursor = ListenerCursor.objects.get(tenant=tenant)
     assert cursor.topic == "/data/CaseChangeEvent" and cursor.deliver_since is not None
+
+
+def test_a_gap_event_reads_the_case_again(tenant, conversation, org, sandbox):
+    """A gap event has no field values: the desk reads the Case and applies what it finds, once."""
+    deliver(tenant, conversation, "help")
+    case_id = CaseLink.objects.get().case_id
+    core = sandbox.world.orgs.get(ORG_ID)
+    sandbox.call(setattr, core, "change_events", set())  # the change itself produced no event
+    org.agent_updates(case_id, Status="Closed")
+    gap = {
+        "ChangeEventHeader": {
+            "entityName": "Case",
+            "recordIds": [case_id],
+            "changeType": "GAP_UPDATE",
+            "transactionKey": "gap-1",
+            "sequenceNumber": 1,
+            "commitTimestamp": 1_790_000_000_000,
+        }
+    }
+    for _ in range(2):
+        desk(tenant).receive(gap)
+    assert CaseLink.objects.get().is_closed
+    closing = Message.objects.filter(direction=Message.Direction.OUTBOUND, text="Thanks, your case is closed.")
+    assert closing.count() == 1
