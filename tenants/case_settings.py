@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 
 #: A Salesforce field API name: standard (Subject) or custom (Brand__c, ns__Brand__c).
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
-#: Case fields Switchboard sets itself: a mapping may not overwrite them.
+#: Case fields Switchboard sets itself (relay/desks/cases.py case_fields): a mapping may not overwrite them.
+#: Salesforce field names are case-insensitive, so they are compared casefolded ("ownerid" is OwnerId).
 RESERVED_CASE_FIELDS = frozenset(
-    {"Id", "Subject", "Origin", "OwnerId", "ContactId", "SuppliedPhone", "Status"}
+    {"Id", "Subject", "Origin", "OwnerId", "ContactId", "SuppliedPhone", "SuppliedName", "Status"}
 )
+_RESERVED_FOLDED = {name.casefold(): name for name in RESERVED_CASE_FIELDS}
 #: What a field mapping's value may name besides a constant (rendered per conversation).
 PLACEHOLDERS = ("{customer}", "{customer_name}", "{channel}", "{sender}", "{sender_name}")
 CHANNELS = ("whatsapp", "sms", "viber")
@@ -61,10 +63,19 @@ def validate_origins(value) -> None:
 
 def validate_field_mapping(value) -> None:
     """``{"Brand__c": "Acme", "Customer_Phone__c": "{customer}"}``: Case field → constant or placeholder."""
+    seen: dict[str, str] = {}
     for field in _flat_map(value, "Field mapping"):
         if not FIELD_NAME.match(field):
             raise ValidationError(f"Field mapping: {field[:80]!r} is not a field API name.", code="bad_key")
-        if field in RESERVED_CASE_FIELDS:
+        folded = field.casefold()
+        if folded in _RESERVED_FOLDED:
             raise ValidationError(
-                f"Field mapping: {field} is set by Switchboard and cannot be mapped.", code="reserved"
+                f"Field mapping: {_RESERVED_FOLDED[folded]} is set by Switchboard and cannot be mapped.",
+                code="reserved",
             )
+        if folded in seen:  # the Case create would name one field twice and fail for every customer
+            raise ValidationError(
+                f"Field mapping: {seen[folded]} and {field} are the same field (names ignore letter case).",
+                code="duplicate",
+            )
+        seen[folded] = field
