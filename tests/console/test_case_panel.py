@@ -411,3 +411,18 @@ def test_opened_without_a_record_the_panel_takes_only_this_tenants_case_by_id():
     bound = response["X-Console-Token"]  # from here on the page is bound to that Case
     assert ConsoleSession.from_token(bound).record_id == CASE_A
     assert client.get("/console/case/updates/", {"id": CASE_B}, **headers(bound)).status_code == 404
+
+
+def test_the_wizard_offers_the_case_panel_snippet_on_the_cases_desk():
+    from tests.factories import make_tenant_admin
+
+    world = case_world()
+    client = Client()
+    client.force_login(make_tenant_admin(world.tenant, "avery"))
+    text = client.get("/console/wizard/embed/").content.decode()
+    assert (
+        'id="aura-case"' in text and "&amp;quot;case&amp;quot;" in text
+    )  # the page name, passed with recordId
+    world.tenant.salesforce.desk = "messaging"
+    world.tenant.salesforce.save(update_fields=["desk"])
+    assert 'id="aura-case"' not in client.get("/console/wizard/embed/").content.decode()

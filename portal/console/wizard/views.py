@@ -66,6 +66,8 @@ def embed(request: ConsoleRequest) -> HttpResponse:
             "canvas_settings": snippets.canvas_app_settings(request.tenant),
             "aura_wizard": snippets.aura_component("wizard"),
             "aura_record": snippets.aura_component("templates", with_record=True),
+            "aura_case": snippets.aura_component("case", with_record=True),
+            "cases_desk": getattr(connection_of(request.tenant), "desk", "") == "cases",
             "visualforce": snippets.visualforce_page("wizard"),
         },
     )
