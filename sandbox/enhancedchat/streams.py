@@ -1,7 +1,8 @@
 """Server-sent events per end-user subject: numbered events, a replay window and the open streams.
 
-Every event gets the next number of one sandbox-wide counter, so ids only grow on every stream and a
-client resuming with ``Last-Event-Id: N`` is replayed what it missed: the retained events above N, in
+Every event gets the next number of one sandbox-wide counter, started at this boot's block
+(sandbox/epoch.py) so ids keep growing across sandbox restarts too, and a client resuming with
+``Last-Event-Id: N`` is replayed what it missed: the retained events above N, in
 order, before the live ones. A stream is an asyncio queue on the sandbox's single loop; dropping it
 (control API, revoked or expired token) puts the end marker in its queue.
 """
@@ -12,6 +13,8 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass, field
+
+from .. import epoch
 
 RETAINED_EVENTS = 1000  # per subject: how far back Last-Event-Id can resume (undocumented: our choice)
 END = object()  # queued to end a stream
@@ -42,7 +45,7 @@ class EventLog:
     """Numbered events and open streams of every subject."""
 
     def __init__(self) -> None:
-        self._last_id = 0
+        self._last_id = epoch.first_id() - 1
         self._events: dict[tuple[str, str], deque[Event]] = {}
         self.streams: set[Stream] = set()
         self._listening: dict[tuple[str, str], set[Stream]] = {}  # (org, subject) -> its open streams

@@ -15,6 +15,9 @@ import uuid
 import httpx
 import pytest
 
+from sandbox import epoch
+from sandbox.enhancedchat.streams import EventLog
+
 from .test_enhanced_chat_api import API, DEPLOYMENT, ORG_ID15, PNG, Chat, assert_error
 
 SSE = "/sim/scrt/eventrouter/v1/sse"
@@ -231,3 +234,13 @@ def test_client_close_sends_close_conversation(chat, sim):
         assert closed["event"] == "CONVERSATION_CLOSE_CONVERSATION"
     finally:
         events.close()
+
+
+def test_event_ids_start_from_the_boot_block(monkeypatch):
+    """A restarted sandbox never hands out an event id an old client may still hold as its Last-Event-Id."""
+    monkeypatch.setattr(epoch, "EPOCH", 3)
+    log = EventLog()
+    first = log.emit("00D8d000000EnChEAK", "subject", "CONVERSATION_MESSAGE", {})
+    assert first.id == 3 * epoch.ID_BLOCK + 1
+    log.reset()
+    assert log.emit("00D8d000000EnChEAK", "subject", "CONVERSATION_MESSAGE", {}).id == first.id + 1
