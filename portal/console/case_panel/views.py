@@ -173,6 +173,11 @@ def reply(request):
             form.add_error(None, exc)
             context.update(form=form, send_key=key or uuid.uuid4().hex)
             return render(request, "console/case_panel/_reply.html", context, status=422)
+        except BaseException:
+            # Not stored (the database went away, the worker stops): the same form sent again must be
+            # sent, not answered "sent" by a key this failure used up - that would lose the reply.
+            release_send_key(link, key)
+            raise
     context.update(form=ReplyForm(link=link), send_key=uuid.uuid4().hex, sent=True)
     response = render(request, "console/case_panel/_reply.html", context)
     response["HX-Trigger"] = "case-panel-sent"  # the page polls at once: the reply appears with its tick
