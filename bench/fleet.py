@@ -26,7 +26,7 @@ import httpx
 
 from bench.report import inbound_figures, outbound_figures
 from bench.run import accept_sessions, machine
-from bench.stack import PYTHON, ROOT, Proc, Stack, StackConfig, rss_kib, wait_until
+from bench.stack import PYTHON, ROOT, Proc, Stack, StackConfig, cpu_seconds, rss_kib, wait_until
 from bench.tenants import (
     BenchTenant,
     bench_tenant,
@@ -147,6 +147,16 @@ class Fleet:
             figures[proc.role] = row
         return figures
 
+    def cpu_at_rest(self, seconds: float) -> dict[str, float]:
+        """Each listener's CPU use (percent of one core) over ``seconds`` with no traffic."""
+        before = {p.role: cpu_seconds(p.popen.pid) for p in self.listeners if p.alive}
+        time.sleep(seconds)
+        return {
+            p.role: round(100 * (cpu_seconds(p.popen.pid) - before[p.role]) / seconds, 1)
+            for p in self.listeners
+            if p.alive and p.role in before
+        }
+
     # --- traffic -------------------------------------------------------------------------------------
 
     def load(self, spec: dict) -> list[list]:
@@ -178,6 +188,8 @@ class Fleet:
         return rows
 
     def conversations(self) -> list[dict]:
+        """One conversation each for ``--conversations`` tenants spread evenly over all of them."""
+        step = max(1, len(self.tenants) // max(1, self.args.conversations))
         return [
             {
                 "id": f"f{t.index}",
@@ -187,7 +199,7 @@ class Fleet:
                 "customer": customer(5, t.index),
                 "tenant": t.index,
             }
-            for t in self.tenants
+            for t in self.tenants[::step][: self.args.conversations]
         ]
 
     def inbound(self, convs: list[dict], prefix: str, messages: int) -> dict:
@@ -278,6 +290,7 @@ class Fleet:
         self.start_listeners()
         time.sleep(args.lease_seconds)  # steady state: the first rounds' rebalancing is over
         results["listeners_steady"] = self.listener_figures()
+        results["listeners_cpu_at_rest"] = self.cpu_at_rest(args.lease_seconds)
         log(f"listeners at rest: {results['listeners_steady']}")
 
         convs = self.conversations()
@@ -288,7 +301,9 @@ class Fleet:
         log(f"inbound: {brief(results['inbound_burst'])}")
 
         log(f"the agents of {len(convs)} tenants accept their sessions")
+        started = time.monotonic()
         targets = accept_sessions(self.stack, self.tenants, convs)
+        results["accept_s"] = round(time.monotonic() - started, 1)
         log(
             f"outbound: {args.replies} agent replies at {args.rate}/s, one listener killed a third of the way in"
         )
@@ -312,10 +327,11 @@ def print_summary(results: dict) -> None:
     print("\n| figure | value |\n|---|---|")
     print(f"| tenants / listener processes | {results['tenants']} / {results['listeners']} |")
     print(f"| one stream per org after start | {results.get('all_subscribed_s')} s |")
+    cpu = results.get("listeners_cpu_at_rest", {})
     for role, row in sorted(results.get("listeners_steady", {}).items()):
         print(
             f"| {role} at rest | {row['tenants']} tenants, {row['rss_mib']} MiB RSS, {row['threads']} threads, "
-            f"{row['sockets']} sockets |"
+            f"{row['sockets']} sockets, {cpu.get(role, '?')}% of a core |"
         )
     for phase in ("inbound_burst", "outbound"):
         figures = results.get(phase) or {}
@@ -336,6 +352,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench tenants", description=__doc__.split("\n\n")[0])
     p.add_argument("--tenants", type=int, default=1000)
     p.add_argument("--listeners", type=int, default=2)
+    p.add_argument(
+        "--conversations",
+        type=int,
+        default=1000,
+        help="tenants with traffic (one conversation each), spread evenly",
+    )
     p.add_argument("--inbound", type=int, default=2000, help="customer messages in the measured burst")
     p.add_argument("--replies", type=int, default=2000, help="agent replies, sent at --rate")
     p.add_argument("--rate", type=float, default=40.0, help="agent replies per second")

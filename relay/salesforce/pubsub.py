@@ -361,6 +361,7 @@ class TenantSubscriber:
         # settles for one of them, however new it looks in the shared cache.
         self._failed_tokens: dict[str, None] = {}
         self._delivered = False  # whether the current stream has answered at all
+        self._position = b""  # the replay id this stream last stored or resumed from
         # Consecutive failures of the handler per event id: an event whose handling fails every time is set
         # aside after RELAY_MAX_INTERNAL_ERRORS tries, or it would hold every later reply of the tenant.
         self._event_failures: dict[str, int] = {}
@@ -470,6 +471,8 @@ class TenantSubscriber:
         self.schemas.get(stub, info.schema_id, metadata)
 
         start = self._db.run(self._start_point, topic)
+        # The position this stream last stored (or resumed from): a keep-alive at it needs no database work.
+        self._position = start.request.replay_id if start.request.replay_preset == pb2.CUSTOM else b""
         first = start.request
         requests: queue.Queue = queue.Queue()
         requests.put(first)
@@ -497,8 +500,13 @@ class TenantSubscriber:
                     self.replay_refused = False
                 elif start.gap_possible:
                     self._db.run(self._record_gap, start.floor, None)
-                elif response.pending_num_requested > 0 and response.latest_replay_id:
+                elif (
+                    response.pending_num_requested > 0
+                    and response.latest_replay_id
+                    and response.latest_replay_id != self._position
+                ):  # caught up, and the position moved (others' events): a keep-alive costs no query otherwise
                     self._db.run(self._store, topic, response.latest_replay_id, only_if_changed=True)
+                    self._position = response.latest_replay_id
                 start = dataclasses.replace(start, gap_possible=False)
                 if response.pending_num_requested <= self.batch_size // 2:
                     requests.put(
@@ -592,6 +600,7 @@ class TenantSubscriber:
             self._handle_event(tenant, event_id, fields)
         last = next((at for at in reversed(created) if at is not None), None)
         self._db.run(self._store, topic, events[-1].replay_id, last_event_at=last)
+        self._position = events[-1].replay_id
 
     def _handle_event(self, tenant: Tenant, event_id: str, fields: dict) -> None:
         """Hand one event to the handler. A failure is raised (the batch is offered again from the cursor)
