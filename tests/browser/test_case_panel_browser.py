@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from portal.console import session
 from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
 from relay.desks.cases_models import CaseLink
 from relay.models import Conversation, Message
@@ -51,6 +52,7 @@ def a_case_opened_by(sim, text: str) -> CaseLink:
     return wait_for(
         lambda: CaseLink.objects.exclude(case_id="").select_related("conversation").first(),
         what="the Case the customer's message opened",
+        timeout=45,  # the first delivery also signs in to Salesforce: slow on busy shared cores
     )
 
 
@@ -73,7 +75,7 @@ def open_case_page(page, sandbox, sim, live_server, case_id: str):
 
 
 def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
-    cases_demo, sandbox, sim, live_server, browser
+    cases_demo, sandbox, sim, live_server, browser, monkeypatch
 ):
     link = a_case_opened_by(sim, "My parcel <b>has not</b> arrived")
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # the Case record page, wide
@@ -168,6 +170,12 @@ def test_the_agent_answers_from_the_case_panel_and_follows_the_ticks(
         expect(panel.locator("#case-status")).to_have_text("Closed")
         expect(panel.locator("#reply-send")).to_be_disabled()
         expect(panel.locator("#reply-locked")).to_have_text("The Case is closed: replies are off.")
+
+        # The session runs out: the panel stops asking and says what to do.
+        monkeypatch.setattr(session, "MAX_AGE_SECONDS", -1)  # every token is now older than its lifetime
+        expect(panel.locator("#feed-status-text")).to_have_text(
+            "Your session for this Case has ended. Reload the Case page in Salesforce to continue."
+        )
     finally:
         context.close()
 
