@@ -71,10 +71,8 @@ def _configuration(response, es_developer_name: str) -> EnhancedChatCheck:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("accessToken"), str):
         return EnhancedChatCheck(errors={"scrt_url": "The answer is not an Enhanced Chat access token."})
-    context = body.get("context") if isinstance(body.get("context"), dict) else {}
-    configuration = context.get("configuration") if isinstance(context.get("configuration"), dict) else {}
-    service = configuration.get("embeddedServiceConfig")
-    kind = service.get("deploymentType") if isinstance(service, dict) else None
+    service = _member(_member(_member(body, "context"), "configuration"), "embeddedServiceConfig")
+    kind = service.get("deploymentType")
     if isinstance(kind, str) and kind != CUSTOM_CLIENT:
         return EnhancedChatCheck(
             errors={
@@ -85,6 +83,11 @@ def _configuration(response, es_developer_name: str) -> EnhancedChatCheck:
             deployment_type=kind,
         )
     return EnhancedChatCheck(deployment_type=kind if isinstance(kind, str) else "")
+
+
+def _member(document: dict, name: str) -> dict:
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _blame(said: str, org_id: str, es_developer_name: str) -> dict[str, str]:

@@ -52,7 +52,16 @@ def record_event(session_pk: int, event_id: str, event_type: str, data: str) -> 
 def seen(last: str, event_id: str) -> bool:
     """An event at or before the last one recorded. The ids are compared as numbers when both are (Salesforce's
     are); otherwise nothing is assumed and the entry ids alone keep a repeat from being recorded twice."""
-    return bool(last and event_id and last.isdigit() and event_id.isdigit() and int(event_id) <= int(last))
+    if not (_is_number(last) and _is_number(event_id)):
+        return False
+    # Compared as digit strings, not through int(): ids from outside may be longer than int() converts.
+    last, event_id = last.lstrip("0"), event_id.lstrip("0")
+    return (len(event_id), event_id) <= (len(last), last)
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits only: '²' and '٣' are digits to str.isdigit(), not ids of Salesforce's."""
+    return bool(value) and value.isascii() and value.isdecimal()
 
 
 def close_session(session: EnhancedChatSession, reason: str) -> None:
@@ -116,7 +125,7 @@ def _record(session: EnhancedChatSession, event_type: str, document: dict) -> No
 
 
 def _record_message(session: EnhancedChatSession, entry: dict, payload: dict) -> None:
-    sender = entry.get("sender") if isinstance(entry.get("sender"), dict) else {}
+    sender = _member(entry, "sender")
     if sender.get("role") == "EndUser":
         return  # the echo of a customer message this desk sent
     identifier = entry.get("identifier") or payload.get("id")
@@ -149,6 +158,11 @@ def _record_participants(session: EnhancedChatSession, payload: dict) -> None:
             Conversation.objects.filter(pk=session.conversation_id).update(
                 last_agent_id=subject[:18], session_status="Active", updated_at=timezone.now()
             )
+
+
+def _member(document: dict, name: str) -> dict:
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: object) -> str:
