@@ -90,11 +90,11 @@ def _page_context(request, link: CaseLink) -> dict:
         "accept": attachments.ACCEPT_ATTRIBUTE,
         "accepted_files": attachments.describe_accepted(),
         "is_whatsapp": conversation.sender.channel == Sender.Channel.WHATSAPP,
-        "templates_url": _templates_url(request.tenant),
+        "templates_url": _templates_url(),
     }
 
 
-def _templates_url(tenant: Tenant) -> str:
+def _templates_url() -> str:
     """The template panel for this Case's customer, for a closed WhatsApp window."""
     try:
         return reverse("console:case-panel-templates")
