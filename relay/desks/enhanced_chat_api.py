@@ -21,7 +21,9 @@ reads its ``text/event-stream`` lines.
 from __future__ import annotations
 
 import base64
+import codecs
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -282,11 +284,18 @@ class StreamEvent:
     data: str
 
 
+#: The standard's line ends, and only they: str.splitlines (and httpx's aiter_lines) also cut at U+2028, U+2029,
+#: NEL, form feed..., which a JSON string may hold unescaped, and the event's data would be cut in two.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 @dataclass
 class EventParser:
     """``text/event-stream`` (the WHATWG HTML standard, "Server-sent events"): fields ``id``, ``event``, ``data``
     up to a blank line; lines starting with ``:`` are comments (keep-alives). At most ``max_event_chars`` per
-    event: a longer one is dropped whole (hostile or broken), never cut."""
+    event: a longer one is dropped whole (hostile or broken), never cut. :meth:`feed_bytes` takes the stream
+    as it arrives (UTF-8, any chunking) and holds an unfinished line only up to that limit: a line that never
+    ends costs no more memory than one event may."""
 
     max_event_chars: int = 1_048_576
     _id: str = ""
@@ -294,6 +303,35 @@ class EventParser:
     _data: list[str] = field(default_factory=list)
     _size: int = 0
     _oversized: bool = False
+    _pending: str = ""  # the unfinished line of what was read so far
+    _after_cr: bool = False  # the last chunk ended with CR: an LF starting the next one is the same line end
+    _skipping_line: bool = False  # the current line outgrew the limit: dropped up to its end
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+
+    def feed_bytes(self, chunk: bytes) -> list[StreamEvent]:
+        """The events this chunk of the stream completes (the stream is always UTF-8, the standard says)."""
+        return self.feed_text(self._decoder.decode(chunk))
+
+    def feed_text(self, chunk: str) -> list[StreamEvent]:
+        if self._after_cr and chunk.startswith("\n"):
+            chunk = chunk[1:]
+        if chunk:
+            self._after_cr = chunk.endswith("\r")
+        *lines, rest = _LINE_END.split(self._pending + chunk)
+        events = []
+        for line in lines:
+            if self._skipping_line:  # the end of the line that outgrew the limit: dropped with its event
+                self._skipping_line = False
+                continue
+            event = self.feed(line)
+            if event is not None:
+                events.append(event)
+        if self._skipping_line or len(rest) > self.max_event_chars:
+            self._skipping_line, self._oversized, self._data, rest = True, True, [], ""
+        self._pending = rest
+        return events
 
     def feed(self, line: str) -> StreamEvent | None:
         line = line.rstrip("\r\n")

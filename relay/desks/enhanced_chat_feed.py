@@ -227,12 +227,14 @@ class EnhancedChatFeed:
                     raise refusal(response, "sse")
                 self.connected += 1
                 try:
-                    async for line in response.aiter_lines():
-                        event = parser.feed(line)
-                        if event is None or event.event == "ping":
-                            continue
-                        await self._db_call(record_event, pk, event.id, event.event, event.data)
-                        got = True
+                    # Bytes, split into lines by the parser: aiter_lines would hold a line that never ends
+                    # whole, and cut lines at U+2028 and the like inside an event's JSON.
+                    async for chunk in response.aiter_bytes():
+                        for event in parser.feed_bytes(chunk):
+                            if event.event == "ping":
+                                continue
+                            await self._db_call(record_event, pk, event.id, event.event, event.data)
+                            got = True
                 finally:
                     self.connected -= 1
         return got

@@ -1,0 +1,86 @@
+"""The Enhanced Chat event stream as bytes arrive from outside (relay/desks/enhanced_chat_api.py EventParser,
+relay/desks/enhanced_chat_events.py seen): any chunking, lines that end only where the SSE standard says
+(CRLF, LF, CR - not U+2028, NEL or form feed, where ``str.splitlines`` and httpx's ``aiter_lines`` also cut),
+a line that never ends held only up to the limit, and event ids that are not plain numbers never raise.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.desks.enhanced_chat_api import EventParser
+from relay.desks.enhanced_chat_events import seen
+
+
+def events_of(parser: EventParser, chunks: list[bytes]) -> list[tuple[str, str, str]]:
+    return [(e.id, e.event, e.data) for chunk in chunks for e in parser.feed_bytes(chunk)]
+
+
+def test_an_agent_text_with_unicode_line_breaks_arrives_whole():
+    # Salesforce's JSON need not escape U+2028/U+2029/U+0085: they are a part of the text, not line ends.
+    text = "Dear Frank,\u2028your refund\u2029is on\x85its way"
+    data = json.dumps({"conversationId": "c", "text": text}, ensure_ascii=False)
+    stream = f"id: 5\nevent: CONVERSATION_MESSAGE\ndata: {data}\n\n".encode()
+    assert events_of(EventParser(), [stream]) == [("5", "CONVERSATION_MESSAGE", data)]
+    assert json.loads(data)["text"] == text
+
+
+def test_a_line_that_never_ends_is_not_held_past_the_limit_and_the_next_event_is_read():
+    parser = EventParser(max_event_chars=1000)
+    hostile = [b"id: 1\ndata: "] + [b"x" * 4096] * 200  # 800 KB of one line, no end in sight
+    assert events_of(parser, hostile) == []
+    assert len(parser._pending) <= 1000  # what is buffered stays bounded, however long the line grows
+    assert events_of(parser, [b"x" * 10 + b"\n\nid: 2\ndata: small\n\n"]) == [("2", "message", "small")]
+
+
+def test_a_crlf_split_between_chunks_is_one_line_end_and_utf8_split_between_chunks_is_one_character():
+    stream = "id: 3\r\ndata: čaj ☕\r\n\r\n".encode()
+    cut_crlf = stream.index(b"\r\n") + 1
+    cut_utf8 = stream.index("☕".encode()) + 1
+    chunks = [stream[:cut_crlf], stream[cut_crlf:cut_utf8], stream[cut_utf8:]]
+    assert events_of(EventParser(), chunks) == [("3", "message", "čaj ☕")]
+
+
+EVENT = st.tuples(
+    st.from_regex(r"[0-9]{1,6}", fullmatch=True),
+    st.sampled_from(["CONVERSATION_MESSAGE", "CONVERSATION_CLOSE_CONVERSATION", "ping"]),
+    st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]), max_size=40),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(EVENT, min_size=1, max_size=5),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_chunking_of_a_stream_gives_the_same_events(events, cuts, line_end):
+    stream = "".join(
+        f"id: {i}{line_end}event: {e}{line_end}data: {d}{line_end}{line_end}" for i, e, d in events
+    )
+    raw = stream.encode()
+    points = sorted({min(c, len(raw)) for c in cuts})
+    chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
+    assert events_of(EventParser(), chunks) == [(i, e, d) for i, e, d in events]
+
+
+@settings(max_examples=300, deadline=None)
+@given(last=st.text(max_size=30) | st.just("9" * 5000), event_id=st.text(max_size=30) | st.just("9" * 5000))
+def test_comparing_any_two_event_ids_never_raises(last, event_id):
+    result = seen(
+        last, event_id
+    )  # '²' is a digit to str.isdigit() but not to int(); 5,000 digits exceed int()
+    numbers = all(v.isascii() and v.isdecimal() for v in (last, event_id))
+    if numbers and max(len(last), len(event_id)) < 4000:
+        assert result == (int(event_id) <= int(last))
+    elif not numbers:
+        assert result is False
+
+
+def test_superscript_and_huge_event_ids_are_not_numbers():
+    assert seen("10", "²") is False and seen("²", "1") is False
+    assert seen("9" * 5000, "1") is True and seen("1", "9" * 5000) is False
+    assert seen("007", "7") is True and seen("7", "008") is False
