@@ -425,7 +425,7 @@ class Stack:
         proc = self._proc("web", args).start()
         wait_until(
             lambda: httpx.get(f"{self.web_url}/healthz", timeout=2).status_code == 200,
-            timeout=60,
+            timeout=180,  # a busy machine (other work on the same cores) starts it slowly
             what="gunicorn",
         )
         return proc
@@ -465,7 +465,7 @@ class Stack:
         self.workers = [self.start_worker(i) for i in range(1, self.config.workers + 1)]
         self.wait_workers()
 
-    def wait_workers(self, timeout: float = 60) -> None:
+    def wait_workers(self, timeout: float = 180) -> None:
         names = {f"{self.config.name}-w{i}" for i in range(1, self.config.workers + 1)}
 
         def all_up():
@@ -516,7 +516,7 @@ class Stack:
             self.wait_subscribed(org)
         return proc
 
-    def wait_subscribed(self, org_id: str, timeout: float = 60) -> None:
+    def wait_subscribed(self, org_id: str, timeout: float = 180) -> None:
         def subscribed():
             response = httpx.get(f"{self.sandbox_url}/__sim/arrivals/subscriptions", timeout=5)
             return org_id[:15] in response.json()

@@ -234,5 +234,5 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
 def _queue(result: IngestResult) -> None:
     for conversation_id in sorted(result.conversations_to_deliver):
         wake.inbound_line(conversation_id)
-    for _, message_id in sorted(result.notices_to_send.items()):
-        wake.notices(message_id)
+    for conversation_id, message_id in sorted(result.notices_to_send.items()):
+        wake.notices(message_id, conversation_id)

@@ -38,7 +38,7 @@ def sweep() -> dict:
         )
         ids = _not_requeued_lately(direction, list(due[:5000]))
         for conversation_id in ids:
-            wake.line(conversation_id, direction)
+            wake.line(conversation_id, direction, force=True)
         counts[direction] = len(ids)
     message_ids = _not_requeued_lately(
         "notices",
@@ -53,7 +53,7 @@ def sweep() -> dict:
         ),
     )
     for message_id in message_ids:
-        wake.notices(message_id)
+        wake.notices(message_id, force=True)
     counts["notices"] = len(message_ids)
     if any(counts.values()):
         log.info("sweep re-queued %s", counts)

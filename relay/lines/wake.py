@@ -4,27 +4,67 @@ names the Celery tasks.
 The tasks run the relay (tasks → pipeline → desks and providers → ... → the code that stores a message and
 wakes its line), so they are looked up when a worker is woken, not imported with this module. Waking is only
 an accelerator: the rows say what is left to do, and the sweeper wakes a line whose task was lost.
+
+**One queued task per line is enough.** A task reads everything pending when it starts, so a wake while
+another task for the same line (or the same conversation's notices) is still queued adds nothing: it is
+skipped. A mark in the shared cache (``SET NX``, expiring after ``RELAY_LEASE_SECONDS``) says a task is
+queued; the task removes it as it starts (:func:`started`), before it reads. So work committed before a skipped
+wake is read by the queued task, and work committed after the task started finds no mark and wakes another
+(a burst of 30 messages in one conversation is a few tasks, not 30 that mostly find the lease taken). The
+sweeper wakes with ``force``; without the cache, every wake queues a task.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
-
-def inbound_line(conversation_id: int) -> None:
-    _tasks().deliver_inbound.delay(conversation_id)
+log = logging.getLogger(__name__)
 
 
-def outbound_line(conversation_id: int) -> None:
-    _tasks().deliver_outbound.delay(conversation_id)
+def inbound_line(conversation_id: int, *, force: bool = False) -> None:
+    if _first("in", conversation_id, force):
+        _tasks().deliver_inbound.delay(conversation_id)
 
 
-def line(conversation_id: int, direction: str) -> None:
-    (inbound_line if direction == "in" else outbound_line)(conversation_id)
+def outbound_line(conversation_id: int, *, force: bool = False) -> None:
+    if _first("out", conversation_id, force):
+        _tasks().deliver_outbound.delay(conversation_id)
 
 
-def notices(message_id: int) -> None:
-    _tasks().notify_salesforce.delay(message_id)
+def line(conversation_id: int, direction: str, *, force: bool = False) -> None:
+    (inbound_line if direction == "in" else outbound_line)(conversation_id, force=force)
+
+
+def notices(message_id: int, conversation_id: int | None = None, *, force: bool = False) -> None:
+    """Wake the sender of the notices of ``message_id``'s conversation (one task sends them all)."""
+    if conversation_id is None or _first("notices", conversation_id, force):
+        _tasks().notify_salesforce.delay(message_id)
+
+
+def started(kind: str, conversation_id: int) -> None:
+    """A task for ``kind`` ("in", "out", "notices") of the conversation starts: later wakes queue another."""
+    try:
+        cache.delete(_mark(kind, conversation_id))
+    except Exception:  # noqa: BLE001 - the mark expires on its own; meanwhile the sweeper wakes the line
+        log.warning("wake: could not clear the queued mark of %s %s", kind, conversation_id, exc_info=True)
+
+
+def _first(kind: str, conversation_id: int, force: bool) -> bool:
+    """True when no task for it is queued (and mark one as queued now)."""
+    if force:
+        return True
+    try:
+        return bool(cache.add(_mark(kind, conversation_id), 1, timeout=settings.RELAY_LEASE_SECONDS))
+    except Exception:  # noqa: BLE001 - without the cache, a task per wake, as before
+        return True
+
+
+def _mark(kind: str, conversation_id: int) -> str:
+    return f"relay:queued:{kind}:{conversation_id}"
 
 
 def after_commit(wake, *args) -> None:

@@ -24,12 +24,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
+
+from tenants import lookups
 
 from ..desks.registry import desk_for
 from ..errors import ExternalError
-from ..lines import engine
+from ..lines import engine, wake
 from ..lines.attempts import attempts_for, describe_internal_error, record_internal_error
 from ..models import Message, SalesforceNotice
 from ..salesforce.interactions import MAX_ACKNOWLEDGEMENTS, InteractionClient
@@ -56,8 +58,12 @@ PENDING = SalesforceNotice.Status.PENDING
 def notify(message_id: int):
     """Send the due notices of the message's conversation (all of them: batching is per conversation);
     return when to try again, or None when this task has nothing left to wait for."""
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        return None  # deleted, and its notices with it
+    wake.started("notices", conversation_id)
     for _ in range(ROUNDS):
-        batch = _claim(message_id)
+        batch = _claim(conversation_id)
         if not batch:
             return None
         due = _send_batch(batch)
@@ -66,10 +72,9 @@ def notify(message_id: int):
     return timezone.now()  # more than one task's share: come back at once
 
 
-def _claim(message_id: int) -> list[SalesforceNotice]:
+def _claim(conversation_id: int) -> list[SalesforceNotice]:
     """Take the conversation's due notices for a lease, in one UPDATE; read them back by the token."""
     now = timezone.now()
-    conversation = Message.objects.filter(pk=message_id).values("conversation_id")[:1]
     # A notice whose message has an earlier notice still waiting (backing off, or in another worker's hands,
     # whose lease makes it not due) waits with it: order per message.
     waiting = SalesforceNotice.objects.filter(message_id=OuterRef("message_id"), status=PENDING).filter(
@@ -77,7 +82,7 @@ def _claim(message_id: int) -> list[SalesforceNotice]:
     )
     candidates = (
         SalesforceNotice.objects.filter(
-            message__conversation_id=Subquery(conversation), status=PENDING, next_attempt_at__lte=now
+            message__conversation_id=conversation_id, status=PENDING, next_attempt_at__lte=now
         )
         .exclude(Exists(waiting))
         .order_by("message__sequence", "pk")
@@ -95,11 +100,12 @@ def _claim(message_id: int) -> list[SalesforceNotice]:
     )
     if not claimed:
         return []
-    batch = list(
-        SalesforceNotice.objects.filter(claim=token).select_related(
-            "message__tenant__salesforce", "message__conversation__sender"
-        )
-    )
+    batch = list(SalesforceNotice.objects.filter(claim=token).select_related("message__conversation"))
+    # The tenant with its Salesforce connection and the sender: this process keeps them (config_cache).
+    for notice in batch:
+        message = notice.message
+        message.tenant = lookups.tenant_with_connection(message.tenant_id)
+        message.conversation.sender = lookups.sender_with_account(message.conversation.sender_id)
     batch.sort(key=lambda n: (n.message.sequence, ORDER.get(n.kind, len(ORDER)), n.pk))
     return batch
 

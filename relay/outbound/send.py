@@ -93,4 +93,4 @@ def on_send_failed(message: Message, reason: str, error: ExternalError | None) -
     if add_notice(
         message, SalesforceNotice.Kind.FAILED, reason=reason, error_code=(error.code if error else "") or ""
     ):
-        wake.after_commit(wake.notices, message.pk)
+        wake.after_commit(wake.notices, message.pk, message.conversation_id)

@@ -148,9 +148,9 @@ def test_a_claimed_notice_is_not_due_for_anyone_else_until_its_lease_runs_out(de
     """A worker that dies after claiming leaves the notice to the sweeper once the lease ends, not before."""
     (message,) = sent_agent_messages(demo, 1)
     report(demo, [message], ReportStatus.DELIVERED)
-    batch = notices._claim(message.pk)  # a worker claims, then dies
+    batch = notices._claim(message.conversation_id)  # a worker claims, then dies
     assert [n.kind for n in batch] == ["delivered"]
-    assert notices._claim(message.pk) == []  # nobody else can take it meanwhile
+    assert notices._claim(message.conversation_id) == []  # nobody else can take it meanwhile
     notice = SalesforceNotice.objects.get(message=message)
     assert notice.next_attempt_at >= timezone.now() + timedelta(seconds=settings.RELAY_LEASE_SECONDS - 1)
 
