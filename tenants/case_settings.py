@@ -35,12 +35,21 @@ def _flat_map(value, what: str) -> dict[str, str]:
             raise ValidationError(f"{what}: every name must be a non-empty text.", code="bad_key")
         if not isinstance(text, str):
             raise ValidationError(f"{what}: the value of {key[:80]!r} must be a text.", code="bad_value")
+        if not (_storable(key) and _storable(text)):  # PostgreSQL refuses them: a 500 at save time
+            raise ValidationError(
+                f"{what}: {key[:80]!r} has a NUL character or half of a surrogate pair; remove it.",
+                code="unstorable",
+            )
         if len(text) > MAX_VALUE_LENGTH:
             raise ValidationError(
                 f"{what}: the value of {key[:80]!r} is longer than {MAX_VALUE_LENGTH} characters.",
                 code="too_long",
             )
     return value
+
+
+def _storable(text: str) -> bool:
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def validate_status_texts(value) -> None:

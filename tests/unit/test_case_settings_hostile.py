@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay.desks.cases import case_fields
+from relay.untrusted import storable
 from tenants import case_settings
 from tenants.case_settings import (
     RESERVED_CASE_FIELDS,
@@ -83,7 +84,8 @@ def test_no_accepted_mapping_makes_a_case_name_a_field_twice(monkeypatch):
     assert len(names) == len(set(names)), fields
 
 
-JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50)
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=()), max_size=50)  # NUL, lone surrogates too
+JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | ANY_TEXT
 JSON = st.recursive(
     JSON_LEAF,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4),
@@ -102,3 +104,25 @@ def test_any_json_is_accepted_as_a_flat_map_or_refused_with_a_validation_error(v
         assert isinstance(value, dict) and len(value) <= case_settings.MAX_ENTRIES
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         assert all(len(v) <= case_settings.MAX_VALUE_LENGTH for v in value.values())
+        # and PostgreSQL can store every text of it (a NUL or a lone surrogate fails the save: a 500)
+        assert all(storable(t) == t for pair in value.items() for t in pair)
+
+
+@pytest.mark.parametrize("validate", [validate_field_mapping, validate_status_texts, validate_origins])
+@pytest.mark.parametrize("bad", ["a\x00b", "half \ud83d of an emoji"])
+def test_a_text_postgresql_cannot_store_is_a_validation_error(validate, bad):
+    key = {validate_origins: "sms", validate_field_mapping: "Brand__c"}.get(validate, "Working")
+    for value in ({key: bad}, {bad: "x"}):
+        with pytest.raises(ValidationError):
+            validate(value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"Working": NaN}', '{"Working": "a\\u0000b"}', "{" * 40])
+@pytest.mark.parametrize("field", ["case_status_texts", "case_field_mapping"])
+def test_the_wizard_answers_hostile_json_with_a_field_error(field, text):
+    from portal.console.wizard.steps.channel_cases import CasesForm
+
+    form = CasesForm(data={"case_transcript": "feed", "case_reopen_hours": "0", "case_reopen_status": "New",
+                           field: text})  # fmt: skip
+    assert not form.is_valid()
+    assert field in form.errors
