@@ -80,7 +80,7 @@ def _apply(
 ) -> None:
     with transaction.atomic():
         link = (
-            CaseLink.objects.select_for_update()
+            CaseLink.objects.select_for_update(of=("self",))  # the link only, not its conversation or tenant
             .filter(tenant_id=connection.tenant_id, case_id=case_id)
             .select_related("conversation__tenant", "conversation__sender__account")
             .first()

@@ -180,7 +180,9 @@ def write_entry(entry_id: int) -> None:
     """Write one pending entry; on failure note the error and when to try again (the sweep retries)."""
     with transaction.atomic():
         entry = (
-            CaseEntry.objects.select_for_update(skip_locked=True)
+            CaseEntry.objects.select_for_update(
+                skip_locked=True, of=("self",)
+            )  # the row only: joins may be outer
             .select_related(
                 "case_link", "message__conversation__sender__account", "message__tenant__salesforce"
             )

@@ -5,6 +5,7 @@ replays), the reopen window, replies from the panel, and a Salesforce outage."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -104,7 +105,7 @@ def inbound(conversation: Conversation, text: str) -> Message:
         text=text,
         content={"kind": "text", "text": text},
         provider="infobip",
-        provider_message_id=f"in-{text}",
+        provider_message_id=f"in-{uuid.uuid4()}",
         expires_at=now + conversation.tenant.delivery_window,
     )
 
