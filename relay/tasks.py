@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 
 from .inbound import deliver as inbound
-from .lines import pipeline, wake
+from .lines import pipeline
 from .lines import sweep as lines_sweep
 from .models import Message
 from .outbound import notices, template_history
@@ -41,7 +41,6 @@ def _run(task, args: tuple, work) -> None:
 
 @shared_task(name="relay.tasks.deliver_inbound", ignore_result=True)
 def deliver_inbound(conversation_id: int) -> None:
-    wake.started("in", conversation_id)
     _run(
         deliver_inbound,
         (conversation_id,),
@@ -51,7 +50,6 @@ def deliver_inbound(conversation_id: int) -> None:
 
 @shared_task(name="relay.tasks.deliver_outbound", ignore_result=True)
 def deliver_outbound(conversation_id: int) -> None:
-    wake.started("out", conversation_id)
     _run(
         deliver_outbound,
         (conversation_id,),

@@ -25,7 +25,7 @@ from tenants import lookups
 from .. import signals
 from ..errors import ExternalError
 from ..models import Message
-from . import attempts, engine, leases
+from . import attempts, engine, leases, wake
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFai
         due, drained = _work(lease, conversation_id, direction, deliver, on_failed, limit)
     finally:
         lease.release()
+    # From here on a new message's wake queues a task (until now this run was the one to read it: wake.py).
+    wake.finished(direction, conversation_id)
     if drained and _due_now(conversation_id, direction):
         # A message committed between our last look and the release found the lease taken and left its
         # task to us: come back at once, or it would wait for the sweeper.

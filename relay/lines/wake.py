@@ -5,13 +5,14 @@ The tasks run the relay (tasks → pipeline → desks and providers → ... → 
 wakes its line), so they are looked up when a worker is woken, not imported with this module. Waking is only
 an accelerator: the rows say what is left to do, and the sweeper wakes a line whose task was lost.
 
-**One queued task per line is enough.** A task reads everything pending when it starts, so a wake while
-another task for the same line (or the same conversation's notices) is still queued adds nothing: it is
-skipped. A mark in the shared cache (``SET NX``, expiring after ``RELAY_LEASE_SECONDS``) says a task is
-queued; the task removes it as it starts (:func:`started`), before it reads. So work committed before a skipped
-wake is read by the queued task, and work committed after the task started finds no mark and wakes another
-(a burst of 30 messages in one conversation is a few tasks, not 30 that mostly find the lease taken). The
-sweeper wakes with ``force``; without the cache, every wake queues a task.
+**One task per line at a time is enough.** A wake while a task for the same line (or the same conversation's
+notices) is queued or working adds nothing: that task reads what is pending before it ends. A mark in the
+shared cache (``SET NX``, expiring after ``RELAY_LEASE_SECONDS``) says so; the task removes it
+(:func:`finished`) once its work is done and *then* looks for pending work one last time (the pipeline's look
+after releasing its lease, the notices' last claim). So work committed before a skipped wake is read by that
+last look, and work committed after the mark is gone wakes a new task (a burst of 30 messages in one
+conversation is a few tasks, not 30 that mostly find the lease taken). A task that finds the lease taken leaves
+the mark to the holder. The sweeper wakes with ``force``; without the cache, every wake queues a task.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def notices(message_id: int, conversation_id: int | None = None, *, force: bool 
         _tasks().notify_salesforce.delay(message_id)
 
 
-def started(kind: str, conversation_id: int) -> None:
-    """A task for ``kind`` ("in", "out", "notices") of the conversation starts: later wakes queue another."""
+def finished(kind: str, conversation_id: int) -> None:
+    """The task for ``kind`` ("in", "out", "notices") of the conversation is done but for its last look: later
+    wakes queue another."""
     try:
         cache.delete(_mark(kind, conversation_id))
     except Exception:  # noqa: BLE001 - the mark expires on its own; meanwhile the sweeper wakes the line

@@ -61,9 +61,12 @@ def notify(message_id: int):
     conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
     if conversation_id is None:
         return None  # deleted, and its notices with it
-    wake.started("notices", conversation_id)
     for _ in range(ROUNDS):
         batch = _claim(conversation_id)
+        if not batch:
+            # From here on a new notice's wake queues a task: look once more for one that came before it.
+            wake.finished("notices", conversation_id)
+            batch = _claim(conversation_id)
         if not batch:
             return None
         due = _send_batch(batch)

@@ -1,6 +1,7 @@
-"""One queued task per line (relay/lines/wake.py): a wake while a task for the same line is still queued adds
-nothing (that task reads everything pending when it starts); once the task started, the next wake queues
-another; the sweeper forces; without the shared cache every wake queues a task."""
+"""One task per line at a time (relay/lines/wake.py): a wake while a task for the same line is queued or working
+adds nothing (that task looks for pending work before it ends); once it is done, the next wake queues another;
+the sweeper forces; without the shared cache every wake queues a task. The end-to-end check that nothing waits
+is tests/relay/test_notices_once.py and the line tests (tasks run in this process)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def queued(monkeypatch):
     monkeypatch.setattr(tasks.notify_salesforce, "delay", lambda pk: calls.append(("notices", pk)))
     for kind in ("in", "out", "notices"):
         for pk in (1, 2):
-            wake.started(kind, pk)
+            wake.finished(kind, pk)
     return calls
 
 
@@ -33,9 +34,9 @@ def test_a_wake_while_a_task_is_queued_adds_nothing(queued):
     assert queued == [("in", 1), ("in", 2), ("out", 1), ("notices", 10)]
 
 
-def test_once_the_task_started_the_next_wake_queues_another(queued):
+def test_once_the_task_is_done_the_next_wake_queues_another(queued):
     wake.inbound_line(1)
-    wake.started("in", 1)  # what deliver_inbound does first
+    wake.finished("in", 1)  # what the line does before its last look
     wake.inbound_line(1)
     assert queued == [("in", 1), ("in", 1)]
 
