@@ -87,8 +87,10 @@ def _document(data: str, event_type: str) -> dict | None:
 
 
 def _same_conversation(session: EnhancedChatSession, document: dict) -> bool:
+    """conversationId is required in every event (Salesforce, "Server-Sent Events"): one that does not name
+    this conversation - missing, not a text, another's - is not recorded as this conversation's."""
     said = document.get("conversationId")
-    return not isinstance(said, str) or said.lower() == session.conversation_uuid
+    return isinstance(said, str) and said.lower() == session.conversation_uuid
 
 
 def _entry(document: dict) -> tuple[dict, dict]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay.desks.enhanced_chat_api import EventParser
-from relay.desks.enhanced_chat_events import seen
+from relay.desks.enhanced_chat_events import record_event, seen
 
 
 def events_of(parser: EventParser, chunks: list[bytes]) -> list[tuple[str, str, str]]:
@@ -84,3 +85,35 @@ def test_superscript_and_huge_event_ids_are_not_numbers():
     assert seen("10", "²") is False and seen("²", "1") is False
     assert seen("9" * 5000, "1") is True and seen("1", "9" * 5000) is False
     assert seen("007", "7") is True and seen("7", "008") is False
+
+
+# --- events that are not this conversation's --------------------------------------------------------
+
+from tests.relay.test_enhanced_chat_events import (  # noqa: E402 - the recorder's fixtures, shared
+    CONVERSATION,
+    message_event,
+    outbound_texts,
+    session,  # noqa: F401 - a fixture
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "conversation_id",
+    [None, 12345, ["x"], {"id": CONVERSATION}, "", "3b0a3c1e-0000-4000-8000-000000000001"],
+)
+def test_an_agent_message_not_named_as_this_conversations_is_not_sent(session, conversation_id):  # noqa: F811
+    """conversationId is a required member of every event (Salesforce, "Server-Sent Events"): an event that
+    does not name this conversation - missing, not a text, another's - reaches no customer."""
+    document = json.loads(message_event("e-1", "meant for someone else"))
+    document["conversationId"] = conversation_id
+    if conversation_id is None:
+        del document["conversationId"]
+    record_event(session.pk, "5", "CONVERSATION_MESSAGE", json.dumps(document))
+    assert outbound_texts(session) == []
+    session.refresh_from_db()
+    assert session.last_event_id == "5"  # read and passed over: the stream moves on
+    record_event(
+        session.pk, "6", "CONVERSATION_MESSAGE", message_event("e-2", "ours", conversation=CONVERSATION)
+    )
+    assert outbound_texts(session) == ["ours"]
