@@ -40,6 +40,29 @@ TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionT
 # What makes a test more than a unit test: the simulators, a live server, a browser, real processes.
 HEAVY_FIXTURES = {"sandbox_server", "live_server", "browser"}
 HEAVY_FOLDERS = {"e2e", "browser", "soak"}
+# Modules without those that still take more than seconds, with why: the full suite runs them, the unit tier not.
+SLOW_MODULES = {
+    "api/test_schemathesis.py": "hundreds of generated requests; building them alone takes seconds",
+    "unit/test_deploy_settings.py": "runs manage.py check --deploy in a new process, seven times",
+}
+
+
+def _slow(path) -> bool:
+    return any(str(path).endswith(name) for name in SLOW_MODULES)
+
+
+def _unit_tier(config) -> bool:
+    return config.getoption("markexpr", "").strip() == "unit"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``-m unit`` does not even import what can hold no unit test (a browser test module imports Playwright,
+    schemathesis builds its tests at import): collecting is a good part of a fast tier's time."""
+    if not _unit_tier(config):
+        return None
+    if collection_path.name in HEAVY_FOLDERS and collection_path.parent.name == "tests":
+        return True
+    return True if _slow(collection_path) else None
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,8 +70,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         folder = item.path.parent.name
         heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
-        if not heavy and folder not in HEAVY_FOLDERS and not item.get_closest_marker("integration"):
-            item.add_marker(pytest.mark.unit)
+        if heavy or folder in HEAVY_FOLDERS or _slow(item.path) or item.get_closest_marker("integration"):
+            continue
+        item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

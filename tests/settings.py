@@ -29,6 +29,12 @@ if not _WORKER:
         except PermissionError:
             pass
     os.environ.setdefault("SWITCHBOARD_VAR_DIR", str(_runs / f"run-{os.getpid()}"))
+# The unit tier (bin/test -m unit) starts no worker, listener or live server: nothing shares its database
+# or cache, so both live in memory (and PostgreSQL is not needed to run it).
+_UNIT_TIER = os.environ.get("SWITCHBOARD_TEST_TIER") == "unit" and not _WORKER
+if _UNIT_TIER:
+    os.environ["DATABASE_URL"] = "sqlite://:memory:"
+    os.environ["CACHE_URL"] = "locmemcache://"
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 # Retries and dead-worker leases on a test's time scale (production: 2 s doubling to 10 min; 90 s).
 os.environ.setdefault("RELAY_RETRY_BASE_SECONDS", "0.5")
@@ -47,7 +53,7 @@ from portal.settings import DATABASES, VAR_DIR  # noqa: E402
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 _db = DATABASES["default"]
-if _db["ENGINE"].endswith("sqlite3"):
+if _db["ENGINE"].endswith("sqlite3") and not _UNIT_TIER:
     # A file, not memory, so a worker process can share the test database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 if _WORKER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,9 +73,16 @@ def make_message(conversation: Conversation, *, sequence: int = 1, **extra) -> M
     return Message.objects.create(**fields)
 
 
+@functools.cache
+def estate_key_pair() -> tuple[str, str]:
+    """One RSA key pair for every estate of the run: generating one takes 0.1 to 1 s of CPU, and the world
+    of each API test had three. (The API's own key generation is tested by creating a connection.)"""
+    return generate_key_pair("Switchboard API tests")
+
+
 def build_estate(partner: Partner, name: str, org_id: str, number: str) -> Estate:
     tenant = make_tenant(name, org_id, partner=partner)
-    private_key, certificate = generate_key_pair(name)
+    private_key, certificate = estate_key_pair()
     connection = SalesforceConnection.objects.create(
         tenant=tenant,
         instance_url="https://example.my.salesforce.com",
