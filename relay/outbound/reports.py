@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .. import signals
 from ..events import ReportStatus, StatusReport
-from ..models import Message, SalesforceNotice
+from ..models import Message, SalesforceNotice, insert_once
 
 
 def apply_status_report(message: Message, report: StatusReport) -> bool:
@@ -55,9 +55,12 @@ def add_notice(message: Message, kind: str, *, reason: str = "", error_code: str
     for everything it stored (``wake.notices``): waking here as well queued every notice twice."""
     if not message.content.get("entry_identifier"):
         return False  # a system message (welcome, closing) that Salesforce never sent: nothing to report
-    _, created = SalesforceNotice.objects.get_or_create(
+    # One INSERT that a notice of the same kind already there turns into a no-op (a report seen again).
+    notice = SalesforceNotice(
+        tenant_id=message.tenant_id,
         message=message,
         kind=kind,
-        defaults={"tenant_id": message.tenant_id, "reason": reason[:2000], "error_code": error_code[:64]},
+        reason=reason[:2000],
+        error_code=error_code[:64],
     )
-    return created
+    return insert_once(notice, unless="one_notice_per_message_and_kind")
