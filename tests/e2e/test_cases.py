@@ -80,6 +80,10 @@ def test_a_whatsapp_conversation_as_a_case(cases, listener):
 
     agent_saves(cases, case["Id"], Status="Closed")
     wait_for(lambda: CLOSING in texts_on_phone(cases), what="the closing text on the phone")
+    wait_for(
+        lambda: f"Switchboard to the customer:\n{CLOSING}" in feed_of(cases, case["Id"]),
+        what="the closing text on the Case's feed (written by the worker)",
+    )
     conversation = Conversation.objects.get(tenant=cases.tenant, customer="+" + CUSTOMER)
     wait_for(
         lambda: Conversation.objects.get(pk=conversation.pk).status == "closed", what="the conversation end"
