@@ -167,6 +167,22 @@ class SalesforceConnectionAdmin(TenantScopedAdmin):
                 "fields": ["chat_api_endpoint", "chat_deployment_id", "chat_button_id"],
             },
         ),
+        (
+            "Cases (docs/cases.md)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "case_transcript",
+                    "case_reopen_hours",
+                    "case_reopen_status",
+                    "case_origins",
+                    "case_status_texts",
+                    "case_field_mapping",
+                    "case_default_queue_id",
+                    "case_create_contacts",
+                ],
+            },
+        ),
     ]
 
     @admin.display(boolean=True, description="Key pair")
