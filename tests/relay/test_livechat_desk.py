@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from relay.desks.livechat import LiveChatDesk
 from relay.desks.livechat_models import LiveChatSession
-from relay.desks.livechat_poll import poll_chat
+from relay.desks.livechat_poll import ChatPoller, poll_chat
 from relay.lines.pipeline import RetryLater
 from relay.models import Conversation, Message
 from tenants.models import RoutingRule, SalesforceConnection
@@ -127,3 +127,27 @@ def test_a_503_during_a_half_sent_transcript_resends_only_the_rest(setup, sim):
     assert chat.pending["first"] == -1 and chat.sequence == 1
     the_desk._post(chat, message, ["one", "two", "three"])
     assert sim_chat(sim, chat)["visitorMessages"] == ["first", "one", "two", "three"]
+
+
+def test_only_the_chats_of_tenants_this_listener_holds_are_polled(setup, sim, sandbox):
+    """Several relay_listen processes share the tenants (relay/salesforce/shards.py): a chat whose tenant another
+    process holds is neither polled nor ended here, even when its session is gone; once held, it is."""
+    ids, tenant, sender, conversation = setup
+    desk(tenant).deliver(inbound(conversation, "first"))
+    chat = LiveChatSession.objects.get()
+    session = sandbox.call(lambda: sandbox.world.livechat.session_by_id(chat.session_id))
+    sandbox.call(lambda: sandbox.world.livechat.drop_session(session))
+    assert poll_chat(chat.pk, held=lambda tenant_id: False) is False  # not ours: not polled, nothing recorded
+    chat.refresh_from_db()
+    assert chat.status in (LiveChatSession.Status.WAITING, LiveChatSession.Status.ESTABLISHED)
+
+    poller = ChatPoller(threads=1, owns=lambda tenant_id: False)
+    try:
+        poller.refresh()  # another process's tenant: nothing submitted
+        assert poller._polling == set()
+    finally:
+        poller.stop()
+        poller._pool.shutdown()
+    assert poll_chat(chat.pk, held=lambda tenant_id: tenant_id == tenant.pk) is False  # ours: polled, ended
+    chat.refresh_from_db()
+    assert chat.status == LiveChatSession.Status.ENDED and chat.end_reason == "timeout"
