@@ -49,3 +49,48 @@ def test_a_reply_whose_store_failed_is_stored_when_the_same_form_is_sent_again(m
     # And the key is used up now: a third post of the same form is still one reply.
     assert client.post("/console/case/reply/", form, **headers(token)).status_code == 200
     assert Message.objects.filter(direction="out").count() == 1
+
+
+ODD_CURSORS = ["", "nan", "inf", "-inf", "-1", "0", "1e-320", "1e308", "9" * 400, "1_7e9", "²", "١٧٠٠٠٠٠٠٠٠",
+               "0x10", " 1700000000 ", "1700000000.123456789", "\x00", "[]"]  # fmt: skip
+
+
+def test_any_cursor_is_an_answer_never_a_500():
+    _world, client, token = signed_in()
+    for since in ODD_CURSORS:
+        response = client.get("/console/case/updates/", {"since": since}, **headers(token))
+        assert response.status_code == 200, (since, response.status_code)
+        assert response.json()["case"]["number"] == "00001026"
+
+
+ODD_IDS = ["", "x", "5008d00000CaSe1AAA'", "500" + "A" * 200, "500\x008d00000CaSe", "５００８d00000CaSe1",
+           "0058d00000AgEnTAAA", "../500", "%00"]  # fmt: skip
+
+
+def test_any_record_id_on_a_session_without_a_record_is_a_4xx_never_a_500():
+    case_world()
+    client = Client(raise_request_exception=False)
+    token = token_of(open_panel(client, record=""))
+    for asked in ODD_IDS:
+        for url in ("/console/case/", "/console/case/updates/", "/console/case/templates/"):
+            response = client.get(url, {"id": asked}, **headers(token))
+            assert response.status_code < 500, (url, asked, response.status_code)
+            assert "00001026" not in response.content.decode() or asked == ""
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"text": "x", "choices": "\n".join(["a"] * 3)},
+        {"text": "x", "choices": "\u2028".join(f"c{i}" for i in range(30))},
+        {"text": "\x00"},
+        {"text": "x", "choices": "\x00"},
+        {"text": "x", "send_key": "k" * 5000},
+        {"text": "x" * 100_000},
+    ],
+)
+def test_a_hostile_reply_is_refused_with_a_4xx_and_nothing_stored(form):
+    _world, client, token = signed_in()
+    response = client.post("/console/case/reply/", form, **headers(token))
+    assert 400 <= response.status_code < 500, response.status_code
+    assert not Message.objects.filter(direction="out").exists()
