@@ -199,16 +199,17 @@ def insert_once(row: models.Model, *, unless: str, computed: dict | None = None)
     ``computed`` maps a field name to the SQL (and its parameters) that computes it in the statement. Sets the
     primary key and the computed fields on ``row`` when stored. PostgreSQL and SQLite (3.35+) alike."""
     meta = row._meta
+    model = type(row)
     computed = computed or {}
-    qn = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key and f.name not in computed]
     values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    columns = [qn(f.column) for f in fields] + [qn(meta.get_field(name).column) for name in computed]
+    columns = [_column(model, f.name) for f in fields] + [_column(model, name) for name in computed]
     placeholders = ["%s"] * len(fields) + [sql for sql, _ in computed.values()]
     params = [*values, *(p for _, more in computed.values() for p in more)]
-    returning = [qn(meta.pk.column)] + [qn(meta.get_field(name).column) for name in computed]
+    returning = [_column(model, meta.pk.name)] + [_column(model, name) for name in computed]
+    table = connection.ops.quote_name(meta.db_table)
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
         f"ON CONFLICT {conflict_target(type(row), unless)} DO NOTHING RETURNING {', '.join(returning)}"
     )
     with connection.cursor() as cursor:
@@ -229,8 +230,7 @@ def conflict_target(model: type[models.Model], name: str) -> str:
     constraint = next(
         c for c in model._meta.constraints if c.name == name and isinstance(c, models.UniqueConstraint)
     )
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(model._meta.get_field(f).column) for f in constraint.fields)
+    columns = ", ".join(_column(model, f) for f in constraint.fields)
     condition = constraint.condition
     if condition is None:
         return f"({columns})"
@@ -242,8 +242,15 @@ def conflict_target(model: type[models.Model], name: str) -> str:
         and condition.children[0][1] == ""
     ):
         raise ValueError(f"{name}: only a condition of the form ~Q(field='') is supported")
-    column = qn(model._meta.get_field(condition.children[0][0]).column)
-    return f"({columns}) WHERE NOT ({column} = '')"
+    return f"({columns}) WHERE NOT ({_column(model, condition.children[0][0])} = '')"
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of the field ``name`` of ``model``."""
+    column = getattr(model._meta.get_field(name), "column", None)
+    if not isinstance(column, str):
+        raise ValueError(f"{model.__name__}.{name} has no column")
+    return connection.ops.quote_name(column)
 
 
 class DeliveryAttempt(models.Model):
