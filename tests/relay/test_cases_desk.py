@@ -287,7 +287,7 @@ def test_a_reply_from_the_panel_is_sent_and_written_on_the_case(tenant, conversa
     ],
 )
 def test_a_reply_the_panel_cannot_send_stores_nothing(tenant, conversation, org, user, text, kwargs, says):
-    deliver(tenant, conversation, "hi")
+    CaseLink.objects.create(tenant=tenant, conversation=conversation, case_id="5008d0000000001AAA")
     agent = user or org.id_of("User", Username="ada@acme.test")
     with pytest.raises(PanelReplyError, match=says):
         reply_from_panel(conversation, agent, text, **kwargs)
@@ -350,5 +350,13 @@ def test_a_gap_event_reads_the_case_again(tenant, conversation, org, sandbox):
     for _ in range(2):
         desk(tenant).receive(gap)
     assert CaseLink.objects.get().is_closed
-    closing = Message.objects.filter(direction=Message.Direction.OUTBOUND, text="Thanks, your case is closed.")
+    closing = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND, text="Thanks, your case is closed."
+    )
     assert closing.count() == 1
+
+
+def test_a_reply_before_the_conversation_has_a_case_is_refused(tenant, conversation, org):
+    with pytest.raises(PanelReplyError, match="no Case yet"):
+        reply_from_panel(conversation, org.id_of("User", Username="ada@acme.test"), "hello")
+    assert not Message.objects.exists()
