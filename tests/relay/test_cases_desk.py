@@ -122,9 +122,9 @@ def replay_change_events(tenant, org: Org) -> None:
 
 
 def test_the_first_message_creates_the_case_and_every_message_goes_on_it_once(tenant, conversation, org):
-    first = deliver(tenant, conversation, "My order 1234 never came")
+    first = deliver(tenant, conversation, "My order 1234 isn't here")
     [case] = org.rows("Case")
-    assert case["Subject"] == "WhatsApp: My order 1234 never came"
+    assert case["Subject"] == "WhatsApp: My order 1234 isn't here"
     assert case["Origin"] == "WhatsApp" and case["SuppliedPhone"] == CUSTOMER
     assert case["OwnerId"] == org.id_of("Group", Name="Support")  # no rule: the tenant's default queue
     assert case["Description"] == "Reached us on WhatsApp at +447860099299"
@@ -143,7 +143,7 @@ def test_the_first_message_creates_the_case_and_every_message_goes_on_it_once(te
     deliver(tenant, conversation, "Any news?")
     feed = [row["Body"] for row in org.rows("FeedItem", ParentId=case["Id"])]
     assert feed == [
-        "Customer Jo Bloggs (+447700900123) via WhatsApp:\nMy order 1234 never came",
+        "Customer Jo Bloggs (+447700900123) via WhatsApp:\nMy order 1234 isn't here",
         "Customer Jo Bloggs (+447700900123) via WhatsApp:\nAny news?",
     ]
     assert len(org.rows("Case")) == 1 and len(org.rows("Contact")) == 1
