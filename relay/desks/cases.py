@@ -24,6 +24,7 @@ from django.utils import timezone
 from tenants.models import RoutingRule
 from tenants.validators import normalize_salesforce_id
 
+from ..errors import ExternalError
 from ..lines.attempts import attempt
 from ..models import Conversation, Message
 from ..outbound.record import queue_outbound
@@ -112,7 +113,15 @@ def ensure_case(
     if link is None:
         last = conversation.case_links.exclude(case_id="").first()
         if last is not None and _within_reopen_window(connection, last):
-            return _reopen(connection, rest, last)
+            try:
+                return _reopen(connection, rest, last)
+            except ExternalError as exc:
+                if not (exc.permanent and exc.status == 404):
+                    raise
+                # Deleted in Salesforce (404 NOT_FOUND / ENTITY_IS_DELETED): nothing to reopen, and failing
+                # would lose the customer's message - a new Case takes it.
+                log.info("tenant %s: Case %s is gone (%s); opening a new one", conversation.tenant_id,
+                         last.case_id, exc.code)  # fmt: skip
         link = _start_link(conversation, message)
     return _create_case(connection, rest, conversation, message, link)
 
