@@ -264,11 +264,19 @@ def test_a_rate_limit_a_dropped_stream_and_a_restart_lose_and_duplicate_nothing(
         ).exists(),
         what="a message held back by the rate limit",
     )
-    wait_for(
-        lambda: (c := conversation_of(wired, customer)) and [e["text"] for e in customer_entries(c)] == texts,
-        timeout=90,
-        what="every part delivered once, in order",
-    )
+    try:
+        wait_for(
+            lambda: (
+                (c := conversation_of(wired, customer)) and [e["text"] for e in customer_entries(c)] == texts
+            ),
+            timeout=150,  # a lost task waits for the sweeper and a lease (RELAY_LEASE_SECONDS) on a loaded machine
+            what="every part delivered once, in order",
+        )
+    except BaseException:  # say where each message stands
+        rows = Message.objects.filter(direction=Message.Direction.INBOUND).order_by("sequence")
+        print([(m.text, m.status, m.attempts, m.last_error, m.next_attempt_at) for m in rows])
+        print([e["text"] for e in customer_entries(conversation_of(wired, customer) or {"entries": []})])
+        raise
     conversation = conversation_of(wired, customer)
 
     # The agent answers; the stream is dropped between two answers, then the listener restarts between two more.
