@@ -3,6 +3,8 @@ stored, and odd requests get a clear 4xx, never a 500 (portal/console/case_panel
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from django.db import OperationalError
 from django.test import Client
@@ -94,3 +96,21 @@ def test_a_hostile_reply_is_refused_with_a_4xx_and_nothing_stored(form):
     response = client.post("/console/case/reply/", form, **headers(token))
     assert 400 <= response.status_code < 500, response.status_code
     assert not Message.objects.filter(direction="out").exists()
+
+
+def test_a_file_posted_twice_with_one_form_is_kept_once_and_still_served(settings, tmp_path):
+    """A double click sends the reply once; the second upload is not kept either (files otherwise stay)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .test_case_panel import PNG
+
+    settings.VAR_DIR = tmp_path
+    _world, client, token = signed_in()
+    for _ in range(2):
+        upload = SimpleUploadedFile("label.png", PNG, content_type="image/png")
+        form = {"text": "Your label", "send_key": "d" * 32, "attachment": upload}
+        assert client.post("/console/case/reply/", form, **headers(token)).status_code == 200
+    [message] = Message.objects.filter(direction="out")
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
+    served = Client().get(urlsplit(message.content["media_url"]).path)
+    assert served.status_code == 200 and b"".join(served.streaming_content) == PNG

@@ -66,6 +66,7 @@ class StoredFile:
     mime_type: str
     filename: str
     size: int
+    key: str = ""  # where the storage keeps it
 
 
 def sniff(head: bytes) -> FileType | None:
@@ -141,7 +142,14 @@ def store(tenant_id: int, upload: UploadedFile) -> StoredFile:
         mime_type=kind.mime,
         filename=name,
         size=upload.size or 0,
+        key=key,
     )
+
+
+def discard(stored: StoredFile) -> None:
+    """A stored file no message carries (the reply was refused, failed or was a repeat): not kept for ever."""
+    if stored.key:
+        storage().delete(stored.key)
 
 
 def load(token: str) -> dict | None:

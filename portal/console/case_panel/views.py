@@ -157,27 +157,31 @@ def reply(request):
         return render(request, "console/case_panel/_reply.html", context, status=422)
     key = form.cleaned_data.get("send_key", "")
     sent = None
-    if claim_send_key(link, key):
-        stored = form.stored
-        try:
-            sent = reply_from_panel(
-                link.conversation,
-                request.console.user_id,
-                form.cleaned_data["text"],
-                attachment=None if stored is None else _attachment(stored),
-                choices=form.cleaned_data["choices"] or None,
-                user_name=request.console.user_name,
-            )
-        except ValidationError as exc:  # the desk refused it (a rule of its own): nothing was stored
-            release_send_key(link, key)
-            form.add_error(None, exc)
-            context.update(form=form, send_key=key or uuid.uuid4().hex)
-            return render(request, "console/case_panel/_reply.html", context, status=422)
-        except BaseException:
-            # Not stored (the database went away, the worker stops): the same form sent again must be
-            # sent, not answered "sent" by a key this failure used up - that would lose the reply.
-            release_send_key(link, key)
-            raise
+    try:
+        if claim_send_key(link, key):
+            stored = form.stored
+            try:
+                sent = reply_from_panel(
+                    link.conversation,
+                    request.console.user_id,
+                    form.cleaned_data["text"],
+                    attachment=None if stored is None else _attachment(stored),
+                    choices=form.cleaned_data["choices"] or None,
+                    user_name=request.console.user_name,
+                )
+            except ValidationError as exc:  # the desk refused it (a rule of its own): nothing was stored
+                release_send_key(link, key)
+                form.add_error(None, exc)
+                context.update(form=form, send_key=key or uuid.uuid4().hex)
+                return render(request, "console/case_panel/_reply.html", context, status=422)
+            except BaseException:
+                # Not stored (the database went away, the worker stops): the same form sent again must be
+                # sent, not answered "sent" by a key this failure used up - that would lose the reply.
+                release_send_key(link, key)
+                raise
+    finally:
+        if sent is None and form.stored is not None:  # a repeat, refused or failed: its file goes too
+            attachments.discard(form.stored)
     context.update(form=ReplyForm(link=link), send_key=uuid.uuid4().hex, sent=True)
     response = render(request, "console/case_panel/_reply.html", context)
     response["HX-Trigger"] = "case-panel-sent"  # the page polls at once: the reply appears with its tick
