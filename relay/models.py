@@ -399,9 +399,10 @@ class ListenerCursor(models.Model):
         return f"{self.topic} @ {self.replay_id.hex() if self.replay_id else 'no position yet'}"
 
 
-# Chatbot handovers live in their own package; imported here so Django registers them with the app.
-from .desks.livechat_models import LiveChatCustomField, LiveChatSession  # noqa: E402, F401  (the Legacy Chat desk's sessions)
-from .desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession  # noqa: E402, F401, I001
-from .desks.cases_models import CaseEntry, CaseLink  # noqa: E402, F401, I001  (the Cases desk)
+# Models of the desks, the chatbot handover and the listener shards live in their own packages; imported here so
+# Django registers them with the app.
+from .desks.cases_models import CaseEntry, CaseLink  # noqa: E402, F401
+from .desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession  # noqa: E402, F401
+from .desks.livechat_models import LiveChatCustomField, LiveChatSession  # noqa: E402, F401
 from .handover.models import Handover, HandoverEndpoint  # noqa: E402, F401
-from .salesforce.shard_models import ListenerLease, ListenerProcess  # noqa: E402, F401, I001  (relay_listen shards)
+from .salesforce.shard_models import ListenerLease, ListenerProcess  # noqa: E402, F401
