@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import threading
 from contextlib import contextmanager
+from functools import cache
 
 import anyio
 import httpcore
@@ -99,11 +101,17 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every asyncio client of the process (each loads the CA bundle: costly to repeat)."""
+    return httpx.create_ssl_context()
+
+
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_shared_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -113,7 +121,9 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
 
 def async_client(*, max_connections: int, read_timeout: float | None) -> httpx.AsyncClient:
     """A new asyncio client through the egress guard, for one event loop (the caller closes it): long-lived
-    streams such as Enhanced Chat's server-sent events, thousands at once. Errors: wrap calls in :func:`errors`."""
+    streams such as Enhanced Chat's server-sent events. Keep ``max_connections`` small and use several clients
+    for thousands of streams: httpcore's pool scans all its requests and connections on every event, so one
+    pool of 10,000 streams spends its time there. Errors: wrap calls in :func:`errors`."""
 
     async def check(request: httpx.Request) -> None:
         _check_url(request)

@@ -25,11 +25,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import httpx
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from tenants.models import SalesforceConnection
+from tenants.models import SalesforceConnection, derive_scrt_url
 
 from .. import http
 from ..errors import ExternalError
@@ -42,6 +43,9 @@ log = logging.getLogger("relay.listen.enhanced_chat")
 
 #: Salesforce's own client gives up on a stream silent for 90 s (its keep-alives come more often).
 READ_TIMEOUT_SECONDS = 90.0
+#: Streams share a client (a connection pool) by their session id modulo this: httpcore's pool costs time in
+#: proportion to the requests it holds on every event, so 10,000 streams need many small pools, not one.
+STREAM_POOLS = 256
 
 
 @dataclass
@@ -56,13 +60,26 @@ class StreamTarget:
 
 
 def stream_target(pk: int) -> StreamTarget | None:
-    session = EnhancedChatSession.objects.select_related("tenant__salesforce").filter(pk=pk).first()
+    # Only the columns it needs: the connection's own secrets are not decrypted for each of thousands of streams.
+    session = (
+        EnhancedChatSession.objects.filter(pk=pk)
+        .only("status", "access_token", "last_event_id", "tenant_id")
+        .first()
+    )
     if session is None or session.status == EnhancedChatSession.Status.CLOSED:
         return None
-    connection = session.tenant.salesforce
+    found = (
+        SalesforceConnection.objects.filter(tenant_id=session.tenant_id)
+        .values_list("scrt_url", "instance_url", "tenant__org_id")
+        .first()
+    )
+    if found is None:
+        return None
+    scrt_url, instance_url, org_id = found
+    base = scrt_url.rstrip("/") if scrt_url else derive_scrt_url(instance_url)
     return StreamTarget(
-        url=connection.interaction_base_url + SSE_PATH,
-        org_id=session.tenant.org_id15,
+        url=base + SSE_PATH,
+        org_id=org_id[:15],
         token=str(session.access_token),
         last_event_id=session.last_event_id,
     )
@@ -148,11 +165,18 @@ class EnhancedChatFeed:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         if self._stopped.is_set():
             return
-        client = http.async_client(max_connections=1_000_000, read_timeout=READ_TIMEOUT_SECONDS)
+        clients: dict[int, httpx.AsyncClient] = {}
+
+        def client_for(pk: int) -> httpx.AsyncClient:
+            slot = pk % STREAM_POOLS
+            if slot not in clients:
+                clients[slot] = http.async_client(max_connections=10_000, read_timeout=READ_TIMEOUT_SECONDS)
+            return clients[slot]
+
         try:
             while not self._stop.is_set():
                 try:
-                    await self._refresh(client)
+                    await self._refresh(client_for)
                 except Exception:  # noqa: BLE001 - the database may be away for a moment; try again
                     log.exception("could not read the open Enhanced Chat conversations")
                 self.refreshes += 1
@@ -163,7 +187,8 @@ class EnhancedChatFeed:
                 task.cancel()
             await asyncio.gather(*self._streams.values(), return_exceptions=True)
             self._streams.clear()
-            await client.aclose()
+            for client in clients.values():
+                await client.aclose()
 
     async def _db_call(self, function, *args):
         def call():
@@ -174,7 +199,7 @@ class EnhancedChatFeed:
 
         return await asyncio.get_running_loop().run_in_executor(self._db, call)
 
-    async def _refresh(self, client) -> None:
+    async def _refresh(self, client_for: Callable[[int], httpx.AsyncClient]) -> None:
         rows = await self._db_call(open_sessions, self.tenant_slugs)
         held = {tenant_id for tenant_id in {tenant_id for _, tenant_id in rows} if self.owns(tenant_id)}
         wanted = {pk for pk, tenant_id in rows if tenant_id in held}
@@ -182,7 +207,9 @@ class EnhancedChatFeed:
             if pk not in wanted or self._streams[pk].done():
                 self._streams.pop(pk).cancel()  # closed, or a tenant another process holds now
         for pk in wanted - set(self._streams):
-            self._streams[pk] = asyncio.create_task(self._follow(client, pk), name=f"enhanced-chat-{pk}")
+            self._streams[pk] = asyncio.create_task(
+                self._follow(client_for(pk), pk), name=f"enhanced-chat-{pk}"
+            )
         if held:
             await self._db_call(renew_expiring, sorted(held))
 
