@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .inputs import parse_json
 from .salesforce.orgs_fixture import add_connected_app, add_platform_event, create_org
 from .world import World
 
@@ -15,7 +14,7 @@ from .world import World
 async def read_json(request: Request) -> dict | list | JSONResponse:
     """The request's JSON body, or a 400 response saying why it is not usable."""
     try:
-        return json.loads(await request.body() or b"{}")
+        return parse_json(await request.body() or b"{}")
     except ValueError as exc:
         return JSONResponse({"error": f"malformed JSON: {exc}"}, status_code=400)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from urllib.parse import urlencode
 
@@ -41,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json
 from ..salesforce import agent as agent_actions
 from ..salesforce.ids import to15
 from ..salesforce.messaging import Conversation, Entry
@@ -125,7 +125,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 async def _body(request: Request) -> dict:
     try:
-        data = json.loads(await request.body() or b"{}")
+        data = parse_json(await request.body() or b"{}")
     except ValueError as exc:
         raise agent_actions.AgentError(400, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -342,7 +342,7 @@ def routes(world) -> list:
     async def error_status(request: Request) -> Response:
         if request.method == "PUT":
             try:
-                data = json.loads(await request.body() or b"{}")
+                data = parse_json(await request.body() or b"{}")
                 overrides = {int(code): int(status) for code, status in data.items()}
             except (ValueError, TypeError, AttributeError):
                 return _error(400, 'send {"<error code>": <HTTP status>, ...}')

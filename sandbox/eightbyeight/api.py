@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json
 from ..openapi import load_spec
 from .state import CHANNEL_NAMES, Account, now, stamp, webhook_from
 
@@ -65,7 +66,7 @@ def routes(world: World) -> list:
         body = None
         if operation.node.get("requestBody"):
             try:
-                body = json.loads(await request.body() or b"null")
+                body = parse_json(await request.body() or b"null")
             except ValueError:
                 return error(400, 1000, "Request body is not valid JSON")
             violations = operation.validate_body(body)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-import json
 import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -25,7 +24,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..inputs import finite_number, parse_json
 from .api import PREFIX, _file_token
+
+HOURS_BOUND = 24 * 366 * 10  # ten years back is older than any window a test needs
 
 if TYPE_CHECKING:
     from ..world import World
@@ -57,7 +59,7 @@ def routes(world: World) -> list:
 
     async def body_of(request: Request):
         try:
-            return json.loads(await request.body() or b"{}")
+            return parse_json(await request.body() or b"{}")
         except ValueError as exc:
             return JSONResponse({"error": f"malformed JSON: {exc}"}, status_code=400)
 
@@ -94,11 +96,15 @@ def routes(world: World) -> list:
         body = await body_of(request)
         if isinstance(body, Response):
             return body
+        try:  # a bounded number: NaN, 1e308 or "abc" hours would be a 500 (timedelta overflow), not a 400
+            hours = finite_number(body.get("hours", 25), low=0, high=HOURS_BOUND)
+        except ValueError as exc:
+            return JSONResponse({"error": f"hours: {exc}"}, status_code=400)
         service.age_window(
             str(body.get("sub_account_id")),
             str(body.get("channel_id")),
             str(body.get("customer")),
-            float(body.get("hours", 25)),
+            hours,
         )
         return JSONResponse({"aged": True})
 

@@ -7,7 +7,6 @@ the API's own is undocumented) with the HTTP status in ``code``.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import time
 import uuid
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json
 from ..salesforce.messaging import now_ms
 from ..salesforce.org import Org
 from . import checks, tokens
@@ -447,7 +447,7 @@ async def _message_entry(part) -> dict:
     if len(raw) > checks.MAX_JSON_BYTES:
         raise ApiError(413, "messageEntry is too large.")
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "messageEntry is not valid JSON.") from None
     if not isinstance(data, dict):

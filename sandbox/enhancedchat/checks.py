@@ -6,11 +6,11 @@ gets a clear answer and changes nothing.
 
 from __future__ import annotations
 
-import json
 import re
 
 from starlette.requests import Request
 
+from ..inputs import parse_json
 from .state import ApiError
 
 ORG_ID15_RE = re.compile(r"^00D[0-9A-Za-z]{12}$")
@@ -41,7 +41,7 @@ async def json_object(request: Request) -> dict:
         if len(raw) > MAX_JSON_BYTES:
             raise ApiError(413, "The request body is too large.")
     try:
-        data = json.loads(bytes(raw) or b"{}")
+        data = parse_json(bytes(raw) or b"{}")
     # RecursionError: arrays or objects nested deeper than the parser goes
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "The request body is not valid JSON.") from None

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json, query_int
 from ..openapi import OpenApiSpec, Operation, load_spec
 from . import errors as e
 from . import template_rules as rules
@@ -273,7 +274,7 @@ async def whatsapp_templates_account(call: Call) -> Response:
     results.sort(
         key=lambda t: int(t["id"]) if t["id"].isdigit() else t["id"], reverse=order[-1].upper() == "DESC"
     )
-    page, size = int(query.get("page", 0)), int(query.get("size", 10))
+    page, size = query_int(query.get("page"), 0), query_int(query.get("size"), 10)
     if size < 1 or size > 100 or page < 0:
         return e.ecode_error(
             400,
@@ -631,7 +632,7 @@ def _number_entry(account: Account, sender) -> dict:
 
 async def numbers_list(call: Call) -> Response:
     query = {k: v[-1] for k, v in call.query.items()}
-    limit, page = int(query.get("limit", 50)), int(query.get("page", 0))
+    limit, page = query_int(query.get("limit"), 50), query_int(query.get("page"), 0)
     wanted = digits(query["number"]) if query.get("number") else None
     numbers = [
         _number_entry(call.account, s)
@@ -652,7 +653,7 @@ async def conversation_messages(call: Call) -> Response:
         )
     query = {k: v for k, v in call.query.items()}
     one = {k: v[-1] for k, v in query.items()}
-    limit, page = int(one.get("limit", 10)), int(one.get("page", 0))
+    limit, page = query_int(one.get("limit"), 10), query_int(one.get("page"), 0)
     if limit < 0:
         return e.legacy_error(400, "Page size has to be bigger or equal to zero!")
     if page < 0:
@@ -751,7 +752,7 @@ async def handle(service: InfobipService, request: Request) -> Response:
     body = None
     if operation.node.get("requestBody"):
         try:
-            body = json.loads(await request.body() or b"null")
+            body = parse_json(await request.body() or b"null")
         except ValueError:
             return e.error(envelope, 400)
         violations = operation.validate_body(body)

@@ -7,7 +7,6 @@ webhook sink that records what it receives (a stand-in portal for tests and the 
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..inputs import finite_number, parse_json, whole_number
 from . import errors as e
 from .inbound import InboundError, fire
 from .state import digits
@@ -29,13 +29,16 @@ PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 DEFAULT_CALL_API_BODY = {"conversationId": "{{conversationId}}", "senderNumber": "{{senderNumber}}"}
 
 
+HOURS_BOUND = 24 * 366 * 10  # ten years either way is further than any window a test needs
+
+
 def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
 async def _json(request: Request):
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = parse_json(await request.body() or b"{}")
     except ValueError as exc:
         return _bad(f"malformed JSON: {exc}")
     if not isinstance(body, dict):
@@ -156,7 +159,10 @@ def routes(world: World) -> list:
                 except ValueError:
                     return _bad("last_inbound_at must look like 2025-01-01T10:10:00.000+0000")
             else:
-                hours = float(source.get("hours_ago", 0))
+                try:  # bounded: NaN, 1e308 or "abc" hours would be a 500 (timedelta overflow), not a 400
+                    hours = finite_number(source.get("hours_ago", 0), low=-HOURS_BOUND, high=HOURS_BOUND)
+                except ValueError as exc:
+                    return _bad(f"hours_ago: {exc}")
                 service.set_last_inbound(found, sender, customer, e.now() - timedelta(hours=hours))
         last = service.last_inbound.get((found.key, sender, customer))
         return JSONResponse(
@@ -299,15 +305,17 @@ def routes(world: World) -> list:
         if request.method == "DELETE":
             service.sinks.pop(name, None)
             return JSONResponse({"cleared": True})
+        status = whole_number(request.query_params.get("status", "200"))
+        if status is None or not 200 <= status <= 599:  # checked before anything is recorded
+            return _bad("status must be an HTTP status from 200 to 599")
         raw = await request.body()
         try:
-            parsed = json.loads(raw) if raw else None
+            parsed = parse_json(raw) if raw else None
         except ValueError:
             parsed = None
         service.sinks.setdefault(name, []).append(
             {"headers": dict(request.headers), "body": parsed, "raw": raw.decode("utf-8", "replace")}
         )
-        status = int(request.query_params.get("status", 200))
         return JSONResponse({"received": True}, status_code=status)
 
     return [

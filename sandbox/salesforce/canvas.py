@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json
 from ..templating import templates
 from .ids import to18
 from .org import ConnectedApp, Org
@@ -81,7 +82,7 @@ def decode_unverified(signed_request: str) -> dict:
         raise CanvasError("Input doesn't look like a signed request")
     _, encoded = signed_request.split(".", 1)
     try:
-        envelope = json.loads(_decode64(encoded))
+        envelope = parse_json(_decode64(encoded))
     except (ValueError, binascii.Error) as exc:
         raise CanvasError(f"Error deserializing the envelope: {exc}") from None
     if not isinstance(envelope, dict):
@@ -327,7 +328,7 @@ def routes(world) -> list:
             return fail("unknown user")
         target = strip_fragment(query.get("url") or app.canvas_url or echo_url())
         try:
-            parameters = json.loads(query.get("params") or "{}")
+            parameters = parse_json(query.get("params") or "{}")
             if not isinstance(parameters, dict):
                 raise ValueError("params must be a JSON object")
             envelope = build_envelope(

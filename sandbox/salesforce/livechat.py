@@ -15,7 +15,6 @@ Test hooks (JSON) live under ``/__sim/livechat/...``; the agent page is ``/__sim
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json, whole_number
 from ..templating import templates
 from .livechat_state import CLIENT_POLL_TIMEOUT, Chat, VisitorSession
 
@@ -129,9 +129,10 @@ class ChatRestApi:
         raw = request.headers.get(H_SEQUENCE)
         if raw is None or not raw.strip():
             raise ChatApiError(400, f"Missing required header: {H_SEQUENCE}")
-        if not raw.strip().isdigit() or int(raw) < 1:
+        sequence = whole_number(raw)
+        if sequence is None or sequence < 1:
             raise ChatApiError(400, f"Invalid value for header {H_SEQUENCE}: {raw}")
-        return int(raw)
+        return sequence
 
     def live_chat(self, session: VisitorSession, noun: str) -> tuple[Org, Chat]:
         """The session's chat, for the visitor's in-chat POSTs."""
@@ -153,8 +154,8 @@ class ChatRestApi:
                 raise invalid(noun, "the request body is empty")
             return {}
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(raw)
+        except ValueError:
             raise invalid(noun, "the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise invalid(noun, "the request body must be a JSON object")
@@ -321,9 +322,10 @@ class ChatRestApi:
         self.check_version(request)
         session = self.session(request, check_affinity=False)  # the docs send the literal "null" here
         raw = request.query_params.get("ReconnectSession.offset")
-        if raw is None or not raw.strip().lstrip("-").isdigit():
+        offset = whole_number(raw)
+        if offset is None:
             raise ChatApiError(400, f"Invalid value for parameter ReconnectSession.offset: {raw}")
-        affinity = self.service.reconnect(session, int(raw))
+        affinity = self.service.reconnect(session, offset)
         return JSONResponse(
             {
                 "messages": [
@@ -421,7 +423,7 @@ def _error(status: int, message: str) -> JSONResponse:
 async def _read_json(request: Request) -> dict:
     raw = await request.body()
     try:
-        body = json.loads(raw or b"{}")
+        body = parse_json(raw or b"{}")
     except ValueError:
         raise ValueError("malformed JSON") from None
     if not isinstance(body, dict):

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json
 from .org import ConnectedApp, IssuedToken, Org
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -190,7 +191,7 @@ def routes(world) -> list:
 
     async def read_body(request: Request) -> dict:
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = parse_json(await request.body() or b"{}")
         except ValueError:
             return {"__error__": "malformed JSON"}
         return body if isinstance(body, dict) else {"__error__": "expected a JSON object"}

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json, whole_number
 from . import schema, sobjects, soql, tooling
 from .schema import DATA, TOOLING
 from .sobjects import ROLLED_BACK, Answer, Context, method_not_allowed, not_found, parse_json_body, sf_error
@@ -214,9 +215,10 @@ def _page(ctx: Context, records: list[dict], total: int, api: str, size: int, of
 def query_more(ctx: Context, cursor: str) -> Answer:
     locator, _, offset = cursor.partition("-")
     state = ctx.org.query_cursors.get(locator)
-    if state is None or not offset.isdigit():
+    start = whole_number(offset)
+    if state is None or start is None or start < 0:
         return sf_error(404, "INVALID_QUERY_LOCATOR", "invalid query locator")
-    return Answer(200, _page(ctx, state["records"], state["total"], state["api"], state["size"], int(offset)))
+    return Answer(200, _page(ctx, state["records"], state["total"], state["api"], state["size"], start))
 
 
 # --- composite ---------------------------------------------------------------------------------
@@ -402,7 +404,7 @@ def routes(world) -> list:
             return JSONResponse({"error": "unknown org"}, status_code=404)
         if request.method == "POST":
             try:
-                body = json.loads(await request.body() or b"{}")
+                body = parse_json(await request.body() or b"{}")
                 for key in ("api_request_limit", "api_requests_used", "token_lifetime_seconds"):
                     if key in body:
                         setattr(org, key, int(body[key]))

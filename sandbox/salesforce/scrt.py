@@ -14,7 +14,6 @@ is served here too: agent attachments in outbound events point at it.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -27,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..inputs import parse_json, whole_number
 from .ids import to15
 from .interaction_spec import schema_error
 from .messaging import (
@@ -218,7 +218,7 @@ def _json_body(raw: bytes):
     if not raw.strip():
         raise fail(10100, "empty body")
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError as exc:
         raise fail(10100, f"malformed JSON: {exc}") from None
 
@@ -545,7 +545,9 @@ def routes(world) -> list:
             if not isinstance(ack, dict) or ack.get("acknowledgementType") not in ("Read", "Delivered"):
                 raise fail(10089, "acknowledgementType must be Read or Delivered")
             stamp = ack.get("acknowledgementTimestamp")
-            if not (_is_timestamp(stamp) or (isinstance(stamp, str) and stamp.isdigit())):
+            # ASCII digits only: "²" passes str.isdigit() but int() below would refuse it after state changed
+            digits = whole_number(stamp) if isinstance(stamp, str) else None
+            if not (_is_timestamp(stamp) or (digits is not None and digits >= 0)):
                 raise fail(10089, f"acknowledgementTimestamp {stamp!r}: epoch milliseconds")
             if not ack.get("acknowledgmentCreatedConversationEntryIdentifier"):
                 raise fail(10089, "acknowledgmentCreatedConversationEntryIdentifier is required")

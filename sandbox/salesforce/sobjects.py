@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import epoch
+from ..inputs import parse_json
 from . import case_records, schema
 from .ids import KEY_PREFIXES, to18
 from .org import sf_datetime
@@ -74,7 +75,7 @@ def parse_json_body(raw: bytes | str | None) -> tuple[object, Answer | None]:
     if not isinstance(raw, bytes | str):
         return raw, None  # a composite subrequest body is already decoded
     try:
-        return json.loads(raw), None
+        return parse_json(raw), None
     except json.JSONDecodeError as exc:
         char = exc.doc[exc.pos] if exc.pos < len(exc.doc) else ""
         shown = f"'{char}' (code {ord(char)})" if char else "end-of-input"
