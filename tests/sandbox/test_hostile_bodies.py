@@ -15,6 +15,7 @@ import pytest
 from sandbox import inputs
 from sandbox.salesforce import messaging
 from sandbox.salesforce.scrt import _json_body
+from sandbox.salesforce.sobjects import parse_json_body
 
 from .infobip_support import AUTH as INFOBIP_AUTH
 from .infobip_support import create_account
@@ -203,3 +204,11 @@ def test_interaction_service_refuses_hostile_bodies_and_odd_digit_timestamps(sf,
         assert 400 <= response.status_code < 500, (stamp, response.status_code, response.text[:300])
     assert sandbox.call(lambda: fingerprint(sandbox.world)) == before
     assert sim.get(sf.api("/acknowledgements")).json() == []
+
+
+@pytest.mark.parametrize("body_name", sorted(HOSTILE_BODIES))
+def test_salesforce_rest_bodies_are_its_json_parser_error(body_name):
+    """Salesforce REST answers a body it cannot read with 400 JSON_PARSER_ERROR (its error-list shape)."""
+    decoded, refused = parse_json_body(HOSTILE_BODIES[body_name])
+    assert decoded is None and refused is not None
+    assert refused.status == 400 and refused.body[0]["errorCode"] == "JSON_PARSER_ERROR"
