@@ -180,7 +180,9 @@ def test_the_customers_delivery_and_read_reports_become_acknowledgements(convers
     entry = agent_entry["identifier"]
     items = [(entry, "Delivered", 1), (entry, "Read", 2)]
     desk(conversation).acknowledge(conversation, items)
-    desk(conversation).acknowledge(conversation, items)  # a retry after a lost answer: the same acknowledgements
+    desk(conversation).acknowledge(
+        conversation, items
+    )  # a retry after a lost answer: the same acknowledgements
     acknowledged = next(
         e for e in org.conversation(session.conversation_uuid)["entries"] if e.get("identifier") == entry
     )
