@@ -76,7 +76,9 @@ class EnhancedChatPrechatField(models.Model):
         app_label = "relay"
         ordering = ["position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="one_enhanced_chat_prechat_field_per_name")
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="one_enhanced_chat_prechat_field_per_name"
+            )
         ]
 
     def __str__(self) -> str:
