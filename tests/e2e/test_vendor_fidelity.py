@@ -4,7 +4,9 @@ the vendors' own specifications, as checked by an independent tool that knows no
 The tool (shared/tools/fidelity, beside the repository in CI) records the traffic through reverse proxies put
 between the relay and the sandbox, then validates each request against Salesforce's Interaction Service YAML,
 its core spec (OAuth JWT token, REST query/sObjects/composite/Tooling) and Infobip's 3.210.0 OpenAPI files,
-with undeclared members failing too (--strict-properties).
+with undeclared members failing too (--strict-properties). The same tenant then runs a conversation on the
+Cases desk, so its REST traffic (Case, Contact, FeedItem, CaseComment, ContentVersion, the reopening PATCH and
+its SOQL) is checked too; the Enhanced Chat desk is left out (the tool has no spec for its API).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from portal.console.wizard import channel_setup, lists
+from relay.desks.cases import reply_from_panel
+from relay.desks.cases_models import CaseEntry, CaseLink
 from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Conversation, Message
 from relay.outbound.template_sync import sync_sender
@@ -61,6 +65,7 @@ SMS_CUSTOMER = "385919997702"
 VIBER_CUSTOMER = "385919997703"
 LATE_CUSTOMER = "385919997704"  # answered after the 24-hour window
 HANDOVER_CUSTOMER = "385919997705"
+CASES_CUSTOMER = "385919997706"  # the Cases desk's conversation
 # The ceiling of each wait for the worker and listener (a deadline, not a delay; CI machines are shared).
 SETTLE_SECONDS = 45
 # (log name, kind, the sandbox path the proxy forwards to)
@@ -339,6 +344,69 @@ def set_up_as_the_wizard_does(tenant) -> None:
     assert not senders.error and senders.items, senders.error
 
 
+def drive_a_cases_conversation(wired) -> None:
+    """The Cases desk's REST traffic (relay/desks/cases*.py), the same tenant switched to the desk: a
+    customer's text creates a Case (Contact looked up, then created), an image adds a ContentVersion, the
+    transcript goes on as FeedItems, then as CaseComments for the agent's reply from the Case panel; the agent
+    closes the Case (a change event) and the customer's next message reopens it."""
+    settings = wired.sim.post(f"/__sim/orgs/{wired.org_id}/settings", json={"change_data_capture": ["Case"]})
+    assert settings.status_code == 200, settings.text
+    connection = SalesforceConnection.objects.get(tenant=wired.tenant)
+    connection.desk = SalesforceConnection.Desk.CASES
+    connection.case_create_contacts = True
+    connection.case_reopen_hours = 24
+    connection.case_transcript = "feed"
+    connection.save()
+    customer_writes(wired.sim, "My order 77 is missing", customer=CASES_CUSTOMER)
+    inbound(
+        wired,
+        CASES_CUSTOMER,
+        media={
+            "type": "IMAGE",
+            "content_b64": base64.b64encode(PNG).decode(),
+            "content_type": "image/png",
+            "filename": "order.png",
+        },
+    )
+    settle(
+        lambda: (
+            CaseEntry.objects.filter(message__conversation__customer=f"+{CASES_CUSTOMER}")
+            .exclude(written_at=None)
+            .exclude(file_ids=[])
+            .exists()
+        ),
+        what="the image and its ContentVersion on the Case",
+    )
+    link = CaseLink.objects.get(conversation__customer=f"+{CASES_CUSTOMER}")
+    assert link.case_id and link.contact_id, (link.case_id, link.contact_id)
+    SalesforceConnection.objects.filter(pk=connection.pk).update(case_transcript="comment")
+    ada = agent_id(wired.sim, wired.org_id)
+    reply = reply_from_panel(link.conversation, ada, "We are on it", user_name="Ada")
+    settle(
+        lambda: CaseEntry.objects.filter(message=reply).exclude(written_at=None).exists(),
+        what="the agent's reply as a CaseComment",
+    )
+    settle(
+        lambda: (
+            "We are on it" in [m["content"].get("text") for m in phone_received(wired.sim, CASES_CUSTOMER)]
+        ),
+        what="the agent's reply on the customer's phone",
+    )
+    closed = wired.sim.post(
+        f"/__sim/console/api/orgs/{wired.org_id}/cases/{link.case_id}",
+        json={"agent": ada, "Status": "Closed"},
+    )
+    assert closed.status_code == 200, closed.text
+    settle(lambda: CaseLink.objects.get(pk=link.pk).is_closed, what="the Case closed (its change event)")
+    customer_writes(wired.sim, "One more thing", customer=CASES_CUSTOMER)
+    settle(
+        lambda: CaseEntry.objects.filter(message__text="One more thing").exclude(written_at=None).exists(),
+        what="the reopened Case's new comment",
+    )
+    assert CaseLink.objects.filter(conversation=link.conversation).count() == 1
+    assert not CaseLink.objects.get(pk=link.pk).is_closed
+
+
 def run_tool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603
         [sys.executable, *args],
@@ -356,6 +424,7 @@ def recorded(log: Path) -> list[dict]:
 def test_everything_the_relay_sends_conforms_to_the_vendors_specs(wired, listener, proxies, tmp_path):
     drive_a_broad_conversation(wired)
     set_up_as_the_wizard_does(wired.tenant)
+    drive_a_cases_conversation(wired)
     for proxy in proxies.values():
         proxy.stop()  # every exchange is in its log
 
@@ -393,6 +462,8 @@ def test_everything_the_relay_sends_conforms_to_the_vendors_specs(wired, listene
         "/sms/3/messages",
         "/viber/2/messages",
     } <= paths
+    sobjects = {path.rsplit("/", 1)[-1] for path in paths if "/sobjects/" in path}
+    assert {"Case", "Contact", "FeedItem", "CaseComment", "ContentVersion"} <= sobjects
     refused = [
         (r["method"], r["path"], r["status"])
         for rs in records.values()
