@@ -28,6 +28,11 @@ Status = EnhancedChatSession.Status
 MESSAGE = "CONVERSATION_MESSAGE"
 PARTICIPANT_CHANGED = "CONVERSATION_PARTICIPANT_CHANGED"
 CLOSE = "CONVERSATION_CLOSE_CONVERSATION"
+#: Every session status change, whoever made it. An agent's End is only this: Salesforce sends CLOSE
+#: "only when the end user closes the conversation, not when an agent ends a session" ("Server-Sent
+#: Events Structure"), so the end of a conversation is a session Ended here, or CLOSE.
+SESSION_STATUS_CHANGED = "CONVERSATION_SESSION_STATUS_CHANGED"
+ENDED = "Ended"
 
 
 def record_event(session_pk: int, event_id: str, event_type: str, data: str) -> None:
@@ -114,16 +119,29 @@ def _record(session: EnhancedChatSession, event_type: str, document: dict) -> No
         _record_message(session, entry, payload)
     elif event_type == PARTICIPANT_CHANGED:
         _record_participants(session, payload)
-    elif event_type == CLOSE and session.status != Status.CLOSED:
-        close_session(session, "closed by Salesforce")
-        closing = session.conversation.tenant.closing_text
-        if closing:
-            queue_outbound(
-                session.conversation,
-                {"kind": "text", "text": closing, "system": "closing"},
-                salesforce_entry_id=bounded_id(f"ec-closing:{session.conversation_uuid}", _ENTRY_ID_LENGTH),
-            )
-    # Routing results, typing and the acknowledgements of the customer's own messages: nothing to record.
+    elif event_type == CLOSE:
+        _end(session, "closed by Salesforce")
+    elif event_type == SESSION_STATUS_CHANGED and payload.get("sessionStatus") == ENDED:
+        _end(session, "session ended")
+    # Routing results, typing, other session statuses (Waiting, Active), the acknowledgements of the
+    # customer's own messages and event types Salesforce adds later (which it says to ignore): nothing.
+
+
+def _end(session: EnhancedChatSession, reason: str) -> None:
+    """The conversation is over for us: the row closed (the next customer message opens a new conversation,
+    routed afresh) and the tenant's closing text queued. Once: a closed row ends nothing again, and the
+    closing text's entry id is the conversation's, so a session Ended and a CLOSE of one conversation, or
+    the same event under another id, queue one closing text between them."""
+    if session.status == Status.CLOSED:
+        return
+    close_session(session, reason)
+    closing = session.conversation.tenant.closing_text
+    if closing:
+        queue_outbound(
+            session.conversation,
+            {"kind": "text", "text": closing, "system": "closing"},
+            salesforce_entry_id=bounded_id(f"ec-closing:{session.conversation_uuid}", _ENTRY_ID_LENGTH),
+        )
 
 
 def _record_message(session: EnhancedChatSession, entry: dict, payload: dict) -> None:

@@ -69,6 +69,9 @@ class Deployment:
     verification_secret: str = ""
     prechat_fields: list[str] | None = None  # None: every routing attribute is taken
     token_lifetime_seconds: float = DEFAULT_TOKEN_LIFETIME
+    # Messaging Settings, "Session-Based Chat: End chat when session ends" (S9): a session's end, by the
+    # agent, a bot or the end user, ends the conversation too. Not possible with User Verification.
+    session_based_chat: bool = True
 
     def as_json(self) -> dict:
         return {
@@ -78,6 +81,7 @@ class Deployment:
             "userVerification": self.user_verification,
             "prechatFields": self.prechat_fields,
             "tokenLifetimeSeconds": self.token_lifetime_seconds,
+            "sessionBasedChat": self.session_based_chat,
         }
 
 
@@ -94,7 +98,6 @@ class ChatState:
     ignored_routing_attributes: dict = field(default_factory=dict)
     undelivered: list[str] = field(default_factory=list)  # end-user message ids no agent has yet
     unread: list[str] = field(default_factory=list)  # delivered, not yet answered by the agent
-    close_on_session_end: bool = True  # False while the client ends only the session
     system_entries: list[Entry] = field(default_factory=list)  # routing results: listed, not in the console
 
     @property
@@ -149,6 +152,12 @@ class EnhancedChatService:
         lifetime = spec.get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME)
         if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
             raise ValueError("token_lifetime_seconds must be a positive number")
+        verified = bool(spec.get("user_verification", False))
+        session_based = spec.get("session_based_chat", not verified)
+        if not isinstance(session_based, bool):
+            raise ValueError("session_based_chat must be true or false")
+        if session_based and verified:
+            raise ValueError("Session-Based Chat can't be enabled for verified users (User Verification)")
         # Stable across sandbox boots, like the fixture's other records (a tenant may remember it).
         address = str(
             spec.get("channel_address_identifier") or uuid.uuid5(uuid.NAMESPACE_URL, f"{org.org_id}/{name}")
@@ -170,10 +179,11 @@ class EnhancedChatService:
             developer_name=name,
             channel_id=channel["Id"],
             channel_address=address,
-            user_verification=bool(spec.get("user_verification", False)),
+            user_verification=verified,
             verification_secret=str(spec.get("verification_secret", "")),
             prechat_fields=fields,
             token_lifetime_seconds=float(lifetime),
+            session_based_chat=session_based,
         )
         self.deployments.setdefault(org.org_id, {})[name] = deployment
         self.world.messaging.state(org).capabilities[self.channel_key(name)] = CAPABILITIES
@@ -328,33 +338,41 @@ class EnhancedChatService:
         return row
 
     def close(self, org: Org, chat: ChatState, *, ended_by: str) -> None:
-        """Close the conversation: end its open session (the agent leaves), then CONVERSATION_CLOSE_CONVERSATION."""
+        """The end user closes the conversation (``DELETE conversation/{id}``): its open session ends (the
+        stream says so with CONVERSATION_SESSION_STATUS_CHANGED), then CONVERSATION_CLOSE_CONVERSATION, the
+        event S4 sends only when the end user closes the conversation."""
         if chat.closed:
             return
         messaging = self.world.messaging
         conversation = self.conversation(org, chat)
         row = messaging.open_session(org, conversation)
-        chat.close_on_session_end = True
         if row is not None:
             messaging.end_session(
                 org, conversation, row["Id"], ended_by_role=ended_by, created_by_id=org.org_id
             )
-        if not chat.closed:  # no session to end, or no agent whose leaving closes it
-            self._announce_close(org, chat, conversation)
+        self._end_conversation(org, chat, conversation)
+        identifier = str(uuid.uuid4())
+        payload = {
+            "entryType": "ConversationClosed",
+            "id": identifier,
+            "conversationId": chat.conversation_id,
+        }
+        self.emit_entry(
+            org,
+            chat,
+            "CONVERSATION_CLOSE_CONVERSATION",
+            self._system_entry(conversation, "ConversationClosed", payload, identifier),
+        )
 
     def end_session_only(self, org: Org, chat: ChatState) -> None:
+        """The end user ends the session (``DELETE conversation/{id}/session``): with Session-Based Chat the
+        conversation ends with it (:meth:`route`), without it the conversation stays open."""
         messaging = self.world.messaging
         conversation = self.conversation(org, chat)
         row = messaging.open_session(org, conversation)
         if row is None:
             return
-        chat.close_on_session_end = False
-        try:
-            messaging.end_session(
-                org, conversation, row["Id"], ended_by_role="EndUser", created_by_id=org.org_id
-            )
-        finally:
-            chat.close_on_session_end = True
+        messaging.end_session(org, conversation, row["Id"], ended_by_role="EndUser", created_by_id=org.org_id)
 
     # --- end-user entries --------------------------------------------------------------------------
 
@@ -417,18 +435,14 @@ class EnhancedChatService:
             operations = {e.get("operation") for e in payload.get("entries", [])}
             if "add" in operations:
                 self._acknowledge(org, chat, "Delivery")
-            if "remove" in operations and chat.close_on_session_end and self._session_ended(org, entry):
-                self._announce_close(org, chat, conversation)
-        elif kind == "SessionStatusChanged" and payload.get("sessionStatus") == "Ended":
-            info = self.world.messaging.state(org).sessions.get(payload.get("sessionId", ""))
-            # With an agent, the close follows its leaving (ParticipantChanged remove, published next).
-            if chat.close_on_session_end and not (info and info.agent_id):
-                self._announce_close(org, chat, conversation)
+        elif kind == "SessionStatusChanged":
+            # S4: every session status change, whoever caused it (agent, end user, system), reaches the
+            # stream; an agent's End is never a CONVERSATION_CLOSE_CONVERSATION.
+            self.emit_entry(org, chat, "CONVERSATION_SESSION_STATUS_CHANGED", entry)
+            deployment = self.deployments[org.org_id][chat.deployment]
+            if payload.get("sessionStatus") == "Ended" and deployment.session_based_chat:
+                self._end_conversation(org, chat, conversation)  # S9: the conversation ends with the session
         return None
-
-    def _session_ended(self, org: Org, entry: Entry) -> bool:
-        row = self.world.messaging.session_row(org, entry.session_id or "")
-        return bool(row and row["Status"] == "Ended")
 
     def _agent_present(self, org: Org, chat: ChatState) -> bool:
         messaging = self.world.messaging
@@ -460,24 +474,13 @@ class EnhancedChatService:
             self.emit_entry(org, chat, event, entry, related=[message_id])
         pending.clear()
 
-    def _announce_close(self, org: Org, chat: ChatState, conversation: Conversation) -> None:
+    def _end_conversation(self, org: Org, chat: ChatState, conversation: Conversation) -> None:
+        """The conversation is over: read-only (messages to it are refused), EndTime on its record."""
         if chat.closed:
             return
         chat.ended_ms = now_ms()
         org.records.update(
             "Conversation", conversation.record_id, {"EndTime": sf_datetime(chat.ended_ms / 1000)}
-        )
-        identifier = str(uuid.uuid4())
-        payload = {
-            "entryType": "ConversationClosed",
-            "id": identifier,
-            "conversationId": chat.conversation_id,
-        }
-        self.emit_entry(
-            org,
-            chat,
-            "CONVERSATION_CLOSE_CONVERSATION",
-            self._system_entry(conversation, "ConversationClosed", payload, identifier),
         )
 
     # --- events ------------------------------------------------------------------------------------

@@ -173,16 +173,100 @@ def test_the_agent_joining_makes_the_next_conversation_sticky(session):
     assert session.conversation.session_status == "Active"
 
 
-def test_close_ends_the_session_and_sends_the_closing_text_once(session):
-    data = json.dumps(
+def session_status_event(status: str, identifier: str = "s-1", *, conversation: str = CONVERSATION) -> str:
+    """CONVERSATION_SESSION_STATUS_CHANGED as the stream sends it: the envelope of every event, entryType
+    SessionStatusChanged, the entryPayload (a JSON string) with the session's new status."""
+    payload = {
+        "entryType": "SessionStatusChanged",
+        "id": identifier,
+        "sessionId": "0Mw000000000001AAA",
+        "sessionStatus": status,
+        "sessionStatusPrev": "Active" if status == "Ended" else "Waiting",
+        "sessionEndedByRole": "Agent",
+    }
+    return json.dumps(
+        {
+            "channelPlatformKey": "v2/iamessage/UNAUTH/NA/uid:0c0b8bc5",
+            "channelType": "embedded_messaging",
+            "conversationId": conversation,
+            "conversationEntry": {
+                "identifier": identifier,
+                "entryType": "SessionStatusChanged",
+                "senderDisplayName": "Ada Agent",
+                "sender": {"role": "Agent", "subject": "005000000000001", "appType": "agent"},
+                "entryPayload": json.dumps(payload),
+            },
+        }
+    )
+
+
+def close_event() -> str:
+    return json.dumps(
         {"conversationId": CONVERSATION, "conversationEntry": {"entryType": "ConversationClosed"}}
     )
-    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", data)
-    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", data)
-    record_event(session.pk, "", "CONVERSATION_CLOSE_CONVERSATION", data)
+
+
+def test_close_ends_the_session_and_sends_the_closing_text_once(session):
+    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", close_event())
+    record_event(session.pk, "4", "CONVERSATION_CLOSE_CONVERSATION", close_event())
+    record_event(session.pk, "", "CONVERSATION_CLOSE_CONVERSATION", close_event())
     session.refresh_from_db()
     assert session.status == EnhancedChatSession.Status.CLOSED
     assert outbound_texts(session) == ["Thanks, bye!"]
+
+
+def test_an_agent_ending_the_session_ends_ours_with_the_closing_text_once(session):
+    """Salesforce sends no CONVERSATION_CLOSE_CONVERSATION when an agent ends the session: the session's
+    status Ended is the end. A replay (same event id, or the same entry under a new id) and a CLOSE after it
+    change nothing again."""
+    record_event(
+        session.pk, "3", "CONVERSATION_SESSION_STATUS_CHANGED", session_status_event("Active", "s-0")
+    )
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.OPEN and outbound_texts(session) == []
+    ended = session_status_event("Ended")
+    record_event(session.pk, "4", "CONVERSATION_SESSION_STATUS_CHANGED", ended)
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.CLOSED and session.end_reason == "session ended"
+    first_end = session.ended_at
+    record_event(session.pk, "4", "CONVERSATION_SESSION_STATUS_CHANGED", ended)  # the same event again
+    record_event(session.pk, "7", "CONVERSATION_SESSION_STATUS_CHANGED", ended)  # same entry, new id
+    record_event(session.pk, "", "CONVERSATION_SESSION_STATUS_CHANGED", ended)
+    record_event(session.pk, "8", "CONVERSATION_CLOSE_CONVERSATION", close_event())
+    session.refresh_from_db()
+    assert outbound_texts(session) == ["Thanks, bye!"]
+    assert session.ended_at == first_end and session.end_reason == "session ended"
+    assert session.last_event_id == "8"
+    session.conversation.refresh_from_db()
+    assert session.conversation.session_status == "Ended"
+
+
+def test_a_closing_text_is_queued_once_even_for_two_rows_of_one_conversation_id(session):
+    """The closing text's entry id is the conversation's: a row reopened by mistake and ended again by a
+    replayed event cannot send it twice."""
+    record_event(session.pk, "4", "CONVERSATION_SESSION_STATUS_CHANGED", session_status_event("Ended"))
+    EnhancedChatSession.objects.filter(pk=session.pk).update(status=EnhancedChatSession.Status.OPEN)
+    record_event(session.pk, "5", "CONVERSATION_CLOSE_CONVERSATION", close_event())
+    assert outbound_texts(session) == ["Thanks, bye!"]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("CONVERSATION_SESSION_STATUS_CHANGED", session_status_event("Waiting")),
+        ("CONVERSATION_SESSION_STATUS_CHANGED", session_status_event("Ended", conversation="other")),
+        ("CONVERSATION_SESSION_STATUS_CHANGED", session_status_event("ended")),
+        ("CONVERSATION_SESSION_STATUS_CHANGED", json.dumps({"conversationId": CONVERSATION})),
+        ("CONVERSATION_STREAMING_TOKEN", session_status_event("Ended")),  # an AI agent's, not handled here
+        ("CONVERSATION_SOMETHING_NEW", session_status_event("Ended")),  # a type Salesforce adds later
+        ("conversation_session_status_changed", session_status_event("Ended")),
+    ],
+)
+def test_other_statuses_other_conversations_and_unknown_event_types_end_nothing(session, event_type, data):
+    record_event(session.pk, "9", event_type, data)
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.OPEN and outbound_texts(session) == []
+    assert session.last_event_id == "9"  # read and passed over: the stream moves on
 
 
 @pytest.mark.parametrize(

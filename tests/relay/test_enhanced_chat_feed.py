@@ -94,3 +94,38 @@ def test_a_tenant_this_process_does_not_hold_gets_no_stream(chat):
         assert running.feed.holding == 0 and agent_texts(conversation) == []
     finally:
         running.stop()
+
+
+def test_an_agent_end_without_session_based_chat_sends_the_closing_text_and_the_next_message_starts_anew(
+    sandbox, sim
+):
+    """Without Session-Based Chat the agent's End leaves the Salesforce conversation open and says so only
+    with CONVERSATION_SESSION_STATUS_CHANGED (no CLOSE): the closing text goes once, our side ends, and the
+    customer's next message is delivered, in a new conversation routed afresh."""
+    org = Org(sim, session_based_chat=False)
+    tenant = make_enhanced_chat_tenant(sandbox, closing_text="Thanks for chatting!")
+    conversation = make_conversation(tenant)
+    desk = EnhancedChatDesk(SalesforceConnection.objects.get(tenant=tenant))
+    desk.deliver(inbound(conversation, "hello"))
+    first = EnhancedChatSession.objects.get()
+    org.accept(first.conversation_uuid)
+    running = Running()
+    try:
+        wait_for(lambda: running.feed.connected == 1, what="the stream")
+        org.end(first.conversation_uuid)
+        wait_for(lambda: agent_texts(conversation) == ["Thanks for chatting!"], what="the closing text")
+        first.refresh_from_db()
+        assert first.status == EnhancedChatSession.Status.CLOSED and first.end_reason == "session ended"
+        assert org.conversation(first.conversation_uuid)["status"] == "Open"  # Salesforce's stays open
+        events = [e["type"] for e in org.conversation(first.conversation_uuid)["events"]]
+        assert "CONVERSATION_SESSION_STATUS_CHANGED" in events
+        assert "CONVERSATION_CLOSE_CONVERSATION" not in events
+        desk.deliver(inbound(conversation, "one more thing"))
+        second = EnhancedChatSession.objects.get(status=EnhancedChatSession.Status.OPEN)
+        assert second.conversation_uuid != first.conversation_uuid
+        assert org.customer_texts(second.conversation_uuid) == ["one more thing"]
+        assert [s["status"] for s in org.conversation(second.conversation_uuid)["sessions"]] == ["Waiting"]
+        wait_for(lambda: running.feed.holding == 1, what="the new conversation's stream only")
+    finally:
+        running.stop()
+    assert agent_texts(conversation) == ["Thanks for chatting!"]

@@ -362,13 +362,38 @@ def test_closed_conversation_takes_no_messages(chat, sim):
     assert session["status"] == "Ended" and session["endedByType"] == "EndUser"
 
 
-def test_ending_the_session_only_reopens_a_new_session_on_the_next_message(chat, sim):
+def test_ending_the_session_ends_the_conversation_only_with_session_based_chat(chat, sim):
+    """Salesforce Help, "Set Up Session-Based Chat": a session ended by the end user also ends the
+    conversation when the deployment's channel has Session-Based Chat; without it the next message opens a
+    new session in the same conversation."""
     token = chat.token()["accessToken"]
     conversation_id = chat.create(token)
     url = f"{API}/conversation/{conversation_id}/session?esDeveloperName={DEPLOYMENT}"
     assert sim.delete(url, headers=chat.auth(token)).status_code == 204
+    assert chat.conversation(conversation_id)["status"] == "Closed"
+    assert_error(chat.send(token, conversation_id, "back again"), 400, "closed")
+
+    name = "Lasting_Chat"
+    made = sim.post(
+        f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments",
+        json={"developer_name": name, "queue": "Support", "session_based_chat": False},
+    )
+    assert made.status_code == 201, made.text
+    token = chat.token(esDeveloperName=name)["accessToken"]
+    conversation_id = chat.create(token, deployment=name)
+    url = f"{API}/conversation/{conversation_id}/session?esDeveloperName={name}"
+    assert sim.delete(url, headers=chat.auth(token)).status_code == 204
     assert chat.conversation(conversation_id)["status"] == "Open"
-    assert chat.send(token, conversation_id, "back again").status_code == 202
+    body = {
+        "message": {
+            "id": str(uuid.uuid4()),
+            "messageType": "StaticContentMessage",
+            "staticContent": {"formatType": "Text", "text": "back again"},
+        },
+        "esDeveloperName": name,
+    }
+    sent = sim.post(f"{API}/conversation/{conversation_id}/message", json=body, headers=chat.auth(token))
+    assert sent.status_code == 202, sent.text
     sessions = chat.conversation(conversation_id)["sessions"]
     assert [s["status"] for s in sessions] == ["Ended", "Waiting"]
 

@@ -102,12 +102,14 @@ def test_an_agent_accepts_answers_and_ends_a_conversation(chat, sim):
         assert payload(echo)["abstractMessage"]["staticContent"]["text"] == "Where is my parcel?"
 
         session = chat.accept(conversation_id)
-        joined, delivered = events.take(2)
+        joined, delivered, active = events.take(3)
         assert joined["event"] == "CONVERSATION_PARTICIPANT_CHANGED"
         assert payload(joined)["entries"][0]["operation"] == "add"
         assert payload(joined)["entries"][0]["displayName"] == "Ada Agent"
         assert delivered["event"] == "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT"
         assert delivered["data"]["conversationEntry"]["relatedRecords"] == [message_id]
+        assert active["event"] == "CONVERSATION_SESSION_STATUS_CHANGED"
+        assert payload(active)["sessionStatus"] == "Active"
 
         console = chat.console(f"/sessions/{session}")
         assert sim.post(f"{console}/typing", json={"agent": chat.ada, "typing": True}).status_code == 201
@@ -145,20 +147,74 @@ def test_an_agent_accepts_answers_and_ends_a_conversation(chat, sim):
         assert offered["messageType"] == "ChoicesMessage"
         assert [o["titleItem"]["title"] for o in offered["choices"]["optionItems"]] == ["Yes", "No"]
 
+        # S4: an agent's End is a session status change, never CONVERSATION_CLOSE_CONVERSATION; with
+        # Session-Based Chat (the deployment's default) the conversation ends with the session.
         assert sim.post(f"{console}/end", json={"agent": chat.ada}).status_code == 200
-        left, closed = events.take(2)
+        ended, left = events.take(2)
+        assert ended["event"] == "CONVERSATION_SESSION_STATUS_CHANGED"
+        assert ended["data"]["conversationId"] == conversation_id
+        assert ended["data"]["conversationEntry"]["entryType"] == "SessionStatusChanged"
+        ended_payload = payload(ended)
+        assert ended_payload["entryType"] == "SessionStatusChanged"
+        assert ended_payload["sessionStatus"] == "Ended" and ended_payload["sessionEndedByRole"] == "Agent"
         assert left["event"] == "CONVERSATION_PARTICIPANT_CHANGED"
         assert payload(left)["entries"][0]["operation"] == "remove"
-        assert closed["event"] == "CONVERSATION_CLOSE_CONVERSATION"
-        assert closed["data"]["conversationId"] == conversation_id
         assert_error(chat.send(token, conversation_id, "hello?"), 400, "closed")
+        listed = chat.conversations()
+        assert [c["status"] for c in listed if c["conversationId"] == conversation_id] == ["Closed"]
     finally:
         events.close()
     ids = [
         int(e["id"])
-        for e in (routed, echo, joined, delivered, typing, read, answer, file_event, left, closed)
+        for e in (routed, echo, joined, delivered, active, typing, read, answer, file_event, ended, left)
     ]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    everything = [e["type"] for c in chat.conversations() for e in c["events"]]
+    assert "CONVERSATION_CLOSE_CONVERSATION" not in everything
+
+
+def test_without_session_based_chat_an_agent_end_leaves_the_conversation_open(chat, sim):
+    """S9: only Session-Based Chat ends the conversation with the session; without it the end user's next
+    message opens a new session (routed again) in the same conversation."""
+    name = "No_Session_Chat"
+    made = sim.post(
+        f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments",
+        json={"developer_name": name, "queue": "Support", "session_based_chat": False},
+    )
+    assert made.status_code == 201 and made.json()["sessionBasedChat"] is False
+    token = chat.token(esDeveloperName=name)["accessToken"]
+    events = Events(sim, token)
+    try:
+        conversation_id = chat.create(token, deployment=name)
+        session = chat.accept(conversation_id)
+        events.take(3)  # routing result, the agent joining, the session Active
+        assert sim.post(chat.console(f"/sessions/{session}/end"), json={"agent": chat.ada}).status_code == 200
+        ended, _left = events.take(2)
+        assert ended["event"] == "CONVERSATION_SESSION_STATUS_CHANGED"
+        assert payload(ended)["sessionStatus"] == "Ended"
+        message = {
+            "message": {
+                "id": str(uuid.uuid4()),
+                "messageType": "StaticContentMessage",
+                "staticContent": {"formatType": "Text", "text": "one more thing"},
+            },
+            "esDeveloperName": name,
+        }
+        url = f"{API}/conversation/{conversation_id}/message"
+        assert sim.post(url, json=message, headers=chat.auth(token)).status_code == 202
+        routed, echo = events.take(2)
+        assert routed["event"] == "CONVERSATION_ROUTING_RESULT" and echo["event"] == "CONVERSATION_MESSAGE"
+        assert routed["data"]["conversationId"] == conversation_id
+    finally:
+        events.close()
+
+
+def test_verified_users_cannot_have_session_based_chat(chat, sim):
+    url = f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments"
+    spec = {"developer_name": "Verified_Sessions", "user_verification": True, "verification_secret": "s"}
+    refused = sim.post(url, json={**spec, "session_based_chat": True})
+    assert refused.status_code == 400 and "verified users" in refused.json()["error"]
+    assert sim.post(url, json=spec).json()["sessionBasedChat"] is False
 
 
 def test_resume_with_last_event_id_replays_exactly_what_was_missed(chat, sim):
@@ -166,8 +222,12 @@ def test_resume_with_last_event_id_replays_exactly_what_was_missed(chat, sim):
     conversation_id = chat.create(token)
     session = chat.accept(conversation_id)
     events = Events(sim, token, last_event_id="0")  # from the start: routing result and the agent joining
-    seen = events.take(2)
-    assert [e["event"] for e in seen] == ["CONVERSATION_ROUTING_RESULT", "CONVERSATION_PARTICIPANT_CHANGED"]
+    seen = events.take(3)
+    assert [e["event"] for e in seen] == [
+        "CONVERSATION_ROUTING_RESULT",
+        "CONVERSATION_PARTICIPANT_CHANGED",
+        "CONVERSATION_SESSION_STATUS_CHANGED",
+    ]
     events.close()
     console = chat.console(f"/sessions/{session}")
     for text in ("first", "second", "third"):
@@ -230,8 +290,11 @@ def test_client_close_sends_close_conversation(chat, sim):
         events.take(1)  # routing result
         url = f"{API}/conversation/{conversation_id}?esDeveloperName={DEPLOYMENT}"
         assert sim.delete(url, headers=chat.auth(token)).status_code == 204
-        (closed,) = events.take(1)
+        ended, closed = events.take(2)  # the open session ends, then the conversation closes
+        assert ended["event"] == "CONVERSATION_SESSION_STATUS_CHANGED"
+        assert payload(ended)["sessionEndedByRole"] == "EndUser"
         assert closed["event"] == "CONVERSATION_CLOSE_CONVERSATION"
+        assert closed["data"]["conversationId"] == conversation_id
     finally:
         events.close()
 
