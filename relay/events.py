@@ -358,6 +358,9 @@ class StatusReport:
 
     provider_message_id: str
     status: ReportStatus
+    # Our own id for the message, where the provider echoes it (8x8's clientMessageId): a report can arrive
+    # before the send's answer (and the provider's id in it) is stored, and must still find our row.
+    client_message_id: str = ""
     error_code: str = ""
     error_message: str = ""  # a reason an agent can read
     permanent: bool = True

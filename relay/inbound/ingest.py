@@ -130,6 +130,9 @@ def repair_report(report: StatusReport, arrival: datetime) -> StatusReport:
     return dataclasses.replace(
         report,
         provider_message_id=repairs.identifier(report.provider_message_id, "messageId", _MESSAGE_ID_LENGTH),
+        client_message_id=repairs.identifier(report.client_message_id, "clientMessageId", _MESSAGE_ID_LENGTH)
+        if report.client_message_id
+        else "",
         error_code=repairs.text(report.error_code, "error code", 64),
         error_message=repairs.text(report.error_message, "error message"),
         reported_at=None
@@ -206,6 +209,11 @@ def _conversation_locked(tenant, sender: Sender, customer: str, customer_name: s
     raise RuntimeError(f"conversation of {customer} with sender {sender.pk} neither found nor created")
 
 
+def _report_ids(report: StatusReport) -> list[str]:
+    """The ids our row may carry: the provider's, or (until the send's answer is stored) our own, echoed."""
+    return [found for found in (report.provider_message_id, report.client_message_id) if found]
+
+
 _REPORT_ORDER = {ReportStatus.PENDING: 0, ReportStatus.DELIVERED: 1, ReportStatus.READ: 2}
 
 
@@ -215,7 +223,7 @@ def _store_report(account: ProviderAccount, report: StatusReport, result: Ingest
         .filter(
             tenant=account.tenant,
             provider=account.provider,
-            provider_message_id=report.provider_message_id,
+            provider_message_id__in=_report_ids(report),
             direction=Message.Direction.OUTBOUND,
         )
         # By pk: the default ordering joins the conversation, and FOR UPDATE would lock that row too

@@ -138,6 +138,7 @@ def _receipt(payload: dict) -> StatusReport:
     state = text_of(status.get("state")).strip().lower()
     common: dict[str, Any] = {
         "provider_message_id": _id(payload, "umid"),
+        "client_message_id": text_of(payload.get("clientMessageId")).strip(),
         "reported_at": _timestamp(status.get("timestamp")),
         "raw": payload,
     }
