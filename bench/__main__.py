@@ -1,4 +1,4 @@
-"""``python -m bench run|soak|profile|slow-provider|tenants|streams [options]``: one command each, from a fresh clone after bin/setup."""
+"""``python -m bench run|soak|profile|slow-provider|tenants|streams|floor [options]``: one command each, from a fresh clone after bin/setup."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "profile": "bench.profile",
     "tenants": "bench.fleet",
     "streams": "bench.streams",
+    "floor": "bench.floor",
 }
 
 
