@@ -6,7 +6,9 @@ the tenant's field mapping, OwnerId from the routing rules); a customer writing 
 it within the tenant's window or opens a new one. Every message, both ways, is written on the Case
 (relay/desks/cases_transcript.py).
 
-Agent → customer: agents answer from the Case chat panel (:func:`reply_from_panel`, portal/console/case_panel).
+Agent → customer: agents answer from the Case chat panel (:func:`reply_from_panel`, portal/console/case_panel);
+a WhatsApp template sent into the conversation (the template panel, the partner API) goes on its Case too
+(:func:`queue_template_on_case`).
 The Case's own changes come as Change Data Capture events on ``/data/CaseChangeEvent`` over the Pub/Sub API
 (:meth:`CasesDesk.receive`, relay/desks/cases_status.py).
 """
@@ -31,7 +33,7 @@ from ..outbound.record import queue_outbound
 from ..salesforce.rest import SalesforceRest
 from . import cases_api, cases_status
 from .base import Desk, mark_delivered
-from .cases_models import CaseLink
+from .cases_models import CaseEntry, CaseLink
 from .cases_transcript import open_entry, queue_entry, write
 from .render import as_text
 from .routing import matching_rule
@@ -316,3 +318,25 @@ def _panel_content(text: str, attachment: dict | None, choices: list[str] | None
             )
         return {"kind": "choices", "text": text, "buttons": [{"title": t, "payload": t} for t in titles]}
     return {"kind": "text", "text": text}
+
+
+def queue_template_on_case(message: Message, case_id: str = "") -> CaseEntry | None:
+    """Note a WhatsApp template just queued to the customer for the conversation's Case transcript, in the
+    caller's transaction (the one that stores the message), so it is written once, as a panel reply is.
+
+    The Case: the one the template panel was opened on (``case_id``, when it is one of this conversation's),
+    else the open Case, else the last one (what the customer was told belongs with the exchange it follows;
+    their answer reopens or opens a Case as usual). None when the tenant is on another desk or the
+    conversation has no Case yet (the panel then shows the message in the Case's time, as any other)."""
+    connection = getattr(message.tenant, "salesforce", None)
+    if connection is None or connection.desk != connection.Desk.CASES:
+        return None
+    links = CaseLink.objects.filter(conversation_id=message.conversation_id).exclude(case_id="")
+    link = None
+    if case_id:
+        try:
+            link = links.filter(case_id=normalize_salesforce_id(case_id)).first()
+        except ValidationError:
+            link = None  # not a Case id (a Messaging Session's, say): the conversation's own Case
+    link = link or links.order_by("is_closed", "-created_at", "-id").first()
+    return None if link is None else queue_entry(message, link)

@@ -8,8 +8,8 @@ answer (a timeout, a killed worker) first looks on the Case for a record with th
 write started, and adopts it instead of posting a second one.
 
 Customer messages are written by the desk's ``deliver`` (their delivery retries it); agent and Switchboard
-messages by the task below (:func:`write_entry`), queued when the message is recorded and swept again while
-Salesforce is away.
+messages (a WhatsApp template too, as the rendered text the customer reads) by the task below
+(:func:`write_entry`), queued when the message is recorded and swept again while Salesforce is away.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def body_of(message: Message) -> str:
             who = f"Customer {conversation.customer}"
         text = as_text(message) or "(empty message)"
         return f"{who} via {channel}:\n{text}"
-    if content.get("system"):
-        who = "Switchboard to the customer"
+    if content.get("system") or (content.get("kind") == "template" and not content.get("agent")):
+        who = "Switchboard to the customer"  # its own texts, and a template a partner sent through the API
     else:
         agent = content.get("agent")
         agent = agent if isinstance(agent, dict) else {}

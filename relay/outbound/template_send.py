@@ -7,7 +7,8 @@ ValidationError with a message per field, storing nothing; then it queues the me
 like any other outbound message.
 
 A template an agent sends from the panel on a Messaging Session is also imported into that session
-(:mod:`relay.outbound.template_history`, on the delivery engine).
+(:mod:`relay.outbound.template_history`, on the delivery engine); one sent into a conversation on the Cases
+desk is written on its Case's transcript (:func:`relay.desks.cases.queue_template_on_case`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db import transaction
 from tenants.models import Sender, Tenant, WhatsAppTemplate
 from tenants.validators import normalize_e164
 
+from ..desks.cases import queue_template_on_case
 from ..models import Message
 from . import template_history
 from .template_sync import sync_sender
@@ -125,4 +127,8 @@ def send_template(
         message, created = send_to_customer(tenant, sender, number, content, idempotency_key=idempotency_key)
         if created and agent and messaging_session_id:
             template_history.queue(message)  # in this transaction: the row, then its task
+        if created:
+            # A Cases-desk conversation: the template goes on its Case's transcript (from the panel on a
+            # Case, the record is that Case); once, as the message itself is created once.
+            queue_template_on_case(message, case_id=messaging_session_id)
     return message

@@ -65,6 +65,12 @@ def case_page_url(sandbox, sim, live_server, case_id: str) -> str:
     return f"{sandbox.base_url}/__sim/console/cases/{case_id}?{query}"
 
 
+def case_feed(sandbox, case_id: str) -> list[str]:
+    """The bodies of the Case's feed posts in the sandbox's org, oldest first."""
+    org = sandbox.world.orgs.get(ORG)
+    return sandbox.call(lambda: [r["Body"] for r in org.records.filter("FeedItem", ParentId=case_id)])
+
+
 def open_case_page(page, sandbox, sim, live_server, case_id: str):
     """The Case page, and the panel's frame once the panel has loaded in it."""
     page.goto(case_page_url(sandbox, sim, live_server, case_id))
@@ -209,5 +215,26 @@ def test_a_refused_reply_keeps_what_was_typed_and_a_closed_window_leads_to_the_t
         expect(panel.locator("#customer")).to_have_value(link.conversation.customer)
         expect(panel.locator("#window-state")).to_have_attribute("data-open", "false")
         expect(panel.locator("#session-summary")).to_contain_text(f"Case {link.case_number}")
+
+        # The agent sends one: the customer gets it, and it is on the Case (its transcript and this panel).
+        panel.locator(".sb-tpl__item[data-template=welcome_back]").first.click()
+        expect(panel.locator("#chosen-template")).to_contain_text("welcome_back")
+        panel.click("#send-template")
+        expect(panel.locator("#send-done")).to_contain_text("Sent to")
+        wait_for(
+            lambda: [m for m in phone_received(sim, customer=CUSTOMER) if m["kind"] == "TEMPLATE"],
+            what="the template on the phone",
+        )
+        feed = wait_for(
+            lambda: [b for b in case_feed(sandbox, link.case_id) if "welcome_back" in b],
+            what="the template on the Case's feed",
+        )
+        assert feed == [
+            "Agent Ada Agent:\n[WhatsApp template welcome_back]\nWelcome back to Acme! How can we help you today?"
+        ]
+        panel = open_case_page(page, sandbox, sim, live_server, link.case_id)
+        sent = panel.locator(".sb-chat__item_out", has_text="Welcome back to Acme!")
+        expect(sent).to_have_attribute("data-status", "read", timeout=20_000)
+        expect(sent.locator(".sb-chat__ticks")).to_have_text("✓✓")
     finally:
         context.close()

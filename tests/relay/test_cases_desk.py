@@ -55,7 +55,9 @@ class Org:
         values = dict(fields)
         if "Status" in fields:
             values["IsClosed"] = fields["Status"] == "Closed"
-            values["ClosedDate"] = "2026-12-03T10:00:00.000+0000" if values["IsClosed"] else None
+            # Now, not a fixed date: the reopen window counts from the close.
+            closed = timezone.now().strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+            values["ClosedDate"] = closed if values["IsClosed"] else None
         self.sandbox.call(org.records.update, "Case", case_id, values)
 
 
@@ -360,3 +362,83 @@ def test_a_reply_before_the_conversation_has_a_case_is_refused(tenant, conversat
     with pytest.raises(PanelReplyError, match="no Case yet"):
         reply_from_panel(conversation, org.id_of("User", Username="ada@acme.test"), "hello")
     assert not Message.objects.exists()
+
+
+PARCEL = {"body": {"text": "Hi {{1}}, your parcel is at the depot."}, "buttons": []}
+PHONE = "+385919998888"  # a number WhatsApp templates accept (the one above is a drama number)
+
+
+@pytest.fixture
+def whatsapp_conversation(tenant):
+    sender = make_sender(make_account(tenant))
+    return Conversation.objects.create(
+        tenant=tenant, sender=sender, customer=PHONE, customer_name="Jo Bloggs"
+    )
+
+
+def a_template(conversation: Conversation):
+    from tenants.models import WhatsAppTemplate
+
+    return WhatsAppTemplate.objects.create(
+        tenant=conversation.tenant, sender=conversation.sender, provider_id="t1", name="parcel_ready",
+        language="en", status="APPROVED", structure=PARCEL, fetched_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_a_template_sent_into_the_conversation_goes_on_its_case_once_as_the_customer_reads_it(
+    tenant, whatsapp_conversation, org
+):
+    conversation = whatsapp_conversation
+    from relay.outbound.template_send import send_template
+
+    deliver(tenant, conversation, "where is my parcel?")
+    link = current_link(conversation)
+    a_template(conversation)
+    agent = org.id_of("User", Username="ada@acme.test")
+
+    def from_the_panel():  # the template panel opened from the Case panel names the Case (15 characters here)
+        return send_template(
+            tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "Jo"},
+            idempotency_key="panel:k1", agent={"id": agent, "name": AGENT_NAME},
+            messaging_session_id=link.case_id[:15], source="template_panel",
+        )  # fmt: skip
+
+    message = from_the_panel()
+    assert from_the_panel().pk == message.pk  # a double click: one message, one entry
+    entry = CaseEntry.objects.get(message=message)
+    assert entry.case_link == link and entry.written_at is not None
+    api = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "Sam"})
+    deliver(tenant, conversation, "thanks!")
+    bodies = [row["Body"] for row in org.rows("FeedItem", ParentId=link.case_id)]
+    assert bodies == [
+        "Customer Jo Bloggs (+385919998888) via WhatsApp:\nwhere is my parcel?",
+        "Agent Ada Agent:\n[WhatsApp template parcel_ready]\nHi Jo, your parcel is at the depot.",
+        "Switchboard to the customer:\n[WhatsApp template parcel_ready]\nHi Sam, your parcel is at the depot.",
+        "Customer Jo Bloggs (+385919998888) via WhatsApp:\nthanks!",
+    ]
+    assert CaseEntry.objects.filter(message__kind="template").count() == 2
+    assert CaseEntry.objects.get(message=api).case_link == link  # no Case named: the open one
+
+
+def test_a_template_goes_on_the_case_it_was_sent_from_else_the_last_one_and_not_before_a_case(
+    tenant, whatsapp_conversation, org
+):
+    conversation = whatsapp_conversation
+    from relay.outbound.template_send import send_template
+
+    a_template(conversation)
+    before = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "Jo"})
+    assert not CaseEntry.objects.filter(message=before).exists()  # no Case yet: nothing to write on
+    deliver(tenant, conversation, "hi")
+    old = current_link(conversation)
+    CaseLink.objects.filter(pk=old.pk).update(is_closed=True, closed_at=timezone.now())
+    newer = CaseLink.objects.create(tenant=tenant, conversation=conversation, case_id="5008d0000000001AAA")
+    named = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "A"},
+                          messaging_session_id=old.case_id)  # fmt: skip
+    assert CaseEntry.objects.get(message=named).case_link_id == old.pk
+    elsewhere = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "B"},
+                              messaging_session_id="0Mw8d000000AbCdEFG")  # fmt: skip
+    assert CaseEntry.objects.get(message=elsewhere).case_link_id == newer.pk
+    CaseLink.objects.filter(pk=newer.pk).update(is_closed=True, closed_at=timezone.now())
+    closed = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "C"})
+    assert CaseEntry.objects.get(message=closed).case_link_id == newer.pk  # all closed: the last Case
