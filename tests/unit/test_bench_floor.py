@@ -3,7 +3,7 @@ product's own choices beside them."""
 
 import pytest
 
-from bench.floor import AGENT, CUSTOMER, floors, table
+from bench.floor import MESSAGES, floors, table
 
 
 def reading(key: str, component: str, **per_op_ms: float) -> dict:
@@ -26,6 +26,8 @@ READINGS = {
         reading("task_threads", "task", publisher=0.9, worker=1.4, redis=0.2),
         reading("pg_write_server", "pg_write", psycopg=0.3, backend=0.4),
         reading("pg_write_client", "pg_write", psycopg=0.3, backend=0.5),
+        reading("pg_read_server", "pg_read", psycopg=0.1, backend=0.05),
+        reading("pg_read_client", "pg_read", psycopg=0.1, backend=0.1),
         reading("http_httpx_relay", "http", client=0.75),
         reading("http_stdlib", "http", client=0.2),
     )
@@ -47,6 +49,24 @@ def test_the_floor_takes_the_cheapest_reading_of_each_piece_times_what_a_message
     }
 
 
+def test_each_step_its_own_row_adds_the_reads_writes_and_task_the_guarantees_cost():
+    summed = floors(READINGS, {})
+    assert summed["customer, the worker reading its row"]["floor"]["total_ms"] == pytest.approx(
+        summed["customer"]["floor"]["total_ms"] + 0.15
+    )
+    assert summed["agent, each step its own row, the ack its own task"]["floor"]["total_ms"] == pytest.approx(
+        summed["agent"]["floor"]["total_ms"] + 3 * 0.7 + 2.5
+    )
+    full = summed["agent, each step its own row, the ack its own task"]
+    assert full["target_ms"] == 12
+    assert {p["component"]: p["times"] for p in full["floor"]["parts"]} == {
+        "pg_write": 4,
+        "task": 2,
+        "http": 2,
+        "webhook": 2,
+    }
+
+
 def test_the_product_choices_replace_only_the_pieces_they_name():
     summed = floors(READINGS, {"http": "http_httpx_relay", "pg_write": "pg_write_client"})
     assert summed["customer"]["as_built"]["total_ms"] == pytest.approx(0.7 + 2 * 0.8 + 2.5 + 0.75)
@@ -59,7 +79,13 @@ def test_a_bare_server_never_stands_in_for_django():
     summed = floors(READINGS, {})
     parts = summed["agent"]["floor"]["parts"] + summed["customer"]["floor"]["parts"]
     assert "web_bare" not in {p["reading"] for p in parts}
-    assert {c for c, _ in CUSTOMER + AGENT} == {"webhook", "pg_write", "task", "http"}
+    assert {c for _, _, recipe in MESSAGES for c, _ in recipe} == {
+        "webhook",
+        "pg_write",
+        "pg_read",
+        "task",
+        "http",
+    }
 
 
 def test_a_missing_piece_is_an_error_not_a_zero():
