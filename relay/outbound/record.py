@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from functools import cache
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tenants.models import Tenant
+from tenants.models import ProviderAccount, Sender, Tenant
 
-from .. import signals
+from .. import signals, unique
 from ..lines import wake
-from ..models import Conversation, Message, insert_at_end_of_line
+from ..models import Conversation, Message, conflict_target, insert_at_end_of_line
 from ..untrusted import bounded_id, max_length_of
 from . import agent_events
 
@@ -26,19 +28,15 @@ _SESSION_STATUS_LENGTH = Conversation._meta.get_field("session_status").max_leng
 
 def record_agent_event(tenant: Tenant, fields: dict) -> None:
     """Handle one decoded platform event. Idempotent; a malformed event is logged and skipped."""
-    connection = tenant.salesforce
+    salesforce = tenant.salesforce
     try:
         event = agent_events.parse(
-            fields, type_field=connection.event_type_field, payload_field=connection.event_payload_field
+            fields, type_field=salesforce.event_type_field, payload_field=salesforce.event_payload_field
         )
     except agent_events.MalformedEvent as exc:
         log.warning("tenant %s: skipped a malformed platform event: %s", tenant.slug, exc)
         return
     if event is None:
-        return
-    conversation = _find_conversation(tenant, event)
-    if conversation is None:
-        log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
         return
     if event.entry_type == "Message" and event.sender_role != "EndUser":
         for index, content in enumerate(agent_events.message_content(event)):
@@ -48,11 +46,128 @@ def record_agent_event(tenant: Tenant, fields: dict) -> None:
             if event.repairs:
                 content["sanitized"] = list(event.repairs)
             # The column keeps a stable hash of a longer id, so a redelivered event is still recognised.
-            queue_outbound(conversation, content, salesforce_entry_id=bounded_id(entry, _ENTRY_ID_LENGTH))
-    elif event.entry_type == "ParticipantChanged":
+            if not _record_agent_message(tenant, event, content, bounded_id(entry, _ENTRY_ID_LENGTH)):
+                return
+        return
+    conversation = _find_conversation(tenant, event)
+    if conversation is None:
+        log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
+        return
+    if event.entry_type == "ParticipantChanged":
         _record_participants(conversation, event)
     elif event.entry_type == "SessionStatusChanged":
         _record_session_status(conversation, event)
+
+
+def _record_agent_message(tenant: Tenant, event: agent_events.AgentEvent, content: dict, entry: str) -> bool:
+    """Store one content of an agent's message at the end of its conversation's outbound line and wake the
+    line; False when the event names no conversation of ours (logged). A redelivered entry changes nothing.
+
+    On PostgreSQL one statement finds and locks the conversation, inserts the row with its sequence (a
+    duplicate entry makes it a no-op) and touches the conversation: the listener's hot path, in autocommit,
+    so no BEGIN or COMMIT either. The statement's snapshot is taken before it waits for the row lock, so a
+    message another transaction committed meanwhile is not seen by its MAX(sequence): that rare race ends in
+    the unique position's violation, and the message is then stored the long way (lock first, then insert).
+    """
+    if connection.vendor != "postgresql":
+        return _record_agent_message_locked(tenant, event, content, entry)
+    now = timezone.now()
+    params = {
+        "tenant": tenant.pk,
+        "conversation": event.conversation_identifier or None,
+        "address": event.channel_address_identifier or None,
+        "customer": event.recipient or None,
+        "kind": content.get("kind", "text"),
+        "text": content.get("text", ""),
+        "content": json.dumps(content),
+        "provider_message_id": str(uuid.uuid4()),
+        "entry": entry,
+        "now": now,
+        "direction": Message.Direction.OUTBOUND.value,
+        "pending": Message.Status.PENDING.value,
+    }
+    try:
+        if connection.in_atomic_block:  # a caller's transaction survives the rare race below
+            with transaction.atomic():
+                found = _run(_store_agent_message_sql(), params)
+        else:
+            found = _run(_store_agent_message_sql(), params)
+    except IntegrityError as exc:
+        if not unique.violates(exc, Message, "one_position_per_conversation_direction"):
+            raise
+        return _record_agent_message_locked(tenant, event, content, entry)
+    if found is None:
+        log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
+        return False
+    conversation_id, message_id = found
+    if message_id is not None:
+        wake.after_commit(wake.outbound_line, conversation_id)
+    return True
+
+
+def _record_agent_message_locked(
+    tenant: Tenant, event: agent_events.AgentEvent, content: dict, entry: str
+) -> bool:
+    conversation = _find_conversation(tenant, event)
+    if conversation is None:
+        log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
+        return False
+    queue_outbound(conversation, content, salesforce_entry_id=entry)
+    return True
+
+
+def _run(sql: str, params: dict):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+@cache
+def _store_agent_message_sql() -> str:
+    conversations = Conversation._meta.db_table
+    messages = Message._meta.db_table
+    senders = Sender._meta.db_table
+    accounts_table = ProviderAccount._meta.db_table
+    tenants = Tenant._meta.db_table
+    # The same choice as _find_conversation: the Salesforce conversation id, else the sender's channel address
+    # and the customer; the most recently updated when several match (Conversation's ordering).
+    return f"""
+    WITH conv AS (
+        SELECT c.id, a.provider, t.delivery_window
+        FROM {conversations} c
+        JOIN {senders} s ON s.id = c.sender_id
+        JOIN {accounts_table} a ON a.id = s.account_id
+        JOIN {tenants} t ON t.id = c.tenant_id
+        WHERE c.id = COALESCE(
+            (SELECT c1.id FROM {conversations} c1
+             WHERE c1.tenant_id = %(tenant)s AND c1.salesforce_conversation_id = %(conversation)s
+             ORDER BY c1.updated_at DESC LIMIT 1),
+            (SELECT c2.id FROM {conversations} c2 JOIN {senders} s2 ON s2.id = c2.sender_id
+             WHERE c2.tenant_id = %(tenant)s AND s2.channel_address_identifier = %(address)s
+               AND c2.customer = %(customer)s
+             ORDER BY c2.updated_at DESC LIMIT 1)
+        )
+        FOR UPDATE OF c
+    ), added AS (
+        INSERT INTO {messages} (
+            tenant_id, conversation_id, direction, kind, text, content, provider, provider_message_id,
+            salesforce_entry_id, status, attempts, internal_errors, next_attempt_at, expires_at, last_error,
+            received_at, created_at, updated_at, sequence
+        )
+        SELECT
+            %(tenant)s, conv.id, %(direction)s, %(kind)s, %(text)s, %(content)s::jsonb, conv.provider,
+            %(provider_message_id)s, %(entry)s, %(pending)s, 0, 0, %(now)s, %(now)s + conv.delivery_window, '',
+            %(now)s, %(now)s, %(now)s,
+            (SELECT COALESCE(MAX(m.sequence), 0) + 1 FROM {messages} m
+             WHERE m.conversation_id = conv.id AND m.direction = %(direction)s)
+        FROM conv
+        ON CONFLICT {conflict_target(Message, "one_message_per_salesforce_entry")} DO NOTHING
+        RETURNING id, conversation_id
+    ), touched AS (
+        UPDATE {conversations} SET updated_at = %(now)s WHERE id IN (SELECT conversation_id FROM added)
+    )
+    SELECT conv.id, added.id FROM conv LEFT JOIN added ON true
+    """  # noqa: S608 - table names from the models; every value is a parameter
 
 
 def _find_conversation(tenant: Tenant, event: agent_events.AgentEvent) -> Conversation | None:
