@@ -189,7 +189,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("TEMPLATE_SYNC_SECONDS", default=900.0),
         "options": {"expires": 600},
     },
+    # The Case panel's files whose link expired and whose message is over (case_panel/attachments.py).
+    "case-panel-files-purge": {
+        "task": "console.case_panel.purge_files",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
 }
+# How long the link of a file an agent sends from the Case panel works; the file is deleted after that.
+CASE_PANEL_FILE_DAYS = env.int("CASE_PANEL_FILE_DAYS", default=30)
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = (
     "relay.outbound.template_sync",

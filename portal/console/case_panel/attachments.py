@@ -3,7 +3,13 @@
 The relay sends an agent's file as media by URL (``media_url``): WhatsApp, Viber and SMS providers fetch it
 from there. So a file is kept by Switchboard and published at an unguessable signed URL
 (``/console/case/file/<token>/<name>``), which names the stored file, its type and its name; the signature
-lasts ``URL_MAX_AGE`` (the provider fetches it when it sends, within the tenant's delivery window).
+lasts ``CASE_PANEL_FILE_DAYS`` (the provider fetches it when it sends, within the tenant's delivery window).
+
+Not kept for ever: once its link has expired and its message is over (sent, delivered, read or failed), nobody
+can fetch the file any more, and :func:`purge_expired` (the beat's ``console.case_panel.purge_files``) deletes
+it. The messages are the list: each reply with a file is a row whose content names the file's link, so the
+storage is never walked (an S3 bucket's listing is slow and costly), and the row is marked once its file is
+gone, so each run looks only at what is left.
 
 Nothing the browser says about the file is trusted: the type comes from the file's first bytes, and only
 the types every channel takes are accepted, within WhatsApp's documented sizes (images 5 MB, audio and
@@ -18,21 +24,32 @@ servers need a shared one, e.g. S3), else a folder under ``SWITCHBOARD_VAR_DIR``
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.files.uploadedfile import UploadedFile
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+from django.utils import timezone
+
+from relay.models import Message
+
+log = logging.getLogger(__name__)
 
 SALT = "switchboard.console.case-panel-file"
-URL_MAX_AGE = timedelta(days=30)
+#: The message content's mark of a file deleted (when), so a later run does not look at its row again.
+DELETED_MARK = "panel_file_deleted"
+PURGE_BATCH = 500
+#: A message in one of these will never be sent again: its file has served its purpose.
+OVER = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED)
 MAX_BYTES = 16 * 1024 * 1024
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
 NAME_MAX = 100
@@ -155,7 +172,7 @@ def discard(stored: StoredFile) -> None:
 def load(token: str) -> dict | None:
     """What a file URL names ({t, k, m, n}) if its signature is ours and young enough; else None."""
     try:
-        data = signing.loads(token, salt=SALT, max_age=URL_MAX_AGE)
+        data = signing.loads(token, salt=SALT, max_age=url_max_age())
     except (signing.BadSignature, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or not {"t", "k", "m", "n"} <= data.keys():
@@ -163,6 +180,71 @@ def load(token: str) -> dict | None:
     if data["m"] not in {t.mime for t in ACCEPTED}:
         return None
     return data
+
+
+def url_max_age() -> timedelta:
+    """How long a file's link works, and so how long the file is kept (then deleted once its message is over)."""
+    return timedelta(days=settings.CASE_PANEL_FILE_DAYS)
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete the files of replies whose link has expired and whose message is over; the number deleted.
+
+    A link is signed before its message is stored, so a message older than :func:`url_max_age` has an
+    expired link. A message still pending keeps its file until it is sent or fails (the sweeper ends it
+    within the tenant's delivery window). A file the storage cannot delete now is left for the next run."""
+    now = now or timezone.now()
+    due = (
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            kind="media",
+            content__source="case_panel",
+            status__in=OVER,
+            created_at__lt=now - url_max_age(),
+        )
+        .exclude(content__has_key=DELETED_MARK)
+        .values_list("pk", "tenant_id", "content")[:PURGE_BATCH]
+    )
+    store = storage()
+    deleted = 0
+    for pk, tenant_id, content in due:
+        key = _stored_key(content, tenant_id)
+        if key:
+            try:
+                store.delete(key)  # a file already gone is no error (FileSystemStorage, S3 alike)
+            except Exception:  # noqa: BLE001 - the storage is away: this row stays unmarked for the next run
+                log.warning("tenant %s: the Case panel file of message %s could not be deleted", tenant_id, pk,
+                            exc_info=True)  # fmt: skip
+                continue
+            deleted += 1
+        # Only if the content is still what was read: a change meanwhile is kept, and the next run marks it.
+        Message.objects.filter(pk=pk, content=content).update(
+            content={**content, DELETED_MARK: now.isoformat()}
+        )
+    return deleted
+
+
+def _stored_key(content: dict, tenant_id: int) -> str:
+    """The storage key a reply's file link names, if it is one of our signed links for this tenant's file."""
+    for link in (content.get("panel_path"), content.get("media_url")):
+        if not isinstance(link, str):
+            continue
+        try:
+            match = resolve(urlsplit(link).path)
+        except Resolver404:
+            continue
+        if match.view_name != "console:case-panel-file":
+            continue
+        try:
+            # Expired long ago by design: only the signature counts here.
+            data = signing.loads(match.kwargs["token"], salt=SALT)
+        except (signing.BadSignature, ValueError, TypeError):
+            continue
+        key = data.get("k") if isinstance(data, dict) else None
+        # A file is deleted only through a message of the tenant that stored it (keys start with its id).
+        if isinstance(key, str) and data.get("t") == tenant_id and key.startswith(f"{tenant_id}/"):
+            return key
+    return ""
 
 
 def storage() -> Storage:
