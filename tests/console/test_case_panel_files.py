@@ -125,3 +125,29 @@ def test_only_our_signed_link_to_the_tenants_own_file_is_deleted(files_in):
     Message.objects.update(created_at=timezone.now() - timedelta(days=60))
     assert attachments.purge_expired() == 0 and store.exists(theirs)
     assert all(attachments.DELETED_MARK in m.content for m in Message.objects.all())  # looked at once
+
+
+def test_one_run_takes_every_batch_and_a_storage_failure_waits_for_the_next_run(files_in, monkeypatch):
+    make_world()
+    client = Client()
+    token = token_of(open_panel(client, record=CASE_A))
+    keys = {}
+    for n in range(3):
+        message, keys[n] = send_file(client, token, f"file {n}")
+        aged(message, 31, "delivered")
+    monkeypatch.setattr(attachments, "PURGE_BATCH", 1)
+    store = attachments.storage()
+    real_delete = type(store).delete
+
+    def delete(self, name):
+        if name == keys[1]:
+            raise OSError("the storage is away")
+        return real_delete(self, name)
+
+    monkeypatch.setattr(type(store), "delete", delete)
+    assert (
+        attachments.purge_expired() == 2
+    )  # three batches of one; the refused file is not retried in the run
+    assert [n for n, key in keys.items() if store.exists(key)] == [1]
+    monkeypatch.setattr(type(store), "delete", real_delete)
+    assert attachments.purge_expired() == 1 and not store.exists(keys[1])

@@ -203,25 +203,31 @@ def purge_expired(now: datetime | None = None) -> int:
             created_at__lt=now - url_max_age(),
         )
         .exclude(content__has_key=DELETED_MARK)
-        .values_list("pk", "tenant_id", "content")[:PURGE_BATCH]
+        .order_by("pk")
     )
     store = storage()
-    deleted = 0
-    for pk, tenant_id, content in due:
-        key = _stored_key(content, tenant_id)
-        if key:
-            try:
-                store.delete(key)  # a file already gone is no error (FileSystemStorage, S3 alike)
-            except Exception:  # noqa: BLE001 - the storage is away: this row stays unmarked for the next run
-                log.warning("tenant %s: the Case panel file of message %s could not be deleted", tenant_id, pk,
-                            exc_info=True)  # fmt: skip
-                continue
-            deleted += 1
-        # Only if the content is still what was read: a change meanwhile is kept, and the next run marks it.
-        Message.objects.filter(pk=pk, content=content).update(
-            content={**content, DELETED_MARK: now.isoformat()}
-        )
-    return deleted
+    deleted = last = 0
+    while (
+        True
+    ):  # in batches, each row once per run (one the storage refused is not taken again until the next)
+        batch = list(due.filter(pk__gt=last).values_list("pk", "tenant_id", "content")[:PURGE_BATCH])
+        for pk, tenant_id, content in batch:
+            last = pk
+            key = _stored_key(content, tenant_id)
+            if key:
+                try:
+                    store.delete(key)  # a file already gone is no error (FileSystemStorage, S3 alike)
+                except Exception as exc:  # noqa: BLE001 - the storage is away: the row stays for the next run
+                    log.warning("tenant %s: the Case panel file of message %s could not be deleted (%s)",
+                                tenant_id, pk, type(exc).__name__)  # fmt: skip
+                    continue
+                deleted += 1
+            # Only if the content is still what was read: a change meanwhile is kept; the next run marks it.
+            Message.objects.filter(pk=pk, content=content).update(
+                content={**content, DELETED_MARK: now.isoformat()}
+            )
+        if len(batch) < PURGE_BATCH:
+            return deleted
 
 
 def _stored_key(content: dict, tenant_id: int) -> str:
