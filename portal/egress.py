@@ -10,6 +10,10 @@ verifies the host name (SNI and the certificate) and the ``Host`` header stays t
 Local addresses are reachable only for the hosts the operator lists in ``EGRESS_ALLOWED_HOSTS`` (``host`` or
 ``host:port``), such as the sandbox of the demo and the tests; the list is empty by default.
 
+Host names are looked up with a deadline (``EGRESS_DNS_TIMEOUT_SECONDS``) on a few threads (:class:`DeadlineResolver`):
+a URL someone submits may name a host whose DNS server never answers, and the lookup must not hold a web worker
+for as long as the system resolver would wait.
+
 The same rules back the validators of configured URLs (:mod:`tenants.validators`), so a URL the guard would
 refuse is refused when it is saved, with the reason: that is why the guard lives here, beside the settings it
 reads, and not in the relay (configuration never imports the relay).
@@ -19,7 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Union
 
 import httpcore
@@ -145,12 +152,68 @@ def is_allowed_host(host: str, port: int | None) -> bool:
 # --- destinations --------------------------------------------------------------------------------------------
 
 
+class ResolutionUnfinished(Exception):
+    """A host name lookup that gave no answer: it took longer than the deadline, or too many lookups were
+    pending already. ``reason`` says which, in words an admin can act on. Not a ``socket.gaierror``: that the
+    name does not exist is an answer, this is the lack of one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeadlineResolver:
+    """``socket.getaddrinfo`` with a deadline, on at most ``max_pending`` threads.
+
+    The C resolver cannot be interrupted, so a lookup past its deadline keeps its thread until the resolver's
+    own timeout ends it; the caller has gone by then. The threads are bounded: while ``max_pending`` lookups are
+    unfinished (a slow or hostile DNS server, which anyone who can submit a URL can name), a new lookup is
+    refused after ``wait_for_slot`` seconds instead of queueing. Daemon threads: a hung lookup never holds up
+    the process's exit.
+    """
+
+    def __init__(self, max_pending: int = 32, *, wait_for_slot: float = 0.25) -> None:
+        self.max_pending = max_pending
+        self.wait_for_slot = wait_for_slot
+        self._slots = threading.BoundedSemaphore(max_pending)
+
+    def getaddrinfo(self, host: str, port: int, *, timeout: float) -> list:
+        if not self._slots.acquire(timeout=min(self.wait_for_slot, timeout)):
+            raise ResolutionUnfinished(
+                f"{host} was not looked up: {self.max_pending} host name lookups are already waiting for the "
+                "DNS to answer; try again in a moment"
+            )
+        answer: Future[list] = Future()
+
+        def lookup() -> None:
+            try:
+                answer.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            except Exception as exc:  # handed to the caller, who re-raises it
+                answer.set_exception(exc)
+            finally:
+                self._slots.release()
+
+        try:
+            threading.Thread(target=lookup, name="egress-dns", daemon=True).start()
+        except BaseException:
+            self._slots.release()  # no thread: the slot was never used
+            raise
+        try:
+            return answer.result(timeout=timeout)
+        except FutureTimeout:
+            raise ResolutionUnfinished(f"{host} did not resolve within {timeout:g} s") from None
+
+
+_resolver = DeadlineResolver()
+
+
 def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to (socket.gaierror when it does not resolve)."""
+    """Every address ``host`` resolves to: socket.gaierror when it does not resolve, ResolutionUnfinished when
+    no answer came within EGRESS_DNS_TIMEOUT_SECONDS (or too many lookups are pending)."""
     literal = literal_address(host)
     if literal is not None:
         return [literal]
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = _resolver.getaddrinfo(host, port, timeout=settings.EGRESS_DNS_TIMEOUT_SECONDS)
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         address = literal_address(str(sockaddr[0]))
@@ -176,6 +239,8 @@ def checked_addresses(host: str, port: int) -> list[IPAddress]:
         addresses = resolve(host, port)
     except (socket.gaierror, UnicodeError) as exc:
         raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
+    except ResolutionUnfinished as exc:  # transient: the next attempt may get an answer
+        raise httpcore.ConnectTimeout(exc.reason) from exc
     if not addresses:
         raise httpcore.ConnectError(f"{host} does not resolve")
     if not is_allowed_host(host, port):

@@ -251,6 +251,9 @@ HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # The egress guard (portal/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for
 # every outbound request, except for the hosts listed here ("host" or "host:port", e.g. a local sandbox).
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+# How long a host name lookup (the guard's, the URL validators') may take: a DNS server that never answers must
+# not hold a web worker for the system resolver's own timeout.
+EGRESS_DNS_TIMEOUT_SECONDS = env.float("EGRESS_DNS_TIMEOUT_SECONDS", default=3.0)
 # Largest inbound attachment downloaded from a provider (Salesforce takes 25 MiB; larger goes as a link).
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 SALESFORCE_API_VERSION = env.str("SALESFORCE_API_VERSION", default="63.0")

@@ -189,7 +189,13 @@ def _check_outbound_url(value: str, *, query_allowed: bool) -> SplitResult:
             code="insecure_url",
         )
     if not listed:
-        reason = _address_refusal(host, port)
+        try:
+            reason = _address_refusal(host, port)
+        except egress.ResolutionUnfinished as exc:
+            raise ValidationError(
+                f"{value} could not be checked: {exc.reason}. Check the host name, or try again later.",
+                code="url_unresolved",
+            ) from None
         if reason:
             raise ValidationError(
                 f"{value} is refused: {reason}. Switchboard does not call loopback, private, link-local, "
@@ -205,7 +211,7 @@ def _address_refusal(host: str, port: int) -> str | None:
         return f"{host} is this machine"
     try:
         addresses = egress.resolve(host, port)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError):  # not ResolutionUnfinished: no answer in time is not "no such host"
         return None  # not resolvable now: the guard checks again on every request
     return egress.refusal(host, addresses)
 

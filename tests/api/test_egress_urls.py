@@ -6,6 +6,7 @@ import pytest
 
 from portal.api.models import WebhookSubscription
 from tenants.models import ProviderAccount, SalesforceConnection
+from tests.hung_dns import hung_dns  # noqa: F401 - the fixture
 
 from .conftest import api
 
@@ -65,3 +66,16 @@ def test_salesforce_urls_to_local_addresses_are_refused(world, field):
     assert response.status_code == 400
     assert "cloud metadata" in str(response.json()["error"]["fields"][field])
     assert getattr(SalesforceConnection.objects.get(pk=connection.pk), field) == getattr(connection, field)
+
+
+def test_a_webhook_url_whose_dns_never_answers_is_a_400_at_the_deadline(world, hung_dns, settings):  # noqa: F811
+    """A slow or hostile DNS server holds the request for EGRESS_DNS_TIMEOUT_SECONDS, not the resolver's own
+    timeout, and the answer says why (never a 500)."""
+    settings.EGRESS_DNS_TIMEOUT_SECONDS = 0.05
+    before = WebhookSubscription.objects.count()
+    response = api(world.key_a).post(
+        "/api/v1/webhook-subscriptions/", {"url": "https://hooks.hang.test/x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "hooks.hang.test did not resolve within 0.05 s" in str(response.json()["error"]["fields"]["url"])
+    assert WebhookSubscription.objects.count() == before
