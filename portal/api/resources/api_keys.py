@@ -10,21 +10,14 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenants.models import ApiKey, Partner, Tenant
+from tenants.models import ApiKey
 
-from ..base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from ..base import OwnedSerializer, ScopedViewSet, owner_tenant_field
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
-    tenant = ScopedPrimaryKeyRelatedField(
-        tenant_path="pk",
-        queryset=Tenant.objects.all(),
-        required=False,
-        allow_null=True,
-        help_text="A tenant admin's key for this tenant. Omit (partner keys only) for another partner key.",
-    )
-    partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
-        read_only=True, allow_null=True
+class ApiKeySerializer(OwnedSerializer):
+    tenant = owner_tenant_field(
+        "A tenant admin's key for this tenant. Omit (partner keys only) for another partner key."
     )
     prefix = serializers.SerializerMethodField(help_text="The start of the key, to recognise it.")
     active = serializers.SerializerMethodField()
@@ -73,14 +66,8 @@ class ApiKeyViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = serializer.validated_data.get("tenant")
-        if not self.scope.is_partner:
-            tenant = self.scope.key.tenant  # a tenant admin's key only ever issues keys for its tenant
-        key, plaintext = ApiKey.issue(
-            name=serializer.validated_data["name"],
-            partner=None if tenant else self.scope.key.partner,
-            tenant=tenant,
-        )
+        tenant, partner = self.owner(serializer.validated_data.get("tenant"))
+        key, plaintext = ApiKey.issue(name=serializer.validated_data["name"], partner=partner, tenant=tenant)
         data = IssuedApiKeySerializer(key, context=self.get_serializer_context()).data
         data["key"] = plaintext
         return Response(data, status=status.HTTP_201_CREATED)

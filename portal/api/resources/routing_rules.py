@@ -6,20 +6,22 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
-from tenants.models import RoutingRule, Sender, Tenant
+from tenants.models import RoutingRule, Sender
 
 from ..base import (
+    ParentTenantSerializer,
     ScopedModelViewSet,
     ScopedPrimaryKeyRelatedField,
     TenantScopedFilter,
-    ValidatedModelSerializer,
+    parent_tenant_field,
 )
 
 
-class RoutingRuleSerializer(ValidatedModelSerializer):
-    tenant: serializers.PrimaryKeyRelatedField[Tenant] = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The sender's tenant."
-    )
+class RoutingRuleSerializer(ParentTenantSerializer):
+    parent_field = "sender"
+    same_tenant_message = "A rule stays with its tenant's senders."
+
+    tenant = parent_tenant_field("The sender's tenant.")
     sender = ScopedPrimaryKeyRelatedField(queryset=Sender.objects.all())
 
     class Meta:
@@ -42,14 +44,6 @@ class RoutingRuleSerializer(ValidatedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
-
-    def derived_values(self, attrs, instance):
-        sender = attrs.get("sender")
-        if sender is None:
-            return {}
-        if instance.pk and sender.tenant_id != instance.tenant_id:
-            raise serializers.ValidationError({"sender": ["A rule stays with its tenant's senders."]})
-        return {"tenant": sender.tenant}
 
 
 class RoutingRuleFilter(TenantScopedFilter):

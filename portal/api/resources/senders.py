@@ -11,21 +11,23 @@ from rest_framework.decorators import action
 
 from portal import livechecks
 from portal.console.wizard.checks import SENDER_SYNC
-from tenants.models import ProviderAccount, Sender, Tenant
+from tenants.models import ProviderAccount, Sender
 
 from ..base import (
+    ParentTenantSerializer,
     ScopedModelViewSet,
     ScopedPrimaryKeyRelatedField,
     TenantScopedFilter,
-    ValidatedModelSerializer,
+    parent_tenant_field,
 )
 from .checks import LiveCheckSerializer, accepted
 
 
-class SenderSerializer(ValidatedModelSerializer):
-    tenant: serializers.PrimaryKeyRelatedField[Tenant] = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The account's tenant."
-    )
+class SenderSerializer(ParentTenantSerializer):
+    parent_field = "account"
+    same_tenant_message = "A sender stays with its tenant's accounts."
+
+    tenant = parent_tenant_field("The account's tenant.")
     account = ScopedPrimaryKeyRelatedField(queryset=ProviderAccount.objects.all())
 
     class Meta:
@@ -45,14 +47,6 @@ class SenderSerializer(ValidatedModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         # The model's own constraint check (full_clean) runs on the normalized number.
         validators: list[Any] = []
-
-    def derived_values(self, attrs, instance):
-        account = attrs.get("account")
-        if account is None:
-            return {}
-        if instance.pk and account.tenant_id != instance.tenant_id:
-            raise serializers.ValidationError({"account": ["A sender stays with its tenant's accounts."]})
-        return {"tenant": account.tenant}
 
 
 class SenderSyncSerializer(serializers.Serializer):

@@ -10,26 +10,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from tenants.models import Partner, Tenant
-
 from .. import webhooks
-from ..base import ScopedPrimaryKeyRelatedField, ScopedViewSet
+from ..base import OwnedSerializer, ScopedViewSet, owner_tenant_field
 from ..models import WebhookEvent, WebhookSubscription
 from .webhook_deliveries import WebhookDeliverySerializer
 
 SUBSCRIBABLE = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.PING]
 
 
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
-    tenant = ScopedPrimaryKeyRelatedField(
-        tenant_path="pk",
-        queryset=Tenant.objects.all(),
-        required=False,
-        allow_null=True,
-        help_text="Only this tenant's events. Omit (partner keys) for every tenant of the partner.",
-    )
-    partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
-        read_only=True, allow_null=True
+class WebhookSubscriptionSerializer(OwnedSerializer):
+    tenant = owner_tenant_field(
+        "Only this tenant's events. Omit (partner keys) for every tenant of the partner."
     )
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=SUBSCRIBABLE),
@@ -87,12 +78,8 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = serializer.validated_data.pop("tenant", None)
-        if not self.scope.is_partner:
-            tenant = self.scope.key.tenant
-        subscription = WebhookSubscription(
-            **serializer.validated_data, tenant=tenant, partner_id=None if tenant else self.scope.partner_id
-        )
+        tenant, partner = self.owner(serializer.validated_data.pop("tenant", None))
+        subscription = WebhookSubscription(**serializer.validated_data, tenant=tenant, partner=partner)
         secret = subscription.rotate_secret()
         subscription.save()
         data = NewWebhookSubscriptionSerializer(subscription, context=self.get_serializer_context()).data
