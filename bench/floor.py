@@ -597,7 +597,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--database", default="switchboard_floor", help="created if missing; two scratch tables"
     )
-    parser.add_argument("-n", type=int, default=3000, help="operations per measurement")
+    parser.add_argument("-n", type=int, default=2000, help="operations per measurement")
     parser.add_argument("--warmup", type=int, default=200, help="operations before each measurement")
     return parser.parse_args(argv)
 
