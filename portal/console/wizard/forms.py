@@ -24,26 +24,18 @@ class SldsForm(forms.Form):
             widget.attrs.setdefault("class", css)
 
 
+def optional_text(label: str, help_text: str, attrs: dict = SHORT_TEXT) -> forms.CharField:
+    """A text area the admin may leave empty (the widget copies ``attrs``, so one dict serves every field)."""
+    return forms.CharField(
+        label=label, required=False, widget=forms.Textarea(attrs=attrs), help_text=help_text
+    )
+
+
 class TextsMixin(forms.Form):
     # A sentence or two each: two rows that grow as the admin types (not Django's default ten).
-    welcome_text = forms.CharField(
-        label="Welcome text",
-        required=False,
-        widget=forms.Textarea(attrs=SHORT_TEXT),
-        help_text="Sent when a conversation opens.",
-    )
-    closing_text = forms.CharField(
-        label="Closing text",
-        required=False,
-        widget=forms.Textarea(attrs=SHORT_TEXT),
-        help_text="Sent when the agent ends it.",
-    )
-    no_agent_text = forms.CharField(
-        label="No agent available",
-        required=False,
-        widget=forms.Textarea(attrs=SHORT_TEXT),
-        help_text="Sent when nobody can take it.",
-    )
+    welcome_text = optional_text("Welcome text", "Sent when a conversation opens.")
+    closing_text = optional_text("Closing text", "Sent when the agent ends it.")
+    no_agent_text = optional_text("No agent available", "Sent when nobody can take it.")
 
     def save_texts(self, tenant) -> None:
         for name in ("welcome_text", "closing_text", "no_agent_text"):

@@ -19,7 +19,7 @@ from tenants.validators import normalize_salesforce_id
 
 from ...session import ConsoleRequest
 from ..cases import CASES, TEXTS
-from ..forms import SldsForm, TextsMixin
+from ..forms import SldsForm, TextsMixin, optional_text
 from ..saved import Facts
 from ..step import StepPage, pending
 
@@ -54,17 +54,15 @@ class CasesForm(TextsMixin, SldsForm):
     origin_whatsapp = forms.CharField(label="Case origin: WhatsApp", max_length=40, required=False)
     origin_sms = forms.CharField(label="Case origin: SMS", max_length=40, required=False)
     origin_viber = forms.CharField(label="Case origin: Viber", max_length=40, required=False)
-    case_status_texts = forms.CharField(
-        label="Text to the customer per Case status (JSON)",
-        required=False,
-        widget=forms.Textarea(attrs=JSON_ROWS),
-        help_text='e.g. {"Working": "An agent is looking at your request."} (Closed sends the closing text).',
+    case_status_texts = optional_text(
+        "Text to the customer per Case status (JSON)",
+        'e.g. {"Working": "An agent is looking at your request."} (Closed sends the closing text).',
+        attrs=JSON_ROWS,
     )
-    case_field_mapping = forms.CharField(
-        label="Case field mapping (JSON)",
-        required=False,
-        widget=forms.Textarea(attrs=JSON_ROWS),
-        help_text="Case field → value or {customer}, {customer_name}, {channel}, {sender}, {sender_name}.",
+    case_field_mapping = optional_text(
+        "Case field mapping (JSON)",
+        "Case field → value or {customer}, {customer_name}, {channel}, {sender}, {sender_name}.",
+        attrs=JSON_ROWS,
     )
     case_default_queue_id = forms.CharField(
         label="Default owner queue id",
