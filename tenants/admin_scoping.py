@@ -87,6 +87,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ReadOnlyScopedAdmin(TenantScopedAdmin):
+    """Rows only Switchboard writes (a chat's session, ...): a tenant's admins see their own, nobody adds,
+    changes or deletes them here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ScopedInline:
     """Mixin for inlines: Django asks the model permissions a tenant admin does not have; the parent
     admin has already decided who sees the object, so the inline follows it."""

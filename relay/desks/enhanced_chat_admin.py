@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from django.contrib import admin
 
-from tenants.admin_scoping import TenantScopedAdmin
+from tenants.admin_scoping import ReadOnlyScopedAdmin, TenantScopedAdmin
 
 from .enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession
 
@@ -19,7 +19,7 @@ class EnhancedChatPrechatFieldAdmin(TenantScopedAdmin):
 
 
 @admin.register(EnhancedChatSession)
-class EnhancedChatSessionAdmin(TenantScopedAdmin):
+class EnhancedChatSessionAdmin(ReadOnlyScopedAdmin):
     list_display = ["tenant", "conversation", "status", "agent_name", "end_reason", "created_at"]
     list_filter: ClassVar = ["status"]
     fields: ClassVar[tuple[str, ...]] = (
@@ -36,12 +36,3 @@ class EnhancedChatSessionAdmin(TenantScopedAdmin):
         "created_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

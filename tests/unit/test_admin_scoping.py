@@ -142,3 +142,12 @@ def test_bad_number_in_admin_gets_a_field_error_and_writes_nothing(client, two_t
 def test_superuser_sees_both_tenants(admin_client, two_tenants):
     body = admin_client.get(reverse("admin:tenants_sender_changelist")).content.decode()
     assert "+447860099299" in body and "+385919998888" in body
+
+
+@pytest.mark.parametrize("model", ["relay_livechatsession", "relay_enhancedchatsession"])
+def test_chat_sessions_are_read_only_even_for_a_superuser(admin_client, model):
+    changelist = admin_client.get(reverse(f"admin:{model}_changelist"))
+    assert changelist.status_code == 200
+    assert reverse(f"admin:{model}_add") not in changelist.content.decode()
+    assert "delete_selected" not in changelist.content.decode()
+    assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 403
