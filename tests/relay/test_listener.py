@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import caches
@@ -93,6 +93,18 @@ def publish(sandbox, payload: str, org_id: str = ORG_ID, event: str = EVENT) -> 
         return sandbox.world.pubsub.publish(org.org_id, event, fields, created_by_id=user)
 
     return sandbox.call(run)
+
+
+def a_later_millisecond() -> datetime:
+    """A time after every event published so far and not after any published from now on, in CreatedDate's
+    precision (whole milliseconds, as the listener stores ``last_event_at``).
+
+    ``timezone.now()`` would not do: an event published within the same millisecond gets a CreatedDate that
+    is *earlier* than it (cut to the millisecond), and the listener rightly skips it as older than the floor.
+    """
+    past = now_ms()
+    wait_until(lambda: now_ms() > past, message="the clock's next millisecond")
+    return datetime.fromtimestamp(now_ms() / 1000, tz=UTC)
 
 
 def cursor(tenant) -> bytes | None:
@@ -236,7 +248,9 @@ def test_a_refused_replay_id_falls_back_to_earliest_from_the_last_event_handled(
     nothing older handed on again. Within the retention window that is no gap."""
     publish(sandbox, "handled long ago")
     ListenerCursor.objects.filter(tenant=tenant).update(
-        replay_id=b"\x7f" * 8, last_event_at=timezone.now(), deliver_since=timezone.now() - timedelta(hours=1)
+        replay_id=b"\x7f" * 8,
+        last_event_at=a_later_millisecond(),
+        deliver_since=timezone.now() - timedelta(hours=1),
     )
     publish(sandbox, "retained 1")
     publish(sandbox, "retained 2")
