@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -33,7 +35,7 @@ from ..desks.registry import desk_for
 from ..errors import ExternalError
 from ..lines import engine, wake
 from ..lines.attempts import attempts_for, describe_internal_error, record_internal_error
-from ..models import Message, SalesforceNotice
+from ..models import Conversation, Message, SalesforceNotice
 from ..salesforce.interactions import MAX_ACKNOWLEDGEMENTS, InteractionClient
 
 log = logging.getLogger(__name__)
@@ -57,25 +59,163 @@ PENDING = SalesforceNotice.Status.PENDING
 
 def notify(message_id: int):
     """Send the due notices of the message's conversation (all of them: batching is per conversation);
-    return when to try again, or None when this task has nothing left to wait for."""
-    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    return when to try again, or None when this task has nothing left to wait for.
+
+    A batch sent is marked done by the statement that claims the next one (on PostgreSQL), so a task that
+    sends one acknowledgement spends a statement to claim it, the attempt row, and one to mark it done and
+    look for more; a worker that dies in between leaves them claimed, and the lease hands them on."""
+    conversation_id, batch = _claim_for_message(message_id)
     if conversation_id is None:
         return None  # deleted, and its notices with it
+    sent: list[SalesforceNotice] = []  # sent and settled, not yet marked done
     for _ in range(ROUNDS):
-        batch = _claim(conversation_id)
         if not batch:
             # From here on a new notice's wake queues a task: look once more for one that came before it.
             wake.finished("notices", conversation_id)
-            batch = _claim(conversation_id)
-        if not batch:
-            return None
-        due = _send_batch(batch)
+            batch, sent = _claim(conversation_id, done=sent), []
+            if not batch:
+                return None
+        due, sent = _send_batch(batch)
         if due is not None:
+            _done(sent)
             return due
+        # A full batch may have more behind it: claim on without giving up the task's mark.
+        batch, sent = (_claim(conversation_id, done=sent), []) if len(batch) == BATCH else ([], sent)
+    _done(sent)
     return timezone.now()  # more than one task's share: come back at once
 
 
-def _claim(conversation_id: int) -> list[SalesforceNotice]:
+def _claim_for_message(message_id: int) -> tuple[int | None, list[SalesforceNotice]]:
+    """The message's conversation and the first batch of its due notices (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return _claim_sql(message_id=message_id)
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        return None, []
+    return conversation_id, _claim(conversation_id)
+
+
+def _claim(conversation_id: int, *, done: list[SalesforceNotice] | None = None) -> list[SalesforceNotice]:
+    """Mark ``done`` done, take the conversation's due notices for a lease and read them, ordered."""
+    if connection.vendor == "postgresql":
+        return _claim_sql(conversation_id=conversation_id, done=done)[1]
+    _done(done or [])
+    return _claim_orm(conversation_id)
+
+
+def _claim_sql(
+    *,
+    message_id: int | None = None,
+    conversation_id: int | None = None,
+    done: list[SalesforceNotice] | None = None,
+) -> tuple[int | None, list[SalesforceNotice]]:
+    """PostgreSQL: one statement marks ``done`` done, takes the conversation's due notices for a lease (the
+    same choice and order rule as :func:`_claim_orm`) and returns them with their messages and conversation:
+    (the conversation, or None when the message is gone; the batch)."""
+    now = timezone.now()
+    done = done or []
+    params = {
+        "message": message_id,
+        "conversation": conversation_id,
+        "done": [n.pk for n in done],
+        "done_claims": [n.claim for n in done],
+        "now": now,
+        "lease": now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
+        "token": uuid.uuid4(),
+        "batch": BATCH,
+        "pending": PENDING.value,
+        "finished": SalesforceNotice.Status.DONE.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_statement(by_message=message_id is not None), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    notice_fields, message_fields, conversation_fields = _claim_columns()
+    batch = []
+    for row in rows:
+        if row[1] is None:  # the conversation, and nothing claimed
+            continue
+        values = iter(row[1:])
+        notice = _from_row(SalesforceNotice, notice_fields, values)
+        message = _from_row(Message, message_fields, values)
+        message.conversation = _from_row(Conversation, conversation_fields, values)
+        notice.message = message
+        batch.append(notice)
+    return rows[0][0], _ready(batch)
+
+
+@cache
+def _claim_columns() -> tuple[list, list, list]:
+    fields = [list(model._meta.concrete_fields) for model in (SalesforceNotice, Message, Conversation)]
+    return fields[0], fields[1], fields[2]
+
+
+def _from_row(model, fields: list, values):
+    """A model instance from the next ``len(fields)`` values, converted as a query would (JSON, say)."""
+    converted = []
+    for field in fields:
+        value = next(values)
+        if value is not None and hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+@cache
+def _claim_statement(*, by_message: bool) -> str:
+    quote = connection.ops.quote_name
+    notices, messages = SalesforceNotice._meta.db_table, Message._meta.db_table
+    conversations = Conversation._meta.db_table
+    notice_fields, message_fields, conversation_fields = _claim_columns()
+    columns = ", ".join(
+        [f"claimed.{quote(f.column)}" for f in notice_fields]
+        + [f"m.{quote(f.column)}" for f in message_fields]
+        + [f"c.{quote(f.column)}" for f in conversation_fields]
+    )
+    returning = ", ".join(f"n.{quote(f.column)}" for f in notice_fields)
+    target = (
+        f"SELECT conversation_id FROM {messages} WHERE id = %(message)s"  # noqa: S608 - a model's table
+        if by_message
+        else "SELECT %(conversation)s::bigint AS conversation_id"
+    )
+    # The conditions of the claim are repeated on the row itself: PostgreSQL re-checks them on a row another
+    # worker claimed meanwhile, so of two concurrent claims only one takes it. The notices marked done here
+    # still look pending and leased to this statement (one snapshot): they hold no later notice back.
+    return f"""
+    WITH target AS ({target}),
+    settled AS (
+        UPDATE {notices} SET status = %(finished)s, last_error = '', claim = NULL, updated_at = %(now)s
+        WHERE (id, claim) IN (SELECT * FROM unnest(%(done)s::bigint[], %(done_claims)s::uuid[]))
+    ),
+    candidates AS (
+        SELECT n.id FROM {notices} n JOIN {messages} m ON m.id = n.message_id
+        WHERE m.conversation_id = (SELECT conversation_id FROM target)
+          AND n.status = %(pending)s AND n.next_attempt_at <= %(now)s
+          AND NOT EXISTS (
+              SELECT 1 FROM {notices} w
+              WHERE w.message_id = n.message_id AND w.status = %(pending)s AND w.next_attempt_at > %(now)s
+                AND NOT (w.id = ANY(%(done)s::bigint[]))
+          )
+        ORDER BY m.sequence, n.id
+        LIMIT %(batch)s
+    ),
+    claimed AS (
+        UPDATE {notices} n
+        SET claim = %(token)s, attempts = n.attempts + 1, next_attempt_at = %(lease)s, updated_at = %(now)s
+        WHERE n.id IN (SELECT id FROM candidates) AND n.status = %(pending)s AND n.next_attempt_at <= %(now)s
+        RETURNING {returning}
+    )
+    SELECT target.conversation_id, {columns}
+    FROM target
+    LEFT JOIN claimed ON true
+    LEFT JOIN {messages} m ON m.id = claimed.message_id
+    LEFT JOIN {conversations} c ON c.id = m.conversation_id
+    WHERE target.conversation_id IS NOT NULL
+    """  # noqa: S608 - table and column names from the models; every value is a parameter
+
+
+def _claim_orm(conversation_id: int) -> list[SalesforceNotice]:
     """Take the conversation's due notices for a lease, in one UPDATE; read them back by the token."""
     now = timezone.now()
     # A notice whose message has an earlier notice still waiting (backing off, or in another worker's hands,
@@ -103,7 +243,11 @@ def _claim(conversation_id: int) -> list[SalesforceNotice]:
     )
     if not claimed:
         return []
-    batch = list(SalesforceNotice.objects.filter(claim=token).select_related("message__conversation"))
+    return _ready(list(SalesforceNotice.objects.filter(claim=token).select_related("message__conversation")))
+
+
+def _ready(batch: list[SalesforceNotice]) -> list[SalesforceNotice]:
+    """The claimed notices in the order Salesforce hears them, with what sending needs attached."""
     # The tenant with its Salesforce connection and the sender: this process keeps them (config_cache).
     for notice in batch:
         message = notice.message
@@ -113,8 +257,10 @@ def _claim(conversation_id: int) -> list[SalesforceNotice]:
     return batch
 
 
-def _send_batch(batch: list[SalesforceNotice]):
-    """Send one claimed batch; None when every notice in it is settled (done or given up), else when to retry."""
+def _send_batch(batch: list[SalesforceNotice]) -> tuple[datetime | None, list[SalesforceNotice]]:
+    """Send one claimed batch: (None when every notice in it is settled, else when to retry; the notices sent,
+    which the caller marks done). A notice given up or backing off is written here."""
+    sent: list[SalesforceNotice] = []
     acks: list[tuple[SalesforceNotice, tuple[str, str, int]]] = []
     retry_at = []
     for notice in batch:
@@ -123,7 +269,7 @@ def _send_batch(batch: list[SalesforceNotice]):
                 acks.append((notice, _ack_item(notice)))
             elif notice.kind == SalesforceNotice.Kind.FAILED:
                 _send_failed(notice)
-                _done([notice])
+                sent.append(notice)
             else:
                 raise ValueError(f"no way to tell Salesforce a notice of kind {notice.kind!r}")
         except ExternalError as exc:
@@ -131,9 +277,11 @@ def _send_batch(batch: list[SalesforceNotice]):
         except Exception as exc:  # noqa: BLE001 - whatever it is, it must not be retried forever
             retry_at.append(_internal_error(notice, exc))
     if acks:
-        retry_at.append(_send_acks(acks))
+        acknowledged, when = _send_acks(acks)
+        sent += acknowledged
+        retry_at.append(when)
     due = [when for when in retry_at if when is not None]
-    return min(due) if due else None
+    return (min(due) if due else None), sent
 
 
 def _ack_item(notice: SalesforceNotice) -> tuple[str, str, int]:
@@ -141,7 +289,10 @@ def _ack_item(notice: SalesforceNotice) -> tuple[str, str, int]:
     return entry, ACK_TYPES[notice.kind], int(notice.occurred_at.timestamp() * 1000)
 
 
-def _send_acks(acks: list[tuple[SalesforceNotice, tuple[str, str, int]]]):
+def _send_acks(
+    acks: list[tuple[SalesforceNotice, tuple[str, str, int]]],
+) -> tuple[list[SalesforceNotice], datetime | None]:
+    """(the notices acknowledged, when to try the others again)."""
     notices = [notice for notice, _ in acks]
     first = notices[0].message
     conversation = first.conversation
@@ -156,12 +307,11 @@ def _send_acks(acks: list[tuple[SalesforceNotice, tuple[str, str, int]]]):
                     conversation.salesforce_conversation_id, conversation.customer, items
                 )
     except ExternalError as exc:
-        return _failed_try(notices, exc)
+        return [], _failed_try(notices, exc)
     except Exception as exc:  # noqa: BLE001 - an error of ours in the call itself: counted on each notice
         due = [_internal_error(notice, exc) for notice in notices]
-        return min((d for d in due if d is not None), default=None)
-    _done(notices)
-    return None
+        return [], min((d for d in due if d is not None), default=None)
+    return notices, None
 
 
 def _send_failed(notice: SalesforceNotice) -> None:
@@ -183,6 +333,8 @@ def _send_failed(notice: SalesforceNotice) -> None:
 
 
 def _done(notices: list[SalesforceNotice]) -> None:
+    if not notices:
+        return
     SalesforceNotice.objects.filter(pk__in=[n.pk for n in notices], claim=notices[0].claim).update(
         status=SalesforceNotice.Status.DONE, last_error="", claim=None, updated_at=timezone.now()
     )
