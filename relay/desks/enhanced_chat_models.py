@@ -15,8 +15,10 @@ from django.db.models import Q
 
 from tenants.fields import EncryptedTextField
 
+from .session_models import ChatSession
 
-class EnhancedChatSession(models.Model):
+
+class EnhancedChatSession(ChatSession):
     class Status(models.TextChoices):
         OPENING = "opening", "Being opened"  # the end user's token exists; the conversation is being created
         OPEN = "open", "Open"
@@ -24,7 +26,6 @@ class EnhancedChatSession(models.Model):
 
     OPEN_STATES = (Status.OPENING, Status.OPEN)
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
         "relay.Conversation", on_delete=models.CASCADE, related_name="enhanced_chat_sessions"
     )
@@ -38,11 +39,6 @@ class EnhancedChatSession(models.Model):
         max_length=255, blank=True, help_text="The last stream event recorded: the stream resumes after it."
     )
     agent_id = models.CharField(max_length=64, blank=True)
-    agent_name = models.CharField(max_length=255, blank=True)
-    end_reason = models.CharField(max_length=40, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         app_label = "relay"

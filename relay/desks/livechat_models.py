@@ -12,8 +12,10 @@ from django.db.models import Q
 
 from tenants.fields import EncryptedTextField
 
+from .session_models import ChatSession
 
-class LiveChatSession(models.Model):
+
+class LiveChatSession(ChatSession):
     class Status(models.TextChoices):
         REQUESTED = "requested", "Chat requested"  # SessionId + ChasitorInit sent, outcome not read yet
         WAITING = "waiting", "Waiting for an agent"
@@ -22,7 +24,6 @@ class LiveChatSession(models.Model):
 
     OPEN = (Status.REQUESTED, Status.WAITING, Status.ESTABLISHED)
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
         "relay.Conversation", on_delete=models.CASCADE, related_name="livechat_sessions"
     )
@@ -37,11 +38,6 @@ class LiveChatSession(models.Model):
     #: A POST under way: {"message": pk, "first": sequence}, so its retry resends the same sequence numbers.
     pending = models.JSONField(default=dict, blank=True)
     agent_id = models.CharField(max_length=18, blank=True)
-    agent_name = models.CharField(max_length=255, blank=True)
-    end_reason = models.CharField(max_length=40, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         app_label = "relay"
