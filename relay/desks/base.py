@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from django.db.models import F
 from django.utils import timezone
 
 from .. import signals
 from ..errors import ExternalError
+from ..lines import attempts
 from ..models import Message
 
 if TYPE_CHECKING:
@@ -96,18 +96,14 @@ class Desk:
 
 def mark_delivered(message: Message, *, salesforce_entry_id: str = "") -> None:
     """Record that the desk took ``message`` (what :meth:`Desk.deliver` does on success); the line's
-    bookkeeping (the attempt counted, an earlier try's error forgotten) rides on the same UPDATE."""
+    bookkeeping (the attempt counted, an earlier try's error forgotten) and a held attempt row
+    (``attempt(..., held=True)``) ride on the same statement."""
     now = timezone.now()
-    changes = {"salesforce_entry_id": salesforce_entry_id} if salesforce_entry_id else {}
+    changes = {"status": Message.Status.DELIVERED, "delivered_at": now, "updated_at": now}
+    if salesforce_entry_id:
+        changes["salesforce_entry_id"] = salesforce_entry_id
     with signals.together(message.tenant_id, signals.MESSAGE_STATUS_CHANGED):  # the change and its report
-        Message.objects.filter(pk=message.pk).update(
-            status=Message.Status.DELIVERED,
-            delivered_at=now,
-            updated_at=now,
-            attempts=F("attempts") + 1,
-            last_error="",
-            **changes,
-        )
+        attempts.mark_tried(message, changes)
         message.attempt_counted = True  # the pipeline need not count it again
         signals.message_status_changed.send_robust(
             sender=Message, message=message, status=Message.Status.DELIVERED

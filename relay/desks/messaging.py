@@ -42,9 +42,9 @@ class MessagingDesk(Desk):
             "from_": conversation.customer,
             "entry_id": entry_id(message),
             "timestamp_ms": int(message.received_at.timestamp() * 1000),
-            "routing_attributes": routing_attributes(conversation) or None,
+            "routing_attributes": _routing(conversation),
         }
-        with attempt(message, target="salesforce", action="interaction"):
+        with attempt(message, target="salesforce", action="interaction", held=True):  # written by _record
             if message.kind == "media":
                 response = self._deliver_media(client, message, common)
             else:
@@ -93,6 +93,17 @@ class MessagingDesk(Desk):
             conversation.customer,
             conversation.salesforce_conversation_id,
         )
+
+
+_ROUTING = "_switchboard_routing_attributes"
+
+
+def _routing(conversation: Conversation) -> dict[str, str] | None:
+    """The conversation's routing attributes, looked up once per conversation instance: the pipeline hands a
+    batch's messages one instance, read with the batch, and each lookup costs a shared-cache round trip."""
+    if not hasattr(conversation, _ROUTING):
+        setattr(conversation, _ROUTING, routing_attributes(conversation) or None)
+    return getattr(conversation, _ROUTING)
 
 
 def _record(message: Message, conversation: Conversation, response: dict) -> None:

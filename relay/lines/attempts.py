@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import cast
 
 from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Field
+from django.utils import timezone
 
 from portal.logging import redact
 
@@ -22,6 +26,8 @@ from ..untrusted import storable
 # What an internal error leaves on the attempt, the message and its reason: enough to recognise it.
 INTERNAL_ERROR_MAX_CHARS = 500
 _RECORDED = "_relay_attempt_recorded"
+# A successful try's row waiting for the statement that marks its message (:func:`attempt` with ``held``).
+_HELD = "_relay_attempt_held"
 
 
 class AttemptLog:
@@ -46,14 +52,20 @@ def gives_up(internal_errors: int) -> bool:
 
 
 @contextlib.contextmanager
-def attempt(message: Message, *, target: str, action: str):
-    """Time the block and record its outcome; any exception is recorded and re-raised."""
-    with attempts_for([(message, action)], target=target) as log:
+def attempt(message: Message, *, target: str, action: str, held: bool = False):
+    """Time the block and record its outcome; any exception is recorded and re-raised.
+
+    ``held``: a successful try's row is not written here but by the statement that then marks the message
+    (:func:`mark_tried`), so the try costs no statement and no transaction of its own. Whoever runs a held
+    block must mark the message or call :func:`write_held` (the pipeline does, whatever happens), or the
+    row is lost.
+    """
+    with attempts_for([(message, action)], target=target, held=held) as log:
         yield log
 
 
 @contextlib.contextmanager
-def attempts_for(items: list[tuple[Message, str]], *, target: str):
+def attempts_for(items: list[tuple[Message, str]], *, target: str, held: bool = False):
     """:func:`attempt` for one call made on behalf of several messages (a batch of acknowledgements): one
     row per ``(message, action)``, written in one statement."""
     log = AttemptLog()
@@ -72,12 +84,86 @@ def attempts_for(items: list[tuple[Message, str]], *, target: str):
         _mark_recorded(exc)
         raise
     finally:
-        DeliveryAttempt.objects.bulk_create(
-            [
-                _row(message, target, action, log.outcome, log.error_text, log.error, started)
-                for message, action in items
-            ]
-        )
+        rows = [
+            _row(message, target, action, log.outcome, log.error_text, log.error, started)
+            for message, action in items
+        ]
+        if held and log.outcome == DeliveryAttempt.Outcome.OK:
+            for (message, _action), row in zip(items, rows, strict=True):
+                row.created_at = timezone.now()  # when the call ended, not when the message is marked
+                setattr(message, _HELD, row)
+        elif len(rows) == 1:
+            rows[0].save(force_insert=True)  # one INSERT; bulk_create would wrap it in a transaction
+        else:
+            DeliveryAttempt.objects.bulk_create(rows)
+
+
+def write_held(message: Message) -> None:
+    """Write the held row of ``message``'s successful try if no :func:`mark_tried` took it (the message was
+    not marked: the step raised after the call, say). The call was made, so it stays visible."""
+    row = getattr(message, _HELD, None)
+    if row is not None:
+        setattr(message, _HELD, None)
+        row.save(force_insert=True)
+
+
+def mark_tried(message: Message, changes: dict, *, only_pending: bool = False) -> bool:
+    """Write ``changes`` to ``message``'s row with its successful try counted (``attempts + 1``, an earlier
+    try's error forgotten) and the try's held attempt row (:func:`attempt` with ``held``), if any: one statement
+    on PostgreSQL (the INSERT rides on the UPDATE as a data-modifying WITH), one transaction elsewhere.
+    ``only_pending``: change the message only while it is pending (the attempt row is written anyway: the call
+    was made). True when the message row changed."""
+    row = getattr(message, _HELD, None)
+    setattr(message, _HELD, None)
+    fields = [_message_field(name) for name in changes]
+    params = [
+        f.get_db_prep_save(value, connection) for f, value in zip(fields, changes.values(), strict=True)
+    ]
+    params += ["", message.pk] + ([str(Message.Status.PENDING)] if only_pending else [])
+    together = row is not None and connection.vendor == "postgresql"
+    sql = _statement(tuple(changes), only_pending, together)
+    if together:
+        params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _ATTEMPT_FIELDS] + params
+    with (
+        transaction.atomic(savepoint=False) if row is not None and not together else contextlib.nullcontext()
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            changed = cursor.rowcount > 0
+        if row is not None and not together:
+            row.save(force_insert=True)
+    return changed
+
+
+def _message_field(name: str) -> Field:
+    return cast(Field, Message._meta.get_field(name))
+
+
+_ATTEMPT_FIELDS = [f for f in DeliveryAttempt._meta.concrete_fields if not f.primary_key]
+_STATEMENTS: dict[tuple, str] = {}
+
+
+def _statement(names: tuple[str, ...], only_pending: bool, with_attempt: bool) -> str:
+    """The UPDATE of :func:`mark_tried` (its parameters: the attempt row's fields when ``with_attempt``, the
+    changes, "" for last_error, the id, "pending" when ``only_pending``); made once per shape."""
+    key = (names, only_pending, with_attempt, connection.vendor)
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    quote = connection.ops.quote_name
+    sets = [f"{quote(cast(str, _message_field(name).column))} = %s" for name in names]
+    sets += [f"{quote('attempts')} = {quote('attempts')} + 1", f"{quote('last_error')} = %s"]
+    where = f"{quote('id')} = %s" + (f" AND {quote('status')} = %s" if only_pending else "")
+    sql = f"UPDATE {quote(Message._meta.db_table)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608
+    if with_attempt:
+        columns = ", ".join(quote(cast(str, f.column)) for f in _ATTEMPT_FIELDS)
+        marks = ", ".join(["%s"] * len(_ATTEMPT_FIELDS))
+        # A data-modifying WITH runs once, to completion, whether or not the UPDATE reads it: the row is
+        # written even when the message is no longer pending (the call was made).
+        insert = f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        sql = f"WITH tried AS ({insert}) {sql}"
+    _STATEMENTS[key] = sql
+    return sql
 
 
 def record_internal_error(message: Message, exc: BaseException, *, target: str, action: str) -> None:

@@ -14,17 +14,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants import lookups
 
 from .. import signals
 from ..errors import ExternalError
-from ..models import Message
+from ..models import Conversation, Message
 from . import attempts, engine, leases, wake
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class RetryLater(Exception):
 
 def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, *, limit: int = 500):
     """Work through the line; returns the time a retry is due, or None when nothing is left."""
-    lease = leases.claim(conversation_id, direction)
+    lease, first = _claim_and_read(conversation_id, direction, min(BATCH, limit))
     if lease is None:
         return None  # another worker holds this line; it picks up whatever is pending
     try:
-        due, drained = _work(lease, conversation_id, direction, deliver, on_failed, limit)
+        due, drained = _work(lease, conversation_id, direction, deliver, on_failed, limit, first)
     finally:
         lease.release()
     # From here on a new message's wake queues a task (until now this run was the one to read it: wake.py).
@@ -65,12 +65,20 @@ def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFai
     return due
 
 
-def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, limit: int):
-    """(when to come back, whether the line was found empty)."""
+def _work(
+    lease,
+    conversation_id: int,
+    direction: str,
+    deliver: Deliver,
+    on_failed: OnFailed,
+    limit: int,
+    first: list,
+):
+    """(when to come back, whether the line was found empty). ``first``: the first batch, read with the claim."""
     handled = 0
     while handled < limit:
         count = min(BATCH, limit - handled)
-        batch = _pending(conversation_id, direction, count)
+        batch, first = (first, []) if handled == 0 else (_pending(conversation_id, direction, count), [])
         if not batch:
             return None, True
         for message in batch:
@@ -85,7 +93,7 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
                 log.warning("lost the %s lease of conversation %s", direction, conversation_id)
                 return None, False
             try:
-                deliver(message)
+                _step(deliver, message)
             except RetryLater as wait:
                 Message.objects.filter(pk=message.pk).update(
                     next_attempt_at=wait.eta, last_error=wait.reason, updated_at=timezone.now()
@@ -121,6 +129,15 @@ def _work(lease, conversation_id: int, direction: str, deliver: Deliver, on_fail
     return timezone.now(), False  # more work than one run does: come back at once
 
 
+def _step(deliver: Deliver, message: Message) -> None:
+    try:
+        deliver(message)
+    finally:
+        # A successful call's attempt row the step held for the statement marking the message (attempts.py),
+        # when that statement never ran (the step raised after the call): the call was made, it stays visible.
+        attempts.write_held(message)
+
+
 def _pending(conversation_id: int, direction: str, count: int) -> list[Message]:
     """The next pending messages of the line, in order, read in one query.
 
@@ -135,16 +152,93 @@ def _pending(conversation_id: int, direction: str, count: int) -> list[Message]:
         .select_related("conversation")
         .order_by("sequence")[:count]
     )
-    if not batch:
-        return batch
+    return _share(batch[0].conversation, batch) if batch else batch
+
+
+def _share(conversation: Conversation, batch: list[Message]) -> list[Message]:
     # The tenant with its Salesforce connection and the sender with its account: every delivery needs them,
     # and this process keeps them (tenants/config_cache.py), secrets decrypted once.
-    conversation = batch[0].conversation
     tenant = lookups.tenant_with_connection(conversation.tenant_id)
     conversation.tenant, conversation.sender = tenant, lookups.sender_with_account(conversation.sender_id)
     for message in batch:
         message.conversation, message.tenant = conversation, tenant
     return batch
+
+
+def _claim_and_read(
+    conversation_id: int, direction: str, count: int
+) -> tuple[leases.Lease | None, list[Message]]:
+    """Claim the line's lease and read its first batch (:func:`_pending`): on PostgreSQL in one statement, the
+    claim's UPDATE as a data-modifying WITH whose conversation row the read joins (no row: not claimed)."""
+    if connection.vendor != "postgresql":
+        lease = leases.claim(conversation_id, direction)
+        return lease, (_pending(conversation_id, direction, count) if lease is not None else [])
+    now = timezone.now()
+    token = leases.new_token(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_and_read_sql(direction),
+            [token, conversation_id, now, direction, str(Message.Status.PENDING), count],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    lease = leases.Lease(conversation_id, direction, token)
+    try:
+        width = len(_CONVERSATION.fields)
+        conversation = _CONVERSATION.load(rows[0][:width])
+        batch = [_MESSAGE.load(row[width:]) for row in rows if row[width] is not None]
+        return lease, _share(conversation, batch)
+    except BaseException:
+        lease.release()  # as run() would: the line is not held until the lease runs out
+        raise
+
+
+class _Rows:
+    """Model instances from the columns of a hand-written query, converted as the ORM converts them."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.names = [f.attname for f in self.fields]
+        self._converters: list | None = None
+
+    def columns(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields)
+
+    def load(self, values):
+        if self._converters is None:
+            table = self.model._meta.db_table
+            cols = [f.get_col(table) for f in self.fields]
+            self._converters = [
+                (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+                for col in cols
+            ]
+        converted = []
+        for value, (col, converters) in zip(values, self._converters, strict=True):
+            for convert in converters:
+                value = convert(value, col, connection)
+            converted.append(value)
+        return self.model.from_db(connection.alias, self.names, converted)
+
+
+_CONVERSATION, _MESSAGE = _Rows(Conversation), _Rows(Message)
+
+
+@cache
+def _claim_and_read_sql(direction: str) -> str:
+    quote = connection.ops.quote_name
+    lease = leases.column(direction)
+    conversations, messages = quote(Conversation._meta.db_table), quote(Message._meta.db_table)
+    return (
+        f"WITH lease AS (UPDATE {conversations} c SET {lease} = %s "  # noqa: S608
+        f"WHERE c.{quote('id')} = %s AND (c.{lease} IS NULL OR c.{lease} < %s) "
+        f"RETURNING {_CONVERSATION.columns('c')}) "
+        f"SELECT {_CONVERSATION.columns('lease')}, {_MESSAGE.columns('m')} FROM lease LEFT JOIN LATERAL "
+        f"(SELECT {_MESSAGE.columns('p')} FROM {messages} p WHERE p.{quote('conversation_id')} = lease.{quote('id')} "
+        f"AND p.{quote('direction')} = %s AND p.{quote('status')} = %s ORDER BY p.{quote('sequence')} LIMIT %s) m "
+        f"ON TRUE ORDER BY m.{quote('sequence')}"
+    )
 
 
 def _renewal_due(lease: leases.Lease, now) -> bool:
@@ -154,13 +248,15 @@ def _renewal_due(lease: leases.Lease, now) -> bool:
 
 
 def _due_now(conversation_id: int, direction: str) -> bool:
-    return (
-        Message.objects.filter(
-            conversation_id=conversation_id, direction=direction, status=Message.Status.PENDING
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {quote(Message._meta.db_table)} WHERE {quote('conversation_id')} = %s "  # noqa: S608
+            f"AND {quote('direction')} = %s AND {quote('status')} = %s "
+            f"AND ({quote('next_attempt_at')} IS NULL OR {quote('next_attempt_at')} <= %s) LIMIT 1",
+            [conversation_id, direction, str(Message.Status.PENDING), leases.sql_time(timezone.now())],
         )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
-        .exists()
-    )
+        return cursor.fetchone() is not None
 
 
 def _internal_error(message: Message, exc: Exception, on_failed: OnFailed):

@@ -4,7 +4,6 @@ relay/lines/pipeline.py), and what the agent hears when it fails for good."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from tenants.models import Sender
@@ -12,7 +11,7 @@ from tenants.models import Sender
 from .. import signals
 from ..errors import ExternalError
 from ..lines import wake
-from ..lines.attempts import attempt
+from ..lines.attempts import attempt, mark_tried
 from ..models import Message, SalesforceNotice
 from ..providers.base import Button, OutboundContent, TemplateValues
 from ..providers.registry import get_provider
@@ -63,7 +62,7 @@ def send(message: Message) -> None:
         and not conversation.window_open()
     ):
         raise ExternalError(OUTSIDE_WINDOW, permanent=True, code="OUTSIDE_24H_WINDOW")
-    with attempt(message, target=account.provider, action="send"):
+    with attempt(message, target=account.provider, action="send", held=True):  # written by mark_tried below
         result = get_provider(account.provider).send(
             account,
             sender,
@@ -73,17 +72,17 @@ def send(message: Message) -> None:
             notify_url=webhook_url(sender),
         )
     now = timezone.now()
+    provider_message_id = result.provider_message_id or message.provider_message_id
     with signals.together(message.tenant_id, signals.MESSAGE_STATUS_CHANGED):  # the change and its report
-        sent = Message.objects.filter(pk=message.pk, status=Message.Status.PENDING).update(
-            status=Message.Status.SENT,
-            provider_message_id=result.provider_message_id or message.provider_message_id,
-            updated_at=now,
-            attempts=F("attempts") + 1,  # the line's bookkeeping, in the same statement
-            last_error="",
+        # The status, the line's bookkeeping and the attempt row in one statement.
+        sent = mark_tried(
+            message,
+            {"status": Message.Status.SENT, "provider_message_id": provider_message_id, "updated_at": now},
+            only_pending=True,
         )
         message.attempt_counted = True
         if sent:
-            message.provider_message_id = result.provider_message_id or message.provider_message_id
+            message.provider_message_id = provider_message_id
             signals.message_status_changed.send_robust(
                 sender=Message, message=message, status=Message.Status.SENT
             )
