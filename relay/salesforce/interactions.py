@@ -348,12 +348,27 @@ class InteractionClient:
         data: dict[str, Any] = {"to": to, "from": from_, "interactions": [interaction]}
         if routing_attributes:
             data["routingAttributes"] = {str(k): str(v) for k, v in routing_attributes.items()}
+        encoded = json.dumps(data).encode()
+        if file is None:
+            # The one-part form every text message is: written here, at a fraction of httpx's multipart cost.
+            boundary = uuid.uuid4().hex
+            body = b"".join(
+                (
+                    f"--{boundary}\r\n".encode(),
+                    b'Content-Disposition: form-data; name="json"\r\nContent-Type: application/json\r\n\r\n',
+                    encoded,
+                    f"\r\n--{boundary}--\r\n".encode(),
+                )
+            )
+            content_type = f"multipart/form-data; boundary={boundary}"
+            return self._send(
+                "POST", "/interactions", action="interaction", content=body, content_type=content_type
+            )
         # httpx multipart parts: (field name, (file name or None for a plain part, content, content type))
         parts: list[tuple[str, tuple[str | None, bytes, str]]] = [
-            ("json", (None, json.dumps(data).encode(), "application/json"))
+            ("json", (None, encoded, "application/json")),
+            ("attachments", file),
         ]
-        if file is not None:
-            parts.append(("attachments", file))
         return self._send("POST", "/interactions", action="interaction", files=parts)
 
     def _json(
