@@ -38,6 +38,7 @@ from pathlib import Path
 from .stack import PYTHON, ROOT, Proc, fernet_key, free_port, wait_until
 
 TARGETS = {"customer": 6.0, "agent": 12.0}
+PACE = 0.005  # seconds between tasks published one at a time: the worker idles between them
 TODAY = {"customer": 34.5, "agent": 96.5}  # docs/benchmarks.md, "Issue 16", the last run
 
 # What one message needs at the least, in pieces measured here (component, how many).
@@ -294,14 +295,20 @@ class Floor:
     def broker_idle(self) -> bool:
         return not (self.redis.llen("celery") or self.redis.hlen("unacked"))
 
-    def publish(self, count: int) -> float:
-        """Publish ``count`` no-op tasks; the CPU seconds it took this process."""
+    def publish(self, count: int, *, every: float = 0.0) -> float:
+        """Publish ``count`` no-op tasks, one each ``every`` seconds (0: at once); the CPU seconds the
+        publishing took this process (not the waits)."""
         from bench.floor_app import noop_task
 
-        started = time.process_time()
+        used, due = 0.0, time.monotonic()
         for i in range(count):
+            if every:
+                due += every
+                time.sleep(max(0.0, due - time.monotonic()))
+            started = time.process_time()
             noop_task.delay(i)
-        return time.process_time() - started
+            used += time.process_time() - started
+        return used
 
     def measure_task(self, key: str, label: str, pool: str, concurrency: int) -> None:
         proc = self.start(
@@ -330,20 +337,29 @@ class Floor:
             self.publish(self.args.warmup)
             wait_until(self.broker_idle, timeout=180, what=f"the {pool} worker to take the warm-up tasks")
             groups = {"worker": proc.pids(), "redis": self.redis_proc.pids()}
-            before, started = cpu_ms(groups), time.monotonic()
-            published = self.publish(self.args.n)
-            # Polling the broker costs Redis two commands every 0.1 s: counted against the floor, not for it.
-            wait_until(
-                self.broker_idle, timeout=300, what=f"the {pool} worker to take the tasks", interval=0.1
+            self.publish_and_drain(key, "task", label, groups, self.args.n, every=0.0)
+            # The same one at a time: a worker woken for each task (the floor sums the burst, the lower).
+            paced = max(1, self.args.n // 4)
+            self.publish_and_drain(
+                f"{key}_paced",
+                "task_paced",
+                label.replace("Celery task:", f"Celery task one every {PACE * 1000:.0f} ms:"),
+                groups,
+                paced,
+                every=PACE,
             )
-            wall = time.monotonic() - started
-            used = {
-                "publisher": published * 1000 / self.args.n,
-                **per_op(before, cpu_ms(groups), self.args.n),
-            }
-            self.record(key, "task", label, self.args.n, used, wall)
         finally:
             self.stop(proc)
+
+    def publish_and_drain(
+        self, key: str, component: str, label: str, groups: dict[str, list[int]], ops: int, *, every: float
+    ) -> None:
+        before, started = cpu_ms(groups), time.monotonic()
+        published = self.publish(ops, every=every)
+        # Polling the broker costs Redis two commands every 0.1 s: counted against the floor, not for it.
+        wait_until(self.broker_idle, timeout=300, what=f"the worker to take the tasks ({key})", interval=0.1)
+        used = {"publisher": published * 1000 / ops, **per_op(before, cpu_ms(groups), ops)}
+        self.record(key, component, label, ops, used, time.monotonic() - started)
 
     # 3. PostgreSQL -------------------------------------------------------------------------------------
 
