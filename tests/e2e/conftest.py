@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import IO
 
 import pytest
 
@@ -104,6 +106,92 @@ class WorkerProcess:
             self.log.close()
 
 
+class ListenerProcess:
+    """``manage.py relay_listen`` as its own process, as in production, on the sandbox's Pub/Sub and this
+    test's live server; a context manager (started on entry, stopped on exit) with ``restart()``.
+
+    ``ready`` (no arguments) says when it may be used; by default once its log says it is running. A
+    process that exits before it is ready fails the test at once, with its log's path, instead of waiting
+    out the timeout.
+    """
+
+    def __init__(
+        self,
+        wired,
+        *,
+        ready: Callable[[], object] | None = None,
+        what: str = "the listener to start",
+        log_name: str = "listener.log",
+        max_backoff: float | None = 2.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "SWITCHBOARD_TEST_WORKER": "1",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "SALESFORCE_PUBSUB_ENDPOINT": wired.sandbox.world.config.grpc_target,
+            "SALESFORCE_PUBSUB_TLS": "false",
+            "PUBLIC_BASE_URL": wired.live_server.url,
+        }
+        self.args = [sys.executable, "manage.py", "relay_listen", "--refresh-seconds", "0.5"]
+        if max_backoff is not None:  # short, so a reconnect in a test does not wait the default minute
+            self.args += ["--max-backoff", f"{max_backoff:g}"]
+        self.ready = ready or self.running
+        self.what = what
+        self.timeout = timeout
+        self.log_path = Path(os.environ["SWITCHBOARD_VAR_DIR"]) / log_name
+        self.proc: subprocess.Popen | None = None
+        self.log: IO[str] | None = None
+        self._offset = 0
+
+    def output(self) -> str:
+        """What this run of the process wrote (the log file is shared by every run and test)."""
+        return self.log_path.read_text()[self._offset :]
+
+    def running(self) -> bool:
+        return "relay_listen: running" in self.output()
+
+    def start(self) -> None:
+        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+            self.args, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        proc = self.proc
+        wait_for(lambda: proc.poll() is not None or self.ready(), timeout=self.timeout, what=self.what)
+        if proc.poll() is not None:
+            pytest.fail(f"relay_listen exited with {proc.returncode}: see {self.log_path}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> ListenerProcess:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a process that never became ready is not left running
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, live_server, sandbox_server):
     worker = WorkerProcess(live_server.url)
@@ -180,66 +268,26 @@ def session_entries(sim, org_id: str, session_id: str) -> list[dict]:
     return body["entries"] if isinstance(body, dict) else body
 
 
-__all__ = ["DEMO_ORG_ID", "wait_for", "customer_writes", "console_sessions", "session_entries"]
+__all__ = [
+    "DEMO_ORG_ID",
+    "ListenerProcess",
+    "wait_for",
+    "customer_writes",
+    "console_sessions",
+    "session_entries",
+]
 
 
 @pytest.fixture
 def listener(wired):
-    """``manage.py relay_listen`` as its own process, as in production; ``listener.restart()`` restarts it."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "SWITCHBOARD_TEST_WORKER": "1",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SALESFORCE_PUBSUB_ENDPOINT": wired.sandbox.world.config.grpc_target,
-        "SALESFORCE_PUBSUB_TLS": "false",
-        "PUBLIC_BASE_URL": wired.live_server.url,
-    }
-    log_path = Path(os.environ["SWITCHBOARD_VAR_DIR"]) / "listener.log"
+    """``manage.py relay_listen`` as its own process, as in production; ``listener.restart()`` restarts it.
+    Ready once the sandbox sees its Pub/Sub subscription."""
 
-    class Process:
-        proc: subprocess.Popen | None = None
+    def subscribed():
+        return wired.sandbox.call(lambda: wired.sandbox.world.pubsub.subscriptions(wired.org_id))
 
-        def start(self):
-            self.log = open(log_path, "a")  # noqa: SIM115
-            self.proc = subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "manage.py",
-                    "relay_listen",
-                    "--refresh-seconds",
-                    "0.5",
-                    "--max-backoff",
-                    "2",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_for(
-                lambda: wired.sandbox.call(lambda: wired.sandbox.world.pubsub.subscriptions(wired.org_id)),
-                timeout=30,
-                what="the listener to subscribe",
-            )
-
-        def stop(self):
-            if self.proc and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-            self.log.close()
-
-        def restart(self):
-            self.stop()
-            self.start()
-
-    process = Process()
-    process.start()
-    yield process
-    process.stop()
+    with ListenerProcess(wired, ready=subscribed, what="the listener to subscribe") as process:
+        yield process
 
 
 def agent_id(sim, org_id: str, username: str = "ada@acme.demo") -> str:

@@ -4,10 +4,6 @@ sandbox's Enhanced Chat event streams, and the sandbox's agent console."""
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +11,15 @@ from relay.desks.enhanced_chat_check import check_enhanced_chat
 from relay.desks.enhanced_chat_models import EnhancedChatPrechatField, EnhancedChatSession
 from relay.models import Message
 from tenants.models import SalesforceConnection
-from tests.e2e.conftest import ROOT, SMS, VIBER, WHATSAPP, agent_id, customer_writes, phone_received
+from tests.e2e.conftest import (
+    SMS,
+    VIBER,
+    WHATSAPP,
+    ListenerProcess,
+    agent_id,
+    customer_writes,
+    phone_received,
+)
 from tests.e2e.conftest import wait_for as wait_up_to
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -58,64 +62,10 @@ def enhanced(wired):
 @pytest.fixture
 def stream_listener(enhanced):
     """``manage.py relay_listen`` as its own process; ``restart()`` stops and starts it."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "SWITCHBOARD_TEST_WORKER": "1",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SALESFORCE_PUBSUB_ENDPOINT": enhanced.sandbox.world.config.grpc_target,
-        "SALESFORCE_PUBSUB_TLS": "false",
-        "PUBLIC_BASE_URL": enhanced.live_server.url,
-    }
-    log_path = Path(os.environ["SWITCHBOARD_VAR_DIR"]) / "listener-enhanced-chat.log"
-
-    class Process:
-        proc: subprocess.Popen | None = None
-
-        def start(self):
-            offset = log_path.stat().st_size if log_path.exists() else 0
-            self.log = open(log_path, "a")  # noqa: SIM115 - closed in stop()
-            self.proc = subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "manage.py",
-                    "relay_listen",
-                    "--refresh-seconds",
-                    "0.5",
-                    "--max-backoff",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_for(
-                lambda: (
-                    "relay_listen: running" in log_path.read_text()[offset:] or self.proc.poll() is not None
-                ),
-                timeout=DEADLINE_SECONDS,
-                what="the listener to start",
-            )
-            assert self.proc.poll() is None, f"relay_listen exited: see {log_path}"
-
-        def stop(self):
-            if self.proc and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-            self.log.close()
-
-        def restart(self):
-            self.stop()
-            self.start()
-
-    process = Process()
-    process.start()
-    yield process
-    process.stop()
+    with ListenerProcess(
+        enhanced, log_name="listener-enhanced-chat.log", max_backoff=1, timeout=DEADLINE_SECONDS
+    ) as process:
+        yield process
 
 
 def conversation_of(wired, customer: str) -> dict | None:

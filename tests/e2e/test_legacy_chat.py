@@ -3,11 +3,7 @@ sandbox's Chat REST API, and the sandbox's chat agents."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +14,16 @@ from relay.desks.livechat_models import LiveChatCustomField, LiveChatSession
 from relay.handover.models import Handover, HandoverEndpoint
 from relay.models import Message
 from tenants.models import SalesforceConnection
-from tests.e2e.conftest import CUSTOMER, ROOT, SMS, VIBER, WHATSAPP, customer_writes, phone_received, wait_for
+from tests.e2e.conftest import (
+    CUSTOMER,
+    SMS,
+    VIBER,
+    WHATSAPP,
+    ListenerProcess,
+    customer_writes,
+    phone_received,
+    wait_for,
+)
 from tests.relay.livechat_snippets import setup_snippets
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -60,56 +65,8 @@ def chat_desk(wired):
 @pytest.fixture
 def chat_listener(chat_desk):
     """``manage.py relay_listen`` as its own process; ``restart()`` stops and starts it."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "SWITCHBOARD_TEST_WORKER": "1",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SALESFORCE_PUBSUB_ENDPOINT": chat_desk.sandbox.world.config.grpc_target,
-        "SALESFORCE_PUBSUB_TLS": "false",
-        "PUBLIC_BASE_URL": chat_desk.live_server.url,
-    }
-    log_path = Path(os.environ["SWITCHBOARD_VAR_DIR"]) / "listener-livechat.log"
-
-    class Process:
-        proc: subprocess.Popen | None = None
-
-        def start(self):
-            offset = log_path.stat().st_size if log_path.exists() else 0
-            self.log = open(log_path, "a")  # noqa: SIM115 - closed in stop()
-            self.proc = subprocess.Popen(  # noqa: S603
-                [sys.executable, "manage.py", "relay_listen", "--refresh-seconds", "0.5"],
-                cwd=ROOT,
-                env=env,
-                stdout=self.log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_for(
-                lambda: (
-                    "relay_listen: running" in log_path.read_text()[offset:] or self.proc.poll() is not None
-                ),
-                timeout=30,
-                what="the listener to start",
-            )
-            assert self.proc.poll() is None, f"relay_listen exited: see {log_path}"
-
-        def stop(self):
-            if self.proc and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-            self.log.close()
-
-        def restart(self):
-            self.stop()
-            self.start()
-
-    process = Process()
-    process.start()
-    yield process
-    process.stop()
+    with ListenerProcess(chat_desk, log_name="listener-livechat.log", max_backoff=None) as process:
+        yield process
 
 
 def chat_of(wired, customer: str) -> dict | None:
