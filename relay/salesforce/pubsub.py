@@ -592,22 +592,38 @@ class TenantSubscriber:
             if oldest is None or start.floor is None or oldest > start.floor:
                 self._db.run(self._record_gap, start.floor, oldest)
         cutoff = start.floor - self.clock_skew if start.floor else None
-        for event_id, fields, at in zip((e.event.id for e in events), decoded, created, strict=True):
-            if fields is None:
-                continue
-            if cutoff is not None and at is not None and at < cutoff:
-                continue  # published before the connection was saved (or already handled): not ours
-            self._handle_event(tenant, event_id, fields)
+        ours = [
+            (event_id, fields)
+            for event_id, fields, at in zip((e.event.id for e in events), decoded, created, strict=True)
+            if fields is not None and not (cutoff is not None and at is not None and at < cutoff)
+        ]  # an event published before the connection was saved (or already handled) is not ours
         last = next((at for at in reversed(created) if at is not None), None)
-        self._db.run(self._store, topic, events[-1].replay_id, last_event_at=last)
+        # One database job for the batch, not one per event: a hand-over to a database thread, and the
+        # connection's health check that comes with each, cost more than storing an agent's message.
+        self._db.run(self._handle_and_store, tenant, ours, topic, events[-1].replay_id, last)
         self._position = events[-1].replay_id
 
+    def _handle_and_store(
+        self,
+        tenant: Tenant,
+        events: list[tuple[str, dict]],
+        topic: str,
+        replay_id: bytes,
+        last_event_at: datetime | None,
+    ) -> None:
+        """On a database thread: every event of the batch in order (each committed by the handler), then the
+        batch's position; a failure raises before the position is stored, so the batch is offered again."""
+        for event_id, fields in events:
+            self._handle_event(tenant, event_id, fields)
+        self._store(topic, replay_id, last_event_at=last_event_at)
+
     def _handle_event(self, tenant: Tenant, event_id: str, fields: dict) -> None:
-        """Hand one event to the handler. A failure is raised (the batch is offered again from the cursor)
-        unless the same event has failed RELAY_MAX_INTERNAL_ERRORS times in a row for a reason other than
-        the database being unreachable: then it is set aside, loudly, so the tenant's later replies move."""
+        """Hand one event to the handler (on the database thread running the batch). A failure is raised (the
+        batch is offered again from the cursor) unless the same event has failed RELAY_MAX_INTERNAL_ERRORS
+        times in a row for a reason other than the database being unreachable: then it is set aside, loudly,
+        so the tenant's later replies move."""
         try:
-            self._db.run(self.handler, tenant, fields)
+            self.handler(tenant, fields)
         except (OperationalError, InterfaceError):
             raise  # the database, not the event: every event would fail, none is to blame
         except Exception as exc:
@@ -626,8 +642,7 @@ class TenantSubscriber:
                 exc_info=exc,
             )
             # Kept where a lost event is shown (the admin and the wizard's health check, amber for a week).
-            self._db.run(
-                self._record_set_aside,
+            self._record_set_aside(
                 f"Agent event {event_id} could not be handled after {failures} tries and was set aside "
                 f"({exc.__class__.__name__}: {storable(str(exc))[:300]}); later events were delivered.",
             )

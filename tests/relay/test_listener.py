@@ -276,6 +276,39 @@ def test_events_published_before_the_first_subscription_are_delivered(tenant, sa
     assert recorder.wait_for(4) == ["early 0", "early 1", "early 2", "later"]
 
 
+class CountingThreads(DatabaseThreads):
+    """The listener's database threads, counting the jobs handed to them."""
+
+    def __init__(self) -> None:
+        super().__init__(1, name="counted-db")
+        self.jobs = 0
+
+    def run(self, fn, /, *args, **kwargs):
+        self.jobs += 1
+        return super().run(fn, *args, **kwargs)
+
+
+def test_a_batch_of_events_and_its_position_are_one_database_job(tenant, sandbox, start):
+    """Handing a job to a database thread (and the connection's health check before it) cost more than
+    storing an agent's message: a batch's events and its replay id go in one job, in order, on that thread."""
+    published = [publish(sandbox, f"early {n}") for n in range(4)]  # retained: replayed in one batch
+    db = CountingThreads()
+    seen: list[tuple[str, int, str]] = []
+
+    def handler(tenant, fields) -> None:
+        seen.append((threading.current_thread().name, db.jobs, fields["Payload__c"]))
+
+    subscriber = start(tenant, handler, db=db)
+    try:
+        wait_until(lambda: len(seen) == 4, message="the four events")
+        wait_until(lambda: cursor(tenant) == published[-1], message="cursor at the last event")
+    finally:
+        stop(subscriber)  # before its database threads end
+        db.shutdown()
+    assert [payload for _, _, payload in seen] == [f"early {n}" for n in range(4)]
+    assert {(thread, job) for thread, job, _ in seen} == {("counted-db-0", seen[0][1])}
+
+
 def test_events_from_before_the_connection_was_saved_are_not_handed_on(sim, sandbox, salesforce_urls, start):  # noqa: F811
     create_sandbox_org(sim)
     publish(sandbox, "another connector's")  # on the org's bus before this tenant existed
