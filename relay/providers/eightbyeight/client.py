@@ -9,15 +9,14 @@ the sub-account's channels, named by its channel id.
 
 from __future__ import annotations
 
-from email.message import Message as MimeHeader
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
-from django.conf import settings
 
 from ... import http
 from ...errors import ExternalError
+from .. import vendor_api
 from ..base import OutboundContent, Provider, RemoteSender, SendResult, Template
 from . import payloads
 from .parser import parse_webhook
@@ -86,18 +85,14 @@ class EightByEightProvider(Provider):
         return None
 
     def download_media(self, account: ProviderAccount, url: str) -> tuple[bytes, str, str]:
-        """An inbound attachment from this account's own hosts only (:func:`_media_target`), with the key,
-        through the egress guard, up to ``MEDIA_MAX_BYTES``."""
-        target = _media_target(account, url)
-        headers = {"Authorization": f"Bearer {account.api_key}", "Accept": "*/*"}
-        response = http.download("media", target, max_bytes=settings.MEDIA_MAX_BYTES, headers=headers)
-        raise_for_error(response, "the customer's attachment")
-        if response.status_code != 200:
-            raise ExternalError.from_status(
-                response.status_code, f"8x8 answered HTTP {response.status_code} instead of the attachment"
-            )
-        mime = (response.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
-        return response.content, mime, _filename(response, target)
+        """An inbound attachment from this account's own hosts only (:func:`vendor_api.media_target`), with
+        the key, through the egress guard, up to ``MEDIA_MAX_BYTES``."""
+        target = vendor_api.media_target(account, url, vendor="8x8", host_suffixes=MEDIA_HOST_SUFFIXES)
+        response, mime = vendor_api.download_attachment(
+            target, f"Bearer {account.api_key}", vendor="8x8", raise_for_error=raise_for_error
+        )
+        name = vendor_api.disposition_filename(response) or vendor_api.url_filename(target)
+        return response.content, mime, name
 
     def check_credentials(self, account: ProviderAccount) -> None:
         """The key works for this account id: its webhook configuration can be read."""
@@ -192,14 +187,7 @@ def error_details(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def api_base(account: ProviderAccount) -> str:
-    if "#" in account.base_url or "?" in account.base_url or "@" in urlsplit(account.base_url).netloc:
-        raise ExternalError(
-            "The 8x8 account's API base URL must be a bare https origin such as https://chatapps.8x8.com: "
-            "fix it in the account.",
-            permanent=True,
-            code="BAD_BASE_URL",
-        )
-    return account.base_url.rstrip("/")
+    return vendor_api.api_base(account, whose="The 8x8 account's", example="https://chatapps.8x8.com")
 
 
 def _subaccount(account: ProviderAccount) -> str:
@@ -219,44 +207,4 @@ def _webhooks_path(account: ProviderAccount) -> str:
 
 
 def _json(response: httpx.Response) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        raise ExternalError(
-            "8x8 answered with something that is not JSON", status=response.status_code
-        ) from None
-    return data if isinstance(data, dict) else {}
-
-
-def _media_target(account: ProviderAccount, url: str) -> str:
-    """An inbound media URL is fetched only from the account's own base URL origin or an https 8x8 host;
-    anything else (another host, plain http, credentials, a port, control characters) is refused."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        parts, port = urlsplit(""), None
-    base = urlsplit(account.base_url)
-    host = (parts.hostname or "").lower()
-    clean = "@" not in parts.netloc and not parts.fragment and url.isprintable()
-    same_origin = (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
-    eight_host = parts.scheme == "https" and port in (None, 443) and host.endswith(MEDIA_HOST_SUFFIXES)
-    if clean and (same_origin or eight_host):
-        return url
-    raise ExternalError(
-        f"the attachment is on {host or 'no host'} over {parts.scheme or 'no scheme'}, not on this 8x8 "
-        "account's own https hosts: Switchboard does not download it",
-        permanent=True,
-        code="MEDIA_HOST",
-    )
-
-
-def _filename(response: httpx.Response, url: str) -> str:
-    disposition = response.headers.get("content-disposition")
-    if disposition:
-        header = MimeHeader()
-        header["content-disposition"] = disposition
-        name = header.get_filename()
-        if name:
-            return name.replace("/", "_").replace("\\", "_")
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or "attachment"
+    return vendor_api.json_object(response, "8x8")

@@ -11,15 +11,14 @@ from __future__ import annotations
 import mimetypes
 import re
 from datetime import datetime
-from email.message import Message as MimeHeader
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
-from django.conf import settings
 
 from ... import http
 from ...errors import ExternalError
+from .. import vendor_api
 from ..base import OutboundContent, Provider, RemoteSender, SendResult, Template
 from . import conversations, payloads
 from .parser import address, parse_webhook
@@ -107,15 +106,9 @@ class InfobipProvider(Provider):
         is a permanent error (the desk then shows the agent a link instead of the file).
         """
         target = _media_target(account, url)
-        headers = {"Authorization": f"App {account.api_key}", "Accept": "*/*"}
-        response = http.download("media", target, max_bytes=settings.MEDIA_MAX_BYTES, headers=headers)
-        raise_for_error(response, "the customer's attachment")
-        if response.status_code != 200:  # a redirect is not followed, and is no file either
-            raise ExternalError.from_status(
-                response.status_code,
-                f"Infobip answered HTTP {response.status_code} instead of the attachment",
-            )
-        mime = (response.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
+        response, mime = vendor_api.download_attachment(
+            target, f"App {account.api_key}", vendor="Infobip", raise_for_error=raise_for_error
+        )
         return response.content, mime, _filename(response, target, mime)
 
     def check_credentials(self, account: ProviderAccount) -> None:
@@ -281,16 +274,9 @@ def _code(value) -> str | None:
 
 
 def api_base(account: ProviderAccount) -> str:
-    """The account's base URL, to which API paths are appended; refused (permanent) if it carries anything a
-    path could be smuggled through (a #fragment or ?query makes the appended path vanish) or credentials."""
-    if "#" in account.base_url or "?" in account.base_url or "@" in urlsplit(account.base_url).netloc:
-        raise ExternalError(
-            "The provider account's API base URL must be a bare https origin such as "
-            "https://abcd12.api.infobip.com: fix it in the account.",
-            permanent=True,
-            code="BAD_BASE_URL",
-        )
-    return account.base_url.rstrip("/")
+    return vendor_api.api_base(
+        account, whose="The provider account's", example="https://abcd12.api.infobip.com"
+    )
 
 
 def _send_result(response: httpx.Response, message_id: str) -> SendResult:
@@ -315,13 +301,7 @@ def _send_result(response: httpx.Response, message_id: str) -> SendResult:
 
 
 def _json(response: httpx.Response) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        raise ExternalError(
-            "Infobip answered with something that is not JSON", status=response.status_code
-        ) from None
-    return data if isinstance(data, dict) else {}
+    return vendor_api.json_object(response, "Infobip")
 
 
 def _remote_senders(item: dict) -> list[RemoteSender]:
@@ -338,46 +318,20 @@ def _remote_senders(item: dict) -> list[RemoteSender]:
 
 
 def _media_target(account: ProviderAccount, url: str) -> str:
-    """Where to fetch an inbound attachment from: this account's own hosts only.
-
-    Infobip's media endpoint (``/whatsapp/1/senders/{sender}/media/{id}``) is always read through the account's
-    base URL, whatever host the webhook named; otherwise the URL must be on the base URL's own origin or on an
-    https ``*.infobip.com`` host. A webhook's URL anywhere else (another host, plain http, credentials in it) is
-    refused: fetching it would let whoever signs a webhook make the server read any address.
-    """
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises for a port that is not a number from 0 to 65535
-    except ValueError:
-        parts, port = urlsplit(""), None  # not a URL: refused below
-    media_path = MEDIA_PATH.search(parts.path)
+    """Where to fetch an inbound attachment from: this account's own hosts only
+    (:func:`vendor_api.media_target`); Infobip's media endpoint (``/whatsapp/1/senders/{sender}/media/{id}``)
+    is always read through the account's base URL, whatever host the webhook named."""
+    media_path = MEDIA_PATH.search(vendor_api.split(url)[0].path)
     if media_path:
         return api_base(account) + media_path.group(0)
-    base = urlsplit(account.base_url)
-    host = (parts.hostname or "").lower()
-    # urlsplit silently drops tabs and newlines that httpx refuses: such a URL is not the host it seems.
-    clean = "@" not in parts.netloc and not parts.fragment and url.isprintable()
-    same_origin = (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
-    infobip_host = parts.scheme == "https" and port in (None, 443) and host.endswith(".infobip.com")
-    if clean and (same_origin or infobip_host):
-        return url
-    raise ExternalError(
-        f"the attachment is on {host or 'no host'} over {parts.scheme or 'no scheme'}, not on this Infobip "
-        "account's own https hosts: Switchboard does not download it",
-        permanent=True,
-        code="MEDIA_HOST",
-    )
+    return vendor_api.media_target(account, url, vendor="Infobip", host_suffixes=(".infobip.com",))
 
 
 def _filename(response: httpx.Response, url: str, mime: str) -> str:
-    disposition = response.headers.get("content-disposition")
-    if disposition:
-        header = MimeHeader()
-        header["content-disposition"] = disposition
-        name = header.get_filename()
-        if name:
-            return name.replace("/", "_").replace("\\", "_")
-    stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or "attachment"
+    name = vendor_api.disposition_filename(response)
+    if name:
+        return name
+    stem = vendor_api.url_filename(url)
     if "." not in stem:
         stem += mimetypes.guess_extension(mime) or ""
     return stem
