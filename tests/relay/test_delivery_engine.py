@@ -26,7 +26,7 @@ from relay.models import DeliveryAttempt, Message, SalesforceNotice, TemplateHis
 from relay.outbound import notices, template_history
 from tests.factories import make_tenant
 
-from .test_internal_errors import BASE, BOUND, add_message, agent_entry
+from .test_internal_errors import BASE, BOUND, add_message, agent_reply, delivered_notice
 from .test_internal_errors import demo as wired_demo  # noqa: F401 - a fixture, used by its name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,17 +78,8 @@ def line_to_the_bound(demo, message):
 
 
 def notice_setup(demo):
-    entry = agent_entry(demo, "Delivered, and Salesforce must hear it")
-    message = add_message(
-        demo,
-        "out",
-        kind="text",
-        text="Delivered, and Salesforce must hear it",
-        content={"kind": "text", "text": "Delivered, and Salesforce must hear it", "entry_identifier": entry},
-        salesforce_entry_id=entry,
-        status=Message.Status.DELIVERED,
-    )
-    SalesforceNotice.objects.create(tenant=demo.tenant, message=message, kind=SalesforceNotice.Kind.DELIVERED)
+    message = agent_reply(demo, "Delivered, and Salesforce must hear it", status=Message.Status.DELIVERED)
+    delivered_notice(demo, message)
     return message
 
 

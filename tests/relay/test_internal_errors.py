@@ -96,6 +96,21 @@ def agent_entry(demo, text: str) -> str:
     return entry.get("identifier") or entry["id"]
 
 
+def agent_reply(demo, text: str, **fields):
+    """An agent's text reply: its console entry in Salesforce and the outbound row that stands for it."""
+    entry = agent_entry(demo, text)
+    content = {"kind": "text", "text": text, "entry_identifier": entry}
+    return add_message(
+        demo, "out", kind="text", text=text, content=content, salesforce_entry_id=entry, **fields
+    )
+
+
+def delivered_notice(demo, message) -> SalesforceNotice:
+    return SalesforceNotice.objects.create(
+        tenant=demo.tenant, message=message, kind=SalesforceNotice.Kind.DELIVERED
+    )
+
+
 def console_list(demo, what: str) -> list[dict]:
     response = demo.sim.get(f"/__sim/console/api/orgs/{demo.org_id}/{what}")
     assert response.status_code == 200, response.text
@@ -160,16 +175,7 @@ def outbound_setup(demo):
         },
         salesforce_entry_id=entry,
     )
-    good = agent_entry(demo, "The good reply")
-    behind = add_message(
-        demo,
-        "out",
-        kind="text",
-        text="The good reply",
-        content={"kind": "text", "text": "The good reply", "entry_identifier": good},
-        salesforce_entry_id=good,
-    )
-    return poison, behind
+    return poison, agent_reply(demo, "The good reply")
 
 
 def outbound_told(demo, poison, reason):
@@ -190,20 +196,9 @@ def outbound_next_went(demo, behind):
 
 def notice_setup(demo):
     poison = add_message(demo, "out", kind="text", text="Sent, then damaged", status=Message.Status.SENT)
-    good = agent_entry(demo, "Sent fine")
-    behind = add_message(
-        demo,
-        "out",
-        kind="text",
-        text="Sent fine",
-        content={"kind": "text", "text": "Sent fine", "entry_identifier": good},
-        salesforce_entry_id=good,
-        status=Message.Status.SENT,
-    )
+    behind = agent_reply(demo, "Sent fine", status=Message.Status.SENT)
     for message in (poison, behind):
-        SalesforceNotice.objects.create(
-            tenant=demo.tenant, message=message, kind=SalesforceNotice.Kind.DELIVERED
-        )
+        delivered_notice(demo, message)
     return poison, behind
 
 

@@ -24,7 +24,7 @@ from relay.models import Message, SalesforceNotice
 from relay.outbound import notices
 from relay.salesforce.interactions import MAX_ACKNOWLEDGEMENTS
 
-from .test_internal_errors import add_message, agent_entry, console_list
+from .test_internal_errors import agent_reply, console_list
 from .test_internal_errors import demo as wired_demo  # noqa: F401 - a fixture, used by its name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,21 +37,7 @@ def demo(wired_demo):  # noqa: F811 - the wired demo tenant, conversation and ac
 
 def sent_agent_messages(demo, count: int) -> list[Message]:
     """``count`` agent replies, each a console entry in Salesforce and a message the provider took."""
-    messages = []
-    for number in range(count):
-        entry = agent_entry(demo, f"Reply {number}")
-        messages.append(
-            add_message(
-                demo,
-                "out",
-                kind="text",
-                text=f"Reply {number}",
-                content={"kind": "text", "text": f"Reply {number}", "entry_identifier": entry},
-                salesforce_entry_id=entry,
-                status=Message.Status.SENT,
-            )
-        )
-    return messages
+    return [agent_reply(demo, f"Reply {number}", status=Message.Status.SENT) for number in range(count)]
 
 
 def report(demo, messages: list[Message], status: ReportStatus) -> list[int]:
