@@ -87,11 +87,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReadOnlyScopedAdmin(TenantScopedAdmin):
-    """Rows only Switchboard writes (a chat's session, ...): a tenant's admins see their own, nobody adds,
-    changes or deletes them here."""
+class NoWrites:
+    """Mixin for an admin or an inline of rows only Switchboard writes: shown, never added, changed or deleted
+    there (``obj`` is optional: an inline's add check is given the parent, a model admin's is not)."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -99,6 +99,10 @@ class ReadOnlyScopedAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyScopedAdmin(NoWrites, TenantScopedAdmin):
+    """Rows only Switchboard writes (a chat's session, ...): a tenant's admins see their own, read-only."""
 
 
 class ScopedInline:
@@ -116,12 +120,5 @@ class ScopedInline:
         return self._parent_allows(request, obj)
 
 
-class ReadOnlyScopedInline(ScopedInline):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyScopedInline(NoWrites, ScopedInline):
+    pass

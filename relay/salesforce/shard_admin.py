@@ -11,24 +11,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from tenants.admin_scoping import NoWrites
+
 from .shard_models import ListenerLease, ListenerProcess
 
 
-class SuperuserReadOnly(admin.ModelAdmin):
+class SuperuserReadOnly(NoWrites, admin.ModelAdmin):
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ListenerProcess)
