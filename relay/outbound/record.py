@@ -49,6 +49,8 @@ def record_agent_event(tenant: Tenant, fields: dict) -> None:
             if not _record_agent_message(tenant, event, content, bounded_id(entry, _ENTRY_ID_LENGTH)):
                 return
         return
+    if event.entry_type not in ("ParticipantChanged", "SessionStatusChanged"):
+        return  # the echo of the customer's own message, typing, ...: nothing to look up
     conversation = _find_conversation(tenant, event)
     if conversation is None:
         log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)

@@ -193,3 +193,16 @@ def _wait_until_a_backend_waits_for_a_lock() -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the agent's statement never waited for the conversation's lock")
+
+
+@pytest.mark.django_db
+def test_the_echo_of_the_customer_s_own_message_costs_no_query(
+    conversation, woken, django_assert_num_queries
+):
+    tenant = conversation.tenant
+    echo = json.loads(event("0XF-8")["Payload__c"])
+    echo["payload"]["sender"]["role"] = "EndUser"
+    tenant.salesforce  # noqa: B018 - loaded as the listener has it
+    with django_assert_num_queries(0):
+        record_agent_event(tenant, {"EventType__c": "Interaction", "Payload__c": json.dumps(echo)})
+    assert not Message.objects.exists() and woken == []
