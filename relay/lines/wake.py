@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
+
+from portal import shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def finished(kind: str, conversation_id: int) -> None:
     """The task for ``kind`` ("in", "out", "notices") of the conversation is done but for its last look: later
     wakes queue another."""
     try:
-        cache.delete(_mark(kind, conversation_id))
+        shared_cache.delete(_mark(kind, conversation_id))
     except Exception:  # noqa: BLE001 - the mark expires on its own; meanwhile the sweeper wakes the line
         log.warning("wake: could not clear the queued mark of %s %s", kind, conversation_id, exc_info=True)
 
@@ -60,7 +61,8 @@ def _first(kind: str, conversation_id: int, force: bool) -> bool:
     if force:
         return True
     try:
-        return bool(cache.add(_mark(kind, conversation_id), 1, timeout=settings.RELAY_LEASE_SECONDS))
+        # The process's one client (portal/shared_cache.py): a wake per stored message is on the hot path.
+        return shared_cache.add(_mark(kind, conversation_id), 1, timeout=settings.RELAY_LEASE_SECONDS)
     except Exception:  # noqa: BLE001 - without the cache, a task per wake, as before
         return True
 

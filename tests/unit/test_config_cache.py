@@ -5,9 +5,17 @@ process's change (the shared version token), and without the shared cache nothin
 
 from __future__ import annotations
 
-import pytest
-from django.core.cache import cache
+import threading
+import uuid
 
+import pytest
+from celery.signals import task_postrun, task_prerun
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection, connections
+
+from portal import shared_cache
+from relay.inbound.auth import expected_signature
 from tenants import config_cache, lookups
 from tenants.models import ProviderAccount, RoutingRule, Sender, Tenant
 from tests.factories import make_account, make_sender, make_tenant
@@ -79,3 +87,127 @@ def test_every_cached_model_is_watched():
         "tenants.SalesforceConnection"
     }
     assert labels == config_cache.WATCHED
+
+
+# --- the version token is read once per unit of work (a request, a task) -------------------------------------
+
+
+class _Request:
+    """What Django's handler sends around a request (a view's work happens between the two); without closing
+    the test's database connection, as Django's test client does."""
+
+    def __enter__(self):
+        request_started.disconnect(close_old_connections)
+        try:
+            request_started.send(sender=self.__class__, environ={})
+        finally:
+            request_started.connect(close_old_connections)
+        return self
+
+    def __exit__(self, *exc):
+        request_finished.disconnect(close_old_connections)
+        try:
+            request_finished.send(sender=self.__class__)
+        finally:
+            request_finished.connect(close_old_connections)
+
+
+def another_process_disables(account) -> None:
+    """What another process's change looks like from here: the row changes under us (no signal, no hook in
+    this process) and, once committed, a new token."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProviderAccount._meta.db_table} SET active = %s WHERE id = %s", [False, account.pk]
+        )
+    cache.set(config_cache.VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+@pytest.fixture
+def token_reads(monkeypatch):
+    reads = []
+    real = shared_cache.get
+
+    def counting(key):
+        reads.append(key)
+        return real(key)
+
+    monkeypatch.setattr(shared_cache, "get", counting)
+    return reads
+
+
+def test_a_request_reads_the_token_once(account, token_reads):
+    sender = make_sender(account)
+    lookups.webhook_account(account.provider, account.webhook_key)  # loaded outside: every lookup reads it
+    assert token_reads == [config_cache.VERSION_KEY]
+    token_reads.clear()
+    with _Request():
+        for _ in range(3):
+            lookups.webhook_account(account.provider, account.webhook_key)
+            lookups.senders_by_address(account)
+            lookups.sender_with_account(sender.pk)
+    assert token_reads == [config_cache.VERSION_KEY]
+
+
+def test_a_change_committed_before_a_request_is_seen_by_it(account, client):
+    body = b'{"results": []}'
+    headers = {"X-Hub-Signature-256": expected_signature(str(account.webhook_secret), body)}
+    assert client.post(account.webhook_path, body, "application/json", headers=headers).status_code == 200
+    another_process_disables(account)
+    response = client.post(account.webhook_path, body, "application/json", headers=headers)
+    assert response.status_code == 404  # the next request read the new token, and the account again
+
+
+def test_a_change_committed_while_a_request_runs_is_seen_from_the_next_one(
+    account, django_assert_num_queries
+):
+    with _Request():
+        assert lookups.webhook_account(account.provider, account.webhook_key).pk == account.pk
+        another_process_disables(account)
+        with django_assert_num_queries(0):  # stale for the rest of this request, as designed
+            assert lookups.webhook_account(account.provider, account.webhook_key).pk == account.pk
+    with _Request():
+        assert lookups.webhook_account(account.provider, account.webhook_key) is None
+
+
+def test_a_task_is_a_unit_of_its_own_and_gives_its_caller_back_its_token(account, token_reads):
+    with _Request():
+        lookups.webhook_account(account.provider, account.webhook_key)
+        task_prerun.send(sender=None, task_id="eager", task=None)  # an eager task inside the request
+        another_process_disables(account)  # committed before the task's first read
+        assert lookups.webhook_account(account.provider, account.webhook_key) is None
+        task_postrun.send(sender=None, task_id="eager", task=None)
+        assert len(token_reads) == 2
+        lookups.webhook_account(account.provider, account.webhook_key)  # the request's own token again
+        assert len(token_reads) == 2
+    task_prerun.send(sender=None, task_id="worker", task=None)  # a worker's task, outside any request
+    lookups.webhook_account(account.provider, account.webhook_key)
+    lookups.webhook_account(account.provider, account.webhook_key)
+    task_postrun.send(sender=None, task_id="worker", task=None)
+    assert len(token_reads) == 3
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="the unit tier's database is one connection's")
+def test_the_thread_that_commits_a_change_reads_it_even_after_another_thread_reloaded_the_old_rows(
+    account, django_capture_on_commit_callbacks
+):
+    loaded = []
+
+    def another_thread_in_a_unit() -> None:
+        # Its own connection does not see this test's uncommitted rows: it loads "no such account" under the
+        # token both threads read.
+        try:
+            with config_cache.unit_of_work():
+                loaded.append(lookups.webhook_account(account.provider, account.webhook_key))
+        finally:
+            connections.close_all()
+
+    with _Request():
+        lookups.webhook_account(account.provider, account.webhook_key)
+        with django_capture_on_commit_callbacks(execute=True):
+            account.name = "Renamed"
+            account.save()
+            other = threading.Thread(target=another_thread_in_a_unit)
+            other.start()
+            other.join()
+        assert loaded == [None]
+        assert lookups.webhook_account(account.provider, account.webhook_key).name == "Renamed"
