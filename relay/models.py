@@ -6,7 +6,9 @@ is left to do, so a sweeper can always finish the work a lost task or a killed w
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import connection, models
@@ -180,41 +182,49 @@ def next_sequence(conversation_id: int, direction: str) -> int:
     return (last or 0) + 1
 
 
-def insert_at_end_of_line(message: Message, *, unless: str) -> bool:
+def insert_at_end_of_line(message: Message, *, unless: str, then: tuple[str, list] | None = None) -> bool:
     """Store the unsaved ``message`` at the end of its conversation's line, in one statement: its sequence is
     computed by the INSERT itself, and a row that already exists under the unique constraint ``unless`` makes
     it a no-op (False) instead of an error, so there is no savepoint, no sequence SELECT and no duplicate
-    probe. Call with the conversation row locked (that serializes the sequence)."""
+    probe. Call with the conversation row locked (that serializes the sequence). ``then``: see
+    :func:`insert_once`."""
     table = connection.ops.quote_name(Message._meta.db_table)
     next_position = (
         f"(SELECT COALESCE(MAX(sequence), 0) + 1 FROM {table} WHERE conversation_id = %s AND direction = %s)",  # noqa: S608
         [message.conversation_id, message.direction],
     )
-    return insert_once(message, unless=unless, computed={"sequence": next_position})
+    return insert_once(message, unless=unless, computed={"sequence": next_position}, then=then)
 
 
-def insert_once(row: models.Model, *, unless: str, computed: dict | None = None) -> bool:
+def insert_once(
+    row: models.Model, *, unless: str, computed: dict | None = None, then: tuple[str, list] | None = None
+) -> bool:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING``: store the unsaved ``row`` unless one exists under its
     model's unique constraint ``unless`` (False then, and nothing changed: no error, no savepoint needed).
     ``computed`` maps a field name to the SQL (and its parameters) that computes it in the statement. Sets the
-    primary key and the computed fields on ``row`` when stored. PostgreSQL and SQLite (3.35+) alike."""
-    meta = row._meta
-    model = type(row)
+    primary key and the computed fields on ``row`` when stored. PostgreSQL and SQLite (3.35+) alike.
+
+    ``then``: an ``UPDATE ... WHERE <conditions joined by AND>`` (SQL and parameters, values already prepared
+    for the database) that runs only when the row is stored: on PostgreSQL in the same statement (a
+    data-modifying WITH), elsewhere as a second statement."""
     computed = computed or {}
-    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name not in computed]
-    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    columns = [_column(model, f.name) for f in fields] + [_column(model, name) for name in computed]
-    placeholders = ["%s"] * len(fields) + [sql for sql, _ in computed.values()]
-    params = [*values, *(p for _, more in computed.values() for p in more)]
-    returning = [_column(model, meta.pk.name)] + [_column(model, name) for name in computed]
-    table = connection.ops.quote_name(meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
-        f"ON CONFLICT {conflict_target(type(row), unless)} DO NOTHING RETURNING {', '.join(returning)}"
+    model = type(row)
+    postgres = connection.vendor == "postgresql"
+    fields, sql = _insert_statement(
+        model,
+        unless,
+        tuple((name, fragment) for name, (fragment, _) in computed.items()),
+        then[0] if then is not None and postgres else None,
     )
+    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    params += [p for _, more in computed.values() for p in more]
+    if then is not None and postgres:
+        params += then[1]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         stored = cursor.fetchone()
+        if stored is not None and then is not None and not postgres:
+            cursor.execute(*then)
     if stored is None:
         return False
     row.pk = stored[0]
@@ -222,6 +232,37 @@ def insert_once(row: models.Model, *, unless: str, computed: dict | None = None)
         setattr(row, name, value)
     row._state.adding, row._state.db = False, connection.alias
     return True
+
+
+_INSERTS: dict[tuple, tuple[list, str]] = {}
+
+
+def _insert_statement(
+    model: type[models.Model], unless: str, computed: tuple[tuple[str, str], ...], then: str | None
+) -> tuple[list, str]:
+    """The fields whose values the statement takes, in order, and its SQL: made once per shape (building it
+    from the model's fields cost more than running it)."""
+    key = (model, unless, computed, then, connection.vendor)
+    found = _INSERTS.get(key)
+    if found is not None:
+        return found
+    meta = model._meta
+    names = {name for name, _ in computed}
+    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name not in names]
+    columns = [_column(model, f.name) for f in fields] + [_column(model, name) for name, _ in computed]
+    placeholders = ["%s"] * len(fields) + [fragment for _, fragment in computed]
+    returning = [_column(model, meta.pk.name)] + [_column(model, name) for name, _ in computed]
+    table = connection.ops.quote_name(meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
+        f"ON CONFLICT {conflict_target(model, unless)} DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    if then is not None:
+        # Data-modifying WITH queries all run, once, whether or not the outer query reads them; the EXISTS
+        # makes the update wait for the insert and happen only when it stored the row.
+        sql = f"WITH stored AS ({sql}), then_update AS ({then} AND EXISTS (SELECT 1 FROM stored)) SELECT * FROM stored"  # noqa: S608
+    _INSERTS[key] = (fields, sql)
+    return fields, sql
 
 
 def conflict_target(model: type[models.Model], name: str) -> str:
@@ -251,6 +292,11 @@ def _column(model: type[models.Model], name: str) -> str:
     if not isinstance(column, str):
         raise ValueError(f"{model.__name__}.{name} has no column")
     return connection.ops.quote_name(column)
+
+
+def sql_names(model: type[models.Model]) -> tuple[str, Callable[[str], str]]:
+    """For SQL written by hand: the quoted table of ``model``, and the quoted column of a field by name."""
+    return connection.ops.quote_name(model._meta.db_table), functools.partial(_column, model)
 
 
 class DeliveryAttempt(models.Model):

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants import lookups
 from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
 
+from .. import signals
 from ..events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
 from ..lines import wake
-from ..models import Conversation, Message, insert_at_end_of_line, insert_once
+from ..models import Conversation, Message, insert_at_end_of_line, insert_once, sql_names
 from ..outbound.record import queue_outbound
-from ..outbound.reports import apply_status_report
+from ..outbound.reports import record_report
 from ..untrusted import Repairs, max_length_of
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,14 @@ class IngestResult:
 
 def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult:
     """Store every event of one webhook request, all or nothing, and queue the work after commit."""
-    senders = _senders_by_address(account)
+    inbound = any(isinstance(event, InboundMessage) for event in events)
+    senders = _senders_by_address(account) if inbound else {}
     for event in events:  # check everything first: a bad event in a batch changes nothing
         if isinstance(event, InboundMessage):
             _sender_for(senders, event)
     result = IngestResult()
     arrival = timezone.now()
-    with transaction.atomic():
+    with _all_or_nothing(account, events):
         for event in events:
             if isinstance(event, InboundMessage):
                 repaired, repairs = repair_inbound(event, arrival)
@@ -57,6 +58,14 @@ def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult
                 _store_report(account, repair_report(event, arrival), result)
         transaction.on_commit(lambda: _queue(result))
     return result
+
+
+def _all_or_nothing(account: ProviderAccount, events: list[WebhookEvent]):
+    """The request's transaction. A lone report on PostgreSQL is one statement (outbound/reports.py), atomic by
+    itself: it needs a transaction only to hold a partner event with it."""
+    if len(events) == 1 and isinstance(events[0], StatusReport) and connection.vendor == "postgresql":
+        return signals.together(account.tenant_id, signals.MESSAGE_STATUS_CHANGED)
+    return transaction.atomic()
 
 
 def _senders_by_address(account: ProviderAccount) -> dict[tuple[str, str], Sender]:
@@ -78,10 +87,17 @@ def _sender_for(senders: dict, event: InboundMessage) -> Sender:
 
 
 def _customer_id(event: InboundMessage) -> str:
+    return _normalized_customer(event.customer)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_customer(customer: str) -> str:
+    """Kept: the phone library's parse cost more than the rest of the message's Python, for the same few
+    customers again and again; the answer depends on the string alone."""
     try:
-        return normalize_e164(event.customer)
+        return normalize_e164(customer)
     except Exception:  # noqa: BLE001 - Viber ids and WhatsApp user ids are not numbers; keep them as sent
-        return event.customer
+        return customer
 
 
 # --- what a customer or a provider sent, made storable (relay/untrusted.py) ---------------------------------
@@ -173,15 +189,12 @@ def _store_inbound(
     # (tenant, provider, provider message id) constraint makes it a no-op, in the INSERT itself. Any other
     # integrity error is a defect, never a duplicate: it fails the request (the provider retries) rather than
     # dropping the message.
-    if not insert_at_end_of_line(message, unless="one_message_per_provider_message_id"):
+    # The conversation's update rides on the INSERT (one statement on PostgreSQL) and happens only when the
+    # message is new: a replay changes nothing at all.
+    opened = _conversation_update(conversation_id, now, event.customer_name)
+    if not insert_at_end_of_line(message, unless="one_message_per_provider_message_id", then=opened):
         result.duplicates += 1
         return
-    Conversation.objects.filter(pk=conversation_id).update(
-        last_inbound_at=now,
-        customer_name=Coalesce(NullIf(Value(event.customer_name), Value("")), F("customer_name")),
-        status=Conversation.Status.OPEN,
-        updated_at=now,
-    )
     result.accepted += 1
     result.conversations_to_deliver.add(conversation_id)
     if created and tenant.welcome_text:
@@ -196,17 +209,52 @@ def _conversation_locked(tenant, sender: Sender, customer: str, customer_name: s
     numbers; a no-op on SQLite, whose writes are serialized anyway), and whether it is new. A known
     conversation costs one statement; a new one an INSERT that another request's concurrent insert of the same
     conversation turns into a no-op (then it is read, locked, as a known one)."""
-    existing = Conversation.objects.select_for_update().filter(sender=sender, customer=customer).order_by()
     for _ in range(2):
-        found = existing.values_list("pk", flat=True).first()
+        with connection.cursor() as cursor:
+            cursor.execute(_locked_conversation_sql(), [sender.pk, customer])
+            found = cursor.fetchone()
         if found is not None:
-            return found, False
+            return found[0], False
         conversation = Conversation(
             tenant=tenant, sender=sender, customer=customer, customer_name=customer_name
         )
         if insert_once(conversation, unless="one_conversation_per_sender_and_customer"):
             return conversation.pk, True
     raise RuntimeError(f"conversation of {customer} with sender {sender.pk} neither found nor created")
+
+
+@functools.cache
+def _locked_conversation_sql() -> str:
+    """Written once as SQL: the ORM built the same query again for every message."""
+    table, column = sql_names(Conversation)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {column('id')} FROM {table} WHERE {column('sender')} = %s AND {column('customer')} = %s "  # noqa: S608
+        f"LIMIT 1{lock}"
+    )
+
+
+def _conversation_update(conversation_id: int, now: datetime, customer_name: str) -> tuple[str, list]:
+    """What a new customer message changes in its conversation: the window's start, the name when one came,
+    the status (open again) and the time of the change."""
+    prepare = connection.ops.adapt_datetimefield_value
+    return _conversation_update_sql(), [
+        prepare(now),
+        customer_name,
+        Conversation.Status.OPEN.value,
+        prepare(now),
+        conversation_id,
+    ]
+
+
+@functools.cache
+def _conversation_update_sql() -> str:
+    table, column = sql_names(Conversation)
+    return (
+        f"UPDATE {table} SET {column('last_inbound_at')} = %s, "  # noqa: S608
+        f"{column('customer_name')} = COALESCE(NULLIF(%s, ''), {column('customer_name')}), "
+        f"{column('status')} = %s, {column('updated_at')} = %s WHERE {column('id')} = %s"
+    )
 
 
 def _report_ids(report: StatusReport) -> list[str]:
@@ -218,25 +266,16 @@ _REPORT_ORDER = {ReportStatus.PENDING: 0, ReportStatus.DELIVERED: 1, ReportStatu
 
 
 def _store_report(account: ProviderAccount, report: StatusReport, result: IngestResult) -> None:
-    message = (
-        Message.objects.select_for_update()
-        .filter(
-            tenant=account.tenant,
-            provider=account.provider,
-            provider_message_id__in=_report_ids(report),
-            direction=Message.Direction.OUTBOUND,
-        )
-        # By pk: the default ordering joins the conversation, and FOR UPDATE would lock that row too
-        # (a deadlock with a concurrent inbound message of the same conversation).
-        .order_by("pk")
-        .first()
-    )
     result.reports += 1
-    if message is None:
-        log.info("status report for unknown message %s (account %s)", report.provider_message_id, account.pk)
+    recorded = record_report(account.tenant_id, account.provider, _report_ids(report), report)
+    if recorded is None:
+        if report.status != ReportStatus.PENDING:
+            log.info(
+                "status report for unknown message %s (account %s)", report.provider_message_id, account.pk
+            )
         return
-    if apply_status_report(message, report):
-        result.notices_to_send.setdefault(message.conversation_id, message.pk)
+    if recorded.new_notices:
+        result.notices_to_send.setdefault(recorded.conversation_id, recorded.message_id)
 
 
 def _queue(result: IngestResult) -> None:

@@ -10,6 +10,7 @@ own shape. Nothing the customer sent is dropped: a type we cannot show becomes a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import replace
@@ -395,9 +396,11 @@ def _seen_report(result: dict, where: str) -> StatusReport:
 # --- values ---------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def address(value: str) -> str:
     """A phone number as E.164 with '+' (Infobip sends digits only); anything else (a Viber service name,
-    a WhatsApp user id, a short code) exactly as sent."""
+    a WhatsApp user id, a short code) exactly as sent. Kept per process: the phone library's parse cost more
+    than the rest of a message's parsing, for the same senders and customers again and again."""
     raw = value.strip()
     digits = raw.removeprefix("+")
     if not digits.isdigit():
