@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 _ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
 _SESSION_STATUS_LENGTH = Conversation._meta.get_field("session_status").max_length
+_CONTENT_ENCODER = Message._meta.get_field("content").encoder  # as the ORM would write the column
 
 # --- platform events → rows ----------------------------------------------------------------------
 
@@ -73,38 +74,57 @@ def _record_agent_message(tenant: Tenant, event: agent_events.AgentEvent, conten
     """
     if connection.vendor != "postgresql":
         return _record_agent_message_locked(tenant, event, content, entry)
-    now = timezone.now()
-    params = {
-        "tenant": tenant.pk,
-        "conversation": event.conversation_identifier or None,
-        "address": event.channel_address_identifier or None,
-        "customer": event.recipient or None,
-        "kind": content.get("kind", "text"),
-        "text": content.get("text", ""),
-        "content": json.dumps(content),
-        "provider_message_id": str(uuid.uuid4()),
-        "entry": entry,
-        "now": now,
-        "direction": Message.Direction.OUTBOUND.value,
-        "pending": Message.Status.PENDING.value,
-    }
-    try:
-        if connection.in_atomic_block:  # a caller's transaction survives the rare race below
-            with transaction.atomic():
-                found = _run(_store_agent_message_sql(), params)
-        else:
-            found = _run(_store_agent_message_sql(), params)
-    except IntegrityError as exc:
-        if not unique.violates(exc, Message, "one_position_per_conversation_direction"):
-            raise
+    found = _insert_outbound(
+        by_salesforce_ids=True,
+        tenant=tenant.pk,
+        conversation=event.conversation_identifier or None,
+        address=event.channel_address_identifier or None,
+        customer=event.recipient or None,
+        content=content,
+        provider_message_id=str(uuid.uuid4()),
+        entry=entry,
+        now=timezone.now(),
+        expires=None,  # the tenant's delivery window, read by the statement
+    )
+    if found is _RACE:
         return _record_agent_message_locked(tenant, event, content, entry)
     if found is None:
         log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
         return False
-    conversation_id, message_id = found
+    conversation_id, message_id, _ = found
     if message_id is not None:
         wake.after_commit(wake.outbound_line, conversation_id)
     return True
+
+
+_RACE = object()  # the line's position was taken while the statement waited for the lock
+
+
+def _insert_outbound(*, by_salesforce_ids: bool, content: dict, **values):
+    """Run :func:`_outbound_sql` (PostgreSQL): (conversation id, message id or None for a duplicate entry,
+    sequence), None when no conversation matched, or ``_RACE`` (then store it the long way)."""
+    params = {
+        "conversation": None,
+        "address": None,
+        "customer": None,
+        "conversation_pk": None,
+        **values,
+        "kind": content.get("kind", "text"),
+        "text": content.get("text", ""),
+        "content": json.dumps(content, cls=_CONTENT_ENCODER),
+        "direction": Message.Direction.OUTBOUND.value,
+        "pending": Message.Status.PENDING.value,
+    }
+    sql = _outbound_sql(by_salesforce_ids=by_salesforce_ids)
+    try:
+        if connection.in_atomic_block:  # a caller's transaction survives the rare race below
+            with transaction.atomic():
+                return _run(sql, params)
+        return _run(sql, params)
+    except IntegrityError as exc:
+        if not unique.violates(exc, Message, "one_position_per_conversation_direction"):
+            raise
+        return _RACE
 
 
 def _record_agent_message_locked(
@@ -125,22 +145,16 @@ def _run(sql: str, params: dict):
 
 
 @cache
-def _store_agent_message_sql() -> str:
+def _outbound_sql(*, by_salesforce_ids: bool) -> str:
     conversations = Conversation._meta.db_table
     messages = Message._meta.db_table
     senders = Sender._meta.db_table
     accounts_table = ProviderAccount._meta.db_table
     tenants = Tenant._meta.db_table
-    # The same choice as _find_conversation: the Salesforce conversation id, else the sender's channel address
-    # and the customer; the most recently updated when several match (Conversation's ordering).
-    return f"""
-    WITH conv AS (
-        SELECT c.id, a.provider, t.delivery_window
-        FROM {conversations} c
-        JOIN {senders} s ON s.id = c.sender_id
-        JOIN {accounts_table} a ON a.id = s.account_id
-        JOIN {tenants} t ON t.id = c.tenant_id
-        WHERE c.id = COALESCE(
+    # By the Salesforce ids, the same choice as _find_conversation: the conversation id, else the sender's
+    # channel address and the customer; the most recently updated when several match (Conversation's ordering).
+    lookup = (
+        f"""COALESCE(
             (SELECT c1.id FROM {conversations} c1
              WHERE c1.tenant_id = %(tenant)s AND c1.salesforce_conversation_id = %(conversation)s
              ORDER BY c1.updated_at DESC LIMIT 1),
@@ -148,7 +162,18 @@ def _store_agent_message_sql() -> str:
              WHERE c2.tenant_id = %(tenant)s AND s2.channel_address_identifier = %(address)s
                AND c2.customer = %(customer)s
              ORDER BY c2.updated_at DESC LIMIT 1)
-        )
+        )"""  # noqa: S608 - table names from the models
+        if by_salesforce_ids
+        else "%(conversation_pk)s"
+    )
+    return f"""
+    WITH conv AS (
+        SELECT c.id, c.tenant_id, a.provider, t.delivery_window
+        FROM {conversations} c
+        JOIN {senders} s ON s.id = c.sender_id
+        JOIN {accounts_table} a ON a.id = s.account_id
+        JOIN {tenants} t ON t.id = c.tenant_id
+        WHERE c.id = {lookup}
         FOR UPDATE OF c
     ), added AS (
         INSERT INTO {messages} (
@@ -157,18 +182,19 @@ def _store_agent_message_sql() -> str:
             received_at, created_at, updated_at, sequence
         )
         SELECT
-            %(tenant)s, conv.id, %(direction)s, %(kind)s, %(text)s, %(content)s::jsonb, conv.provider,
-            %(provider_message_id)s, %(entry)s, %(pending)s, 0, 0, %(now)s, %(now)s + conv.delivery_window, '',
+            conv.tenant_id, conv.id, %(direction)s, %(kind)s, %(text)s, %(content)s::jsonb, conv.provider,
+            %(provider_message_id)s, %(entry)s, %(pending)s, 0, 0, %(now)s,
+            COALESCE(%(expires)s, %(now)s + conv.delivery_window), '',
             %(now)s, %(now)s, %(now)s,
             (SELECT COALESCE(MAX(m.sequence), 0) + 1 FROM {messages} m
              WHERE m.conversation_id = conv.id AND m.direction = %(direction)s)
         FROM conv
         ON CONFLICT {conflict_target(Message, "one_message_per_salesforce_entry")} DO NOTHING
-        RETURNING id, conversation_id
+        RETURNING id, conversation_id, sequence
     ), touched AS (
         UPDATE {conversations} SET updated_at = %(now)s WHERE id IN (SELECT conversation_id FROM added)
     )
-    SELECT conv.id, added.id FROM conv LEFT JOIN added ON true
+    SELECT conv.id, added.id, added.sequence FROM conv LEFT JOIN added ON true
     """  # noqa: S608 - table names from the models; every value is a parameter
 
 
@@ -228,7 +254,8 @@ def _record_session_status(conversation: Conversation, event: agent_events.Agent
 def queue_outbound(
     conversation: Conversation, content: dict, *, salesforce_entry_id: str = ""
 ) -> Message | None:
-    """Store an outbound message (once per Salesforce entry) and queue its sending after commit."""
+    """Store an outbound message (once per Salesforce entry) and queue its sending after commit. On
+    PostgreSQL in one statement (see :func:`_record_agent_message`), else locked in a transaction."""
     tenant = conversation.tenant
     now = timezone.now()
     message = Message(
@@ -245,6 +272,24 @@ def queue_outbound(
         expires_at=now + tenant.delivery_window,
         next_attempt_at=now,
     )
+    if connection.vendor == "postgresql":
+        found = _insert_outbound(
+            by_salesforce_ids=False,
+            conversation_pk=conversation.pk,
+            content=content,
+            provider_message_id=message.provider_message_id,
+            entry=salesforce_entry_id,
+            now=now,
+            expires=message.expires_at,
+        )
+        if found is not _RACE:
+            if found is None or found[1] is None:  # no such conversation; or a redelivered entry
+                return None
+            message.pk, message.sequence = found[1], found[2]
+            message.received_at = message.created_at = message.updated_at = now
+            message._state.adding, message._state.db = False, connection.alias
+            wake.after_commit(wake.outbound_line, conversation.pk)
+            return message
     with transaction.atomic():
         # The row lock serializes the line's sequence numbers until the transaction ends.
         Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from relay.lines import wake
 from relay.models import Conversation, Message, insert_at_end_of_line
 from relay.outbound import record
-from relay.outbound.record import record_agent_event
+from relay.outbound.record import queue_outbound, record_agent_event
 from tenants.models import SalesforceConnection
 from tests.factories import make_account, make_sender, make_tenant
 
@@ -206,3 +206,27 @@ def test_the_echo_of_the_customer_s_own_message_costs_no_query(
     with django_assert_num_queries(0):
         record_agent_event(tenant, {"EventType__c": "Interaction", "Payload__c": json.dumps(echo)})
     assert not Message.objects.exists() and woken == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_outbound_returns_the_stored_row_and_none_for_an_entry_seen_before(conversation, woken):
+    """The other desks' path (Enhanced Chat, Legacy Chat, Cases) and Switchboard's own texts."""
+    first = queue_outbound(conversation, {"kind": "text", "text": "Welcome", "system": "welcome"})
+    reply = queue_outbound(conversation, {"kind": "text", "text": "Reply"}, salesforce_entry_id="lc-1")
+    again = queue_outbound(conversation, {"kind": "text", "text": "Reply"}, salesforce_entry_id="lc-1")
+
+    assert again is None
+    assert first is not None and reply is not None
+    stored = {m.pk: m for m in Message.objects.filter(conversation=conversation)}
+    assert sorted(stored) == sorted([first.pk, reply.pk])
+    for returned in (first, reply):
+        row = stored[returned.pk]
+        assert (row.sequence, row.text, row.provider_message_id, row.content, row.expires_at) == (
+            returned.sequence,
+            returned.text,
+            returned.provider_message_id,
+            returned.content,
+            returned.expires_at,
+        )
+    assert [first.sequence, reply.sequence] == [1, 2]
+    assert woken == [conversation.pk, conversation.pk]
