@@ -169,7 +169,8 @@ def _store_inbound(
     customer = _customer_id(event)
     conversation_id, created = _conversation_locked(tenant, sender, customer, event.customer_name)
     now = timezone.now()
-    content = event.as_dict() | {"raw": event.raw}
+    # The provider's own result as it is: as_dict's deep copy of it was a good part of a message's Python.
+    content = dataclasses.replace(event, raw={}).as_dict() | {"raw": event.raw}
     if repairs:
         content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
     message = Message(
