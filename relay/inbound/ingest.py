@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tenants import lookups
 from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
 
-from .. import signals
+from .. import signals, unique
 from ..events import InboundMessage, ReportStatus, StatusReport, WebhookEvent
 from ..lines import wake
-from ..models import Conversation, Message, insert_at_end_of_line, insert_once, sql_names
+from ..models import Conversation, Message, conflict_target, insert_at_end_of_line, insert_once, sql_names
 from ..outbound.record import queue_outbound
 from ..outbound.reports import record_report
 from ..untrusted import Repairs, max_length_of
@@ -49,6 +50,12 @@ def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult
             _sender_for(senders, event)
     result = IngestResult()
     arrival = timezone.now()
+    lone = events[0] if len(events) == 1 else None
+    if isinstance(lone, InboundMessage) and connection.vendor == "postgresql":
+        repaired, repairs = repair_inbound(lone, arrival)
+        if _store_inbound_at_once(account, _sender_for(senders, lone), repaired, result, repairs.notes):
+            transaction.on_commit(lambda: _queue(result))
+            return result
     with _all_or_nothing(account, events):
         for event in events:
             if isinstance(event, InboundMessage):
@@ -158,6 +165,99 @@ def repair_report(report: StatusReport, arrival: datetime) -> StatusReport:
     )
 
 
+def _message_of(
+    account: ProviderAccount, event: InboundMessage, repairs: list[str], now: datetime
+) -> Message:
+    """The row of a customer's message, but for its conversation and its place in the line."""
+    # The provider's own result as it is: as_dict's deep copy of it was a good part of a message's Python.
+    content = dataclasses.replace(event, raw={}).as_dict() | {"raw": event.raw}
+    if repairs:
+        content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
+    tenant = account.tenant
+    return Message(
+        tenant=tenant,
+        direction=Message.Direction.INBOUND,
+        kind=str(event.kind),
+        text=event.text,
+        content=content,
+        provider=account.provider,
+        provider_message_id=event.provider_message_id,
+        received_at=event.received_at or now,
+        expires_at=now + tenant.delivery_window,
+        next_attempt_at=now,
+    )
+
+
+def _store_inbound_at_once(
+    account: ProviderAccount, sender: Sender, event: InboundMessage, result: IngestResult, repairs: list[str]
+) -> bool:
+    """A lone message of a known conversation, on PostgreSQL: one statement locks the conversation, inserts the
+    message at the end of its line (a replay makes it a no-op) and updates the conversation when the message
+    is new; in autocommit, so no BEGIN or COMMIT either. False when it could not: a new conversation (the
+    welcome text, the race of two first messages), or the rare race below; then the long way stores it.
+
+    The statement's snapshot is taken before it waits for the conversation's lock, so a message another
+    request committed meanwhile is missing from its MAX(sequence): the position's unique constraint refuses
+    the row, and nothing of the statement remains."""
+    now = timezone.now()
+    message = _message_of(account, event, repairs, now)
+    sql, fields = _at_once_sql()
+    params = [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in fields]
+    params = [sender.pk, _customer_id(event), *params, Message.Direction.INBOUND.value]
+    params += [now, event.customer_name, Conversation.Status.OPEN.value, now]
+    try:
+        # In a caller's transaction (tests, a batch), a savepoint keeps it usable after the race.
+        with (
+            transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
+    except IntegrityError as exc:
+        if not unique.violates(exc, Message, "one_position_per_conversation_direction"):
+            raise
+        return False
+    if found is None:
+        return False  # no such conversation yet
+    conversation_id, message_id = found
+    if message_id is None:
+        result.duplicates += 1
+        return True
+    result.accepted += 1
+    result.conversations_to_deliver.add(conversation_id)
+    return True
+
+
+@functools.cache
+def _at_once_sql() -> tuple[str, list]:
+    """The statement of :func:`_store_inbound_at_once`, and the message fields whose values it takes."""
+    conversations, conversation = sql_names(Conversation)
+    messages, column = sql_names(Message)
+    fields = [
+        f
+        for f in Message._meta.concrete_fields
+        if not f.primary_key and f.name not in ("conversation", "sequence")
+    ]
+    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    return (
+        f"WITH conv AS ("  # noqa: S608 - names from the models; every value is a parameter
+        f"SELECT {conversation('id')} AS id FROM {conversations} WHERE {conversation('sender')} = %s "
+        f"AND {conversation('customer')} = %s LIMIT 1 FOR UPDATE"
+        f"), added AS ("
+        f"INSERT INTO {messages} ({', '.join(column(f.name) for f in fields)}, {column('conversation')}, "
+        f"{column('sequence')}) SELECT {values}, conv.id, (SELECT COALESCE(MAX(m.{column('sequence')}), 0) + 1 "
+        f"FROM {messages} m WHERE m.{column('conversation')} = conv.id AND m.{column('direction')} = %s) "
+        f"FROM conv ON CONFLICT {conflict_target(Message, 'one_message_per_provider_message_id')} DO NOTHING "
+        f"RETURNING {column('id')} AS id, {column('conversation')} AS conversation_id"
+        f"), opened AS ("
+        f"UPDATE {conversations} SET {conversation('last_inbound_at')} = %s, "
+        f"{conversation('customer_name')} = COALESCE(NULLIF(%s, ''), {conversation('customer_name')}), "
+        f"{conversation('status')} = %s, {conversation('updated_at')} = %s "
+        f"WHERE {conversation('id')} IN (SELECT conversation_id FROM added)"
+        f") SELECT conv.id, added.id FROM conv LEFT JOIN added ON true"
+    ), fields
+
+
 def _store_inbound(
     account: ProviderAccount,
     sender: Sender,
@@ -169,23 +269,8 @@ def _store_inbound(
     customer = _customer_id(event)
     conversation_id, created = _conversation_locked(tenant, sender, customer, event.customer_name)
     now = timezone.now()
-    # The provider's own result as it is: as_dict's deep copy of it was a good part of a message's Python.
-    content = dataclasses.replace(event, raw={}).as_dict() | {"raw": event.raw}
-    if repairs:
-        content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
-    message = Message(
-        tenant=tenant,
-        conversation_id=conversation_id,
-        direction=Message.Direction.INBOUND,
-        kind=str(event.kind),
-        text=event.text,
-        content=content,
-        provider=account.provider,
-        provider_message_id=event.provider_message_id,
-        received_at=event.received_at or now,
-        expires_at=now + tenant.delivery_window,
-        next_attempt_at=now,
-    )
+    message = _message_of(account, event, repairs, now)
+    message.conversation_id = conversation_id
     # A replayed webhook, or the same message arriving concurrently through another request: the unique
     # (tenant, provider, provider message id) constraint makes it a no-op, in the INSERT itself. Any other
     # integrity error is a defect, never a duplicate: it fails the request (the provider retries) rather than

@@ -171,7 +171,7 @@ def agent_message(account, *, entry: str = "0XF000000000001", status: str = Mess
 # --- a customer's message --------------------------------------------------------------------------------
 
 
-def test_a_message_of_a_known_conversation_is_a_lock_and_one_insert(post, account, queued):
+def test_a_message_of_a_known_conversation_is_one_statement(post, account, queued):
     assert post(account, mo("m-1", "first")).status_code == 200
     conversation = Conversation.objects.get()
     wake.finished("in", conversation.pk)  # its task ran (ids repeat between tests on SQLite: marks too)
@@ -180,10 +180,9 @@ def test_a_message_of_a_known_conversation_is_a_lock_and_one_insert(post, accoun
         response = post(account, mo("m-2", "second", name="Frank K."))
     assert response.json() == {"accepted": 1, "duplicates": 0, "reports": 0}
     post(account, mo("m-3", "third", name=""))  # no name: the one it has stays
-    if POSTGRES:
-        done = work(sqls)
-        assert [sql.split()[0] for sql in done] == ["SELECT", "WITH"], done
-        assert "FOR UPDATE" in done[0] and "UPDATE" in done[1]
+    if POSTGRES:  # lock, INSERT and the conversation's UPDATE in one: no BEGIN, no COMMIT, no other statement
+        (only,) = work(sqls)  # the test's transaction adds a savepoint around it; a request has none
+        assert only.startswith("WITH conv") and "FOR UPDATE" in only and "UPDATE" in only
     conversation.refresh_from_db()
     assert conversation.customer_name == "Frank K."
     assert list(conversation.messages.values_list("text", "sequence")) == [
@@ -206,6 +205,74 @@ def test_a_replayed_message_changes_nothing_not_even_its_conversation(post, acco
     conversation = Conversation.objects.get()
     assert (conversation.status, conversation.customer_name) == ("open", "Named by the agent")
     assert conversation.last_inbound_at > before["last_inbound_at"]
+
+
+def test_a_first_message_and_a_batch_take_the_long_way_in_one_transaction(post, account, queued):
+    with statements() as sqls:
+        post(account, mo("m-1", "first"))  # no conversation yet: the one statement finds none
+    if POSTGRES:
+        tried = next(i for i, sql in enumerate(sqls) if sql.startswith("WITH conv"))
+        assert any(sql.startswith("INSERT") and "relay_conversation" in sql for sql in sqls[tried:])
+    batch = {"results": mo("m-2", "second")["results"] + mo("m-3", "third")["results"]}
+    assert post(account, batch).json() == {"accepted": 2, "duplicates": 0, "reports": 0}
+    conversation = Conversation.objects.get()
+    assert list(conversation.messages.values_list("text", "sequence")) == [
+        ("first", 1),
+        ("second", 2),
+        ("third", 3),
+    ]
+
+
+@pytest.mark.skipif(not POSTGRES, reason="one statement on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_a_message_that_loses_the_race_for_its_place_takes_the_long_way(account, queued):
+    """The one statement's snapshot predates its wait for the conversation's lock: a message committed
+    meanwhile by the lock's holder is not in its MAX(sequence). The position's unique constraint refuses it;
+    nothing of it remains, and the long way stores the message after the other one."""
+    first = ingest(account, [_event(account, "m-1", "first")])
+    conversation_id = next(iter(first.conversations_to_deliver))
+    outcome: dict = {}
+
+    def second_message() -> None:
+        try:
+            outcome["result"] = ingest(account, [_event(account, "m-3", "third")])
+        finally:
+            connections.close_all()
+
+    holder = connections.create_connection("default")  # another request, in the middle of its transaction
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT id FROM relay_conversation WHERE id = %s FOR UPDATE", [conversation_id])
+            worker = threading.Thread(target=second_message)
+            worker.start()
+            _wait_until_blocked(holder)
+            cursor.execute(
+                "INSERT INTO relay_message (tenant_id, conversation_id, direction, sequence, kind, text, content, "
+                "provider, provider_message_id, salesforce_entry_id, status, attempts, internal_errors, "
+                "expires_at, last_error, received_at, created_at, updated_at) VALUES (%s, %s, 'in', 2, 'text', "
+                "'second', '{}', 'infobip', 'm-2', '', 'pending', 0, 0, now() + interval '1 day', '', now(), "
+                "now(), now())",
+                [account.tenant_id, conversation_id],
+            )
+        holder.commit()
+    finally:
+        holder.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert outcome["result"].accepted == 1
+    assert list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .order_by("sequence")
+        .values_list("text", "sequence")
+    ) == [("first", 1), ("second", 2), ("third", 3)]
+
+
+def _event(account, message_id: str, text: str):
+    from relay.providers.infobip.parser import parse_webhook
+
+    (event,) = parse_webhook(mo(message_id, text))
+    return event
 
 
 # --- delivery and read reports ---------------------------------------------------------------------------
