@@ -50,6 +50,7 @@ class Lease:
         self.direction = direction
         self.field = _field(direction)
         self.token = token
+        self.released = False
 
     def renew(self) -> bool:
         """Extend the lease; False when it was lost (expired and taken by another worker)."""
@@ -60,7 +61,10 @@ class Lease:
         return updated
 
     def release(self) -> None:
-        self._replace(None)
+        if not self.released:  # the statement marking the line's last message may have done it (attempts.py)
+            with connection.cursor() as cursor:
+                cursor.execute(release_sql(self.direction), [self.conversation_id, sql_time(self.token)])
+            self.released = True
 
     def _replace(self, value) -> bool:
         quote, lease = connection.ops.quote_name, column(self.direction)
@@ -71,6 +75,15 @@ class Lease:
                 [sql_time(value), self.conversation_id, sql_time(self.token)],
             )
             return cursor.rowcount > 0
+
+
+def release_sql(direction: str) -> str:
+    """The UPDATE that gives a lease up, unless it was lost; parameters: the conversation id, the token."""
+    quote, lease = connection.ops.quote_name, column(direction)
+    return (
+        f"UPDATE {quote(Conversation._meta.db_table)} SET {lease} = NULL "  # noqa: S608
+        f"WHERE {quote('id')} = %s AND {lease} = %s"
+    )
 
 
 def claim(conversation_id: int, direction: str) -> Lease | None:

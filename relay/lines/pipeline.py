@@ -92,6 +92,10 @@ def _work(
             if _renewal_due(lease, now) and not lease.renew():
                 log.warning("lost the %s lease of conversation %s", direction, conversation_id)
                 return None, False
+            if len(batch) < count and message is batch[-1]:
+                # The line's last message as read: the statement marking it may give the lease up too, as
+                # run() would next (a message committed since is found by run()'s last look).
+                attempts.release_with(message, lease)
             try:
                 _step(deliver, message)
             except RetryLater as wait:

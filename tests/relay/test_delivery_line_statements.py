@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from relay.inbound import deliver as inbound
 from relay.lines import attempts, leases, pipeline
-from relay.models import DeliveryAttempt, Message
+from relay.models import Conversation, DeliveryAttempt, Message
 from relay.outbound import send as outbound
 
 from .test_internal_errors import add_message, agent_entry
@@ -44,6 +44,7 @@ def test_inbound_messages_are_delivered_in_order_with_one_attempt_row_each(wired
             demo.conversation.pk, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed
         )
     assert due is None
+    assert Conversation.objects.get(pk=demo.conversation.pk).inbound_lease_until is None  # given up
     for row in rows:
         stored = Message.objects.get(pk=row.pk)
         assert (stored.status, stored.attempts, stored.last_error) == (Message.Status.DELIVERED, 1, "")
@@ -52,8 +53,9 @@ def test_inbound_messages_are_delivered_in_order_with_one_attempt_row_each(wired
     first_tries = [DeliveryAttempt.objects.get(message=row).pk for row in rows]
     assert first_tries == sorted(first_tries)
     if connection.vendor == "postgresql":
-        # Claim and read, one statement per message (mark + attempt), release, the last look.
-        assert len(queries.captured_queries) <= len(rows) + 3, [
+        # Claim and read, one statement per message (mark + attempt; the last one releases the lease too),
+        # the last look.
+        assert len(queries.captured_queries) <= len(rows) + 2, [
             q["sql"][:80] for q in queries.captured_queries
         ]
         assert not [sql for sql in writes(queries) if sql.startswith(("BEGIN", "COMMIT"))]
@@ -72,8 +74,9 @@ def test_outbound_messages_are_sent_with_one_attempt_row_each(wired_demo):  # no
         assert (stored.status, stored.attempts, stored.last_error) == (Message.Status.SENT, 1, "")
         assert stored.provider_message_id  # Infobip's id, written by the same statement
         assert tries(row) == [("infobip", "send", DeliveryAttempt.Outcome.OK)]
+    assert Conversation.objects.get(pk=demo.conversation.pk).outbound_lease_until is None  # given up
     if connection.vendor == "postgresql":
-        assert len(queries.captured_queries) <= len(rows) + 3, [
+        assert len(queries.captured_queries) <= len(rows) + 2, [
             q["sql"][:80] for q in queries.captured_queries
         ]
 
@@ -127,3 +130,23 @@ def test_a_line_held_by_another_worker_is_neither_claimed_nor_read(wired_demo): 
     holder.release()
     pipeline.run(demo.conversation.pk, "in", inbound.deliver, inbound.on_failed)
     assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
+
+
+def test_a_message_stored_while_the_last_one_is_delivered_brings_the_task_back(wired_demo):  # noqa: F811 - the fixture imported above
+    """The statement marking the line's last message gives the lease up; a message committed meanwhile (its
+    wake skipped, as the line's task was still working) is found by the run's last look: come back at once."""
+    demo = wired_demo
+    first = add_message(demo, "in", kind="text", text="the last one read")
+    late = []
+
+    def deliver(row):
+        if not late:
+            late.append(add_message(demo, "in", kind="text", text="stored meanwhile"))
+        inbound.deliver(row)
+
+    due = pipeline.run(demo.conversation.pk, Message.Direction.INBOUND, deliver, inbound.on_failed)
+    assert Message.objects.get(pk=first.pk).status == Message.Status.DELIVERED
+    assert Message.objects.get(pk=late[0].pk).status == Message.Status.PENDING
+    assert due is not None  # at once: the task comes back for it
+    pipeline.run(demo.conversation.pk, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed)
+    assert Message.objects.get(pk=late[0].pk).status == Message.Status.DELIVERED
