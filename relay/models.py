@@ -141,6 +141,14 @@ class Message(models.Model):
                 condition=models.Q(status="pending"),
                 name="relay_message_pending_line",
             ),
+            # The Case panel's files still stored (portal/console/case_panel/attachments.py:purge_expired):
+            # the hourly purge reads these few rows, not the whole table's history.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(direction="out", kind="media", content__source="case_panel")
+                & ~models.Q(content__has_key="panel_file_deleted"),
+                name="relay_message_panel_files",
+            ),
         ]
         ordering = ["conversation", "sequence"]
 
