@@ -4,11 +4,19 @@ The sandbox runs as its own process; Switchboard's code runs here, so the profil
 
 1. ``webhook``: N signed webhooks through Django's full request handling (middleware included);
 2. ``deliver``: each conversation's line delivered to the Interaction Service (the Celery task's body);
-3. ``outbound``: N agent events recorded (the listener's handler) and sent to Infobip.
+3. ``agent_event`` and ``send``: N agent events recorded (the listener's handler) and sent to Infobip;
+4. ``reports``: a delivered and a read report webhook per agent message sent (2N webhooks);
+5. ``notices``: the notices task sending those reports' acknowledgements to the Interaction Service.
 
 For each part it prints the SQL statements per message, the Salesforce token mints and HTTP
-connections opened, the wall time per message, and the profile (pyinstrument when installed, else
-cProfile) into ``var/bench/profile/<part>.txt``.
+connections opened, the wall time per message under the profiler, and the profile (pyinstrument when
+installed, else cProfile) into ``var/bench/<name>/<part>.txt``. Every part then runs a second time on fresh
+messages with neither the profiler nor the statement capture: ``wall_ms_per_message_unprofiled`` and
+``cpu_ms_per_message`` (this process's CPU time, all its threads; the sandbox is another process) are that
+pass's, the figures to compare between two versions of the code. ``reports`` counts per report webhook,
+``notices`` per acknowledgement.
+
+``--database`` and ``--redis-db`` let several people profile at once on one PostgreSQL and one Redis.
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ import sys
 import time
 from contextlib import contextmanager
 
+import httpx
+
 from .load import whatsapp_mo
+from .run import accept_sessions
 from .stack import Stack, StackConfig
 from .tenants import (
     bench_tenant,
@@ -38,6 +49,7 @@ from .tenants import (
 
 @contextmanager
 def profiled(name: str, out_dir, results: dict, count: int):
+    """The part's statements, token mints, connections and wall time, under the profiler."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -65,7 +77,9 @@ def profiled(name: str, out_dir, results: dict, count: int):
         auth.mint_token = real_mint
     statements: dict[str, int] = {}
     for query in queries.captured_queries:
-        verb = query["sql"].split()[0].upper()
+        # None when Django could not compose the statement's text (a server-bound one whose parameters it
+        # cannot render on the client): still a statement.
+        verb = query["sql"].split()[0].upper() if query["sql"] else "(text not logged)"
         statements[verb] = statements.get(verb, 0) + 1
     results[name] = {
         "messages": count,
@@ -76,7 +90,24 @@ def profiled(name: str, out_dir, results: dict, count: int):
         "http_connections_opened": _count_connections() - connects,
     }
     (out_dir / f"{name}.txt").write_text(profiler.text())
-    (out_dir / f"{name}.sql.txt").write_text("\n".join(q["sql"] for q in queries.captured_queries[: 40 * 3]))
+    (out_dir / f"{name}.sql.txt").write_text(
+        "\n".join(str(q["sql"]) for q in queries.captured_queries[: 40 * 3])
+    )
+
+
+@contextmanager
+def timed(name: str, results: dict, count: int):
+    """The part's wall and CPU time alone: the profiler and the statement capture cost more CPU than some parts
+    themselves, so the profiled pass's time says where it goes, not how much there is."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    figures = {
+        "wall_ms_per_message_unprofiled": wall / count * 1000,
+        "cpu_ms_per_message": cpu / count * 1000,
+    }
+    part = results[name]  # the profiled pass came first: these go beside its wall time
+    results[name] = {key: part.pop(key) for key in ("messages", "ms_per_message")} | figures | part
 
 
 class _CProfile:
@@ -144,10 +175,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench profile", description=__doc__)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--conversations", type=int, default=30)
-    parser.add_argument("--name", default="profile")
+    parser.add_argument("--name", default="profile", help="var/bench/<name>/ holds the profiles and results")
+    parser.add_argument(
+        "--database", default="switchboard_profile", help="PostgreSQL database (dropped and created)"
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=7, help="Redis db for the broker (the cache uses the next)"
+    )
     args = parser.parse_args(argv)
     stack = Stack(
-        StackConfig(name=args.name, database="switchboard_profile", broker_db=7, cache_db=8, beat=False)
+        StackConfig(
+            name=args.name,
+            database=args.database,
+            broker_db=args.redis_db,
+            cache_db=args.redis_db + 1,
+            beat=False,
+        )
     )
     results: dict = {}
     try:
@@ -174,48 +217,102 @@ def run_parts(stack: Stack, tenant, args, results: dict) -> None:
 
     from portal.celery import app as celery_app
     from relay import tasks
-    from relay.models import Conversation, Message
+    from relay.models import Conversation, Message, SalesforceNotice
 
     celery_app.conf.task_always_eager = False
-    queued: list[int] = []
-    real_delay = tasks.deliver_inbound.delay
-    tasks.deliver_inbound.delay = lambda conversation_id: queued.append(conversation_id)  # no broker here
-    client = Client(HTTP_HOST="127.0.0.1")
-    warm = [_webhook(client, tenant, i, c) for i, c in enumerate(range(args.conversations))]
-    assert all(code == 200 for code in warm), warm
-    for conversation_id in set(queued):
-        tasks.deliver_inbound.run(conversation_id)
-    queued.clear()
-    n = args.messages
-    with profiled("webhook", stack.var, results, n):
-        for i in range(n):
-            _webhook(client, tenant, 1000 + i, i % args.conversations)
-    lines = list(dict.fromkeys(queued))
-    with profiled("deliver", stack.var, results, n):
-        for conversation_id in lines:
+    queued: dict[str, list[int]] = {"in": [], "out": [], "notices": []}
+    real = {
+        "in": tasks.deliver_inbound.delay,
+        "out": tasks.deliver_outbound.delay,
+        "notices": tasks.notify_salesforce.delay,
+    }
+    # No broker here: the wakes are collected, and each part runs the task bodies itself.
+    tasks.deliver_inbound.delay = queued["in"].append
+    tasks.deliver_outbound.delay = queued["out"].append
+    tasks.notify_salesforce.delay = queued["notices"].append
+    try:
+        client = Client(HTTP_HOST="127.0.0.1")
+        warm = [_webhook(client, tenant, i, c) for i, c in enumerate(range(args.conversations))]
+        assert all(code == 200 for code in warm), warm
+        for conversation_id in set(queued["in"]):
             tasks.deliver_inbound.run(conversation_id)
-    tasks.deliver_inbound.delay = real_delay
-    delivered = Message.objects.filter(direction="in", status="delivered").count()
-    results["deliver"]["delivered"] = delivered
+        queued["in"].clear()
+        n = args.messages
+        targets = {
+            target["id"]: target
+            for target in accept_sessions(
+                stack,
+                [tenant],
+                [
+                    {"id": conversation.pk, "tenant": 0, "customer": conversation.customer.lstrip("+")}
+                    for conversation in Conversation.objects.all()
+                ],
+            )
+        }
+        _round(stack, tenant, args, results, client, queued, targets, first=1000, profile=True)
+        _round(stack, tenant, args, results, client, queued, targets, first=1000 + n, profile=False)
+    finally:
+        tasks.deliver_inbound.delay = real["in"]
+        tasks.deliver_outbound.delay = real["out"]
+        tasks.notify_salesforce.delay = real["notices"]
+    results["deliver"]["delivered"] = Message.objects.filter(direction="in", status="delivered").count()
+    results["send"]["sent"] = Message.objects.filter(direction="out").exclude(provider_message_id="").count()
+    results["reports"]["read"] = Message.objects.filter(direction="out", status="read").count()
+    results["notices"]["acknowledged"] = SalesforceNotice.objects.filter(status="done").count()
+    results["notices"]["pending"] = SalesforceNotice.objects.filter(status="pending").count()
 
+
+def _round(
+    stack, tenant, args, results: dict, client, queued: dict, targets: dict, *, first: int, profile: bool
+) -> None:
+    """Every part once, on messages numbered from ``first``: profiled, or timed alone."""
+    from relay import tasks
+    from relay.models import Conversation, Message
     from relay.outbound import record as outbound
-
-    real_out = tasks.deliver_outbound.delay
-    out_queue: list[int] = []
-    tasks.deliver_outbound.delay = lambda conversation_id: out_queue.append(conversation_id)
-    conversations = list(Conversation.objects.all())
     from tenants.models import Tenant
 
-    bench = Tenant.objects.get(slug=tenant.slug)
-    with profiled("agent_event", stack.var, results, n):
+    def part(name: str, count: int):
+        return profiled(name, stack.var, results, count) if profile else timed(name, results, count)
+
+    n = args.messages
+    with part("webhook", n):
         for i in range(n):
-            conv = conversations[i % len(conversations)]
-            outbound.record_agent_event(bench, _agent_event(conv, i))
-    with profiled("send", stack.var, results, n):
-        for conversation_id in list(dict.fromkeys(out_queue)):
+            _webhook(client, tenant, first + i, i % args.conversations)
+    lines = list(dict.fromkeys(queued["in"]))
+    queued["in"].clear()
+    with part("deliver", n):
+        for conversation_id in lines:
+            tasks.deliver_inbound.run(conversation_id)
+
+    conversations = list(Conversation.objects.select_related("sender").order_by("pk"))
+    bench = Tenant.objects.get(slug=tenant.slug)
+    events = _agent_replies(stack, targets, conversations, first, n)
+    with part("agent_event", n):
+        for event in events:
+            outbound.record_agent_event(bench, event)
+    lines = list(dict.fromkeys(queued["out"]))
+    queued["out"].clear()
+    with part("send", n):
+        for conversation_id in lines:
             tasks.deliver_outbound.run(conversation_id)
-    tasks.deliver_outbound.delay = real_out
-    results["send"]["sent"] = Message.objects.filter(direction="out", status="sent").count()
+
+    # This round's agent messages, as Infobip knows them (the last round's have been read already).
+    sent = list(
+        Message.objects.filter(direction="out", status="sent")
+        .exclude(provider_message_id="")
+        .values_list("provider_message_id", "conversation__customer")
+    )
+    assert sent, "no agent message was sent: nothing to report"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+    with part("reports", 2 * len(sent)):
+        for message_id, phone in sent:
+            _report(client, tenant, _delivered(message_id, phone, stamp))
+            _report(client, tenant, _seen(message_id, phone, tenant.sender, stamp))
+    wakes = list(dict.fromkeys(queued["notices"]))
+    queued["notices"].clear()
+    with part("notices", 2 * len(sent)):
+        for message_id in wakes:
+            tasks.notify_salesforce.run(message_id)
 
 
 def _webhook(client, tenant, n: int, conversation: int) -> int:
@@ -230,27 +327,77 @@ def _webhook(client, tenant, n: int, conversation: int) -> int:
     return response.status_code
 
 
-def _agent_event(conversation, n: int) -> dict:
-    identifier = f"0XFprofile{n:08d}"
+def _report(client, tenant, result: dict) -> None:
+    body = json.dumps({"results": [result]}).encode()
+    signature = "sha256=" + hmac.new(tenant.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        f"/webhooks/infobip/{tenant.account_key}/",
+        data=body,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": signature},
+    )
+    assert response.status_code == 200, response.content
+
+
+def _delivered(message_id: str, phone: str, stamp: str) -> dict:
+    """An Infobip WhatsApp delivery report, as Infobip posts it."""
+    return {
+        "messageId": message_id,
+        "status": {"id": 5, "groupId": 3, "groupName": "DELIVERED", "name": "DELIVERED_TO_HANDSET"},
+        "error": {"id": 0, "groupId": 0, "groupName": "OK", "name": "NO_ERROR", "permanent": False},
+        "doneAt": stamp,
+        "sentAt": stamp,
+        "messageCount": 1,
+        "to": phone.lstrip("+"),
+    }
+
+
+def _seen(message_id: str, phone: str, sender: str, stamp: str) -> dict:
+    """An Infobip WhatsApp seen report."""
+    return {
+        "messageId": message_id,
+        "from": sender.lstrip("+"),
+        "to": phone.lstrip("+"),
+        "sentAt": stamp,
+        "seenAt": stamp,
+    }
+
+
+ENTRY_KEYS = (
+    "identifier",
+    "senderDisplayName",
+    "sender",
+    "entryType",
+    "entryPayload",
+    "transcriptedTimestamp",
+    "clientTimestamp",
+    "clientDuration",
+)
+
+
+def _agent_replies(stack: Stack, targets: dict, conversations: list, first: int, count: int) -> list:
+    """``count`` agent replies written in the sandbox's console (so Salesforce knows the entries the reports'
+    acknowledgements name), as the Pub/Sub events' fields; the listener is not running, so
+    the profile hands the events to its handler itself."""
+    events = []
+    with httpx.Client(base_url=stack.sandbox_url, timeout=30) as http:
+        for i in range(count):
+            conversation = conversations[i % len(conversations)]
+            target = targets[conversation.pk]
+            response = http.post(
+                target["path"], json={"agent": target["agent"], "text": f"profile reply {first + i}"}
+            )
+            response.raise_for_status()
+            events.append(_agent_event(conversation, response.json()))
+    return events
+
+
+def _agent_event(conversation, entry: dict) -> dict:
     payload = {
         "conversationIdentifier": conversation.salesforce_conversation_id,
         "channelAddressIdentifier": conversation.sender.channel_address_identifier,
         "recipient": {"subject": conversation.customer, "role": "EndUser", "appType": "custom"},
-        "payload": {
-            "identifier": identifier,
-            "entryType": "Message",
-            "senderDisplayName": "Ada",
-            "sender": {"subject": "005000000000001", "role": "Agent", "appType": "agent"},
-            "entryPayload": {
-                "entryType": "Message",
-                "id": identifier,
-                "abstractMessage": {
-                    "messageType": "StaticContentMessage",
-                    "id": identifier,
-                    "staticContent": {"formatType": "Text", "text": f"profile reply {n}"},
-                },
-            },
-        },
+        "payload": {key: entry[key] for key in ENTRY_KEYS if key in entry},
     }
     return {"EventType__c": "Interaction", "Payload__c": json.dumps(payload)}
 
