@@ -73,6 +73,7 @@ from relay.desks.registry import desk_class, desk_for
 from relay.errors import ExternalError
 from relay.models import ListenerCursor
 from relay.untrusted import storable
+from tenants import config_cache
 from tenants.models import SalesforceConnection, Tenant
 
 from .auth import Token, cache_key, get_token
@@ -230,6 +231,10 @@ class DatabaseThreads:
     between two ``close_old_connections()``: a connection the server dropped, or one older than
     ``CONN_MAX_AGE``, is replaced before the next job uses it. The threads start with the first job and
     close their connections when :meth:`shutdown` ends them; after that :meth:`run` raises.
+
+    Each job is a configuration unit of work (``tenants.config_cache.unit_of_work``), as a request or a Celery
+    task is: the listener runs outside both, so without it every configuration lookup of a batch's events
+    read the version token from Redis again. A change committed before a job starts is seen by all of it.
     """
 
     def __init__(self, size: int, *, name: str = "pubsub-db") -> None:
@@ -276,7 +281,8 @@ class DatabaseThreads:
                     continue
                 try:
                     close_old_connections()
-                    result = fn(*args, **kwargs)
+                    with config_cache.unit_of_work():
+                        result = fn(*args, **kwargs)
                 except BaseException as exc:  # the waiting subscriber re-raises it
                     future.set_exception(exc)
                 else:
