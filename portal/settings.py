@@ -248,6 +248,9 @@ SWITCHBOARD_PROVIDERS = {
 }
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
+# Longest answer read from Salesforce or a provider (media downloads have MEDIA_MAX_BYTES): far above any JSON
+# answer the relay asks for (a large object's describe, an unpaged WhatsApp template list), far below harm.
+HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=8 * 1024 * 1024)
 # The egress guard (portal/egress.py) refuses loopback, private, link-local, CGNAT, metadata... addresses for
 # every outbound request, except for the hosts listed here ("host" or "host:port", e.g. a local sandbox).
 EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from .untrusted import storable
 
+#: An answer longer than the relay reads (relay/http.py, ``HTTP_MAX_RESPONSE_BYTES``): a permanent fault of that
+#: call, whatever its status said.
+RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
+
 
 class ExternalError(Exception):
     """A call to Salesforce or a provider failed.

@@ -9,6 +9,14 @@ connection is opened by the guarded network backend, which resolves the host, re
 and connects to the address it checked. A refused request is a permanent :class:`ExternalError`
 (code ``EGRESS_REFUSED``). Environment proxies and ``.netrc`` are ignored (``trust_env=False``): a proxy
 would connect where the guard cannot see.
+
+Every answer is read bounded, as it arrives (decoded), and the connection is dropped on the rest: a success body
+up to ``HTTP_MAX_RESPONSE_BYTES`` (a larger one is a permanent :class:`ExternalError`, code
+``RESPONSE_TOO_LARGE``), an error answer's (status 300 and up) cut at :data:`ERROR_BODY_MAX_BYTES` (callers only
+look for the vendor's documented error envelope: a body cut short is no longer JSON, so they fall back to the
+status's reason phrase, which is all such an answer deserves), a media download up to the caller's own cap.
+Streams (:func:`async_client`) are long by nature: their readers bound each event, and an error answer with
+:func:`aread_error`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from django.conf import settings
 
 from portal.egress import EgressRefused, GuardedBackend, checked_addresses, url_problem
 
-from .errors import ExternalError
+from .errors import RESPONSE_TOO_LARGE, ExternalError
 
 EGRESS_REFUSED = "EGRESS_REFUSED"
 INVALID_URL = "INVALID_URL"
@@ -36,6 +44,13 @@ _lock = threading.Lock()
 _clients: dict[tuple[int, str], httpx.Client] = {}
 
 SYSTEMS = ("salesforce", "provider", "media", "partner")
+
+#: What an error answer (status 300 and up) may make us read: its documented envelope is a few hundred bytes,
+#: and a proxy's page or a hostile host's megabytes would otherwise be read again on every retry.
+ERROR_BODY_MAX_BYTES = 64 * 1024
+
+# The body handed on is already decoded, and no longer than any length the server declared.
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def client(system: str) -> httpx.Client:
@@ -149,10 +164,24 @@ def _check_url(request: httpx.Request) -> None:
 
 
 def request(system: str, method: str, url: str, **kwargs) -> httpx.Response:
-    """Send a request; connection errors and timeouts become transient :class:`ExternalError`, a destination
-    the egress guard refuses a permanent one."""
-    with errors(system):
-        return client(system).request(method, url, **kwargs)
+    """Send a request and read its answer bounded (see the module's docstring); connection errors and timeouts
+    become transient :class:`ExternalError`, a destination the egress guard refuses a permanent one."""
+    with errors(system), client(system).stream(method, url, **kwargs) as response:
+        if response.status_code >= 300:
+            return _read_error(response)
+        max_bytes = settings.HTTP_MAX_RESPONSE_BYTES
+        body = _read_up_to(response, max_bytes)
+        if body is None:
+            # Permanent: the same request gets the same answer. For a send this also means it is never sent
+            # twice: its 2xx says it was accepted, whatever the body (an adapter may know it accepted: Infobip).
+            raise ExternalError(
+                f"{system} answered with more than {_mib(max_bytes)} MiB, the most Switchboard reads "
+                "(HTTP_MAX_RESPONSE_BYTES)",
+                permanent=True,
+                status=response.status_code,
+                code=RESPONSE_TOO_LARGE,
+            )
+        return _answer(response, body)
 
 
 def status_only(system: str, method: str, url: str, **kwargs) -> httpx.Response:
@@ -164,34 +193,67 @@ def status_only(system: str, method: str, url: str, **kwargs) -> httpx.Response:
 
 def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Response:
     """GET ``url`` reading at most ``max_bytes`` of the (decoded) body; a larger one is a permanent
-    :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read."""
+    :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read. An error answer is read as
+    :func:`request` reads one."""
     with errors(system), client(system).stream("GET", url, **kwargs) as response:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise _too_large(response.status_code, max_bytes)
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                raise _too_large(response.status_code, max_bytes)
-        # The body is decoded already: the new response must not decode it again.
-        headers = [
-            (name, value)
-            for name, value in response.headers.multi_items()
-            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(
-            response.status_code, headers=headers, content=bytes(body), request=response.request
-        )
+        if response.status_code >= 300:
+            return _read_error(response)
+        body = _read_up_to(response, max_bytes)
+        if body is None:
+            raise ExternalError(
+                f"the file is larger than {_mib(max_bytes)} MiB, the most Switchboard downloads",
+                permanent=True,
+                status=response.status_code,
+                code="TOO_LARGE",
+            )
+        return _answer(response, body)
 
 
-def _too_large(status: int, max_bytes: int) -> ExternalError:
-    return ExternalError(
-        f"the file is larger than {max_bytes // (1024 * 1024) or 1} MiB, the most Switchboard downloads",
-        permanent=True,
-        status=status,
-        code="TOO_LARGE",
-    )
+def _read_up_to(response: httpx.Response, max_bytes: int) -> bytes | None:
+    """The decoded body, or None as soon as it is longer than ``max_bytes`` (declared so, or read so): leaving
+    the stream unread closes the connection, so the rest never arrives."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return None
+    body = bytearray()
+    for chunk in response.iter_bytes():  # decoded: a small compressed body may decode to a huge one
+        body += chunk
+        if len(body) > max_bytes:
+            return None
+    return bytes(body)
+
+
+def _read_error(response: httpx.Response) -> httpx.Response:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) >= ERROR_BODY_MAX_BYTES:
+            break
+    return _answer(response, bytes(body[:ERROR_BODY_MAX_BYTES]))
+
+
+async def aread_error(response: httpx.Response) -> httpx.Response:
+    """An error answer of an :func:`async_client` stream, read as :func:`request` reads one (cut at
+    :data:`ERROR_BODY_MAX_BYTES`); the caller leaves the stream, which drops the connection on the rest."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= ERROR_BODY_MAX_BYTES:
+            break
+    return _answer(response, bytes(body[:ERROR_BODY_MAX_BYTES]))
+
+
+def _answer(response: httpx.Response, body: bytes) -> httpx.Response:
+    """The answer with ``body`` as its whole content (decoded already: the new response must not decode it
+    again, and its length is what was read, not what was declared)."""
+    headers = [
+        (name, value) for name, value in response.headers.multi_items() if name.lower() not in _BODY_HEADERS
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
+
+
+def _mib(max_bytes: int) -> int:
+    return max_bytes // (1024 * 1024) or 1
 
 
 @contextmanager

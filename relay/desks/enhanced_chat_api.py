@@ -32,7 +32,6 @@ import httpx
 
 from .. import http
 from ..errors import ExternalError
-from ..salesforce import bounded
 
 API_PATH = "/iamessage/api/v2"
 SSE_PATH = "/eventrouter/v1/sse"
@@ -189,7 +188,7 @@ class EnhancedChatApi:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        response = bounded.request(
+        response = http.request(
             "salesforce", method, f"{self.base}{API_PATH}/{resource}", headers=headers, **kwargs
         )
         if response.status_code < 300:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from .. import http
 from ..errors import ExternalError
-from ..salesforce import bounded
 from .enhanced_chat_api import API_PATH, CAPABILITIES_VERSION, PLATFORM
 
 CUSTOM_CLIENT = "api"
@@ -40,9 +39,7 @@ def check_enhanced_chat(scrt_url: str, org_id: str, es_developer_name: str) -> E
         "context": {"appName": "Switchboard", "clientVersion": "1"},
     }
     try:
-        response = bounded.request(
-            "salesforce", "POST", url, json=body, headers={"Accept": "application/json"}
-        )
+        response = http.request("salesforce", "POST", url, json=body, headers={"Accept": "application/json"})
     except ExternalError as exc:
         return EnhancedChatCheck(errors={"scrt_url": f"{scrt_url} could not be reached ({exc.message})."})
     status = response.status_code

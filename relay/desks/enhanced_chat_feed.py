@@ -250,8 +250,7 @@ class EnhancedChatFeed:
         with http.errors("salesforce"):
             async with client.stream("GET", target.url, headers=headers) as response:
                 if response.status_code != 200:
-                    await response.aread()
-                    raise refusal(response, "sse")
+                    raise refusal(await http.aread_error(response), "sse")
                 self.connected += 1
                 try:
                     # Bytes, split into lines by the parser: aiter_lines would hold a line that never ends

@@ -22,7 +22,6 @@ import httpx
 
 from .. import http
 from ..errors import ExternalError
-from ..salesforce import bounded
 
 API_VERSION = "58"
 H_VERSION = "X-LIVEAGENT-API-VERSION"
@@ -186,7 +185,7 @@ class ChatApi:
         return headers
 
     def _call(self, method: str, resource: str, **kwargs) -> httpx.Response:
-        response = bounded.request("salesforce", method, f"{self.base}/{resource}", **kwargs)
+        response = http.request("salesforce", method, f"{self.base}/{resource}", **kwargs)
         if response.status_code in (200, 204):
             return response
         said = http.short_text(response.text)

@@ -20,7 +20,6 @@ from django.conf import settings
 from relay import http
 from relay.errors import AuthError, ExternalError
 
-from . import bounded
 from .auth import send_with_token
 
 log = logging.getLogger(__name__)
@@ -151,7 +150,7 @@ class SalesforceRest:
             headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
             if content is not None:
                 headers["Content-Type"] = "application/json"
-            return bounded.request("salesforce", method, url, params=params, content=content, headers=headers)
+            return http.request("salesforce", method, url, params=params, content=content, headers=headers)
 
         response = send_with_token(self.connection, send, refused=lambda r: r.status_code == 401)
         usage = ApiUsage.parse(response.headers.get("sforce-limit-info"))

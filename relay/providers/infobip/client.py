@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from ... import http
-from ...errors import ExternalError
+from ...errors import RESPONSE_TOO_LARGE, ExternalError
 from .. import vendor_api
 from ..base import OutboundContent, Provider, RemoteSender, SendResult, Template
 from . import conversations, payloads
@@ -76,9 +76,16 @@ class InfobipProvider(Provider):
                 raise ExternalError(f"Infobip cannot send on the {sender.channel} channel.", permanent=True)
         except payloads.ContentError as exc:
             raise ExternalError(str(exc), permanent=True, code="CONTENT") from None
-        response = self._call(
-            account, "POST", request.path, f"the {sender.channel} message", json=request.body
-        )
+        try:
+            response = self._call(
+                account, "POST", request.path, f"the {sender.channel} message", json=request.body
+            )
+        except ExternalError as exc:
+            if exc.code == RESPONSE_TOO_LARGE and exc.status is not None and exc.status < 300:
+                # Accepted (2xx), its answer too long to read: as one that is not JSON (_send_result), Infobip
+                # keeps our id. Failing it would tell the agent "not sent" of a message the customer has.
+                return SendResult(provider_message_id=message_id)
+            raise
         return _send_result(response, message_id)
 
     def _button_order(

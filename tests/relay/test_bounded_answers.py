@@ -1,0 +1,233 @@
+"""Every answer from outside is read bounded, at relay/http.py: a 50 MB success answer (declared in Content-Length,
+chunked with no length, or a small gzip body that decodes to 50 MB) is read no further than
+HTTP_MAX_RESPONSE_BYTES, its connection dropped, and the call fails for good with RESPONSE_TOO_LARGE: for every
+system's client (the Infobip and 8x8 adapters, the Interaction Service, the token endpoint, the REST client, the
+Enhanced Chat and Legacy Chat APIs). A send Infobip accepted stays sent; media keeps its own cap; the Enhanced
+Chat stream's error answers are cut like any other."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.core.cache import cache
+
+from relay import http
+from relay.desks.enhanced_chat_api import EnhancedChatApi
+from relay.desks.enhanced_chat_feed import EnhancedChatFeed, StreamTarget
+from relay.desks.livechat_api import ChatApi
+from relay.errors import RESPONSE_TOO_LARGE, ExternalError
+from relay.providers.base import OutboundContent
+from relay.providers.eightbyeight.client import EightByEightProvider
+from relay.providers.infobip.client import InfobipProvider
+from relay.salesforce.auth import cache_key, mint_token
+from relay.salesforce.interactions import InteractionClient, now_ms
+from relay.salesforce.rest import SalesforceRest
+from tenants.models import ProviderAccount, SalesforceConnection, Sender
+from tests.factories import make_tenant
+from tests.relay.huge_answers import FRAMINGS, NOT_READ_WHOLE, HugeAnswers
+from tests.relay.salesforce_support import key_pair
+
+CAP = 1024 * 1024
+ORG_ID = "00D000000000001AAA"
+
+
+def allow(settings, host: HugeAnswers) -> HugeAnswers:
+    settings.EGRESS_ALLOWED_HOSTS = [host.url.removeprefix("http://")]
+    settings.HTTP_MAX_RESPONSE_BYTES = CAP
+    return host
+
+
+@pytest.fixture(params=FRAMINGS)
+def huge(request, settings):
+    with HugeAnswers(200, framing=request.param) as host:
+        yield allow(settings, host)
+
+
+def assert_not_read_whole(host: HugeAnswers, count: int = 1) -> None:
+    """Each answer ended (the client hung up) long before its 50 MB were sent; a gzip body is small on the
+    wire whatever it decodes to, so only the client's raising shows that it stopped."""
+    sent = host.answers_sent(count)
+    if host.framing != "gzip":
+        assert all(size < NOT_READ_WHOLE for size in sent), sent
+
+
+def too_large(caught: pytest.ExceptionInfo[ExternalError]) -> None:
+    error = caught.value
+    assert (error.code, error.permanent, error.status) == (RESPONSE_TOO_LARGE, True, 200)
+    assert "more than 1 MiB" in error.message
+
+
+# --- the shared client ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("system", ["salesforce", "provider"])
+def test_a_huge_answer_is_read_up_to_the_cap_and_the_connection_dropped(huge, system):
+    with pytest.raises(ExternalError) as caught:
+        http.request(system, "POST", f"{huge.url}/anything", json={})
+    too_large(caught)
+    assert_not_read_whole(huge)
+
+
+def test_an_answer_up_to_the_cap_is_read_whole_and_one_byte_more_is_not(settings):
+    with HugeAnswers() as host:
+        allow(settings, host)
+        url = f"{host.url}/services/oauth2/token"
+        body = http.request("salesforce", "POST", url).content
+        assert http.request("salesforce", "POST", url).json()["access_token"] == "00Dtoken"
+        settings.HTTP_MAX_RESPONSE_BYTES = len(body)
+        assert http.request("salesforce", "POST", url).content == body
+        settings.HTTP_MAX_RESPONSE_BYTES = len(body) - 1
+        with pytest.raises(ExternalError) as caught:
+            http.request("salesforce", "POST", url)
+        assert caught.value.code == RESPONSE_TOO_LARGE
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_error_answer_is_cut_whatever_its_framing(settings, framing):
+    with HugeAnswers(502, framing=framing) as host:
+        allow(settings, host)
+        response = http.request("provider", "GET", f"{host.url}/anything")
+        assert response.status_code == 502 and len(response.content) == http.ERROR_BODY_MAX_BYTES
+        assert_not_read_whole(host)
+
+
+def test_a_media_download_keeps_its_own_cap(settings):
+    with HugeAnswers(framing="chunked") as host:
+        allow(settings, host)
+        settings.MEDIA_MAX_BYTES = 4 * CAP  # larger than the answers' cap: its own applies
+        with pytest.raises(ExternalError) as caught:
+            http.download("media", f"{host.url}/file.png", max_bytes=settings.MEDIA_MAX_BYTES)
+        assert (caught.value.code, caught.value.permanent) == ("TOO_LARGE", True)
+        assert "larger than 4 MiB" in caught.value.message
+        assert_not_read_whole(host)
+
+
+# --- the providers ----------------------------------------------------------------------------------------------
+
+
+def sms_sender(account: ProviderAccount) -> Sender:
+    return Sender(account=account, channel="sms", address="+447860099299")
+
+
+def test_infobip_a_send_it_accepted_stays_sent_under_our_id_and_is_not_sent_again(huge):
+    account = ProviderAccount(provider="infobip", base_url=huge.url, api_key="ib-key")
+    result = InfobipProvider().send(
+        account,
+        sms_sender(account),
+        "+491701234567",
+        OutboundContent(kind="text", text="Hello"),
+        message_id="sb-1",
+    )
+    assert result.provider_message_id == "sb-1"
+    assert_not_read_whole(huge)
+    assert huge.paths == ["/sms/3/messages"]
+
+
+def test_infobip_reading_calls_fail_for_good(huge):
+    account = ProviderAccount(provider="infobip", base_url=huge.url, api_key="ib-key")
+    with pytest.raises(ExternalError) as caught:
+        InfobipProvider().list_templates(
+            account, Sender(account=account, channel="whatsapp", address="+4478")
+        )
+    too_large(caught)
+    assert_not_read_whole(huge)
+
+
+def test_8x8_a_send_whose_answer_is_too_large_fails_once_and_is_not_sent_again(huge):
+    account = ProviderAccount(
+        provider="8x8", base_url=huge.url, api_key="8x8-key", subaccount_id="acme", provider_account_id="a1"
+    )
+    with pytest.raises(ExternalError) as caught:
+        EightByEightProvider().send(
+            account,
+            sms_sender(account),
+            "+491701234567",
+            OutboundContent(kind="text", text="Hello"),
+            message_id="sb-1",
+        )
+    too_large(caught)  # permanent: the pipeline fails it instead of sending it again
+    with pytest.raises(ExternalError) as caught:
+        EightByEightProvider().check_credentials(account)
+    too_large(caught)
+    assert_not_read_whole(huge, 2)
+
+
+# --- Salesforce ---------------------------------------------------------------------------------------------------
+
+
+def connection_to(url: str) -> SalesforceConnection:
+    private_key, certificate = key_pair()
+    connection = SalesforceConnection.objects.create(
+        tenant=make_tenant(),
+        login_url=url,
+        instance_url=url,
+        scrt_url=url,
+        consumer_key="3MVG9-huge",
+        integration_username="integration@acme.test",
+        private_key=private_key,
+        certificate=certificate,
+    )
+    cache.delete(cache_key(connection))  # the file cache outlives test runs: no token of an earlier one
+    return connection
+
+
+@pytest.mark.django_db
+def test_the_interaction_service(huge):
+    client = InteractionClient(connection_to(huge.url))
+    with pytest.raises(ExternalError) as caught:
+        client.send_text(
+            "whatsapp:+447860099299", "+491701234567", "Hi", entry_id="e-1", timestamp_ms=now_ms()
+        )
+    too_large(caught)
+    assert_not_read_whole(huge)
+
+
+@pytest.mark.django_db
+def test_the_rest_client(huge):
+    with pytest.raises(ExternalError) as caught:
+        SalesforceRest(connection_to(huge.url)).create("Case", {"Subject": "Parcel"})
+    too_large(caught)
+    assert_not_read_whole(huge)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_the_token_endpoint(settings, framing):
+    with HugeAnswers(framing=framing, huge_token=True) as host:
+        allow(settings, host)
+        with pytest.raises(ExternalError) as caught:
+            mint_token(connection_to(host.url))
+        too_large(caught)
+        assert_not_read_whole(host)
+
+
+def test_the_enhanced_chat_and_legacy_chat_apis(huge):
+    with pytest.raises(ExternalError) as caught:
+        EnhancedChatApi(huge.url, ORG_ID, "Switchboard_Enhanced_Chat").send_text("token", "c-1", "m-1", "Hi")
+    too_large(caught)
+    with pytest.raises(ExternalError) as caught:
+        ChatApi(f"{huge.url}/chat/rest").new_session()
+    too_large(caught)
+    assert_not_read_whole(huge, 2)
+
+
+def test_the_enhanced_chat_streams_error_answer_is_cut(settings):
+    """A stream is long by nature (its events are bounded one by one); its error answer is an answer like any."""
+
+    async def read(url: str) -> ExternalError:
+        feed = EnhancedChatFeed(db_threads=1)
+        try:
+            async with http.async_client(max_connections=1, read_timeout=30) as client:
+                with pytest.raises(ExternalError) as caught:
+                    target = StreamTarget(url=url, org_id=ORG_ID, token="t", last_event_id="")
+                    await feed._read(client, 1, target)
+        finally:
+            feed._db.shutdown()
+        return caught.value
+
+    with HugeAnswers(500, framing="chunked") as host:
+        allow(settings, host)
+        error = asyncio.run(read(f"{host.url}/eventrouter/v1/sse"))
+        assert error.status == 500 and "Internal Server Error" in error.message
+        assert_not_read_whole(host)
