@@ -9,7 +9,7 @@ shape, or with a value of the wrong type, gives the closest readable value, neve
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -303,8 +303,16 @@ class InboundMessage:
     raw: dict = field(default_factory=dict, compare=False)  # the provider's own result, stored for audit
 
     def as_dict(self) -> dict:
-        """The JSON stored in ``Message.content``; ``from_content`` reads it back."""
-        data = asdict(self)
+        """The JSON stored in ``Message.content``; ``from_content`` reads it back.
+
+        Made for every message a customer sends, so nothing is copied that needs no copy: ``asdict`` deep-copied
+        the whole event, ``raw`` (the provider's own result, the largest part) included, only for the caller
+        to store it as it was. ``raw`` is the event's own dict here (neither is changed once parsed); the
+        parts that are dataclasses (media, location, contacts, ...) become dicts as ``asdict`` makes them."""
+        data = {}
+        for name in _INBOUND_FIELDS:
+            value = getattr(self, name)
+            data[name] = tuple(map(_plain, value)) if isinstance(value, tuple) else _plain(value)
         data["kind"] = str(self.kind)
         data["received_at"] = self.received_at.isoformat() if self.received_at else None
         return data
@@ -336,6 +344,14 @@ class InboundMessage:
             received_at=_datetime(data.get("received_at")),
             raw=object_of(data.get("raw")),
         )
+
+
+_INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
+
+
+def _plain(value: Any) -> Any:
+    """A part that is a dataclass as a dict (as ``asdict`` makes it); anything else as it is."""
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
 
 
 def _datetime(value: Any) -> datetime | None:

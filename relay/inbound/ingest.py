@@ -169,8 +169,7 @@ def _message_of(
     account: ProviderAccount, event: InboundMessage, repairs: list[str], now: datetime
 ) -> Message:
     """The row of a customer's message, but for its conversation and its place in the line."""
-    # The provider's own result as it is: as_dict's deep copy of it was a good part of a message's Python.
-    content = dataclasses.replace(event, raw={}).as_dict() | {"raw": event.raw}
+    content = event.as_dict()  # the provider's own result in it as it is, not a copy
     if repairs:
         content["sanitized"] = repairs  # what Switchboard changed to store it, for the admin
     tenant = account.tenant
