@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db import connection, models
 from django.utils import timezone
 
+from portal.sql import hot_cursor
 from tenants.models import Sender, Tenant, TenantQuerySet
 
 from .lines.waiting import waiting_reason
@@ -228,7 +229,7 @@ def insert_once(
     params += [p for _, more in computed.values() for p in more]
     if then is not None and postgres:
         params += then[1]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         stored = cursor.fetchone()
         if stored is not None and then is not None and not postgres:

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from portal.sql import hot_cursor
 from tenants import lookups
 from tenants.models import ProviderAccount, Sender
 from tenants.validators import normalize_e164
@@ -208,7 +209,7 @@ def _store_inbound_at_once(
         # In a caller's transaction (tests, a batch), a savepoint keeps it usable after the race.
         with (
             transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
-            connection.cursor() as cursor,
+            hot_cursor() as cursor,
         ):
             cursor.execute(sql, params)
             found = cursor.fetchone()
@@ -295,7 +296,7 @@ def _conversation_locked(tenant, sender: Sender, customer: str, customer_name: s
     conversation costs one statement; a new one an INSERT that another request's concurrent insert of the same
     conversation turns into a no-op (then it is read, locked, as a known one)."""
     for _ in range(2):
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(_locked_conversation_sql(), [sender.pk, customer])
             found = cursor.fetchone()
         if found is not None:

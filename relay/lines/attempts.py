@@ -18,6 +18,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from portal.logging import redact
+from portal.sql import hot_cursor
 
 from ..errors import ExternalError
 from ..models import DeliveryAttempt, Message
@@ -146,7 +147,7 @@ def mark_tried(message: Message, changes: dict, *, only_pending: bool = False) -
     with (
         transaction.atomic(savepoint=False) if row is not None and not together else contextlib.nullcontext()
     ):
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(sql, params)
             changed = cursor.rowcount > 0
         if row is not None and not together:

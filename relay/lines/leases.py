@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from portal.sql import hot_cursor
+
 from ..models import Conversation
 
 
@@ -62,13 +64,13 @@ class Lease:
 
     def release(self) -> None:
         if not self.released:  # the statement marking the line's last message may have done it (attempts.py)
-            with connection.cursor() as cursor:
+            with hot_cursor() as cursor:
                 cursor.execute(release_sql(self.direction), [self.conversation_id, sql_time(self.token)])
             self.released = True
 
     def _replace(self, value) -> bool:
         quote, lease = connection.ops.quote_name, column(self.direction)
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {quote(Conversation._meta.db_table)} SET {lease} = %s "  # noqa: S608
                 f"WHERE {quote('id')} = %s AND {lease} = %s",
@@ -89,7 +91,7 @@ def release_sql(direction: str) -> str:
 def claim(conversation_id: int, direction: str) -> Lease | None:
     now = timezone.now()
     token = new_token(now)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(claim_sql(direction), [sql_time(token), conversation_id, sql_time(now)])
         updated = cursor.rowcount > 0
     return Lease(conversation_id, direction, token) if updated else None

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from portal.sql import hot_cursor
 from tenants import lookups
 
 from .. import signals
@@ -179,7 +180,7 @@ def _claim_and_read(
         return lease, (_pending(conversation_id, direction, count) if lease is not None else [])
     now = timezone.now()
     token = leases.new_token(now)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             _claim_and_read_sql(direction),
             [token, conversation_id, now, direction, str(Message.Status.PENDING), count],
@@ -253,7 +254,7 @@ def _renewal_due(lease: leases.Lease, now) -> bool:
 
 def _due_now(conversation_id: int, direction: str) -> bool:
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {quote(Message._meta.db_table)} WHERE {quote('conversation_id')} = %s "  # noqa: S608
             f"AND {quote('direction')} = %s AND {quote('status')} = %s "

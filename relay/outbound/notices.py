@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from portal.sql import hot_cursor
 from tenants import lookups
 
 from ..desks.registry import desk_for
@@ -126,7 +127,7 @@ def _claim_sql(
         "pending": PENDING.value,
         "finished": SalesforceNotice.Status.DONE.value,
     }
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_claim_statement(by_message=message_id is not None), params)
         rows = cursor.fetchall()
     if not rows:

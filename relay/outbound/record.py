@@ -10,6 +10,7 @@ from functools import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from portal.sql import hot_cursor
 from tenants.models import ProviderAccount, Sender, Tenant
 
 from .. import signals, unique
@@ -139,7 +140,7 @@ def _record_agent_message_locked(
 
 
 def _run(sql: str, params: dict):
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -166,6 +167,8 @@ def _outbound_sql(*, by_salesforce_ids: bool) -> str:
         if by_salesforce_ids
         else "%(conversation_pk)s"
     )
+    # Bound by PostgreSQL (portal/sql.py): %(direction)s stands both in the SELECT list (text) and in a
+    # comparison with a varchar column, so it is cast to one type.
     return f"""
     WITH conv AS (
         SELECT c.id, c.tenant_id, a.provider, t.delivery_window
@@ -182,7 +185,7 @@ def _outbound_sql(*, by_salesforce_ids: bool) -> str:
             received_at, created_at, updated_at, sequence
         )
         SELECT
-            conv.tenant_id, conv.id, %(direction)s, %(kind)s, %(text)s, %(content)s::jsonb, conv.provider,
+            conv.tenant_id, conv.id, %(direction)s::varchar, %(kind)s, %(text)s, %(content)s::jsonb, conv.provider,
             %(provider_message_id)s, %(entry)s, %(pending)s, 0, 0, %(now)s,
             COALESCE(%(expires)s, %(now)s + conv.delivery_window), '',
             %(now)s, %(now)s, %(now)s,

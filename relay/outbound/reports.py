@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from portal.sql import hot_cursor
+
 from .. import signals
 from ..events import ReportStatus, StatusReport
 from ..models import Message, SalesforceNotice, conflict_target, insert_once, sql_names
@@ -63,7 +65,7 @@ def record_report(
         params += [
             field.get_db_prep_save(field.pre_save(notice, add=True), connection) for field in notice_fields
         ]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
     if found is None:
