@@ -8,13 +8,13 @@ The sandbox runs as its own process; Switchboard's code runs here, so the profil
 4. ``reports``: a delivered and a read report webhook per agent message sent (2N webhooks);
 5. ``notices``: the notices task sending those reports' acknowledgements to the Interaction Service.
 
-For each part it prints the SQL statements per message, the Salesforce token mints and HTTP
-connections opened, the wall time per message under the profiler, and the profile (pyinstrument when
-installed, else cProfile) into ``var/bench/<name>/<part>.txt``. Every part then runs a second time on fresh
-messages with neither the profiler nor the statement capture: ``wall_ms_per_message_unprofiled`` and
-``cpu_ms_per_message`` (this process's CPU time, all its threads; the sandbox is another process) are that
-pass's, the figures to compare between two versions of the code. ``reports`` counts per report webhook,
-``notices`` per acknowledgement.
+For each part it prints the SQL statements per message, the Salesforce token mints, the reads of the
+configuration's version token (``tenants/config_cache.py``) and the HTTP connections opened, the wall time
+per message under the profiler, and the profile (pyinstrument when installed, else cProfile) into
+``var/bench/<name>/<part>.txt``. Every part then runs a second time on fresh messages with neither the
+profiler nor the statement capture: ``wall_ms_per_message_unprofiled`` and ``cpu_ms_per_message`` (this
+process's CPU time, all its threads; the sandbox is another process) are that pass's, the figures to compare
+between two versions of the code. ``reports`` counts per report webhook, ``notices`` per acknowledgement.
 
 ``--database`` and ``--redis-db`` let several people profile at once on one PostgreSQL and one Redis.
 """
@@ -54,15 +54,22 @@ def profiled(name: str, out_dir, results: dict, count: int):
     from django.test.utils import CaptureQueriesContext
 
     import relay.salesforce.auth as auth
+    from portal import shared_cache
+    from tenants.config_cache import VERSION_KEY
 
-    mints = {"n": 0}
-    real_mint = auth.mint_token
+    mints = {"n": 0, "config": 0}
+    real_mint, real_get = auth.mint_token, shared_cache.get
 
     def counting_mint(conn):
         mints["n"] += 1
         return real_mint(conn)
 
+    def counting_get(key):
+        mints["config"] += key == VERSION_KEY
+        return real_get(key)
+
     auth.mint_token = counting_mint  # counted, not changed: the real flow runs
+    shared_cache.get = counting_get  # the configuration's version token: once per unit of work
     connects = _count_connections()
     connection.queries_log.clear()  # the log keeps 9,000 statements: start each part empty
     try:
@@ -74,7 +81,7 @@ def profiled(name: str, out_dir, results: dict, count: int):
             profiler.stop()
             elapsed = time.perf_counter() - started
     finally:
-        auth.mint_token = real_mint
+        auth.mint_token, shared_cache.get = real_mint, real_get
     statements: dict[str, int] = {}
     for query in queries.captured_queries:
         # None when Django could not compose the statement's text (a server-bound one whose parameters it
@@ -87,6 +94,7 @@ def profiled(name: str, out_dir, results: dict, count: int):
         "sql_per_message": len(queries.captured_queries) / count,
         "sql_by_kind_per_message": {k: v / count for k, v in sorted(statements.items())},
         "token_mints": mints["n"],
+        "config_token_reads_per_message": mints["config"] / count,
         "http_connections_opened": _count_connections() - connects,
     }
     (out_dir / f"{name}.txt").write_text(profiler.text())
@@ -235,7 +243,7 @@ def run_parts(stack: Stack, tenant, args, results: dict) -> None:
         warm = [_webhook(client, tenant, i, c) for i, c in enumerate(range(args.conversations))]
         assert all(code == 200 for code in warm), warm
         for conversation_id in set(queued["in"]):
-            tasks.deliver_inbound.run(conversation_id)
+            _as_task(tasks.deliver_inbound, conversation_id)
         queued["in"].clear()
         n = args.messages
         targets = {
@@ -269,6 +277,8 @@ def _round(
     from relay import tasks
     from relay.models import Conversation, Message
     from relay.outbound import record as outbound
+    from relay.salesforce.pubsub import BATCH_SIZE
+    from tenants import config_cache
     from tenants.models import Tenant
 
     def part(name: str, count: int):
@@ -282,19 +292,23 @@ def _round(
     queued["in"].clear()
     with part("deliver", n):
         for conversation_id in lines:
-            tasks.deliver_inbound.run(conversation_id)
+            _as_task(tasks.deliver_inbound, conversation_id)
 
     conversations = list(Conversation.objects.select_related("sender").order_by("pk"))
     bench = Tenant.objects.get(slug=tenant.slug)
     events = _agent_replies(stack, targets, conversations, first, n)
     with part("agent_event", n):
-        for event in events:
-            outbound.record_agent_event(bench, event)
+        # As the listener hands them on: a batch of at most BATCH_SIZE events per database job, each job a
+        # configuration unit of work (relay/salesforce/pubsub.py).
+        for start in range(0, n, BATCH_SIZE):
+            with config_cache.unit_of_work():
+                for event in events[start : start + BATCH_SIZE]:
+                    outbound.record_agent_event(bench, event)
     lines = list(dict.fromkeys(queued["out"]))
     queued["out"].clear()
     with part("send", n):
         for conversation_id in lines:
-            tasks.deliver_outbound.run(conversation_id)
+            _as_task(tasks.deliver_outbound, conversation_id)
 
     # This round's agent messages, as Infobip knows them (the last round's have been read already).
     sent = list(
@@ -312,7 +326,16 @@ def _round(
     queued["notices"].clear()
     with part("notices", 2 * len(sent)):
         for message_id in wakes:
-            tasks.notify_salesforce.run(message_id)
+            _as_task(tasks.notify_salesforce, message_id)
+
+
+def _as_task(task, *args) -> None:
+    """The task's body as a worker runs it, in a configuration unit of work of its own (``task_prerun``, which
+    ``run`` does not send), so the version token is read once per task, not at every lookup."""
+    from tenants import config_cache
+
+    with config_cache.unit_of_work():
+        task.run(*args)
 
 
 def _webhook(client, tenant, n: int, conversation: int) -> int:
