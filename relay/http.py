@@ -25,6 +25,8 @@ import os
 import re
 import ssl
 import threading
+import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -216,7 +218,7 @@ def _read_up_to(response: httpx.Response, max_bytes: int) -> bytes | None:
     if declared.isdigit() and int(declared) > max_bytes:
         return None
     body = bytearray()
-    for chunk in response.iter_bytes():  # decoded: a small compressed body may decode to a huge one
+    for chunk in _decoded(response, max_bytes + 1):
         body += chunk
         if len(body) > max_bytes:
             return None
@@ -225,7 +227,7 @@ def _read_up_to(response: httpx.Response, max_bytes: int) -> bytes | None:
 
 def _read_error(response: httpx.Response) -> httpx.Response:
     body = bytearray()
-    for chunk in response.iter_bytes():
+    for chunk in _decoded(response, ERROR_BODY_MAX_BYTES):
         body += chunk
         if len(body) >= ERROR_BODY_MAX_BYTES:
             break
@@ -236,11 +238,70 @@ async def aread_error(response: httpx.Response) -> httpx.Response:
     """An error answer of an :func:`async_client` stream, read as :func:`request` reads one (cut at
     :data:`ERROR_BODY_MAX_BYTES`); the caller leaves the stream, which drops the connection on the rest."""
     body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= ERROR_BODY_MAX_BYTES:
-            break
+    inflater = _Inflater.of(response, ERROR_BODY_MAX_BYTES)
+    async for raw in response.aiter_raw():
+        for chunk in inflater.feed(raw) if inflater else (raw,):
+            body += chunk
+            if len(body) >= ERROR_BODY_MAX_BYTES:
+                return _answer(response, bytes(body[:ERROR_BODY_MAX_BYTES]))
+    if inflater:
+        body += inflater.flush()
     return _answer(response, bytes(body[:ERROR_BODY_MAX_BYTES]))
+
+
+def _decoded(response: httpx.Response, piece: int) -> Iterator[bytes]:
+    """The body as it arrives, its content coding undone in pieces of at most ``piece`` bytes."""
+    inflater = _Inflater.of(response, piece)
+    if inflater is None:
+        yield from response.iter_raw()
+        return
+    for raw in response.iter_raw():
+        yield from inflater.feed(raw)
+    yield inflater.flush()
+
+
+class _Inflater:
+    """gzip or deflate undone as httpx would, but with a bound on what each piece may expand to: httpx's own
+    decoders inflate a whole network read at once, and 64 KiB of a deflate bomb is 64 MiB."""
+
+    def __init__(self, coding: str, piece: int) -> None:
+        self._piece = piece
+        # deflate: zlib-wrapped as the standard says, or raw as some servers send it (httpx tries both, so do we)
+        self._raw_deflate_next = coding == "deflate"
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS if coding == "deflate" else zlib.MAX_WBITS | 16)
+
+    @classmethod
+    def of(cls, response: httpx.Response, piece: int) -> _Inflater | None:
+        """The body's inflater; None when it has no content coding httpx undoes (others pass as they are)."""
+        codings = [
+            coding.strip().lower()
+            for coding in response.headers.get_list("content-encoding", split_commas=True)
+            if coding.strip().lower() in ("gzip", "deflate")
+        ]
+        if len(codings) > 1:  # no one compresses twice but to multiply what one byte becomes
+            raise httpx.DecodingError("the body is compressed more than once")
+        return cls(codings[0], piece) if codings else None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            try:
+                piece = self._inflate.decompress(data, self._piece)
+            except zlib.error as exc:
+                if not self._raw_deflate_next:
+                    raise httpx.DecodingError(str(exc)) from exc
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._raw_deflate_next = False
+                continue
+            self._raw_deflate_next = False
+            data = self._inflate.unconsumed_tail
+            if piece:
+                yield piece
+
+    def flush(self) -> bytes:
+        try:
+            return self._inflate.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc)) from exc
 
 
 def _answer(response: httpx.Response, body: bytes) -> httpx.Response:

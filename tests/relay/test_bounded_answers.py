@@ -8,6 +8,9 @@ Chat stream's error answers are cut like any other."""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import tracemalloc
+import zlib
 
 import pytest
 from django.core.cache import cache
@@ -25,7 +28,8 @@ from relay.salesforce.interactions import InteractionClient, now_ms
 from relay.salesforce.rest import SalesforceRest
 from tenants.models import ProviderAccount, SalesforceConnection, Sender
 from tests.factories import make_tenant
-from tests.relay.huge_answers import FRAMINGS, NOT_READ_WHOLE, HugeAnswers
+from tests.relay.egress_support import Answer, LocalEndpoint
+from tests.relay.huge_answers import FRAMINGS, NOT_READ_WHOLE, HugeAnswers, _gzipped
 from tests.relay.salesforce_support import key_pair
 
 CAP = 1024 * 1024
@@ -81,6 +85,46 @@ def test_an_answer_up_to_the_cap_is_read_whole_and_one_byte_more_is_not(settings
         with pytest.raises(ExternalError) as caught:
             http.request("salesforce", "POST", url)
         assert caught.value.code == RESPONSE_TOO_LARGE
+
+
+def test_a_compressed_answer_is_inflated_no_further_than_the_cap(settings):
+    _gzipped()  # the host's body, made before measuring
+    with HugeAnswers(framing="gzip") as host:
+        allow(settings, host)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ExternalError) as caught:
+                http.request("provider", "GET", f"{host.url}/anything")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    too_large(caught)
+    assert peak < 4 * CAP  # httpx's own decoders inflate a whole network read at once: tens of MiB here
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip", gzip.compress(b'{"ok": true}')),
+        ("deflate", zlib.compress(b'{"ok": true}')),  # zlib-wrapped, as the standard says
+        ("deflate", zlib.compress(b'{"ok": true}')[2:-4]),  # raw, as some servers send it
+        ("identity", b'{"ok": true}'),
+        ("br", b'{"ok": true}'),  # a coding httpx does not undo passes as it is, as before
+    ],
+)
+def test_compressed_answers_are_read_as_httpx_reads_them(coding, body):
+    with LocalEndpoint() as endpoint:
+        endpoint.answers["/x"] = Answer(200, body, {"Content-Encoding": coding})
+        assert http.request("provider", "GET", f"{endpoint.url}/x").json() == {"ok": True}
+
+
+def test_an_answer_compressed_twice_is_unreadable():
+    with LocalEndpoint() as endpoint:
+        twice = gzip.compress(gzip.compress(b'{"ok": true}'))
+        endpoint.answers["/x"] = Answer(200, twice, {"Content-Encoding": "gzip, gzip"})
+        with pytest.raises(ExternalError) as caught:
+            http.request("provider", "GET", f"{endpoint.url}/x")
+        assert "unreadable body" in caught.value.message and not caught.value.permanent
 
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])
