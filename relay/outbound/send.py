@@ -86,6 +86,14 @@ def send(message: Message) -> None:
             signals.message_status_changed.send_robust(
                 sender=Message, message=message, status=Message.Status.SENT
             )
+        elif provider_message_id != message.provider_message_id:
+            # A receipt got here before the send's answer (8x8 reports at once, matched by our own id echoed):
+            # it moved the status on, which stays, but the row must still carry the provider's id, which later
+            # reports and people looking the message up at the provider go by.
+            Message.objects.filter(pk=message.pk, provider_message_id=message.provider_message_id).update(
+                provider_message_id=provider_message_id
+            )
+            message.provider_message_id = provider_message_id
 
 
 def on_send_failed(message: Message, reason: str, error: ExternalError | None) -> None:

@@ -8,9 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from relay.inbound.ingest import ingest
 from relay.models import Conversation, Message, SalesforceNotice
+from relay.outbound.send import send
+from relay.providers.base import SendResult
+from relay.providers.eightbyeight.client import EightByEightProvider
 from relay.providers.eightbyeight.parser import parse_webhook
 from tests.api.conftest import make_message
 from tests.factories import make_account, make_sender, make_tenant
@@ -67,3 +71,33 @@ def test_a_receipt_naming_neither_id_changes_nothing(agent_message):
     ingest(account, parse_webhook(body))
     message.refresh_from_db()
     assert message.status == Message.Status.PENDING
+
+
+class ReceiptFirst(EightByEightProvider):
+    """8x8 as it can happen: its delivered receipt reaches our webhook while the send's answer is on its way."""
+
+    def send(self, account, sender, to, content, *, message_id, notify_url=""):
+        ingest(account, parse_webhook(receipt("receipt_whatsapp_delivered")))  # matched by our own id
+        return SendResult(provider_message_id=UMID, status="SENT")
+
+
+def test_the_send_answer_after_its_receipt_still_gives_the_row_the_providers_id(agent_message, settings):
+    settings.SWITCHBOARD_PROVIDERS = {
+        **settings.SWITCHBOARD_PROVIDERS,
+        "8x8": f"{__name__}.ReceiptFirst",
+    }
+    account, message = agent_message
+    Message.objects.filter(pk=message.pk).update(content={"entry_identifier": "agent-entry-1", "text": "Hi"})
+    Conversation.objects.filter(pk=message.conversation_id).update(last_inbound_at=timezone.now())
+    message.refresh_from_db()
+    send(message)
+    message.refresh_from_db()
+    # The receipt's status stays (no step back to "sent"), and the row carries 8x8's id from now on.
+    assert (message.status, message.provider_message_id) == (Message.Status.DELIVERED, UMID)
+    # So a later receipt that names only 8x8's id still finds it.
+    body = receipt("receipt_whatsapp_delivered")
+    body["payload"]["clientMessageId"] = "not-echoed"
+    body["payload"]["status"]["state"] = "read"
+    ingest(account, parse_webhook(body))
+    message.refresh_from_db()
+    assert message.status == Message.Status.READ
