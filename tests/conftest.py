@@ -38,6 +38,23 @@ def _flush_retrying_on_deadlock(original):
 TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionTestCase._fixture_teardown)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and at the end no session of a process the tests started (a worker, a
+    listener, a pool thread) left holding it: PostgreSQL refuses to drop a database in use, after waiting 5 s
+    for it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _a_test_leaves_nothing_in_the_cache():
     """What a test leaves in the shared cache must not decide the next one: a line's queued mark (relay/lines/
