@@ -180,9 +180,10 @@ def _claim_statement(*, by_message: bool) -> str:
         if by_message
         else "SELECT %(conversation)s::bigint AS conversation_id"
     )
-    # The candidates are locked as they are read, in order, skipping any another claim holds: two claims of one
-    # conversation locking the same notices in different orders deadlocked (the benchmark's bursts). A skipped
-    # notice is in that claim's hands, and its message's later notices wait for it (the NOT EXISTS: leased).
+    # The candidates are locked as they are read, in their order: two claims of one conversation that locked
+    # the same notices in different orders (the UPDATE's own scan) deadlocked in the benchmark's bursts. The
+    # second claim waits for the first, then finds the notices it took leased and takes only what is left (not
+    # SKIP LOCKED: that split one conversation's receipts over two calls).
     # The conditions of the claim are repeated on the row itself: PostgreSQL re-checks them on a row another
     # worker claimed meanwhile, so of two concurrent claims only one takes it. The notices marked done here
     # still look pending and leased to this statement (one snapshot): they hold no later notice back.
@@ -203,7 +204,7 @@ def _claim_statement(*, by_message: bool) -> str:
           )
         ORDER BY m.sequence, n.id
         LIMIT %(batch)s
-        FOR UPDATE OF n SKIP LOCKED
+        FOR UPDATE OF n
     ),
     claimed AS (
         UPDATE {notices} n
