@@ -89,6 +89,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# A web request on a connection that ended a request cleanly less than this many seconds ago skips Django's
+# health check (a SELECT 1 round trip per request under load; portal/db_health.py). 0: check every time.
+DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = env.float("DB_HEALTH_CHECK_AFTER_IDLE_SECONDS", default=1.0)
 # The hot statements prepared on PostgreSQL (portal/sql.py); off behind PgBouncer in transaction mode before 1.21.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
