@@ -56,6 +56,13 @@ def finished(kind: str, conversation_id: int) -> None:
         log.warning("wake: could not clear the queued mark of %s %s", kind, conversation_id, exc_info=True)
 
 
+def again(kind: str, conversation_id: int) -> bool:
+    """A task that found its line due again after its last look takes the line's mark as a wake would: True
+    when it is to run the line again itself, False when a task woken since is queued for it (and reads the
+    work)."""
+    return _first(kind, conversation_id, force=False)
+
+
 def _first(kind: str, conversation_id: int, force: bool) -> bool:
     """True when no task for it is queued (and mark one as queued now)."""
     if force:
