@@ -5,11 +5,25 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, task_prerun
 
+from portal import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def redis_transport(sender=None, source=None, **kwargs) -> None:
+    """A ``redis://`` broker goes through portal/broker.py (one redis client per channel, not per command);
+    a transport the settings name, and any other broker, as configured."""
+    if (
+        source is not None
+        and not source.broker_transport
+        and str(source.broker_url or "").startswith("redis://")
+    ):
+        source.broker_transport = broker.TRANSPORT
 
 
 @after_setup_logger.connect
