@@ -95,3 +95,26 @@ def test_a_fresh_connection_is_never_checked_and_its_first_request_counts_as_cle
     checks.clear()
     request()
     assert checks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_gone_within_the_window_fails_one_request_then_the_next_reconnects(checks):
+    if connection.vendor != "postgresql":
+        pytest.skip("ends the connection's PostgreSQL backend")
+    import psycopg
+    from django.db import OperationalError
+
+    request()
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        **{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    request_started.send(sender=None)
+    with pytest.raises(OperationalError), connection.cursor() as cursor:  # a 503 (portal/unavailable.py)
+        cursor.execute("SELECT 1")
+    request_finished.send(sender=None)  # Django finds the connection broken and closes it
+    assert connection.connection is None
+    request()
+    assert connection.connection.info.backend_pid != pid
