@@ -124,6 +124,8 @@ def another_process_disables(account) -> None:
 
 @pytest.fixture
 def token_reads(monkeypatch):
+    """The token reads from here on; the token exists already (a first read mints it, and reads it back)."""
+    config_cache.current_version()
     reads = []
     real = shared_cache.get
 
