@@ -11,6 +11,7 @@ import asyncio
 import gzip
 import tracemalloc
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
@@ -272,6 +273,8 @@ def test_the_enhanced_chat_streams_error_answer_is_cut(settings):
 
     with HugeAnswers(500, framing="chunked") as host:
         allow(settings, host)
-        error = asyncio.run(read(f"{host.url}/eventrouter/v1/sse"))
+        # On a thread of its own: Playwright's sync API (the browser tests) keeps an event loop in this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            error = pool.submit(asyncio.run, read(f"{host.url}/eventrouter/v1/sse")).result()
         assert error.status == 500 and "Internal Server Error" in error.message
         assert_not_read_whole(host)
