@@ -184,6 +184,9 @@ def _claim_statement(*, by_message: bool) -> str:
     # the same notices in different orders (the UPDATE's own scan) deadlocked in the benchmark's bursts. The
     # second claim waits for the first, then finds the notices it took leased and takes only what is left (not
     # SKIP LOCKED: that split one conversation's receipts over two calls).
+    # A notice is taken only with every earlier pending notice of its message (Delivered before Read): one that
+    # waited for another claim's lock and was dropped, taken there meanwhile, holds its message's later ones
+    # back (the NOT EXISTS in candidates read the notices before that wait, when it still looked due).
     # The conditions of the claim are repeated on the row itself: PostgreSQL re-checks them on a row another
     # worker claimed meanwhile, so of two concurrent claims only one takes it. The notices marked done here
     # still look pending and leased to this statement (one snapshot): they hold no later notice back.
@@ -210,6 +213,11 @@ def _claim_statement(*, by_message: bool) -> str:
         UPDATE {notices} n
         SET claim = %(token)s, attempts = n.attempts + 1, next_attempt_at = %(lease)s, updated_at = %(now)s
         WHERE n.id IN (SELECT id FROM candidates) AND n.status = %(pending)s AND n.next_attempt_at <= %(now)s
+          AND NOT EXISTS (
+              SELECT 1 FROM {notices} e
+              WHERE e.message_id = n.message_id AND e.status = %(pending)s AND {_rank("e")} < {_rank("n")}
+                AND e.id NOT IN (SELECT id FROM candidates) AND NOT (e.id = ANY(%(done)s::bigint[]))
+          )
         RETURNING {returning}
     )
     SELECT target.conversation_id, {columns}
@@ -219,6 +227,12 @@ def _claim_statement(*, by_message: bool) -> str:
     LEFT JOIN {conversations} c ON c.id = m.conversation_id
     WHERE target.conversation_id IS NOT NULL
     """  # noqa: S608 - table and column names from the models; every value is a parameter
+
+
+def _rank(alias: str) -> str:
+    """SQL for the place of ``alias``'s kind in :data:`ORDER` (the kinds are this module's constants)."""
+    cases = " ".join(f"WHEN '{kind}' THEN {place}" for kind, place in ORDER.items())
+    return f"(CASE {alias}.kind {cases} ELSE {len(ORDER)} END)"
 
 
 def _claim_orm(conversation_id: int) -> list[SalesforceNotice]:
