@@ -7,18 +7,17 @@ read before the delivery."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from relay.events import ReportStatus, StatusReport
 from relay.inbound.ingest import ingest
 from relay.models import SalesforceNotice
 from relay.outbound import notices
-from tests.relay.test_webhook_hot_path import _wait_until_blocked, agent_message
+from tests.relay.test_webhook_hot_path import agent_message, while_locked
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: SQLite serializes writers"),
@@ -44,28 +43,14 @@ def test_a_read_is_not_claimed_while_its_delivered_is_in_another_claims_hands(ac
     claimed: dict = {}
 
     def second_claim() -> None:
-        try:
-            claimed["batch"] = notices._claim(message.conversation_id)
-        finally:
-            connections.close_all()
+        claimed["batch"] = notices._claim(message.conversation_id)
 
-    holder = connections.create_connection("default")  # the first claim, its transaction still open
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT id FROM relay_salesforcenotice WHERE id = %s FOR UPDATE", [delivered.pk])
-            worker = threading.Thread(target=second_claim)
-            worker.start()
-            _wait_until_blocked(holder)
-            cursor.execute(  # the first claim takes Delivered for its lease (and not yet Read)
-                "UPDATE relay_salesforcenotice SET next_attempt_at = %s, attempts = 1 WHERE id = %s",
-                [timezone.now() + timedelta(minutes=5), delivered.pk],
-            )
-        holder.commit()
-    finally:
-        holder.close()
-    worker.join(timeout=30)
-    assert not worker.is_alive()
+    # The first claim, its transaction still open, holds Delivered while the second waits for it.
+    with while_locked("relay_salesforcenotice", delivered.pk, second_claim) as cursor:
+        cursor.execute(  # the first claim takes Delivered for its lease (and not yet Read)
+            "UPDATE relay_salesforcenotice SET next_attempt_at = %s, attempts = 1 WHERE id = %s",
+            [timezone.now() + timedelta(minutes=5), delivered.pk],
+        )
     assert [n.kind for n in claimed["batch"]] == []  # Read waits for Delivered, in the first claim's hands
     read = SalesforceNotice.objects.get(message=message, kind="read")
     assert (read.status, read.attempts, read.claim) == ("pending", 0, None)

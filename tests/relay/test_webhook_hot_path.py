@@ -377,39 +377,52 @@ def test_concurrent_reports_of_one_message_end_as_if_one_came_after_the_other(ac
     outcome: dict = {}
 
     def second_report() -> None:
-        try:
-            outcome["result"] = ingest(account, [read_report])
-        finally:
-            connections.close_all()
+        outcome["result"] = ingest(account, [read_report])
 
-    holder = connections.create_connection("default")  # the first report's transaction, held open
-    try:
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT id FROM relay_message WHERE id = %s FOR UPDATE", [message.pk])
-            worker = threading.Thread(target=second_report)
-            worker.start()
-            _wait_until_blocked(holder)
-            cursor.execute(
-                "UPDATE relay_message SET status = 'delivered', delivered_at = %s WHERE id = %s",
-                [delivered_at, message.pk],
-            )
-            cursor.execute(
-                "INSERT INTO relay_salesforcenotice (tenant_id, message_id, kind, reason, error_code, status, "
-                "attempts, internal_errors, next_attempt_at, last_error, occurred_at, created_at, updated_at) "
-                "VALUES (%s, %s, 'delivered', '', '', 'pending', 0, 0, now(), '', now(), now(), now())",
-                [account.tenant_id, message.pk],
-            )
-        holder.commit()
-    finally:
-        holder.close()
-    worker.join(timeout=30)
-    assert not worker.is_alive()
+    # The first report's transaction, held open while the second waits for the message's lock.
+    with while_locked("relay_message", message.pk, second_report) as cursor:
+        cursor.execute(
+            "UPDATE relay_message SET status = 'delivered', delivered_at = %s WHERE id = %s",
+            [delivered_at, message.pk],
+        )
+        cursor.execute(
+            "INSERT INTO relay_salesforcenotice (tenant_id, message_id, kind, reason, error_code, status, "
+            "attempts, internal_errors, next_attempt_at, last_error, occurred_at, created_at, updated_at) "
+            "VALUES (%s, %s, 'delivered', '', '', 'pending', 0, 0, now(), '', now(), now(), now())",
+            [account.tenant_id, message.pk],
+        )
     message.refresh_from_db()
     # The second report read the row as the first left it: its delivery time kept, read on top.
     assert message.status == "read" and message.delivered_at == delivered_at and message.read_at is not None
     assert sorted(SalesforceNotice.objects.values_list("kind", flat=True)) == ["delivered", "read"]
     assert outcome["result"].notices_to_send == {message.conversation_id: message.pk}  # read was new
+
+
+@contextlib.contextmanager
+def while_locked(table: str, pk: int, waiter) -> Iterator:
+    """Lock the row on a connection of its own and run ``waiter`` on a thread until it waits for that lock;
+    the body writes with the cursor it is given, as the holder; then the holder commits and ``waiter`` ends."""
+
+    def run() -> None:
+        try:
+            waiter()
+        finally:
+            connections.close_all()
+
+    holder = connections.create_connection("default")
+    try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [pk])  # noqa: S608 - a test's table
+            worker = threading.Thread(target=run)
+            worker.start()
+            _wait_until_blocked(holder)
+            yield cursor
+        holder.commit()
+    finally:
+        holder.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
 
 
 def _wait_until_blocked(holder, timeout: float = 20.0) -> None:
