@@ -26,6 +26,10 @@
     if (page && page !== window.location.pathname) window.history.replaceState(null, "", page);
   }
 
+  // The body is inert until htmx has processed it (templates/console/base.html): clicks wait for this.
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target === document.body) document.body.removeAttribute("inert");
+  });
   document.addEventListener("htmx:configRequest", function (event) {
     if (token) event.detail.headers[HEADER] = token;
   });
