@@ -362,7 +362,7 @@ class SalesforceNotice(models.Model):
     internal_errors = models.PositiveSmallIntegerField(
         default=0, help_text="Tries that failed on an error of Switchboard's own (RELAY_MAX_INTERNAL_ERRORS)."
     )
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     # The worker sending it (outbound/notices.py): one UPDATE claims a batch and marks it with its token, so
@@ -380,6 +380,11 @@ class SalesforceNotice(models.Model):
         indexes = [
             models.Index(
                 fields=["claim"], condition=models.Q(claim__isnull=False), name="relay_notice_claim"
+            ),
+            # The due notices (the claim, the sweep): only the pending ones are in it, so finding them does not
+            # walk past every notice ever sent, whose next_attempt_at is in the past too.
+            models.Index(
+                fields=["next_attempt_at"], condition=models.Q(status="pending"), name="relay_notice_due"
             ),
         ]
         ordering = ["message", "created_at"]

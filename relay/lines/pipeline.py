@@ -183,7 +183,7 @@ def _claim_and_read(
     with hot_cursor() as cursor:
         cursor.execute(
             _claim_and_read_sql(direction),
-            [token, conversation_id, now, direction, str(Message.Status.PENDING), count],
+            [token, conversation_id, now, direction, count],
         )
         rows = cursor.fetchall()
     if not rows:
@@ -229,6 +229,11 @@ class _Rows:
 
 _CONVERSATION, _MESSAGE = _Rows(Conversation), _Rows(Message)
 
+# Written into the line's statements, not bound: a prepared statement's generic plan uses the partial index of
+# a line's pending messages (relay_message_pending_line) only for a condition it can read; with the status a
+# parameter it walked every delivered message of the conversation.
+PENDING_LINE = Message.Status.PENDING.value
+
 
 @cache
 def _claim_and_read_sql(direction: str) -> str:
@@ -241,7 +246,8 @@ def _claim_and_read_sql(direction: str) -> str:
         f"RETURNING {_CONVERSATION.columns('c')}) "
         f"SELECT {_CONVERSATION.columns('lease')}, {_MESSAGE.columns('m')} FROM lease LEFT JOIN LATERAL "
         f"(SELECT {_MESSAGE.columns('p')} FROM {messages} p WHERE p.{quote('conversation_id')} = lease.{quote('id')} "
-        f"AND p.{quote('direction')} = %s AND p.{quote('status')} = %s ORDER BY p.{quote('sequence')} LIMIT %s) m "
+        f"AND p.{quote('direction')} = %s AND p.{quote('status')} = '{PENDING_LINE}' "
+        f"ORDER BY p.{quote('sequence')} LIMIT %s) m "
         f"ON TRUE ORDER BY m.{quote('sequence')}"
     )
 
@@ -257,9 +263,9 @@ def _due_now(conversation_id: int, direction: str) -> bool:
     with hot_cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {quote(Message._meta.db_table)} WHERE {quote('conversation_id')} = %s "  # noqa: S608
-            f"AND {quote('direction')} = %s AND {quote('status')} = %s "
+            f"AND {quote('direction')} = %s AND {quote('status')} = '{PENDING_LINE}' "
             f"AND ({quote('next_attempt_at')} IS NULL OR {quote('next_attempt_at')} <= %s) LIMIT 1",
-            [conversation_id, direction, str(Message.Status.PENDING), leases.sql_time(timezone.now())],
+            [conversation_id, direction, leases.sql_time(timezone.now())],
         )
         return cursor.fetchone() is not None
 

@@ -187,6 +187,9 @@ def _claim_statement(*, by_message: bool) -> str:
     # A notice is taken only with every earlier pending notice of its message (Delivered before Read): one that
     # waited for another claim's lock and was dropped, taken there meanwhile, holds its message's later ones
     # back (the NOT EXISTS in candidates read the notices before that wait, when it still looked due).
+    # 'pending' is written into the statement, not bound: a prepared statement's generic plan can use the partial
+    # index of due notices (relay_notice_due) only for a condition it can read. The UPDATE takes its rows by
+    # primary key from the candidates (ANY(ARRAY(...))), never by scanning what is due.
     # The conditions of the claim are repeated on the row itself: PostgreSQL re-checks them on a row another
     # worker claimed meanwhile, so of two concurrent claims only one takes it. The notices marked done here
     # still look pending and leased to this statement (one snapshot): they hold no later notice back.
@@ -199,7 +202,7 @@ def _claim_statement(*, by_message: bool) -> str:
     candidates AS (
         SELECT n.id FROM {notices} n JOIN {messages} m ON m.id = n.message_id
         WHERE m.conversation_id = (SELECT conversation_id FROM target)
-          AND n.status = %(pending)s AND n.next_attempt_at <= %(now)s
+          AND n.status = '{PENDING.value}' AND n.next_attempt_at <= %(now)s
           AND NOT EXISTS (
               SELECT 1 FROM {notices} w
               WHERE w.message_id = n.message_id AND w.status = %(pending)s AND w.next_attempt_at > %(now)s
@@ -212,7 +215,8 @@ def _claim_statement(*, by_message: bool) -> str:
     claimed AS (
         UPDATE {notices} n
         SET claim = %(token)s, attempts = n.attempts + 1, next_attempt_at = %(lease)s, updated_at = %(now)s
-        WHERE n.id IN (SELECT id FROM candidates) AND n.status = %(pending)s AND n.next_attempt_at <= %(now)s
+        WHERE n.id = ANY(ARRAY(SELECT id FROM candidates)) AND n.status = '{PENDING.value}'
+          AND n.next_attempt_at <= %(now)s
           AND NOT EXISTS (
               SELECT 1 FROM {notices} e
               WHERE e.message_id = n.message_id AND e.status = %(pending)s AND {_rank("e")} < {_rank("n")}

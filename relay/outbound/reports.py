@@ -107,7 +107,9 @@ def _notice(tenant_id: int, kind: str, now, *, reason: str = "", error_code: str
 def _report_sql(status: str, id_count: int) -> tuple[str, list]:
     """One statement for a report of ``status``, and the notice fields whose values it takes per notice.
 
-    The message is locked first (FOR UPDATE in its own WITH query, by pk: the default ordering would join and
+    The message is found through the partial unique index of provider ids: its condition (``<> ''``) is written
+    out, as a prepared statement's generic plan cannot tell it from the bound ids (it scanned every outbound
+    message of the tenant). The message is locked first (FOR UPDATE in its own WITH query, by pk: the default ordering would join and
     lock the conversation too); a concurrent report of the same message waits, and then this one reads the
     row as that one left it. Every data-modifying WITH query runs once whatever the outer query reads; the
     notices' ON CONFLICT makes a report seen again add nothing."""
@@ -121,7 +123,8 @@ def _report_sql(status: str, id_count: int) -> tuple[str, list]:
         f"{column('provider_message_id')} AS provider_message_id, "
         f"COALESCE({column('content')} ->> 'entry_identifier', '') <> '' AS to_salesforce "
         f"FROM {table} WHERE {column('tenant')} = %s AND {column('provider')} = %s "
-        f"AND {column('provider_message_id')} IN ({ids}) AND {column('direction')} = %s "
+        f"AND {column('provider_message_id')} IN ({ids}) AND {column('provider_message_id')} <> '' "
+        f"AND {column('direction')} = %s "
         f"ORDER BY {column('id')} LIMIT 1 FOR UPDATE"
     )
     failed = status == ReportStatus.FAILED
