@@ -21,9 +21,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 
 from django.core.cache import cache
+
+from relay import untrusted
 
 ALGORITHM = "HMACSHA256"
 REPLAY_WINDOW_SECONDS = 24 * 60 * 60
@@ -51,8 +52,10 @@ def unverified_envelope(signed_request: str) -> dict:
     """The payload, to find the org (and so the secret) before the signature can be checked."""
     _, encoded = _parts(signed_request)
     try:
-        envelope = json.loads(_decode64(encoded))
-    except (ValueError, binascii.Error):
+        # Read strictly (relay/untrusted.py), as every body posted from outside: this runs before the signature
+        # can be checked, and json.loads would raise RecursionError (a 500) on "[[[[...".
+        envelope = untrusted.loads(_decode64(encoded))
+    except (ValueError, binascii.Error):  # untrusted.UnacceptableJSON is a ValueError
         raise CanvasError("The signed request's payload is not readable JSON.") from None
     if not isinstance(envelope, dict):
         raise CanvasError("The signed request's payload is not an object.")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
-
-from ..inbound.auth import WebhookAuthError, check_signature, check_token_header
+from ..inbound.auth import WebhookAuthError, check_signature, check_token_header, same_secret
 from .models import HandoverEndpoint
 
 HandoverAuthError = WebhookAuthError  # the same checks (and error) as the provider webhooks
@@ -21,7 +19,7 @@ def verify(endpoint: HandoverEndpoint, headers, body: bytes) -> None:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise HandoverAuthError("missing Authorization: Bearer <secret>")
-        if not hmac.compare_digest(token.strip().encode(), secret.encode()):
+        if not same_secret(token.strip(), secret):
             raise HandoverAuthError("wrong bearer token")
     else:
         check_token_header(headers, secret)

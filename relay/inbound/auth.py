@@ -8,7 +8,6 @@ Every comparison is constant-time.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -32,6 +31,14 @@ class WebhookAuthError(Exception):
     pass
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Whether a credential a caller sent equals the expected one, in constant time.
+
+    Compared as UTF-8 bytes: a header value is any latin-1 text (WSGI), and ``hmac.compare_digest`` refuses
+    to compare ``str`` values with non-ASCII characters (a TypeError, so a 500 to whoever sent one)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def expected_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -40,7 +47,7 @@ def check_signature(headers, body: bytes, secret: str) -> None:
     given = headers.get(SIGNATURE_HEADER, "")
     if not given:
         raise WebhookAuthError(f"missing {SIGNATURE_HEADER} header")
-    if not hmac.compare_digest(given.strip().lower(), expected_signature(secret, body)):
+    if not same_secret(given.strip().lower(), expected_signature(secret, body)):
         raise WebhookAuthError(f"{SIGNATURE_HEADER} does not match the body")
 
 
@@ -48,7 +55,7 @@ def check_token_header(headers, secret: str) -> None:
     given = headers.get(TOKEN_HEADER, "")
     if not given:
         raise WebhookAuthError(f"missing {TOKEN_HEADER} header")
-    if not hmac.compare_digest(given.encode(), secret.encode()):
+    if not same_secret(given, secret):
         raise WebhookAuthError(f"wrong {TOKEN_HEADER}")
 
 
@@ -64,11 +71,12 @@ def verify(account: ProviderAccount, headers, body: bytes) -> None:
         if scheme.lower() != "basic" or not encoded:
             raise WebhookAuthError("missing Basic credentials")
         try:
+            # ValueError: base64 of non-ASCII text; binascii.Error and UnicodeDecodeError are ValueErrors too.
             username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
             raise WebhookAuthError("malformed Basic credentials") from None
-        user_ok = hmac.compare_digest(username.encode(), account.webhook_username.encode())
-        password_ok = hmac.compare_digest(password.encode(), secret.encode())
+        user_ok = same_secret(username, account.webhook_username)
+        password_ok = same_secret(password, secret)
         if not (user_ok and password_ok):
             raise WebhookAuthError("wrong Basic credentials")
     else:
