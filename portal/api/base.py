@@ -37,9 +37,46 @@ class StrictJSONParser(parsers.JSONParser):
         if limit is not None and len(body) > limit:
             raise PayloadTooLarge()
         try:
-            return untrusted.loads(body)
+            document = untrusted.loads(body)
         except untrusted.UnacceptableJSON as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        refuse_lone_surrogates(document)
+        return document
+
+
+def refuse_lone_surrogates(document) -> None:
+    """A 400 naming where a lone surrogate is (a ``\\ud800`` escape without its pair), in a key or a string.
+
+    JSON can write one, but it is no Unicode text: no database column can store it and no answer can be
+    encoded with it, so an error message that quotes the value ('"\\ud800" is not a valid choice') was a 500.
+    Refused here, once, for every field, key and nested value of every body (a pair is one character, fine).
+    """
+    stack: list[tuple[object, str]] = [(document, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                where = f"{path}.{_printable(key)}" if path else _printable(key)
+                _check_text(key, where)
+                stack.append((child, where))
+        elif isinstance(value, list):
+            stack.extend(
+                (child, f"{path}.{index}" if path else str(index)) for index, child in enumerate(value)
+            )
+        elif isinstance(value, str):
+            _check_text(value, path)
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        message = f"Surrogate characters are not allowed: U+{ord(text[exc.start]):04X}."  # DRF's own words
+        raise exceptions.ValidationError({where or "non_field_errors": [message]}) from None
+
+
+def _printable(key: str) -> str:
+    return key.encode(errors="backslashreplace").decode()
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -240,10 +277,17 @@ class DurationSecondsField(serializers.IntegerField):
         return int(value.total_seconds())
 
     def to_internal_value(self, data) -> timedelta:  # type: ignore[override]
-        return timedelta(seconds=super().to_internal_value(data))
+        seconds = super().to_internal_value(data)
+        # min_value / max_value are in seconds, checked before the conversion: 10**30 seconds is no timedelta
+        # (OverflowError, a 500).
+        super().run_validators(seconds)
+        try:
+            return timedelta(seconds=seconds)
+        except OverflowError:  # a field declared without bounds
+            raise serializers.ValidationError("This duration is too long.") from None
 
     def run_validators(self, value: timedelta) -> None:
-        super().run_validators(int(value.total_seconds()))  # min_value / max_value are in seconds
+        pass  # run on the seconds, in to_internal_value
 
 
 def secret_field(help_text: str, **kwargs) -> serializers.CharField:
