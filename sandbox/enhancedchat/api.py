@@ -155,7 +155,7 @@ def routes(world) -> list:
 
     async def continuation_token(request: Request, org: Org, token: tokens.AccessToken) -> Response:
         deployment = token_deployment(org, token)
-        service.take_token_budget(org)
+        service.take_renewal_budget(org)
         renewed = service.issue_token(org, deployment, token.subject, verified=token.verified)
         return token_answer(org, renewed)
 

@@ -1,8 +1,10 @@
 """Rate limits of the Enhanced Chat API: sliding windows that refuse with the seconds until one frees.
 
-Salesforce publishes no numbers for this API that we could find (sandbox/README.md, Enhanced Chat), so
-the limits are settings: messages per conversation and token requests per org in a window, changed
-through ``PUT /__sim/enhancedchat/limits``. A refused request changes nothing.
+The defaults are Salesforce's published numbers ("Rate Limits for Enhanced Chat",
+https://help.salesforce.com/apex/HTViewHelpDoc?id=service.miaw_rate_limits.htm): access token requests
+200 per minute per org, token renewals (the continuation token) 200 per minute per org, and 22 inbound
+messages (end user to rep) per minute per conversation. Tests and benchmarks change them through
+``PUT /__sim/enhancedchat/limits``. A refused request changes nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class Limits:
-    messages_per_conversation_per_minute: int = 60
-    tokens_per_org_per_minute: int = 10_000
+    messages_per_conversation_per_minute: int = 22
+    tokens_per_org_per_minute: int = 200  # access tokens (guest and verified user)
+    renewals_per_org_per_minute: int = 200  # continuation tokens: a budget of their own
     window_seconds: float = 60.0
     keepalive_seconds: float = 30.0  # an ``event: ping`` on idle streams
 

@@ -206,6 +206,15 @@ class EnhancedChatService:
         if wait is not None:
             raise ApiError(429, "Too many access token requests for this org. Retry later.", wait)
 
+    def take_renewal_budget(self, org: Org) -> None:
+        """Renewing a token (continuation) has its own per-org limit, apart from new access tokens."""
+        limits = self.limits
+        wait = self.windows.take(
+            f"renewals:{org.org_id}", limits.renewals_per_org_per_minute, limits.window_seconds
+        )
+        if wait is not None:
+            raise ApiError(429, "Too many token renewal requests for this org. Retry later.", wait)
+
     def issue_token(
         self, org: Org, deployment: Deployment, subject: str, *, verified: bool
     ) -> tokens.AccessToken:

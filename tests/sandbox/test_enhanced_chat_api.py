@@ -524,6 +524,43 @@ def test_token_rate_limit_is_per_org(chat, sim):
     assert int(refused.headers["Retry-After"]) >= 1
 
 
+def test_default_limits_are_salesforces_published_ones(sim):
+    # "Rate Limits for Enhanced Chat", https://help.salesforce.com/apex/HTViewHelpDoc?id=service.miaw_rate_limits.htm:
+    # access token requests 200 per minute per org, Renew Token 200 per minute per org, and 22 messages from the
+    # end user per minute per conversation.
+    limits = sim.get("/__sim/enhancedchat/limits").json()
+    assert limits["tokens_per_org_per_minute"] == 200
+    assert limits["renewals_per_org_per_minute"] == 200
+    assert limits["messages_per_conversation_per_minute"] == 22
+    assert limits["window_seconds"] == 60
+
+
+def test_the_22nd_message_a_minute_is_the_last_one_a_conversation_takes(chat):
+    token = chat.token()["accessToken"]
+    conversation_id = chat.create(token)
+    for n in range(22):
+        assert chat.send(token, conversation_id, f"m{n}").status_code == 202
+    assert_error(chat.send(token, conversation_id, "one too many"), 429, "Too many messages")
+
+
+def test_token_renewals_have_their_own_per_org_budget(chat, sim):
+    """Renewing (the continuation token) is limited apart from new access tokens, as Salesforce lists them."""
+    token = chat.token()["accessToken"]
+    renew = f"{API}/authorization/continuation-access-token"
+    assert sim.put("/__sim/enhancedchat/limits", json={"tokens_per_org_per_minute": 1}).status_code == 200
+    assert_error(
+        sim.post(f"{API}/authorization/unauthenticated/access-token", json=chat.token_body()),
+        429,
+        "access token",
+    )
+    renewed = sim.get(renew, headers=chat.auth(token))  # new tokens are used up; renewals are not
+    assert renewed.status_code == 200, renewed.text
+    assert sim.put("/__sim/enhancedchat/limits", json={"renewals_per_org_per_minute": 1}).status_code == 200
+    refused = sim.get(renew, headers=chat.auth(renewed.json()["accessToken"]))
+    assert_error(refused, 429, "Too many token renewal requests")
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
 def test_limits_reject_nonsense(sim):
     for body in (
         {"tokens_per_org_per_minute": 0},
@@ -532,7 +569,7 @@ def test_limits_reject_nonsense(sim):
         {"keepalive_seconds": True},
     ):
         assert sim.put("/__sim/enhancedchat/limits", json=body).status_code == 400
-    assert sim.get("/__sim/enhancedchat/limits").json()["tokens_per_org_per_minute"] == 10_000
+    assert sim.get("/__sim/enhancedchat/limits").json()["tokens_per_org_per_minute"] == 200
 
 
 def test_scrt_fault_switch_answers_503_on_the_api(chat, sim):
