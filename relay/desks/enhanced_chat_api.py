@@ -220,8 +220,10 @@ def refusal(response: httpx.Response, noun: str) -> ExternalError:
             status=404,
             code=CONVERSATION_GONE,
         )
-    return ExternalError.from_status(
-        status, f"Enhanced Chat {noun} answered {status} {http.reason_phrase(status)}: {said}"
+    return ExternalError.from_status(  # a 503's Retry-After is honoured like a 429's
+        status,
+        f"Enhanced Chat {noun} answered {status} {http.reason_phrase(status)}: {said}",
+        retry_after=http.retry_after_seconds(response),
     )
 
 

@@ -35,7 +35,7 @@ from tenants.models import SalesforceConnection, derive_scrt_url
 from .. import http
 from ..errors import ExternalError
 from .enhanced_chat import RENEW_BEFORE, api_for, renew_token
-from .enhanced_chat_api import SSE_PATH, TOKEN_REFUSED, EventParser, refusal
+from .enhanced_chat_api import RATE_LIMITED, SSE_PATH, TOKEN_REFUSED, EventParser, refusal
 from .enhanced_chat_events import close_session, record_event
 from .enhanced_chat_models import EnhancedChatSession
 
@@ -43,6 +43,8 @@ log = logging.getLogger("relay.listen.enhanced_chat")
 
 #: Salesforce's own client gives up on a stream silent for 90 s (its keep-alives come more often).
 READ_TIMEOUT_SECONDS = 90.0
+#: How long a tenant's renewals wait after Salesforce rate-limited one, when it does not say (Retry-After).
+RENEW_PAUSE_SECONDS = 15.0
 #: Streams share a client (a connection pool) by their session id modulo this: httpcore's pool costs time in
 #: proportion to the requests it holds on every event, so 10,000 streams need many small pools, not one.
 STREAM_POOLS = 256
@@ -97,18 +99,31 @@ def open_sessions(tenant_slugs: list[str] | None) -> list[tuple[int, int]]:
     return list(rows.values_list("pk", "tenant_id"))
 
 
-def renew_expiring(tenant_ids: list[int]) -> None:
-    """Renew the tokens of these tenants' open conversations that expire within RENEW_BEFORE (one failure does
-    not stop the rest)."""
+def renew_expiring(tenant_ids: list[int]) -> dict[int, float]:
+    """Renew the tokens of these tenants' open conversations that expire within RENEW_BEFORE, soonest first (one
+    failure does not stop the rest). Salesforce limits token renewals per org (200 a minute, "Rate Limits for
+    Enhanced Chat", https://help.salesforce.com/apex/HTViewHelpDoc?id=service.miaw_rate_limits.htm): after a 429
+    every other renewal of that org would be refused too, so its tenant is left alone. Returns those tenants with
+    the seconds to wait (Salesforce's ``Retry-After``, at least :data:`RENEW_PAUSE_SECONDS`)."""
     soon = timezone.now() + RENEW_BEFORE
-    due = EnhancedChatSession.objects.filter(
-        tenant_id__in=tenant_ids, status__in=EnhancedChatSession.OPEN_STATES, token_expires_at__lt=soon
-    ).select_related("tenant__salesforce")
+    due = (
+        EnhancedChatSession.objects.filter(
+            tenant_id__in=tenant_ids, status__in=EnhancedChatSession.OPEN_STATES, token_expires_at__lt=soon
+        )
+        .select_related("tenant__salesforce")
+        .order_by("token_expires_at", "pk")
+    )
+    paused: dict[int, float] = {}
     for session in due:
+        if session.tenant_id in paused:
+            continue
         try:
             renew_token(session.pk, api_for(session.tenant.salesforce))
         except ExternalError as exc:
             log.warning("Enhanced Chat session %s: the token could not be renewed: %s", session.pk, exc)
+            if exc.code == RATE_LIMITED:
+                paused[session.tenant_id] = max(RENEW_PAUSE_SECONDS, exc.retry_after or 0.0)
+    return paused
 
 
 class EnhancedChatFeed:
@@ -132,6 +147,9 @@ class EnhancedChatFeed:
             thread_name_prefix="enhanced-chat-db",
         )
         self._streams: dict[int, asyncio.Task] = {}
+        self._renew_paused: dict[
+            int, float
+        ] = {}  # tenant id -> loop time its renewals may resume (after a 429)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._stopped = threading.Event()
@@ -210,8 +228,13 @@ class EnhancedChatFeed:
             self._streams[pk] = asyncio.create_task(
                 self._follow(client_for(pk), pk), name=f"enhanced-chat-{pk}"
             )
-        if held:
-            await self._db_call(renew_expiring, sorted(held))
+        now = asyncio.get_running_loop().time()
+        ready = sorted(t for t in held if self._renew_paused.get(t, 0.0) <= now)
+        if ready:
+            paused = await self._db_call(renew_expiring, ready)
+            now = asyncio.get_running_loop().time()
+            self._renew_paused = {t: at for t, at in self._renew_paused.items() if at > now}
+            self._renew_paused.update({t: now + seconds for t, seconds in paused.items()})
 
     async def _follow(self, client, pk: int) -> None:
         """Hold session ``pk``'s stream until it closes or the task is cancelled."""
@@ -220,6 +243,7 @@ class EnhancedChatFeed:
             target = await self._db_call(stream_target, pk)
             if target is None:
                 return
+            asked_wait = 0.0  # a 429's or 503's Retry-After: the stream waits at least that long
             try:
                 got_events = await self._read(client, pk, target)
                 failures = 0 if got_events else failures + 1
@@ -227,6 +251,7 @@ class EnhancedChatFeed:
                 raise
             except ExternalError as exc:
                 failures += 1
+                asked_wait = exc.retry_after or 0.0
                 if exc.code == TOKEN_REFUSED:
                     await self._renew(pk, target.token)
                 log.info("Enhanced Chat session %s: stream ended (%s); resuming", pk, exc)
@@ -234,7 +259,7 @@ class EnhancedChatFeed:
                 failures += 1
                 log.exception("Enhanced Chat session %s: stream failed; resuming", pk)
             delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 10)) if failures else 0.1
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await asyncio.sleep(max(delay * random.uniform(0.5, 1.0), asked_wait))
 
     async def _read(self, client, pk: int, target: StreamTarget) -> bool:
         """One connection's worth of events, each recorded before the next is read. True when any came."""

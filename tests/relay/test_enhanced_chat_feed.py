@@ -5,9 +5,12 @@ only the tenants this process holds."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from relay import http
 from relay.desks.enhanced_chat import EnhancedChatDesk
 from relay.desks.enhanced_chat_feed import EnhancedChatFeed
 from relay.desks.enhanced_chat_models import EnhancedChatSession
@@ -129,3 +132,70 @@ def test_an_agent_end_without_session_based_chat_sends_the_closing_text_and_the_
     finally:
         running.stop()
     assert agent_texts(conversation) == ["Thanks for chatting!"]
+
+
+def test_a_rate_limited_token_renewal_pauses_that_orgs_renewals_until_salesforce_allows(sandbox, sim):
+    """Salesforce limits token renewals per org ("Rate Limits for Enhanced Chat",
+    https://help.salesforce.com/apex/HTViewHelpDoc?id=service.miaw_rate_limits.htm: Renew Token, 200 a minute per
+    org) and answers 429 with Retry-After past it. The runner renews the soonest-expiring token first, and after a
+    429 asks for none of that org's renewals again until Retry-After has passed: not the other due ones in the same
+    round, and not every refresh."""
+    Org(sim)
+    tenant = make_enhanced_chat_tenant(sandbox)
+    desk = EnhancedChatDesk(SalesforceConnection.objects.get(tenant=tenant))
+    for customer in ("+447700900001", "+447700900002", "+447700900003"):
+        desk.deliver(inbound(make_conversation(tenant, customer=customer), "hello"))
+    soonest, *later = EnhancedChatSession.objects.order_by("pk")
+    now = timezone.now()
+    EnhancedChatSession.objects.filter(pk=soonest.pk).update(token_expires_at=now + timedelta(minutes=2))
+    EnhancedChatSession.objects.exclude(pk=soonest.pk).update(token_expires_at=now + timedelta(minutes=5))
+    assert sim.put("/__sim/enhancedchat/limits", json={"renewals_per_org_per_minute": 1}).status_code == 200
+    asked: list[str] = []
+
+    def count(request) -> None:
+        if request.url.path.endswith("/authorization/continuation-access-token"):
+            asked.append(request.url.path)
+
+    hooks = http.client("salesforce").event_hooks["request"]
+    hooks.append(count)
+    running = Running()
+    try:
+        wait_for(lambda: running.feed.refreshes >= 10, what="ten refreshes")
+    finally:
+        running.stop()
+        hooks.remove(count)
+    assert len(asked) == 2  # the soonest renewed, the next refused (429); nothing more asked of that org
+    soonest.refresh_from_db()
+    assert soonest.token_expires_at > timezone.now() + timedelta(hours=1)
+    assert (
+        EnhancedChatSession.objects.filter(token_expires_at__gt=timezone.now() + timedelta(hours=1)).count()
+        == 1
+    )
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_stream_refused_with_retry_after_waits_that_long_before_connecting_again(
+    chat, sandbox, sim, monkeypatch, status
+):
+    """A custom client must reconnect a dropped stream ("Server-Sent Events",
+    https://developer.salesforce.com/docs/service/messaging-api/references/about/server-sent-events.html), but a
+    429 or 503 that says Retry-After is waited out, not retried on the backoff's own, shorter, schedule."""
+    rule = {"service": "scrt", "path": "^/eventrouter/", "status": status, "outage": True, "retry_after": 60}
+    assert sim.post("/__sim/faults", json=rule).status_code in (200, 201)
+    board, asked = sandbox.world.faults, []
+    decide = board.decide
+
+    def counting(service, path):  # the sandbox's fault board sees every request that reaches the router
+        if service == "scrt" and path.startswith("/eventrouter/"):
+            asked.append(path)
+        return decide(service, path)
+
+    monkeypatch.setattr(board, "decide", counting)
+    running = Running()  # its own backoff is at most 1 s
+    try:
+        wait_for(lambda: asked, what="the first connection")
+        start = running.feed.refreshes
+        wait_for(lambda: running.feed.refreshes >= start + 20, what="twenty more refreshes (4 s)")
+    finally:
+        running.stop()
+    assert len(asked) == 1
