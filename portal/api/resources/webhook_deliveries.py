@@ -4,6 +4,7 @@ sending one again."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
@@ -63,7 +64,16 @@ class WebhookDeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retrie
     pagination_class = NewestFirstPagination
 
     def scope_queryset(self, queryset, scope):
-        return queryset.filter(subscription__in=scope.filter_owned(WebhookSubscription.objects.all()))
+        """The caller's subscriptions' deliveries, and of those only the events of tenants it may see: a
+        partner can move a subscription to another of its tenants, and the log it carried before (the old
+        tenant's messages and customers) must not come with it. A delivery of no tenant (a partner-level
+        subscription's ping) is its partner's."""
+        of_its_tenants = Q(tenant__in=scope.tenant_ids())
+        if scope.is_partner:
+            of_its_tenants |= Q(tenant__isnull=True)
+        return queryset.filter(
+            of_its_tenants, subscription__in=scope.filter_owned(WebhookSubscription.objects.all())
+        )
 
     @extend_schema(
         summary="Send this delivery again now", request=None, responses={202: WebhookDeliverySerializer}
