@@ -72,6 +72,17 @@ def loads(body: bytes | str):
     return document
 
 
+def ascii_int(value: object, *, max_digits: int = 18) -> int | None:
+    """The number a text of ASCII digits writes (up to ``max_digits``, 18: any bigint id), else None.
+
+    ``str.isdigit()`` is no test for ``int()``: it is true of '²' and '①' (int() raises, a 500) and of '٣'
+    (int() reads it: an id nobody wrote)."""
+    text = str(value if value is not None else "").strip()
+    if not text or len(text) > max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def depth_exceeds(document, limit: int) -> bool:
     """Whether lists and objects nest deeper than ``limit`` (iterative: no recursion to exhaust)."""
     stack = [(document, 1)]

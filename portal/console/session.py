@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.validators import slug_re
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
@@ -225,12 +226,15 @@ def _session(request: HttpRequest, token: str) -> ConsoleSession | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
+    slug = request.GET.get("tenant", "")
+    if slug and not slug_re.fullmatch(slug):  # no tenant's slug (and a NUL in it fails PostgreSQL's query)
+        return None
     memberships = Membership.objects.filter(user=user, role=Membership.Role.ADMIN, tenant__active=True)
-    if request.GET.get("tenant"):
-        memberships = memberships.filter(tenant__slug=request.GET["tenant"])
+    if slug:
+        memberships = memberships.filter(tenant__slug=slug)
     tenant_ids = list(memberships.values_list("tenant_id", flat=True)[:2])
-    if user.is_superuser and request.GET.get("tenant"):
-        tenant_ids = list(Tenant.objects.filter(slug=request.GET["tenant"]).values_list("pk", flat=True))
+    if user.is_superuser and slug:
+        tenant_ids = list(Tenant.objects.filter(slug=slug).values_list("pk", flat=True))
     if len(tenant_ids) != 1:
         return None
     return ConsoleSession(

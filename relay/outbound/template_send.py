@@ -19,6 +19,7 @@ from django.db import transaction
 from tenants.models import Sender, Tenant, WhatsAppTemplate
 from tenants.validators import normalize_e164
 
+from .. import untrusted
 from ..desks.cases import queue_template_on_case
 from ..models import Message
 from . import template_history
@@ -34,7 +35,7 @@ def resolve_sender(tenant: Tenant, sender) -> Sender:
     text = str(sender if sender is not None else "").strip()
     if isinstance(sender, Sender):
         found = sender
-    elif isinstance(sender, int) or (text.isdigit() and len(text) < 19):
+    elif isinstance(sender, int) or untrusted.ascii_int(text) is not None:
         found = Sender.objects.for_tenant(tenant).select_related("account").filter(pk=int(text)).first()
     elif text:
         try:

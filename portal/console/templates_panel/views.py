@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from relay import untrusted
 from relay.models import Conversation, Message
 from relay.outbound.template_send import send_template
 from relay.outbound.template_sync import ensure_synced, last_synced, sync_sender
@@ -47,10 +48,10 @@ def _senders(tenant):
 
 
 def _chosen_sender(request) -> Sender | None:
-    value = (request.POST.get("sender") or request.GET.get("sender") or "").strip()
-    if not value.isdigit():
+    pk = untrusted.ascii_int(request.POST.get("sender") or request.GET.get("sender"))
+    if pk is None:
         return None
-    return _senders(request.tenant).filter(pk=int(value)).first()
+    return _senders(request.tenant).filter(pk=pk).first()
 
 
 def _values(data) -> dict[str, str]:
@@ -58,10 +59,10 @@ def _values(data) -> dict[str, str]:
 
 
 def _template(request, sender: Sender | None) -> WhatsAppTemplate | None:
-    value = (request.POST.get("template") or request.GET.get("template") or "").strip()
-    if not value.isdigit():
+    pk = untrusted.ascii_int(request.POST.get("template") or request.GET.get("template"))
+    if pk is None:
         return None
-    templates = WhatsAppTemplate.objects.for_tenant(request.tenant).filter(pk=int(value))
+    templates = WhatsAppTemplate.objects.for_tenant(request.tenant).filter(pk=pk)
     if sender is not None:
         templates = templates.filter(sender=sender)
     return templates.first()
@@ -315,8 +316,7 @@ def _outer_errors(errors: dict) -> dict:
 
 
 def _digits(value) -> int | None:
-    value = str(value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return untrusted.ascii_int(value)
 
 
 def _e164_or_blank(value: str) -> str:
