@@ -182,6 +182,9 @@ LIVECHAT_POLL_THREADS = env.int("LIVECHAT_POLL_THREADS", default=32)
 RELAY_LEASE_SECONDS = env.float(
     "RELAY_LEASE_SECONDS", default=90.0
 )  # a dead worker's conversation waits this long
+# A delivery report's Salesforce notices wait this long for the conversation's next reports, so one task and one
+# acknowledgement call carry them together (relay/lines/wake.py); 0 sends each report's at once.
+RELAY_NOTICES_GATHER_SECONDS = env.float("RELAY_NOTICES_GATHER_SECONDS", default=0.25)
 CELERY_BEAT_SCHEDULE = {
     "relay-sweep": {"task": "relay.tasks.sweep", "schedule": RELAY_SWEEP_SECONDS, "options": {"expires": 60}},
     "cases-transcript-sweep": {

@@ -31,6 +31,7 @@ def account(db, monkeypatch):
     from tests.factories import make_account, make_sender, make_tenant
 
     monkeypatch.setattr(tasks.notify_salesforce, "delay", lambda pk: None)  # the test claims by itself
+    monkeypatch.setattr(tasks.notify_salesforce, "apply_async", lambda args, **options: None)
     account = make_account(make_tenant(welcome_text=""))
     account.sender = make_sender(account, "+41793026731")
     return account

@@ -46,6 +46,10 @@ def queued(monkeypatch):
     calls: list[tuple[str, int]] = []
     monkeypatch.setattr(tasks.deliver_inbound, "delay", lambda pk: calls.append(("in", pk)))
     monkeypatch.setattr(tasks.notify_salesforce, "delay", lambda pk: calls.append(("notices", pk)))
+    # A report's notices task starts RELAY_NOTICES_GATHER_SECONDS later (relay/lines/wake.py): queued all the same.
+    monkeypatch.setattr(
+        tasks.notify_salesforce, "apply_async", lambda args, **options: calls.append(("notices", args[0]))
+    )
     return calls
 
 

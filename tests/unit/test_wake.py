@@ -11,13 +11,23 @@ from django.core.cache import cache
 from relay import tasks
 from relay.lines import wake
 
+GATHER = 0.25  # RELAY_NOTICES_GATHER_SECONDS
+
 
 @pytest.fixture
-def queued(monkeypatch):
+def queued(monkeypatch, settings):
+    settings.RELAY_NOTICES_GATHER_SECONDS = GATHER
     calls: list[tuple[str, int]] = []
     monkeypatch.setattr(tasks.deliver_inbound, "delay", lambda pk: calls.append(("in", pk)))
     monkeypatch.setattr(tasks.deliver_outbound, "delay", lambda pk: calls.append(("out", pk)))
     monkeypatch.setattr(tasks.notify_salesforce, "delay", lambda pk: calls.append(("notices", pk)))
+    monkeypatch.setattr(
+        tasks.notify_salesforce,
+        "apply_async",
+        lambda args, countdown: calls.append(
+            ("notices", args[0]) if countdown == GATHER else ("?", countdown)
+        ),
+    )
     for kind in ("in", "out", "notices"):
         for pk in (1, 2):
             wake.finished(kind, pk)
@@ -57,3 +67,18 @@ def test_without_the_shared_cache_every_wake_queues(queued, monkeypatch):
     wake.outbound_line(2)
     wake.outbound_line(2)
     assert queued == [("out", 2), ("out", 2)]
+
+
+def test_a_notices_task_waits_for_the_next_reports_unless_the_sweeper_or_the_setting_says_not_to(
+    queued, monkeypatch, settings
+):
+    at_once: list[int] = []
+    monkeypatch.setattr(tasks.notify_salesforce, "delay", lambda pk: at_once.append(pk))
+    wake.notices(20, 2)  # a report: the task starts GATHER later (counted by the fixture)
+    wake.notices(21, 2)  # the next report of that conversation joins it
+    wake.notices(22, 2, force=True)  # the sweeper: at once
+    settings.RELAY_NOTICES_GATHER_SECONDS = 0
+    wake.finished("notices", 2)
+    wake.notices(23, 2)
+    assert queued == [("notices", 20)]
+    assert at_once == [22, 23]
