@@ -29,6 +29,7 @@ from relay import http
 from relay.errors import ExternalError
 from relay.lines import engine
 from relay.lines.attempts import describe_internal_error
+from tenants.models import Tenant
 
 from .models import PartnerEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -189,6 +190,9 @@ def deliver(delivery_id: int):
         if not subscription.active:
             _finish(delivery, WebhookDelivery.Status.FAILED, error="The subscription was deactivated.")
             return None
+        if not covers(subscription, delivery.tenant_id):
+            _finish(delivery, WebhookDelivery.Status.FAILED, error=MOVED)
+            return None
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",
@@ -240,6 +244,20 @@ def deliver(delivery_id: int):
         attempts=attempts, next_attempt_at=due, last_status_code=status_code, last_error=error, updated_at=now
     )
     return due
+
+
+MOVED = "The subscription was moved away from this event's tenant: its events are not sent to the new owner."
+
+
+def covers(subscription: WebhookSubscription, tenant_id: int | None) -> bool:
+    """Whether the subscription still hears of ``tenant_id``'s events. A partner may move a subscription to
+    another of its tenants; a delivery of the old tenant still pending (a retry, a redelivery) must not go to
+    whatever URL the new owner sets. A delivery of no tenant (a partner-level ping) is its partner's."""
+    if subscription.tenant_id is not None:
+        return tenant_id == subscription.tenant_id
+    if tenant_id is None or subscription.partner_id is None:
+        return tenant_id is None
+    return Tenant.objects.filter(pk=tenant_id, partner_id=subscription.partner_id).exists()
 
 
 def _finish(delivery, status, *, attempts=None, status_code=None, error=""):

@@ -4,9 +4,13 @@ hands (a partner moves it to another of its tenants); the events it carried befo
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from portal.api.models import WebhookDelivery
+import pytest
+from django.utils import timezone
+
+from portal.api import webhooks
+from portal.api.models import WebhookAttempt, WebhookDelivery
 
 from .conftest import api
 
@@ -59,3 +63,31 @@ def test_a_partner_level_subscriptions_ping_is_the_partners(world):
     assert api(world.key_a).get(f"/api/v1/webhook-deliveries/{ping.json()['id']}/").status_code == 200
     assert api(world.a1.key).get(f"/api/v1/webhook-deliveries/{ping.json()['id']}/").status_code == 404
     assert api(world.key_b).get(f"/api/v1/webhook-deliveries/{ping.json()['id']}/").status_code == 404
+
+
+def test_a_pending_delivery_of_the_old_tenant_is_not_sent_to_the_new_owner(moved):
+    old = moved.a1.delivery
+    WebhookDelivery.objects.filter(pk=old.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert webhooks.deliver(old.pk) is None
+    old.refresh_from_db()
+    assert (old.status, old.last_error) == ("failed", webhooks.MOVED)
+    assert not WebhookAttempt.objects.filter(delivery=old).exists()  # no POST was made
+
+
+def test_a_partner_level_subscription_stops_covering_a_tenant_of_another_partner(world):
+    """The same rule when a tenant changes partners: the old partner's endpoint hears no more of it."""
+    created = (
+        api(world.key_a)
+        .post("/api/v1/webhook-subscriptions/", {"url": "https://hooks.example.com/all"}, format="json")
+        .json()
+    )
+    subscription = webhooks.WebhookSubscription.objects.get(pk=created["id"])
+    (delivery,) = webhooks.enqueue([subscription], world.a1.tenant.pk, "message.delivered", {"message": 1})
+    type(world.a1.tenant).objects.filter(pk=world.a1.tenant.pk).update(partner=world.partner_b)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    webhooks.deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_error) == ("failed", webhooks.MOVED)
+    assert webhooks.covers(subscription, world.a2.tenant.pk) and webhooks.covers(subscription, None)
