@@ -21,6 +21,7 @@ Streams (:func:`async_client`) are long by nature: their readers bound each even
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import ssl
@@ -360,12 +361,22 @@ def reason_phrase(status: int) -> str:
     return httpx.codes.get_reason_phrase(status) or "Unknown status"
 
 
+RETRY_AFTER_MAX_SECONDS = 600.0
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The seconds a 429 or 503 asks us to wait (``Retry-After`` in seconds), at most :data:`RETRY_AFTER_MAX_SECONDS`:
+    whoever answers, a wait it names is never longer than that (an "inf" or a year would stop a stream or a
+    renewal for good; a line's backoff caps it lower still, RELAY_RETRY_CAP_SECONDS). None when it names none
+    we can read (absent, a date, "nan")."""
     value = response.headers.get("retry-after")
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else math.nan
     except ValueError:
         return None
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX_SECONDS)
 
 
 def close_all() -> None:
