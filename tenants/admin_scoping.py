@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import HttpResponseRedirect
 
 from .models import Tenant
 
@@ -35,6 +37,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
             else name
             for name in super().get_list_filter(request)
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        # A NUL in a filter or search value fails PostgreSQL's query (a 500). No value holds one, so it is an
+        # invalid lookup like an unknown one, and gets Django's answer to those: the list again, with "?e=1".
+        if any("\x00" in name or "\x00" in value for name, values in request.GET.lists() for value in values):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
