@@ -56,7 +56,9 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: 
         return False
     if abs((now or time.time()) - timestamp) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), f"t={timestamp},v1={parts.get('v1', '')}")
+    given = f"t={timestamp},v1={parts.get('v1', '')}"
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a False).
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), given.encode())
 
 
 # --- events → delivery rows --------------------------------------------------------------------------------

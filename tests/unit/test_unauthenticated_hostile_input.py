@@ -12,6 +12,7 @@ import base64
 
 import pytest
 
+from portal.api import webhooks
 from relay.handover.models import HandoverEndpoint
 from relay.inbound.auth import expected_signature
 from relay.models import Message
@@ -92,3 +93,10 @@ def test_a_canvas_payload_that_is_not_plain_json_is_a_400(client, case):
     )
     assert response.status_code == 400, response.content[:300]
     assert "not readable JSON" in response.content.decode()
+
+
+@pytest.mark.parametrize("header", ["t=1700000000,v1=\u00e9", "t=\u00b2,v1=00", "v1=00", "t=1700000000", ""])
+def test_the_partner_signature_check_refuses_a_hostile_header(header):
+    """portal.api.webhooks.verify is what docs/partner-api.md gives partners for their endpoints."""
+    assert webhooks.verify("s3cret", header, b"{}", now=1_700_000_000) is False
+    assert webhooks.verify("s3cret", webhooks.sign("s3cret", 1_700_000_000, b"{}"), b"{}", now=1_700_000_000)
