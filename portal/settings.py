@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.unavailable.DatabaseUnavailableMiddleware",
+    "portal.api.caching.ApiNoStoreMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
