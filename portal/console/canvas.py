@@ -85,11 +85,17 @@ def verify(signed_request: str, secret: str) -> dict:
     except (ValueError, binascii.Error):
         given = b""
     if not secret or not hmac.compare_digest(expected, given):
-        raise CanvasError(
-            "The signature does not match: check that the Canvas consumer secret in Switchboard is the "
-            "Connected App's consumer secret."
-        )
+        raise CanvasError(NOT_VERIFIED)
     return envelope
+
+
+# One answer for a signature that does not match and for an org no tenant has (verified with no secret): told
+# apart, they would tell anyone with an org id whether that org uses Switchboard. The log says which it was.
+NOT_VERIFIED = (
+    "The signature does not match, or this Salesforce org is not connected to Switchboard (or its tenant is "
+    "disabled): check that the org is connected and that the Canvas consumer secret in Switchboard is the "
+    "Connected App's consumer secret."
+)
 
 
 def claim_once(signed_request: str, *, tenant_id: int) -> None:

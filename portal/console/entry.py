@@ -34,6 +34,16 @@ PAGES = {
 }
 
 
+def _refusal_with_no_secret(signed_request: str) -> str:
+    """What a request signed with a secret we do not have is told: what a wrong signature is told
+    (canvas.NOT_VERIFIED), or the unsupported algorithm, as for a connected org; nothing more."""
+    try:
+        canvas.verify(signed_request, "")
+    except canvas.CanvasError as exc:
+        return str(exc)
+    return canvas.NOT_VERIFIED  # verify accepts no empty secret
+
+
 @csrf_exempt  # Salesforce posts cross-site; the HMAC signature authenticates the request
 @xframe_options_exempt
 @require_POST
@@ -47,10 +57,8 @@ def canvas_entry(request: HttpRequest, page: str = ""):
         return console_error(request, f"Salesforce's signed request could not be read: {message}", status=400)
     tenant = Tenant.objects.filter(org_id=org_id, active=True).select_related("salesforce").first()
     if tenant is None or not hasattr(tenant, "salesforce"):
-        return console_error(
-            request,
-            f"The Salesforce org {org_id} is not connected to Switchboard (or its tenant is disabled).",
-        )
+        log.info("refused a Canvas request of org %s: no active tenant is connected to it", org_id)
+        return console_error(request, _refusal_with_no_secret(signed_request))
     try:
         envelope = canvas.verify(signed_request, str(tenant.salesforce.canvas_consumer_secret))
         canvas.claim_once(signed_request, tenant_id=tenant.pk)

@@ -14,7 +14,9 @@ import time
 import pytest
 from django.core import signing
 from django.test import Client
+from django.utils.html import escape
 
+from portal.console import canvas
 from portal.console.entry import is_tenant_admin
 from portal.console.session import ConsoleSession
 from portal.demo import DEMO_CANVAS_SECRET, DEMO_ORG_ID
@@ -185,10 +187,12 @@ def test_unreadable_requests_get_a_400_that_says_why(client, signed_request, wor
     assert words in response.content.decode()
 
 
-def test_an_org_that_is_not_a_tenant_is_refused(demo_org, client):
+def test_an_org_that_is_not_a_tenant_is_refused_as_a_wrong_signature_is(demo_org, client):
+    """Told apart, the two would tell anyone with an org id whether that org uses Switchboard."""
     response = canvas_open(client, demo_org.sim, "wizard")
     assert response.status_code == 403
-    assert "is not connected to Switchboard" in response.content.decode()
+    assert escape(canvas.NOT_VERIFIED) in response.content.decode()
+    assert "is not connected to Switchboard" in canvas.NOT_VERIFIED  # an admin setting up still reads why
 
 
 # --- the page session -----------------------------------------------------------------------------------
