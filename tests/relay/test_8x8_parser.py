@@ -109,7 +109,29 @@ RECEIPTS = {
     "receipt_sms_delivered": (ReportStatus.DELIVERED, ""),
     "receipt_whatsapp_undelivered": (ReportStatus.FAILED, "15"),
     "receipt_whatsapp_session_expired": (ReportStatus.FAILED, "61"),
+    # 8x8: WhatsApp's delivered_to_operator receipt is "generated before the message reaches WhatsApp"
+    # (delivery-receipts-for-outbound-chatapps.mdx, v9, "When channelUserId is missing"): not delivered yet.
+    "receipt_whatsapp_delivered_to_operator": (ReportStatus.PENDING, ""),
+    # The same document's Viber "delivered to recipient" sample carries delivered_to_operator.
+    "receipt_viber_delivered_to_operator": (ReportStatus.DELIVERED, ""),
 }
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        # MessageStatus.state in business_messaging_api.json: "unknown: Status is not known. This is an
+        # exceptional/intermediate status", "ok: Operation was successful", "error: An error occurred".
+        ("unknown", ReportStatus.PENDING),
+        ("UNKNOWN", ReportStatus.PENDING),
+        ("ok", ReportStatus.PENDING),
+        ("error", ReportStatus.FAILED),
+    ],
+)
+def test_every_documented_receipt_state_has_its_meaning(state, status):
+    body = fixture("receipt_whatsapp_read")
+    body["payload"]["status"]["state"] = state
+    assert one_of(body).status == status
 
 
 @pytest.mark.parametrize("name", sorted(RECEIPTS))

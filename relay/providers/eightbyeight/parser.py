@@ -31,8 +31,14 @@ RECEIPT = "outbound_message_status_changed"
 BUSINESS_APP_ECHO = "external_app_message"  # the business's own WhatsApp Business App messages: not ours
 CHANNELS = {"whatsapp", "sms", "viber"}
 MEDIA_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
-PENDING_STATES = {"queued", "sent", "accepted", "scheduled"}
-FAILED_STATES = {"failed", "undelivered", "rejected", "unknown", "expired"}
+# MessageStatus.state (business_messaging_api.json): "unknown" is "an exceptional/intermediate status" and "ok"
+# an operation's success, neither the end of a message; "error" is "an error occurred during operation".
+PENDING_STATES = {"queued", "sent", "accepted", "scheduled", "unknown", "ok"}
+FAILED_STATES = {"failed", "undelivered", "rejected", "expired", "error"}
+# WhatsApp's "delivered_to_operator" receipt is "generated before the message reaches WhatsApp" (the v9 receipt
+# document, "When channelUserId is missing"): the recipient's own receipt is still to come. On Viber the same
+# document's "delivered to recipient" sample carries this detail, so there it stays a delivery.
+NOT_YET_DELIVERED = {("whatsapp", "delivered_to_operator")}
 SESSION_EXPIRED = 61  # "Message trashed by session expired reason (i.e. 24 hours for WhatsApp)"
 ID_MAX = 100
 
@@ -143,6 +149,10 @@ def _receipt(payload: dict) -> StatusReport:
         "raw": payload,
     }
     if state == "delivered":
+        channel = text_of(payload.get("channel")).strip().lower()
+        detail = text_of(status.get("detail")).strip().lower()
+        if (channel, detail) in NOT_YET_DELIVERED:
+            return StatusReport(status=ReportStatus.PENDING, **common)
         return StatusReport(status=ReportStatus.DELIVERED, **common)
     if state == "read":
         return StatusReport(status=ReportStatus.READ, **common)
