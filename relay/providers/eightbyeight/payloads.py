@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..base import Button, OutboundContent, TemplateValues
+from ..choices import reply_titles_fit, unique_ids
 
 #: The regional API hosts (the file's ``servers``): the region an admin picks is the account's base URL.
 REGIONS = {
@@ -24,7 +25,7 @@ REGIONS = {
 API_CHANNEL = {"whatsapp": "WhatsApp", "sms": "SMS", "viber": "Viber"}  # the file's channel enumeration
 TEXT_MAX = 4096  # WhatsApp's free-form limit (providers.md §5); Viber and SMS allow less than 8x8's own cap
 CLIENT_ID_MAX = 50  # clientMessageId: "≤50 chars"
-REPLY_BUTTONS_MAX, REPLY_TITLE_MAX, REPLY_ID_MAX = 3, 20, 256
+REPLY_BUTTONS_MAX = 3  # reply titles and ids: relay/providers/choices.py
 LIST_ROWS_MAX, LIST_TITLE_MAX, LIST_DESCRIPTION_MAX, LIST_ID_MAX = 10, 24, 72, 200
 CTA_TEXT_MAX = 20
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -123,30 +124,23 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> dict | None:
             action = {"parameters": {"display_text": links[0].title, "url": links[0].url}}
             return {"type": "cta_url", "body": body, "action": action}
         return None
-    ids = _unique_ids(buttons)
-    if len(buttons) <= REPLY_BUTTONS_MAX and all(len(b.title) <= REPLY_TITLE_MAX for b in buttons):
+    ids = unique_ids(buttons, LIST_ID_MAX)  # within both the reply (256) and the row (200) limits
+    if len(buttons) <= REPLY_BUTTONS_MAX and reply_titles_fit(
+        buttons, emoji=True
+    ):  # 8x8: "Emojis are supported"
         replies = [
-            {"type": "reply", "reply": {"id": ids[i][:REPLY_ID_MAX], "title": b.title}}
-            for i, b in enumerate(buttons)
+            {"type": "reply", "reply": {"id": ids[i], "title": b.title}} for i, b in enumerate(buttons)
         ]
         return {"type": "button", "body": body, "action": {"buttons": replies}}
     if len(buttons) <= LIST_ROWS_MAX:
         rows = []
         for i, button in enumerate(buttons):
-            row = {"id": ids[i][:LIST_ID_MAX], "title": _shorten(button.title, LIST_TITLE_MAX)}
+            row = {"id": ids[i], "title": _shorten(button.title, LIST_TITLE_MAX)}
             if len(button.title) > LIST_TITLE_MAX:
                 row["description"] = _shorten(button.title, LIST_DESCRIPTION_MAX)
             rows.append(row)
         return {"type": "list", "body": body, "action": {"button": "Choose", "sections": [{"rows": rows}]}}
     return None
-
-
-def _unique_ids(buttons: list[Button]) -> list[str]:
-    ids: list[str] = []
-    for index, button in enumerate(buttons):
-        candidate = (button.payload or button.title).strip() or str(index + 1)
-        ids.append(candidate if candidate not in ids else str(index + 1))
-    return ids
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -12,16 +12,17 @@ import re
 from dataclasses import dataclass
 
 from ..base import Button, OutboundContent, TemplateValues
+from ..choices import reply_titles_fit, unique_ids
 
 URL_IN_TEXT = re.compile(r"https?://\S+", re.IGNORECASE)
 WHATSAPP_TEXT_MAX = 4096
 WHATSAPP_CAPTION_MAX = 3000
 INTERACTIVE_BODY_MAX = 1024
 REPLY_BUTTONS_MAX = 3
-REPLY_TITLE_MAX = 20
 LIST_ROWS_MAX = 10  # WhatsApp's limit for all sections together
 LIST_ROW_TITLE_MAX = 24
 LIST_ROW_DESCRIPTION_MAX = 72
+LIST_ROW_ID_MAX = 200
 VIBER_TEXT_MAX = 1000
 WHATSAPP_IMAGE_TYPES = {"image/jpeg", "image/jpg", "image/png"}
 WHATSAPP_VIDEO_TYPES = {"video/mp4", "video/3gpp"}
@@ -117,8 +118,8 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> tuple[str, dict] | Non
     if any(button.url for button in buttons):
         return None  # URL buttons are not reply buttons: the links go in the text
     body = {"text": _interactive_body(text)}
-    ids = _unique_ids(buttons)
-    if len(buttons) <= REPLY_BUTTONS_MAX and all(len(b.title) <= REPLY_TITLE_MAX for b in buttons):
+    ids = unique_ids(buttons, LIST_ROW_ID_MAX)  # within both the reply (256) and the row (200) limits
+    if len(buttons) <= REPLY_BUTTONS_MAX and reply_titles_fit(buttons, emoji=False):
         replies = [{"type": "REPLY", "id": ids[i], "title": b.title} for i, b in enumerate(buttons)]
         return "/whatsapp/1/message/interactive/buttons", {"body": body, "action": {"buttons": replies}}
     if len(buttons) <= LIST_ROWS_MAX:
@@ -140,15 +141,6 @@ def _interactive_body(text: str) -> str:
             f"The question has {len(text)} characters; WhatsApp allows {INTERACTIVE_BODY_MAX} with buttons."
         )
     return text
-
-
-def _unique_ids(buttons: list[Button]) -> list[str]:
-    """Button/row ids: the payload (what comes back in the reply), else the title; unique, 1..200 chars."""
-    ids: list[str] = []
-    for index, button in enumerate(buttons):
-        candidate = (button.payload or button.title).strip()[:200] or str(index + 1)
-        ids.append(candidate if candidate not in ids else f"{index + 1}")
-    return ids
 
 
 def _shorten(text: str, limit: int) -> str:
