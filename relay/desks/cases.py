@@ -68,7 +68,15 @@ class CasesDesk(Desk):
         with attempt(message, target="salesforce", action="case"):
             link = ensure_case(self.connection, rest, conversation, message)
             entry = open_entry(message, link)
-            write(entry, rest, self.connection.case_transcript)
+            try:
+                write(entry, rest, self.connection.case_transcript)
+            except ExternalError as exc:
+                if not case_gone(rest, entry.case_link, exc):
+                    raise
+                # Deleted in Salesforce and its DELETE change event never reached us: the link said open,
+                # and every message of the conversation would have been refused on it for good.
+                entry = _move_to_new_case(self.connection, rest, conversation, message, entry)
+                write(entry, rest, self.connection.case_transcript)
         mark_delivered(message, salesforce_entry_id=f"case:{entry.record_id}" if entry.record_id else "")
 
     def agent_available(self, conversation: Conversation) -> bool | None:
@@ -126,6 +134,44 @@ def ensure_case(
                          last.case_id, exc.code)  # fmt: skip
         link = _start_link(conversation, message)
     return _create_case(connection, rest, conversation, message, link)
+
+
+#: What Salesforce answers a record written on a Case that is no more: in the Recycle Bin (ENTITY_IS_DELETED), or
+#: an id it no longer knows (INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY, NOT_FOUND). The same codes can mean a
+#: permission or a trigger, so a query confirms the Case is gone before anything is done about it.
+CASE_GONE_CODES = frozenset(
+    {"ENTITY_IS_DELETED", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "NOT_FOUND"}
+)
+
+
+def case_gone(rest: SalesforceRest, link: CaseLink, exc: ExternalError) -> bool:
+    """Whether ``exc``, a refusal of a write on ``link``'s Case, is because the Case was deleted (a query,
+    which leaves deleted records out, no longer finds it)."""
+    if not exc.permanent or exc.code not in CASE_GONE_CODES or not link.case_id:
+        return False
+    return cases_api.read_case(rest, link.case_id) is None
+
+
+def _move_to_new_case(
+    connection: SalesforceConnection,
+    rest: SalesforceRest,
+    conversation: Conversation,
+    message: Message,
+    entry: CaseEntry,
+) -> CaseEntry:
+    """Close the link of a deleted Case (what its DELETE change event does) and put ``entry`` on the Case
+    the conversation gets instead (a new one: the deleted Case cannot be reopened)."""
+    gone = entry.case_link
+    log.info("tenant %s: Case %s is gone; its conversation moves to a new Case", conversation.tenant_id,
+             gone.case_id)  # fmt: skip
+    now = timezone.now()
+    CaseLink.objects.filter(pk=gone.pk, is_closed=False).update(is_closed=True, closed_at=now, updated_at=now)
+    link = ensure_case(connection, rest, conversation, message)
+    CaseEntry.objects.filter(pk=entry.pk, written_at=None).update(
+        case_link=link, record_id="", started_at=None
+    )
+    entry.refresh_from_db()
+    return entry
 
 
 def _within_reopen_window(connection: SalesforceConnection, link: CaseLink) -> bool:
