@@ -249,7 +249,10 @@ def error_details(response: httpx.Response) -> tuple[str | None, str, str]:
         return None, "", ""
     if not isinstance(data, dict):
         return None, "", ""
-    exception = (data.get("requestError") or {}).get("serviceException") if "requestError" in data else None
+    # Only the documented shapes are read; anything else (a proxy's body) is no detail, so the status alone
+    # classifies the answer.
+    request_error = data.get("requestError")
+    exception = request_error.get("serviceException") if isinstance(request_error, dict) else None
     if isinstance(exception, dict):  # legacy envelope
         fields = exception.get("validationErrors") or {}
         details = (
@@ -266,9 +269,11 @@ def error_details(response: httpx.Response) -> tuple[str | None, str, str]:
             http.short_text(details),
         )
     if "errorCode" in data:  # E-code envelope
-        violations = data.get("violations") or []
+        violations = data.get("violations")
         details = "; ".join(
-            f"{v.get('property')}: {v.get('violation')}" for v in violations if isinstance(v, dict)
+            f"{v.get('property')}: {v.get('violation')}"
+            for v in (violations if isinstance(violations, list) else [])
+            if isinstance(v, dict)
         )
         return _code(data["errorCode"]), http.short_text(data.get("description")), http.short_text(details)
     return None, "", ""
