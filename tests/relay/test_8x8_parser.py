@@ -178,7 +178,6 @@ HOSTILE = {
     "umid too long": _changed("inbound_whatsapp_text", lambda b: b["payload"].update(umid="x" * 500)),
     "umid with control": _changed("inbound_whatsapp_text", lambda b: b["payload"].update(umid="a\nb")),
     "no user": _changed("inbound_whatsapp_text", lambda b: b["payload"].pop("user")),
-    "media without url": _changed("inbound_whatsapp_image", lambda b: b["payload"]["content"].pop("url")),
     "location out of range": _changed(
         "inbound_whatsapp_location", lambda b: b["payload"]["content"]["location"].update(latitude=91)
     ),
@@ -198,6 +197,18 @@ def test_hostile_bodies_are_refused_with_a_reason(name):
     with pytest.raises(ValueError) as refused:
         parse_webhook(HOSTILE[name])
     assert str(refused.value)
+
+
+@pytest.mark.parametrize("url", [None, "", "  ", [], {}])
+def test_media_without_a_url_is_kept_as_a_note(url):
+    """inbound-chatapps-message.mdx: ``content.url`` is "the URL of the media attachment (rich content) if
+    any": an Image without one is still the customer's message (was a 400, and 8x8 gives up after 4 tries)."""
+    body = fixture("inbound_whatsapp_image")
+    body["payload"]["content"]["url"] = url
+    event = one_of(body)
+    assert event.kind == Kind.UNSUPPORTED and event.media is None
+    assert "image" in event.text.lower() and "the receipt" in event.text
+    assert event.provider_message_id == body["payload"]["umid"]
 
 
 @pytest.mark.parametrize("value", [None, 12, [], {}, "", "not a time", "2026-13-40T00:00:00Z"])
