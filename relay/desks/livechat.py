@@ -21,6 +21,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ..errors import ExternalError
@@ -151,13 +153,27 @@ class LiveChatDesk(Desk):
                     "Another chat of this conversation was opened at the same moment."
                 ) from None
         session = as_session(chat)
-        body = chasitor_init(self.connection, conversation, chat.session_id)
         try:
-            api.post(session, "Chasitor/ChasitorInit", body, sequence=1)  # a retry resends 1: applied once
+            if not (chat.pending or {}).get("init"):
+                body = chasitor_init(self.connection, conversation, chat.session_id)
+                api.post(
+                    session, "Chasitor/ChasitorInit", body, sequence=1
+                )  # a retry resends 1: applied once
+                # Taken: not sent again, even after a ReconnectSession restarts the sequence (it would be a
+                # second request); the sequence's next number is 2 whatever a reconnect left.
+                LiveChatSession.objects.filter(pk=chat.pk).update(
+                    pending={**(chat.pending or {}), "init": True}, sequence=Greatest(F("sequence"), 1)
+                )
             messages = api.poll(session)
         except ExternalError as exc:
             if exc.code == SESSION_GONE:
                 end_chat(chat, "request lost")
+            if exc.code == AFFINITY_CHANGED:
+                # relay_listen polls (and reconnects) only chats with an answer: a requested chat is ours.
+                reconnect(chat.pk, api)
+                raise ExternalError(
+                    "The chat moved to another server; asking again.", retry_after=0
+                ) from None
             raise
         chat = record_batch(chat.pk, messages, ack=session.ack, offset=session.offset)
         if chat.status == Status.REQUESTED:
@@ -217,6 +233,23 @@ def _reserve(chat: LiveChatSession, message: Message, count: int) -> tuple[int, 
             locked.save(update_fields=["sequence", "pending", "updated_at"])
     chat.affinity, chat.sequence = locked.affinity, locked.sequence
     return first, done
+
+
+def reconnect(pk: int, api: ChatApi) -> None:
+    """ReconnectSession with the stored offset; the new affinity and the restarted POST sequence stored."""
+    with transaction.atomic():
+        chat = LiveChatSession.objects.select_for_update().get(pk=pk)
+        session: ChatSession = as_session(chat)
+        api.reconnect(session)
+        pending = dict(chat.pending or {})
+        if pending.get("message") is not None:
+            done, count = int(pending.get("done", 0)), int(pending.get("count", 1))
+            pending["first"] = 1 - done  # the next unsent text goes as 1
+            chat.sequence = count - done
+        else:
+            chat.sequence = 0
+        chat.pending, chat.affinity = pending, session.affinity[:64]
+        chat.save(update_fields=["pending", "affinity", "sequence", "updated_at"])
 
 
 def as_session(chat: LiveChatSession) -> ChatSession:

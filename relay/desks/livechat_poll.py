@@ -7,8 +7,10 @@ opened), every ``refresh_seconds``, so a restarted listener resumes each chat wi
 affinity, ack and offset: the first poll repeats the stored ack, and a batch recorded before the restart is
 recognised and not recorded twice (relay/desks/livechat_events.py).
 
-A 503 (the session moved to another server) is answered here, and only here, with ReconnectSession; the POST
-sequence numbers start again at 1, including those a worker reserved for a message it is still sending.
+A 503 (the session moved to another server) of a polled chat is answered here, and only here, with
+ReconnectSession (relay.desks.livechat.reconnect); the POST sequence numbers start again at 1, including those a
+worker reserved for a message it is still sending. A chat still waiting for its request's answer is not polled
+here: the worker asking reconnects it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
 
 from tenants.models import SalesforceConnection
 
 from ..errors import ExternalError
-from .livechat import as_session
-from .livechat_api import AFFINITY_CHANGED, SESSION_GONE, ChatApi, ChatSession
+from .livechat import as_session, reconnect
+from .livechat_api import AFFINITY_CHANGED, SESSION_GONE, ChatApi
 from .livechat_events import end_chat, record_batch
 from .livechat_models import LiveChatSession
 
@@ -56,23 +58,6 @@ def poll_chat(pk: int, held: Callable[[int], bool] | None = None) -> bool:
     if messages:
         chat = record_batch(pk, messages, ack=session.ack, offset=session.offset)
     return chat.status in POLLED
-
-
-def reconnect(pk: int, api: ChatApi) -> None:
-    """ReconnectSession with the stored offset; the new affinity and the restarted POST sequence stored."""
-    with transaction.atomic():
-        chat = LiveChatSession.objects.select_for_update().get(pk=pk)
-        session: ChatSession = as_session(chat)
-        api.reconnect(session)
-        pending = dict(chat.pending or {})
-        if pending.get("message") is not None:
-            done, count = int(pending.get("done", 0)), int(pending.get("count", 1))
-            pending["first"] = 1 - done  # the next unsent text goes as 1
-            chat.sequence = count - done
-        else:
-            chat.sequence = 0
-        chat.pending, chat.affinity = pending, session.affinity[:64]
-        chat.save(update_fields=["pending", "affinity", "sequence", "updated_at"])
 
 
 class ChatPoller:

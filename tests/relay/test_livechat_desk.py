@@ -9,6 +9,7 @@ from django.utils import timezone
 from relay.desks.livechat import LiveChatDesk
 from relay.desks.livechat_models import LiveChatSession
 from relay.desks.livechat_poll import ChatPoller, poll_chat
+from relay.errors import ExternalError
 from relay.lines.pipeline import RetryLater
 from relay.models import Conversation, Message
 from tenants.models import RoutingRule, SalesforceConnection
@@ -151,3 +152,34 @@ def test_only_the_chats_of_tenants_this_listener_holds_are_polled(setup, sim, sa
     assert poll_chat(chat.pk, held=lambda tenant_id: tenant_id == tenant.pk) is False  # ours: polled, ended
     chat.refresh_from_db()
     assert chat.status == LiveChatSession.Status.ENDED and chat.end_reason == "timeout"
+
+
+@pytest.mark.parametrize("moved_before", ["ChasitorInit", "Messages"])
+def test_a_503_while_the_chat_is_requested_reconnects_and_requests_it_once(setup, sim, moved_before):
+    """The session moves to another server while the chat request waits for its answer (Chat REST API: a 503
+    "is returned when the affinity token has changed; call ReconnectSession"). relay_listen polls only chats
+    that have their answer, so the desk reconnects itself: before, every retry re-sent ChasitorInit with the
+    old affinity and met the same 503, and the open REQUESTED chat held every message of the conversation
+    for good. ChasitorInit goes once: again only if the 503 came before it was taken."""
+    ids, tenant, sender, conversation = setup
+    message = inbound(conversation, "hello")
+    path = "System/Messages" if moved_before == "Messages" else "Chasitor/ChasitorInit"
+    rule = sim.post("/__sim/faults", json={"service": "livechat", "path": path, "status": 500}).json()
+    with pytest.raises(ExternalError):
+        desk(tenant).deliver(message)  # the chat request's answer lost
+    sim.delete(f"/__sim/faults/{rule['id']}")
+    chat = LiveChatSession.objects.get()
+    assert chat.status == LiveChatSession.Status.REQUESTED
+    sim.post(f"{HOOKS}/sessions/{chat.session_id}/affinity-change")
+
+    for _ in range(3):
+        try:
+            desk(tenant).deliver(message)
+            break
+        except ExternalError as exc:
+            assert not exc.permanent, exc
+    else:
+        pytest.fail("the message never reached the chat")
+    chat.refresh_from_db()
+    assert chat.status in (LiveChatSession.Status.WAITING, LiveChatSession.Status.ESTABLISHED)
+    assert sim_chat(sim, chat)["visitorMessages"] == ["hello"]
