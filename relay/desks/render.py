@@ -72,6 +72,8 @@ def location_text(location: Location | None) -> str:
         where = f"https://maps.google.com/?q={location.latitude},{location.longitude}"
     else:
         where = location.url.strip()
+    if not where:  # nothing that points anywhere: say so, with the place's name if there is one
+        return "📍 The customer shared a location without coordinates" + (f": {place}" if place else ".")
     return " – ".join(part for part in ("📍 Location: " + (place or "shared pin"), where) if part)
 
 

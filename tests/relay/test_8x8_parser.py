@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.desks.render import describe
 from relay.events import InboundMessage, Kind, ReportStatus, StatusReport
 from relay.providers.eightbyeight.parser import parse_webhook
 
@@ -178,12 +179,6 @@ HOSTILE = {
     "umid too long": _changed("inbound_whatsapp_text", lambda b: b["payload"].update(umid="x" * 500)),
     "umid with control": _changed("inbound_whatsapp_text", lambda b: b["payload"].update(umid="a\nb")),
     "no user": _changed("inbound_whatsapp_text", lambda b: b["payload"].pop("user")),
-    "location out of range": _changed(
-        "inbound_whatsapp_location", lambda b: b["payload"]["content"]["location"].update(latitude=91)
-    ),
-    "location strings": _changed(
-        "inbound_whatsapp_location", lambda b: b["payload"]["content"].update(location="here")
-    ),
     "receipt unknown state": _changed(
         "receipt_whatsapp_read", lambda b: b["payload"]["status"].update(state="teleported")
     ),
@@ -197,6 +192,33 @@ def test_hostile_bodies_are_refused_with_a_reason(name):
     with pytest.raises(ValueError) as refused:
         parse_webhook(HOSTILE[name])
     assert str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda where: where.update(latitude=91),
+        lambda where: where.pop("longitude"),
+        lambda where: where.update(latitude="north", longitude=None),
+        lambda where: where.clear(),
+    ],
+    ids=["latitude out of range", "no longitude", "not numbers", "empty"],
+)
+def test_a_location_without_usable_coordinates_is_kept(change):
+    """Was a 400 (8x8 gives up after 4 tries: the message lost); Infobip's parser keeps such a pin too."""
+    body = fixture("inbound_whatsapp_location")
+    change(body["payload"]["content"]["location"])
+    event = one_of(body)
+    assert event.kind == Kind.LOCATION and event.location is not None
+    assert (event.location.latitude, event.location.longitude) == (None, None)
+    assert "without coordinates" in describe(event)
+
+
+def test_a_location_that_is_not_an_object_is_kept():
+    body = fixture("inbound_whatsapp_location")
+    body["payload"]["content"]["location"] = "here"
+    event = one_of(body)
+    assert event.kind == Kind.LOCATION and "without coordinates" in describe(event)
 
 
 @pytest.mark.parametrize("url", [None, "", "  ", [], {}])

@@ -139,7 +139,8 @@ def test_coordinates_out_of_range_or_not_numbers_are_dropped():
         location = InboundMessage.from_content({"location": {"latitude": latitude, "longitude": longitude}})
         assert (location.location.latitude, location.location.longitude) == (None, None)
         text = as_text(row("location", {"location": {"latitude": latitude, "longitude": longitude}}))
-        assert text == "📍 Location: shared pin"
+        # not "Location: shared pin", a pin that points nowhere
+        assert text == "📍 The customer shared a location without coordinates."
 
 
 # --- anything JSON can carry (hypothesis) -------------------------------------------------------------------

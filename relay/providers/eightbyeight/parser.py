@@ -106,19 +106,9 @@ def _inbound(payload: dict) -> InboundMessage:
 
 
 def _location(content: dict, common: dict) -> InboundMessage:
-    where = object_of(content.get("location"))
-    latitude = number_of(where.get("latitude"), low=-90, high=90)
-    longitude = number_of(where.get("longitude"), low=-180, high=180)
-    if latitude is None or longitude is None:
-        raise ValueError(
-            "a Location message needs content.location latitude (-90..90) and longitude (-180..180)"
-        )
-    location = Location(
-        latitude=latitude,
-        longitude=longitude,
-        name=text_of(where.get("name")),
-        address=text_of(where.get("address")),
-    )
+    """``content.location{latitude, longitude}``. A pin without usable coordinates is still the customer's
+    message: kept as a location without them (the agent reads so), as Infobip's are, never refused."""
+    location = Location.from_stored(content.get("location")) or Location()
     return InboundMessage(kind=Kind.LOCATION, text=text_of(content.get("text")), location=location, **common)
 
 
