@@ -166,8 +166,12 @@ class LiveChatDesk(Desk):
                 )
             messages = api.poll(session)
         except ExternalError as exc:
-            if exc.code == SESSION_GONE:
+            if exc.code == SESSION_GONE:  # timed out or ended before its answer: the retry opens a new chat
                 end_chat(chat, "request lost")
+                raise ExternalError(
+                    "The chat session ended before the request was answered; a new chat is opened.",
+                    retry_after=0,
+                ) from None
             if exc.code == AFFINITY_CHANGED:
                 # relay_listen polls (and reconnects) only chats with an answer: a requested chat is ours.
                 reconnect(chat.pk, api)

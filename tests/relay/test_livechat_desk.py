@@ -183,3 +183,29 @@ def test_a_503_while_the_chat_is_requested_reconnects_and_requests_it_once(setup
     chat.refresh_from_db()
     assert chat.status in (LiveChatSession.Status.WAITING, LiveChatSession.Status.ESTABLISHED)
     assert sim_chat(sim, chat)["visitorMessages"] == ["hello"]
+
+
+def test_a_requested_chat_whose_session_is_gone_takes_its_message_to_a_new_chat(setup, sim, sandbox):
+    """The session ends (a 403: timed out, or ended by Salesforce) while the chat request waits for its
+    answer: the message goes to a new chat on the next try, as it does when a posted message meets a 403.
+    Before, the 403 failed the customer's message for good."""
+    ids, tenant, sender, conversation = setup
+    message = inbound(conversation, "hello")
+    rule = sim.post(
+        "/__sim/faults", json={"service": "livechat", "path": "System/Messages", "status": 500}
+    ).json()
+    with pytest.raises(ExternalError):
+        desk(tenant).deliver(message)
+    sim.delete(f"/__sim/faults/{rule['id']}")
+    first = LiveChatSession.objects.get()
+    session = sandbox.call(lambda: sandbox.world.livechat.session_by_id(first.session_id))
+    sandbox.call(lambda: sandbox.world.livechat.drop_session(session))
+
+    with pytest.raises(ExternalError) as gone:
+        desk(tenant).deliver(message)
+    assert not gone.value.permanent, gone.value
+    first.refresh_from_db()
+    assert first.status == LiveChatSession.Status.ENDED
+    desk(tenant).deliver(message)
+    second = LiveChatSession.objects.exclude(pk=first.pk).get()
+    assert sim_chat(sim, second)["visitorMessages"] == ["hello"]
