@@ -54,6 +54,11 @@ PERMANENT_OAUTH_ERRORS = {
     "unauthorized_client",
 }
 
+# OAuth errors that say "not now" whatever the HTTP status (Salesforce answers 400): the login rate limit
+# ("rate_limit_exceeded", Number of logins exceeded: 3,600 an hour per user) and RFC 6749's server_error and
+# temporarily_unavailable. A retry later succeeds; failing the message for good would lose it.
+TRANSIENT_OAUTH_ERRORS = {"rate_limit_exceeded", "server_error", "temporarily_unavailable"}
+
 
 @dataclass(frozen=True)
 class Token:
@@ -284,7 +289,9 @@ def _token_error(response, body) -> ExternalError:
     description = body.get("error_description") if isinstance(body, dict) else None
     if error:
         error, message = _login_refusal(str(error), description)
-        permanent = error in PERMANENT_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
+        permanent = error not in TRANSIENT_OAUTH_ERRORS and (
+            error in PERMANENT_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
+        )
         return ExternalError(
             message,
             permanent=permanent,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import httpx
 import jwt
 import pytest
 from cryptography import x509
@@ -151,3 +152,21 @@ def test_a_worker_waits_for_the_process_holding_the_lock(tenant, sim):
     assert results == [minted_elsewhere]
     assert len(tokens(sim)) == 1  # the waiting worker minted nothing itself
     cache.delete(f"{key}:lock")
+
+
+@pytest.mark.parametrize("error", ["rate_limit_exceeded", "temporarily_unavailable", "server_error"])
+def test_a_login_refused_for_now_is_transient(tenant, monkeypatch, error):
+    """Salesforce answers its login rate limit (3,600 logins an hour per user, "rate_limit_exceeded: Number of
+    logins exceeded") with HTTP 400 like every OAuth error; RFC 6749's server_error and temporarily_unavailable
+    say the same. A retry later succeeds: the message waiting on the token must not fail for good."""
+    from relay import http
+    from relay.salesforce import auth
+
+    def token_endpoint(system, method, url, **kwargs):  # Salesforce's answer, nothing else stubbed
+        body = {"error": error, "error_description": "Number of logins exceeded"}
+        return httpx.Response(400, json=body, request=httpx.Request(method, url))
+
+    monkeypatch.setattr(http, "request", token_endpoint)
+    with pytest.raises(ExternalError) as caught:
+        auth.mint_token(tenant.salesforce)
+    assert not caught.value.permanent and caught.value.code == error and caught.value.status == 400
