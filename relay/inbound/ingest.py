@@ -32,6 +32,27 @@ class UnroutableEvent(ValueError):
     """An event for a sender this account does not have (or has disabled). Nothing is stored."""
 
 
+def routable(account: ProviderAccount, events: list[WebhookEvent]) -> tuple[list[WebhookEvent], list[str]]:
+    """The events this account can store, in order, and why each other one cannot.
+
+    One event's sender (unknown, disabled, or a channel we do not carry, such as RCS in a Messages API batch)
+    must not hold back the others of its request: they are stored, and the request is still refused for the
+    rest, so that the provider sends it again (what was stored is then a duplicate, a no-op) and the event
+    that could not be routed is kept at the provider until an admin adds its sender."""
+    senders = _senders_by_address(account) if any(isinstance(e, InboundMessage) for e in events) else {}
+    good: list[WebhookEvent] = []
+    problems: list[str] = []
+    for event in events:
+        if isinstance(event, InboundMessage):
+            try:
+                _sender_for(senders, event)
+            except UnroutableEvent as exc:
+                problems.append(str(exc))
+                continue
+        good.append(event)
+    return good, problems
+
+
 @dataclass
 class IngestResult:
     accepted: int = 0

@@ -1,7 +1,9 @@
 """Provider webhooks: ``POST /webhooks/<provider>/<account key>/``.
 
 Verify, parse, store, answer fast. Bad input gets a 4xx whose body says what is wrong, and changes
-nothing; the provider keeps retrying a 4xx it can fix (an unknown sender, say) and a 5xx.
+nothing; the provider keeps retrying a 4xx it can fix (an unknown sender, say) and a 5xx. In a batch, the
+events that can be read and routed are stored even when others cannot (the answer is still the 4xx, with
+what was stored): a customer's message is not held back by its neighbour's.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from django.views.decorators.http import require_POST
 
 from tenants import lookups
 
+from ..providers.base import PartlyReadable
 from ..providers.registry import get_provider
 from .auth import json_error as _error
 from .auth import read_verified_json, verify
-from .ingest import UnroutableEvent, ingest
+from .ingest import IngestResult, ingest, routable
 
 
 @csrf_exempt
@@ -29,16 +32,24 @@ def provider_webhook(request, provider: str, key: str):
     )
     if isinstance(document, JsonResponse):
         return document
+    unreadable: list[str] = []
     try:
         events = get_provider(account.provider).parse_webhook(document)
     except LookupError as exc:
         return _error(404, str(exc))
+    except PartlyReadable as exc:  # some of its events could not be read: the others are stored all the same
+        events, unreadable = exc.events, exc.problems
     except ValueError as exc:
         return _error(400, f"not a webhook from {account.get_provider_display()}: {exc}")
-    try:
-        result = ingest(account, events)
-    except UnroutableEvent as exc:
-        return _error(422, str(exc))
-    return JsonResponse(
-        {"accepted": result.accepted, "duplicates": result.duplicates, "reports": result.reports}
-    )
+    # One event that cannot be read or routed does not hold back the others of the request (they are a
+    # customer's messages): they are stored, and the request is refused for the rest, so the provider sends it
+    # again; what was stored is then a duplicate (a no-op), and the rest waits at the provider for a fix.
+    events, unroutable = routable(account, events)
+    result = ingest(account, events) if events else IngestResult()
+    counts = {"accepted": result.accepted, "duplicates": result.duplicates, "reports": result.reports}
+    if unreadable:
+        problems = "; ".join(unreadable[:5])
+        return _error(400, f"not a webhook from {account.get_provider_display()}: {problems}", **counts)
+    if unroutable:
+        return _error(422, "; ".join(dict.fromkeys(unroutable[:5])), **counts)
+    return JsonResponse(counts)

@@ -78,6 +78,16 @@ class Template:
     structure: dict  # the provider's structure: header / body / footer / buttons
 
 
+class PartlyReadable(ValueError):
+    """A webhook request some of whose events could not be read: ``events`` are the ones that could (stored all
+    the same), ``problems`` say what is wrong with each other one."""
+
+    def __init__(self, events: list[WebhookEvent], problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.events = events
+        self.problems = problems
+
+
 class Provider:
     """Base class. Subclasses set ``name`` and implement what their API can do."""
 
@@ -86,7 +96,8 @@ class Provider:
     has_transcripts: ClassVar[bool] = False
 
     def parse_webhook(self, body: dict) -> list[WebhookEvent]:
-        """Every event in one webhook request. Raise ValueError with a clear message when it is not ours."""
+        """Every event in one webhook request. Raise ValueError with a clear message when it is not ours, and
+        :class:`PartlyReadable` when only some of a batch's events cannot be read."""
         raise NotImplementedError
 
     def send(

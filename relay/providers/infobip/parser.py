@@ -39,6 +39,7 @@ from ...events import (
     object_of,
     text_of,
 )
+from ..base import PartlyReadable
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,19 @@ def parse_webhook(body: Any) -> list[WebhookEvent]:
     if not isinstance(results, list):
         raise ValueError("no 'results' list: Infobip webhooks carry their events in 'results'")
     events: list[WebhookEvent] = []
+    problems: list[str] = []
     for index, result in enumerate(results):
         where = f"results[{index}]"
-        if not isinstance(result, dict):
-            raise ValueError(f"{where} is {_type_name(result)}, expected an object")
-        events.extend(_parse_result(result, where))
+        try:  # one result that cannot be read does not hold back the others (they are customers' messages)
+            if not isinstance(result, dict):
+                raise ValueError(f"{where} is {_type_name(result)}, expected an object")
+            events.extend(_parse_result(result, where))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems and (events or len(results) > 1):
+        raise PartlyReadable(events, problems)
+    if problems:
+        raise ValueError(problems[0])
     return events
 
 
