@@ -226,7 +226,9 @@ class EightByEightService:
                 self._receipts(
                     account,
                     message,
-                    [("sent", "delivered_to_operator", None), ("delivered", "delivered_to_recipient", None)],
+                    # The message status reference pairs delivered_to_operator with the delivered state only
+                    # (business_messaging_api.json, MessageStatus.detail): a sent receipt carries no detail.
+                    [("sent", "", None), ("delivered", "delivered_to_recipient", None)],
                 )
             )
         return message
