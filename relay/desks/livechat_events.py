@@ -63,6 +63,10 @@ def _record(chat: LiveChatSession, kind: str, detail: object, place: str) -> Non
             _reason("unavailable", detail),
             timezone.now(),
         )
+        # As end_chat: the admin and the API show the session over, not still waiting for an agent.
+        Conversation.objects.filter(pk=conversation.pk).update(
+            session_status="Ended", updated_at=chat.ended_at
+        )
     elif kind in ("ChatEstablished", "ChatTransferred"):
         if chat.status != Status.ENDED:
             chat.status = Status.ESTABLISHED
