@@ -72,13 +72,18 @@ def loads(body: bytes | str):
     return document
 
 
-def ascii_int(value: object, *, max_digits: int = 18) -> int | None:
-    """The number a text of ASCII digits writes (up to ``max_digits``, 18: any bigint id), else None.
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is nothing but ASCII digits (at least one).
 
-    ``str.isdigit()`` is no test for ``int()``: it is true of '²' and '①' (int() raises, a 500) and of '٣'
-    (int() reads it: an id nobody wrote)."""
+    ``str.isdigit()`` alone is no test for ``int()``: it is true of '²' and '①' (int() raises, a 500) and of
+    '٣' (int() reads it: an id nobody wrote)."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_int(value: object, *, max_digits: int = 18) -> int | None:
+    """The number a text of ASCII digits writes (up to ``max_digits``, 18: any bigint id), else None."""
     text = str(value if value is not None else "").strip()
-    if not text or len(text) > max_digits or not (text.isascii() and text.isdigit()):
+    if len(text) > max_digits or not ascii_digits(text):
         return None
     return int(text)
 

@@ -22,7 +22,7 @@ from tenants.models import Sender, Tenant
 from tenants.validators import normalize_e164
 
 from ..providers.registry import get_provider
-from ..untrusted import EARLIEST_PLAUSIBLE, Repairs, ascii_int, bounded_id
+from ..untrusted import EARLIEST_PLAUSIBLE, Repairs, ascii_digits, bounded_id
 
 CHANNELS = {"WHATSAPP": Sender.Channel.WHATSAPP, "SMS": Sender.Channel.SMS, "VIBER": Sender.Channel.VIBER}
 SPEAKERS = {
@@ -79,7 +79,7 @@ def epoch_ms(value) -> int:
     """ISO 8601 (naive means UTC) or epoch milliseconds (or seconds) → epoch milliseconds."""
     if isinstance(value, bool):
         raise serializers.ValidationError(TIME_FORMATS)
-    if isinstance(value, str) and ascii_int(value, max_digits=10**6) is not None:
+    if isinstance(value, str) and ascii_digits(value.strip()):
         value = int(value.strip()[:20])  # more digits than any epoch: out of range below, not a huge int
     if isinstance(value, int | float):
         number = float(value)
