@@ -270,7 +270,9 @@ def send(request):
     """Validate everything, then queue the template; errors come back on their fields (422), nothing sent."""
     tenant = request.tenant
     template = (
-        WhatsAppTemplate.objects.for_tenant(tenant).filter(pk=_digits(request.POST.get("template"))).first()
+        WhatsAppTemplate.objects.for_tenant(tenant)
+        .filter(pk=untrusted.ascii_int(request.POST.get("template")))
+        .first()
     )
     values = _values(request.POST)
     customer = request.POST.get("customer", "")
@@ -282,7 +284,7 @@ def send(request):
         try:
             message = send_template(
                 tenant,
-                _digits(request.POST.get("sender")) or "",
+                untrusted.ascii_int(request.POST.get("sender")) or "",
                 customer,
                 template.name,
                 template.language,
@@ -313,10 +315,6 @@ def send(request):
 def _outer_errors(errors: dict) -> dict:
     """Errors of the fields above the template (sender, recipient) and of the template itself."""
     return {name: errors.get(name, []) for name in ("sender", "customer", "template")}
-
-
-def _digits(value) -> int | None:
-    return untrusted.ascii_int(value)
 
 
 def _e164_or_blank(value: str) -> str:
