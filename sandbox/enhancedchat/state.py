@@ -199,21 +199,16 @@ class EnhancedChatService:
     # --- tokens ----------------------------------------------------------------------------------
 
     def take_token_budget(self, org: Org) -> None:
-        limits = self.limits
-        wait = self.windows.take(
-            f"tokens:{org.org_id}", limits.tokens_per_org_per_minute, limits.window_seconds
-        )
-        if wait is not None:
-            raise ApiError(429, "Too many access token requests for this org. Retry later.", wait)
+        self._take_org_budget(org, "tokens", self.limits.tokens_per_org_per_minute, "access token")
 
     def take_renewal_budget(self, org: Org) -> None:
         """Renewing a token (continuation) has its own per-org limit, apart from new access tokens."""
-        limits = self.limits
-        wait = self.windows.take(
-            f"renewals:{org.org_id}", limits.renewals_per_org_per_minute, limits.window_seconds
-        )
+        self._take_org_budget(org, "renewals", self.limits.renewals_per_org_per_minute, "token renewal")
+
+    def _take_org_budget(self, org: Org, kind: str, per_window: int, what: str) -> None:
+        wait = self.windows.take(f"{kind}:{org.org_id}", per_window, self.limits.window_seconds)
         if wait is not None:
-            raise ApiError(429, "Too many token renewal requests for this org. Retry later.", wait)
+            raise ApiError(429, f"Too many {what} requests for this org. Retry later.", wait)
 
     def issue_token(
         self, org: Org, deployment: Deployment, subject: str, *, verified: bool
