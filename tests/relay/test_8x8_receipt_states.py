@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from relay.inbound.ingest import ingest
-from relay.models import Conversation, Message, SalesforceNotice
+from relay.models import Message, SalesforceNotice
 from relay.providers.eightbyeight.parser import parse_webhook
-from tests.api.conftest import make_message
-from tests.factories import make_account, make_sender, make_tenant
+from tests.relay.test_report_before_send_answer import agent_message_on_8x8
 
 FIXTURES = Path(__file__).resolve().parents[2] / "relay" / "providers" / "eightbyeight" / "fixtures"
 UMID = "82188ee0-109f-e811-8150-020897df5459"  # the fixtures' umid
@@ -28,19 +27,7 @@ def receipt(name: str, **status) -> dict:
 
 @pytest.fixture
 def sent_message(db):
-    tenant = make_tenant()
-    account = make_account(tenant, provider="8x8", name="Acme 8x8", base_url="https://chatapps.8x8.com")
-    sender = make_sender(account, address="ec36a867-3dd4-e911-814a-02d85f55fce8")
-    conversation = Conversation.objects.create(tenant=tenant, sender=sender, customer="+447400123456")
-    message = make_message(
-        conversation,
-        direction=Message.Direction.OUTBOUND,
-        provider="8x8",
-        provider_message_id=UMID,
-        status=Message.Status.SENT,
-        content={"entry_identifier": "agent-entry-1", "text": "Hi"},
-    )
-    return account, message
+    return agent_message_on_8x8(UMID, Message.Status.SENT)
 
 
 @pytest.mark.parametrize(

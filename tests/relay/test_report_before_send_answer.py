@@ -24,8 +24,8 @@ OUR_ID = "0f6c1a52-9d7e-4b1a-8c3d-5e6f7a8b9c0d"  # the fixture's clientMessageId
 UMID = "82188ee0-109f-e811-8150-020897df5459"  # the fixture's umid
 
 
-@pytest.fixture
-def agent_message(db):
+def agent_message_on_8x8(provider_message_id: str, status: str) -> tuple:
+    """An 8x8 account and an agent's outbound message on it (Salesforce hears what became of it)."""
     tenant = make_tenant()
     account = make_account(tenant, provider="8x8", name="Acme 8x8", base_url="https://chatapps.8x8.com")
     sender = make_sender(account, address="ec36a867-3dd4-e911-814a-02d85f55fce8")
@@ -34,13 +34,17 @@ def agent_message(db):
         conversation,
         direction=Message.Direction.OUTBOUND,
         provider="8x8",
-        provider_message_id=OUR_ID,  # what the row carries until the send's answer is stored
-        status=Message.Status.PENDING,
-        content={
-            "entry_identifier": "agent-entry-1"
-        },  # an agent's message: Salesforce hears what became of it
+        provider_message_id=provider_message_id,
+        status=status,
+        content={"entry_identifier": "agent-entry-1", "text": "Hi"},
     )
     return account, message
+
+
+@pytest.fixture
+def agent_message(db):
+    # OUR_ID: what the row carries until the send's answer is stored
+    return agent_message_on_8x8(OUR_ID, Message.Status.PENDING)
 
 
 def receipt(name: str) -> dict:
