@@ -11,6 +11,8 @@ import unicodedata
 from .base import Button
 
 REPLY_TITLE_MAX = 20
+# A list row (WhatsApp's, which both vendors pass on): title, description and id.
+ROW_TITLE_MAX, ROW_DESCRIPTION_MAX, ROW_ID_MAX = 24, 72, 200
 
 
 def reply_titles_fit(buttons: list[Button], *, emoji: bool) -> bool:
@@ -42,3 +44,19 @@ def unique_ids(buttons: list[Button], limit: int) -> list[str]:
             candidate, number = str(number), number + len(buttons)
         ids.append(candidate)
     return ids
+
+
+def list_rows(buttons: list[Button], ids: list[str]) -> list[dict]:
+    """One list row per option, with its id: the title cut to a row's length, and the full title, when cut, kept
+    readable in the row's description."""
+    rows = []
+    for button, row_id in zip(buttons, ids, strict=True):
+        row = {"id": row_id, "title": shorten(button.title, ROW_TITLE_MAX)}
+        if len(button.title) > ROW_TITLE_MAX:
+            row["description"] = shorten(button.title, ROW_DESCRIPTION_MAX)
+        rows.append(row)
+    return rows
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..base import Button, OutboundContent, TemplateValues
-from ..choices import reply_titles_fit, unique_ids
+from ..choices import ROW_ID_MAX, list_rows, reply_titles_fit, unique_ids
 
 #: The regional API hosts (the file's ``servers``): the region an admin picks is the account's base URL.
 REGIONS = {
@@ -26,7 +26,7 @@ API_CHANNEL = {"whatsapp": "WhatsApp", "sms": "SMS", "viber": "Viber"}  # the fi
 TEXT_MAX = 4096  # WhatsApp's free-form limit (providers.md §5); Viber and SMS allow less than 8x8's own cap
 CLIENT_ID_MAX = 50  # clientMessageId: "≤50 chars"
 REPLY_BUTTONS_MAX = 3  # reply titles and ids: relay/providers/choices.py
-LIST_ROWS_MAX, LIST_TITLE_MAX, LIST_DESCRIPTION_MAX, LIST_ID_MAX = 10, 24, 72, 200
+LIST_ROWS_MAX = 10  # a row's title, description and id: relay/providers/choices.py
 CTA_TEXT_MAX = 20
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 BSUID = re.compile(
@@ -124,7 +124,7 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> dict | None:
             action = {"parameters": {"display_text": links[0].title, "url": links[0].url}}
             return {"type": "cta_url", "body": body, "action": action}
         return None
-    ids = unique_ids(buttons, LIST_ID_MAX)  # within both the reply (256) and the row (200) limits
+    ids = unique_ids(buttons, ROW_ID_MAX)  # within both the reply (256) and the row (200) limits
     if len(buttons) <= REPLY_BUTTONS_MAX and reply_titles_fit(
         buttons, emoji=True
     ):  # 8x8: "Emojis are supported"
@@ -133,18 +133,9 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> dict | None:
         ]
         return {"type": "button", "body": body, "action": {"buttons": replies}}
     if len(buttons) <= LIST_ROWS_MAX:
-        rows = []
-        for i, button in enumerate(buttons):
-            row = {"id": ids[i], "title": _shorten(button.title, LIST_TITLE_MAX)}
-            if len(button.title) > LIST_TITLE_MAX:
-                row["description"] = _shorten(button.title, LIST_DESCRIPTION_MAX)
-            rows.append(row)
+        rows = list_rows(buttons, ids)
         return {"type": "list", "body": body, "action": {"button": "Choose", "sections": [{"rows": rows}]}}
     return None
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def text_with_choices(text: str, buttons: list[Button]) -> str:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..base import Button, OutboundContent, TemplateValues
-from ..choices import reply_titles_fit, unique_ids
+from ..choices import ROW_ID_MAX, list_rows, reply_titles_fit, unique_ids
 
 URL_IN_TEXT = re.compile(r"https?://\S+", re.IGNORECASE)
 WHATSAPP_TEXT_MAX = 4096
@@ -20,9 +20,6 @@ WHATSAPP_CAPTION_MAX = 3000
 INTERACTIVE_BODY_MAX = 1024
 REPLY_BUTTONS_MAX = 3
 LIST_ROWS_MAX = 10  # WhatsApp's limit for all sections together
-LIST_ROW_TITLE_MAX = 24
-LIST_ROW_DESCRIPTION_MAX = 72
-LIST_ROW_ID_MAX = 200
 VIBER_TEXT_MAX = 1000
 WHATSAPP_IMAGE_TYPES = {"image/jpeg", "image/jpg", "image/png"}
 WHATSAPP_VIDEO_TYPES = {"video/mp4", "video/3gpp"}
@@ -118,18 +115,12 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> tuple[str, dict] | Non
     if any(button.url for button in buttons):
         return None  # URL buttons are not reply buttons: the links go in the text
     body = {"text": _interactive_body(text)}
-    ids = unique_ids(buttons, LIST_ROW_ID_MAX)  # within both the reply (256) and the row (200) limits
+    ids = unique_ids(buttons, ROW_ID_MAX)  # within both the reply (256) and the row (200) limits
     if len(buttons) <= REPLY_BUTTONS_MAX and reply_titles_fit(buttons, emoji=False):
         replies = [{"type": "REPLY", "id": ids[i], "title": b.title} for i, b in enumerate(buttons)]
         return "/whatsapp/1/message/interactive/buttons", {"body": body, "action": {"buttons": replies}}
     if len(buttons) <= LIST_ROWS_MAX:
-        rows = []
-        for i, button in enumerate(buttons):
-            row = {"id": ids[i], "title": _shorten(button.title, LIST_ROW_TITLE_MAX)}
-            if len(button.title) > LIST_ROW_TITLE_MAX:  # the full title stays readable under the short one
-                row["description"] = _shorten(button.title, LIST_ROW_DESCRIPTION_MAX)
-            rows.append(row)
-        action = {"title": "Choose", "sections": [{"rows": rows}]}
+        action = {"title": "Choose", "sections": [{"rows": list_rows(buttons, ids)}]}
         return "/whatsapp/1/message/interactive/list", {"body": body, "action": action}
     return None
 
@@ -141,10 +132,6 @@ def _interactive_body(text: str) -> str:
             f"The question has {len(text)} characters; WhatsApp allows {INTERACTIVE_BODY_MAX} with buttons."
         )
     return text
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def text_with_choices(text: str, buttons: list[Button]) -> str:
