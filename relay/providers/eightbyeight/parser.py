@@ -88,8 +88,9 @@ def _inbound(payload: dict) -> InboundMessage:
     if kind in MEDIA_KINDS:
         url = text_of(content.get("url")).strip()
         if not url:  # the document's content.url is "the URL of the media attachment (rich content) if any"
-            shown = "file" if kind == "file" else kind
-            note = f"[The customer sent {'an' if shown[0] in 'aeiou' else 'a'} {shown} that 8x8 gave no link for.]"
+            note = (
+                f"[The customer sent {'an' if kind[0] in 'aeiou' else 'a'} {kind} that 8x8 gave no link for.]"
+            )
             return InboundMessage(kind=Kind.UNSUPPORTED, text=f"{note} {text}".strip(), **common)
         media = Media(url=url, kind=MEDIA_KINDS[kind], caption=text)
         return InboundMessage(kind=Kind.MEDIA, text=text, media=media, **common)
