@@ -64,12 +64,11 @@ class IngestResult:
 
 
 def ingest(account: ProviderAccount, events: list[WebhookEvent]) -> IngestResult:
-    """Store every event of one webhook request, all or nothing, and queue the work after commit."""
+    """Store every event of one webhook request, all or nothing, and queue the work after commit. The events'
+    senders are known (:func:`routable`); one that is not raises UnroutableEvent and the transaction stores
+    nothing."""
     inbound = any(isinstance(event, InboundMessage) for event in events)
     senders = _senders_by_address(account) if inbound else {}
-    for event in events:  # check everything first: a bad event in a batch changes nothing
-        if isinstance(event, InboundMessage):
-            _sender_for(senders, event)
     result = IngestResult()
     arrival = timezone.now()
     lone = events[0] if len(events) == 1 else None
