@@ -67,7 +67,7 @@ def post_worker_init(worker) -> None:
     import relay.inbound.ingest as ingest
     import relay.inbound.webhook as webhook
     import relay.lines.wake as wake
-    from portal import shared_cache
+    from portal import fast_publish, shared_cache
     from tenants import config_cache, lookups
 
     for owner, name, label in (
@@ -88,6 +88,7 @@ def post_worker_init(worker) -> None:
         (wake, "inbound_line", "7 wake: mark + publish"),
         (wake, "_first", "7a wake: the mark (SET NX)"),
         (Celery, "send_task", "7b wake: Celery publish (send_task)"),
+        (fast_publish.Publisher, "publish", "7c wake: the fast publish (portal/fast_publish.py)"),
         (config_cache, "current_version", "8 config token (current_version)"),
         (shared_cache, "get", "8a config token: Redis GET"),
     ):

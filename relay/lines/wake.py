@@ -22,19 +22,19 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from portal import shared_cache
+from portal import fast_publish, shared_cache
 
 log = logging.getLogger(__name__)
 
 
 def inbound_line(conversation_id: int, *, force: bool = False) -> None:
     if _first("in", conversation_id, force):
-        _tasks().deliver_inbound.delay(conversation_id)
+        fast_publish.send(_tasks().deliver_inbound, (conversation_id,))
 
 
 def outbound_line(conversation_id: int, *, force: bool = False) -> None:
     if _first("out", conversation_id, force):
-        _tasks().deliver_outbound.delay(conversation_id)
+        fast_publish.send(_tasks().deliver_outbound, (conversation_id,))
 
 
 def line(conversation_id: int, direction: str, *, force: bool = False) -> None:
@@ -50,10 +50,7 @@ def notices(message_id: int, conversation_id: int | None = None, *, force: bool 
     worker ran a task and a call for nearly every report. The sweeper's wakes (``force``) do not wait."""
     if conversation_id is None or _first("notices", conversation_id, force):
         gather = 0.0 if force else settings.RELAY_NOTICES_GATHER_SECONDS
-        if gather > 0:
-            _tasks().notify_salesforce.apply_async((message_id,), countdown=gather)
-        else:
-            _tasks().notify_salesforce.delay(message_id)
+        fast_publish.send(_tasks().notify_salesforce, (message_id,), countdown=gather)
 
 
 def finished(kind: str, conversation_id: int) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from portal import fast_publish
 from relay import tasks
 from relay.lines import wake
 
@@ -28,6 +29,7 @@ def published(monkeypatch):
         )
         monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: calls.append((_name, args, None)))
     monkeypatch.setitem(tasks.deliver_inbound.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(fast_publish, "_publisher", None)  # Celery's own publish, intercepted above
     wake.finished("in", LINE)
     yield calls
     wake.finished("in", LINE)

@@ -1,0 +1,169 @@
+"""Publish the relay's wake tasks to Celery's Redis broker for a fraction of Celery's own CPU (issue 16).
+
+A wake (relay/lines/wake.py) publishes a task for almost every message: the webhook for a customer's message,
+the listener for an agent's, a report's webhook for its notices. Celery's ``apply_async`` spent about 1.1 ms
+of CPU on each (``python -m bench.web_parts``: the largest part of a webhook after the statement), building
+the message through Celery's and kombu's layers (the task's options, routing, the producer, serializers,
+``saferepr`` of the arguments) before its one ``LPUSH``. The broker sees the same ``LPUSH`` here: the same
+message (Celery's protocol 2 in kombu's Redis envelope, as ``apply_async`` writes it, which the test
+``tests/unit/test_fast_publish.py`` compares field by field), built from a template, on one redis client per
+process. A worker cannot tell the two apart; Celery still consumes, acknowledges late and retries.
+
+It is used only where it writes exactly what Celery would: a ``redis://`` or ``rediss://`` broker through
+portal/broker.py's transport, protocol 2, JSON without compression, no task routes, no key prefix, no
+priority. Anything else, tasks run eagerly (the tests on embedded defaults), and a publish that fails (Redis
+unreachable: Celery's own publish retries as configured) go through ``apply_async``. Celery's
+``before_task_publish`` and ``after_task_publish`` signals are sent as Celery sends them, when connected (the
+benchmark's counter, tracing that adds headers).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from celery import signals
+from celery.utils.nodenames import anon_nodename
+
+from portal import broker
+
+log = logging.getLogger(__name__)
+
+# The third element of a protocol 2 body: no callbacks, errbacks, chain or chord (Celery's own encoding).
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+
+
+class Publisher:
+    """Writes a task message to the default queue's Redis list, as Celery's ``apply_async`` would."""
+
+    def __init__(self, app: Any) -> None:
+        conf = app.conf
+        self.queue = conf.task_default_queue
+        self.client = redis.Redis.from_url(conf.broker_url, socket_connect_timeout=5, socket_timeout=10)
+        self.origin = anon_nodename()
+        self.reply_to = app.thread_oid
+
+    def publish(self, task: Any, args: tuple, countdown: float = 0) -> None:
+        task_name = task.name
+        task_id = str(uuid.uuid4())
+        eta = (datetime.now(UTC) + timedelta(seconds=countdown)).isoformat() if countdown > 0 else None
+        body = json.dumps([list(args), {}, _EMBED])
+        headers = {
+            "lang": "py",
+            "task": task_name,
+            "id": task_id,
+            "shadow": None,
+            "eta": eta,
+            "expires": None,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "root_id": task_id,
+            "parent_id": None,
+            "argsrepr": repr(args),  # ids only: Celery's saferepr gives the same text
+            "kwargsrepr": "{}",
+            "origin": self.origin,
+            "ignore_result": bool(task.ignore_result),
+            "replaced_task_nesting": 0,
+            "stamped_headers": None,
+            "stamps": {},
+        }
+        properties = {
+            "correlation_id": task_id,
+            "reply_to": self.reply_to,
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": self.queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        }
+        if signals.before_task_publish.receivers:
+            signals.before_task_publish.send(
+                sender=task_name,
+                body=(list(args), {}, _EMBED),
+                exchange="",
+                routing_key=self.queue,
+                headers=headers,
+                properties=properties,
+                declare=[],
+                retry_policy=None,
+            )
+        envelope = {
+            "body": base64.b64encode(body.encode()).decode("ascii"),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": headers,
+            "properties": properties,
+        }
+        self.client.lpush(self.queue, json.dumps(envelope))
+        if signals.after_task_publish.receivers:
+            signals.after_task_publish.send(
+                sender=task_name,
+                body=(list(args), {}, _EMBED),
+                headers=headers,
+                exchange="",
+                routing_key=self.queue,
+            )
+
+
+_UNRESOLVED: Any = object()
+_publisher: Any = _UNRESOLVED
+_lock = threading.Lock()
+
+
+def publisher(app: Any) -> Publisher | None:
+    """The process's publisher for ``app``'s broker, or None where Celery's own publish must be used."""
+    global _publisher
+    if _publisher is _UNRESOLVED:
+        with _lock:
+            if _publisher is _UNRESOLVED:
+                _publisher = Publisher(app) if writes_what_celery_writes(app.conf) else None
+    return _publisher
+
+
+def writes_what_celery_writes(conf: Any) -> bool:
+    """True when the broker and the settings leave a task message exactly as this module builds it."""
+    options = conf.broker_transport_options or {}
+    return (
+        str(conf.broker_url or "").startswith(("redis://", "rediss://"))
+        and conf.broker_transport == broker.TRANSPORT
+        and conf.task_protocol == 2
+        and conf.task_serializer == "json"
+        and not conf.task_compression
+        and not conf.task_routes
+        and conf.task_default_priority is None
+        and conf.task_default_exchange in (None, "", conf.task_default_queue)
+        and conf.task_default_routing_key in (None, conf.task_default_queue)
+        and conf.enable_utc
+        and not options.get("global_keyprefix")
+    )
+
+
+def forget() -> None:
+    """Tests that change the broker's settings get a publisher for the new ones."""
+    global _publisher
+    with _lock:
+        _publisher = _UNRESOLVED
+
+
+def send(task: Any, args: tuple, countdown: float = 0) -> None:
+    """Publish ``task(*args)`` (in ``countdown`` seconds); Celery's own publish where this module's cannot."""
+    app = task.app
+    fast = None if app.conf.task_always_eager else publisher(app)
+    if fast is not None:
+        try:
+            fast.publish(task, args, countdown)
+            return
+        except redis.RedisError:
+            log.warning("fast publish of %s failed; Celery's publish retries", task.name, exc_info=True)
+    if countdown > 0:
+        task.apply_async(args, countdown=countdown)
+    else:
+        task.delay(*args)

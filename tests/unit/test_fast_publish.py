@@ -1,0 +1,201 @@
+"""The wake's own publish (portal/fast_publish.py) writes to the Redis broker what Celery's ``apply_async`` writes,
+a real Celery worker runs it, and anywhere it could differ Celery's own publish is used. Needs a Redis server
+(the broker's, when it is Redis); skipped without one."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from datetime import datetime
+
+import pytest
+import redis
+from celery import Celery, signals
+from celery.contrib.testing.worker import start_worker
+
+from portal import broker, fast_publish
+
+REDIS_URL = os.environ.get("CELERY_BROKER_URL", "")
+if not REDIS_URL.startswith("redis://"):
+    REDIS_URL = os.environ.get("CACHE_URL", "")
+
+ran: list[tuple] = []
+
+
+def _redis() -> redis.Redis:
+    if not REDIS_URL.startswith("redis://"):
+        pytest.skip("no Redis server: CELERY_BROKER_URL or CACHE_URL names none")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("the Redis server named does not answer")
+    return client
+
+
+@pytest.fixture
+def app():
+    client = _redis()
+    queue = (
+        f"test-fast-publish-{uuid.uuid4().hex[:8]}"  # this test's own list, whoever else uses the database
+    )
+    celery = Celery("fast-publish-test", broker=REDIS_URL, set_as_current=False)
+    celery.conf.update(
+        broker_transport=broker.TRANSPORT,
+        task_default_queue=queue,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+    )
+
+    @celery.task(name="relay.tasks.test_wake", ignore_result=True, shared=False)
+    def wake(conversation_id: int) -> None:
+        ran.append((conversation_id,))
+
+    celery.wake = wake  # type: ignore[attr-defined]
+    celery.queue_list = client  # type: ignore[attr-defined]
+    yield celery
+    client.delete(queue)
+
+
+def _popped(app) -> dict:
+    raw = app.queue_list.rpop(app.conf.task_default_queue)
+    assert raw is not None, "nothing was published"
+    return json.loads(raw)
+
+
+def _comparable(message: dict) -> tuple[dict, float | None]:
+    """The message without what differs on every publish (ids, the eta), the body decoded; and the eta."""
+    message = json.loads(json.dumps(message))
+    headers, properties = message["headers"], message["properties"]
+    assert headers["root_id"] == headers["id"] == properties["correlation_id"]
+    for key in ("id", "root_id"):
+        uuid.UUID(headers.pop(key))
+    uuid.UUID(properties.pop("correlation_id"))
+    uuid.UUID(properties.pop("delivery_tag"))
+    eta = headers.pop("eta")
+    message["body"] = json.loads(base64.b64decode(message["body"]))
+    return message, eta and datetime.fromisoformat(eta).timestamp()
+
+
+@pytest.mark.parametrize("countdown", [0, 30])
+def test_the_message_is_the_one_celery_writes(app, countdown):
+    publisher = fast_publish.Publisher(app)
+    if countdown:
+        app.wake.apply_async((42,), countdown=countdown)
+    else:
+        app.wake.delay(42)
+    celerys = _popped(app)
+    publisher.publish(app.wake, (42,), countdown)
+    ours = _popped(app)
+    ours_without_eta, our_eta = _comparable(ours)
+    celerys_without_eta, celerys_eta = _comparable(celerys)
+    assert ours_without_eta == celerys_without_eta
+    assert ours_without_eta["body"] == [
+        [42],
+        {},
+        {"callbacks": None, "errbacks": None, "chain": None, "chord": None},
+    ]
+    if countdown:
+        assert our_eta is not None and celerys_eta is not None
+        assert 0 <= our_eta - celerys_eta < 1  # ours published just after, with the same countdown
+    else:
+        assert our_eta is None and celerys_eta is None
+
+
+def test_a_real_worker_runs_what_it_publishes(app):
+    ran.clear()
+    publisher = fast_publish.Publisher(app)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        publisher.publish(app.wake, (7,))
+        publisher.publish(app.wake, (8,), countdown=0.2)
+        app.wake.delay(9)  # Celery's own beside it, as a rolling deploy mixes them
+        for _ in range(200):
+            if len(ran) == 3:
+                break
+            app.queue_list.blpop("test-fast-publish-nothing", timeout=0.05)  # waits without sleeping blindly
+    assert sorted(ran) == [(7,), (8,), (9,)]
+    assert app.queue_list.llen(app.conf.task_default_queue) == 0
+
+
+def test_the_publish_signals_are_sent_as_celery_sends_them(app):
+    seen: list[tuple[str, str]] = []
+
+    def before(sender=None, headers=None, **kwargs):
+        headers["traceparent"] = "00-trace"  # what a tracer adds
+        seen.append(("before", sender))
+
+    def after(sender=None, **kwargs):
+        seen.append(("after", sender))
+
+    signals.before_task_publish.connect(before, weak=False)
+    signals.after_task_publish.connect(after, weak=False)
+    try:
+        fast_publish.Publisher(app).publish(app.wake, (1,))
+    finally:
+        signals.before_task_publish.disconnect(before)
+        signals.after_task_publish.disconnect(after)
+    assert seen == [("before", "relay.tasks.test_wake"), ("after", "relay.tasks.test_wake")]
+    assert _popped(app)["headers"]["traceparent"] == "00-trace"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"broker_url": "filesystem://localhost/"},
+        {"broker_url": "amqp://guest@localhost//"},
+        {"broker_transport": None},
+        {"task_routes": {"relay.tasks.*": {"queue": "relay"}}},
+        {"task_compression": "gzip"},
+        {"task_serializer": "pickle"},
+        {"task_protocol": 1},
+        {"task_default_priority": 5},
+        {"broker_transport_options": {"global_keyprefix": "sb:"}},
+        {"enable_utc": False},
+    ],
+)
+def test_celerys_own_publish_wherever_the_message_could_differ(setting, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery's conf reads it before the app's own
+
+    def configured(**changes):
+        url = changes.pop("broker_url", "redis://127.0.0.1:6379/0")
+        celery = Celery("fast-publish-test", broker=url, set_as_current=False)
+        celery.conf.update({"broker_transport": broker.TRANSPORT, **changes})
+        return celery.conf
+
+    assert fast_publish.writes_what_celery_writes(configured())
+    assert not fast_publish.writes_what_celery_writes(configured(**setting))
+
+
+class _Task:
+    name = "relay.tasks.test_wake"
+    ignore_result = True
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.calls: list[tuple] = []
+
+    def delay(self, *args):
+        self.calls.append(("delay", args))
+
+    def apply_async(self, args, countdown=None):
+        self.calls.append(("apply_async", args, countdown))
+
+
+def test_eager_tasks_and_an_unreachable_broker_go_through_celery(app, monkeypatch):
+    task = _Task(app)
+    monkeypatch.setattr(fast_publish, "_publisher", fast_publish.Publisher(app))
+    app.conf.task_always_eager = True
+    fast_publish.send(task, (1,))
+    app.conf.task_always_eager = False
+
+    def unreachable(*args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(fast_publish._publisher.client, "lpush", unreachable)
+    fast_publish.send(task, (2,))
+    fast_publish.send(task, (3,), countdown=0.25)
+    assert task.calls == [("delay", (1,)), ("delay", (2,)), ("apply_async", (3,), 0.25)]
+    assert app.queue_list.llen(app.conf.task_default_queue) == 0
