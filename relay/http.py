@@ -65,7 +65,7 @@ def client(system: str) -> httpx.Client:
     with _lock:
         if key not in _clients:
             timeout = settings.HTTP_TIMEOUT_SECONDS
-            _clients[key] = httpx.Client(
+            _clients[key] = _Client(
                 timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
                 transport=GuardedTransport(
                     limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
@@ -76,6 +76,42 @@ def client(system: str) -> httpx.Client:
                 event_hooks={"request": [_check_url]},  # httpx runs it for every redirect hop too
             )
         return _clients[key]
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing.
+
+    One client serves every tenant of the process, so a cookie one tenant's endpoint set (a partner's webhook
+    receiver's session, Salesforce's on the shared login host) would ride on another tenant's requests to the
+    same host. Every call the relay makes is authenticated by its own headers, and none needs a cookie; keeping
+    none also saves httpx's cookie handling (a urllib request built for every response, about a tenth of a
+    call's CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _Stateless:
+    """httpx's clients, but their ``cookies`` are :class:`_NoCookies` and cannot be set."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        raise TypeError("the relay's HTTP clients keep no cookies")
+
+
+class _Client(_Stateless, httpx.Client):
+    pass
+
+
+class _AsyncClient(_Stateless, httpx.AsyncClient):
+    pass
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -147,7 +183,7 @@ def async_client(*, max_connections: int, read_timeout: float | None) -> httpx.A
         _check_url(request)
 
     timeout = settings.HTTP_TIMEOUT_SECONDS
-    return httpx.AsyncClient(
+    return _AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(5.0, timeout), read=read_timeout),
         transport=AsyncGuardedTransport(
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
