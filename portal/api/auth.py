@@ -16,6 +16,8 @@ from rest_framework import authentication, exceptions
 
 from tenants.models import ApiKey, Tenant
 
+from .models import WebhookSubscription
+
 # Writing last_used_at on every request would make each read a write; a minute is precise enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -65,6 +67,15 @@ class Scope:
         if self.is_partner:
             return queryset.filter(Q(partner_id=self.partner_id) | Q(tenant__in=self.tenant_ids()))
         return queryset.filter(tenant_id=self.tenant_id)
+
+    def refuse_unless_manager(self, subscription: WebhookSubscription) -> None:
+        """403 for a tenant admin's key on a webhook subscription its partner made for the tenant: the
+        partner's integration, which the key may read (so its existence is no secret) but not manage. Call it
+        on a subscription this scope can see (``filter_owned``)."""
+        if not self.is_partner and subscription.managed_by != WebhookSubscription.ManagedBy.TENANT:
+            raise exceptions.PermissionDenied(
+                "This subscription is managed by the partner: a tenant admin's key may read it, not change it."
+            )
 
 
 def scope_of(request) -> Scope | None:

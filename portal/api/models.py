@@ -46,7 +46,15 @@ class WebhookEvent(models.TextChoices):
 
 
 class WebhookSubscription(models.Model):
-    """A partner's (all its tenants) or a tenant's endpoint that hears about messages and conversations."""
+    """A partner's (all its tenants) or a tenant's endpoint that hears about messages and conversations.
+
+    A tenant's subscription is managed by whoever made it (``managed_by``): one a partner made for a tenant is
+    the partner's integration, which the tenant's admins may read but not change, delete, ping or re-key.
+    """
+
+    class ManagedBy(models.TextChoices):
+        PARTNER = "partner", "The partner (a tenant admin's key may only read it)"
+        TENANT = "tenant", "The tenant's admins (and the partner)"
 
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_subscriptions"
@@ -59,6 +67,13 @@ class WebhookSubscription(models.Model):
     secret = EncryptedTextField(help_text="Signs every delivery (HMAC-SHA256); generated, shown once.")
     active = models.BooleanField(default=True)
     description = models.CharField(max_length=200, blank=True)
+    managed_by = models.CharField(
+        max_length=10,
+        choices=ManagedBy.choices,
+        default=ManagedBy.TENANT,
+        help_text="Who may change it: a partner's subscription (all its tenants, or one it made for a tenant) "
+        "is the partner's alone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -81,6 +81,7 @@ class WebhookDeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retrie
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
+        self.scope.refuse_unless_manager(delivery.subscription)
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
         )

@@ -1,5 +1,9 @@
 """``/api/v1/webhook-subscriptions/``: a partner's (or a tenant admin's) endpoints for partner events, their
-signing secret (shown once) and a test event (ping)."""
+signing secret (shown once) and a test event (ping).
+
+Whoever made a subscription manages it: one a partner made for a tenant is the partner's integration, which the
+tenant's admins may read but not change, delete, ping or re-key (403: they see it, so its existence is no
+secret); the partner manages its tenants' admins' subscriptions too."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from ..models import WebhookEvent, WebhookSubscription
 from .webhook_deliveries import WebhookDeliverySerializer
 
 SUBSCRIBABLE = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.PING]
+# What only the subscription's manager may do; reading it (and its delivery log) is open to its tenant's admins.
+MANAGING = {"update", "partial_update", "destroy", "rotate_secret", "ping"}
 
 
 class WebhookSubscriptionSerializer(OwnedSerializer):
@@ -39,10 +45,11 @@ class WebhookSubscriptionSerializer(OwnedSerializer):
             "events",
             "active",
             "description",
+            "managed_by",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["managed_by", "created_at", "updated_at"]
 
     def validate_events(self, value):
         return sorted(set(value))
@@ -79,12 +86,24 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tenant, partner = self.owner(serializer.validated_data.pop("tenant", None))
-        subscription = WebhookSubscription(**serializer.validated_data, tenant=tenant, partner=partner)
+        managed_by = WebhookSubscription.ManagedBy
+        subscription = WebhookSubscription(
+            **serializer.validated_data,
+            tenant=tenant,
+            partner=partner,
+            managed_by=managed_by.PARTNER if self.scope.is_partner else managed_by.TENANT,
+        )
         secret = subscription.rotate_secret()
         subscription.save()
         data = NewWebhookSubscriptionSerializer(subscription, context=self.get_serializer_context()).data
         data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED)
+
+    def get_object(self):
+        subscription = super().get_object()
+        if self.action in MANAGING:
+            self.scope.refuse_unless_manager(subscription)
+        return subscription
 
     def perform_update(self, serializer):
         if not self.scope.is_partner:
@@ -92,6 +111,8 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
         elif "tenant" in serializer.validated_data:
             tenant = serializer.validated_data["tenant"]
             serializer.validated_data["partner_id"] = None if tenant else self.scope.partner_id
+            # Moved by the partner: its own now, not left for the new tenant's admins to manage.
+            serializer.validated_data["managed_by"] = WebhookSubscription.ManagedBy.PARTNER
         serializer.save()
 
     @extend_schema(
