@@ -38,6 +38,11 @@ WRITTEN_FROM_SCHEMA = {
     "viber_bot_location": (VIBER_BOT_MO, "ViberBotLocationNestedInboundMessage"),
     "viber_bot_contact": (VIBER_BOT_MO, "ViberBotContactNestedInboundMessage"),
     "viber_bot_conversation_started": (VIBER_BOT_MO, "ViberBotInboundConversationStartedContent"),
+    "viber_bot_image_without_url": (VIBER_BOT_MO, "ViberBotImageNestedInboundMessage without url"),
+    "viber_inbound_file_without_url": (
+        ("viber", "receive-inbound-viber-messages"),
+        "ViberInboundFileContent without url (only type is required) in the FILE example's envelope",
+    ),
     "whatsapp_delivery_report_outside_window": (
         ("whatsapp", "receive-whatsapp-delivery-reports"),
         "the delivery-report example with status and error replaced (fixtures/README.md)",

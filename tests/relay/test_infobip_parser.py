@@ -464,6 +464,47 @@ def test_viber_bot_sticker_without_a_url_is_a_note():
     )
 
 
+# The schemas require no url of a Viber file (``ViberInboundFileContent`` requires only ``type``) nor of a
+# Viber Bot image, video or file (``ViberBot<Type>NestedInboundMessage`` requires nothing): such a message is
+# the customer's all the same, kept as a note with its words; a 400 made Infobip retry and give up on it.
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "viber_inbound_file_without_url",
+            viber(
+                Kind.UNSUPPORTED,
+                text="The customer sent a Viber file (contract.pdf) that Infobip gave no link for; ask them "
+                'to send it again. Its text: "The signed contract"',
+            ),
+        ),
+        (
+            "viber_bot_image_without_url",
+            viber_bot(
+                Kind.UNSUPPORTED,
+                text="The customer sent a Viber image (givenImage.jpg) that Infobip gave no link for; ask "
+                'them to send it again. Its text: "The damaged box"',
+            ),
+        ),
+    ],
+)
+def test_viber_media_without_a_url_is_kept_as_a_note(name, expected):
+    assert parse(name) == [expected]
+
+
+def test_viber_media_without_a_url_or_words_is_still_a_note():
+    data = body("viber_bot_image_without_url")
+    nested = data["results"][0]["message"]["message"]
+    for key in ("fileName", "text"):
+        del nested[key]
+    nested["url"] = "  "
+    (event,) = parse(data)
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        "The customer sent a Viber image that Infobip gave no link for; ask them to send it again.",
+    )
+
+
 def test_viber_bot_location():
     """Schema ``ViberBotLocationNestedInboundMessage`` (``location``: latitude, longitude, address)."""
     location = Location(latitude=45.815011, longitude=15.981919, address="Trg bana Josipa Jelačića, Zagreb")

@@ -207,9 +207,10 @@ def _viber_mo(result: dict, where: str) -> list[WebhookEvent]:
 def _viber_content(message: dict, kind: str, where: str, common: dict[str, Any]) -> InboundMessage:
     if kind == "TEXT":
         return InboundMessage(kind=Kind.TEXT, text=_text(message, "text"), **common)
-    if kind in VIBER_MEDIA and (kind != "STICKER" or text_of(message.get("url"))):
+    url = _text(message, "url").strip()
+    if kind in VIBER_MEDIA and url:
         media = Media(
-            url=_string(message, "url", where),
+            url=url,
             kind=VIBER_MEDIA[kind],
             filename=_text(message, "fileName"),
             caption=_text(message, "text") or _text(message, "description"),
@@ -219,6 +220,18 @@ def _viber_content(message: dict, kind: str, where: str, common: dict[str, Any])
     if kind == "STICKER":  # a sticker Viber gave only an id for
         note = f"The customer sent a Viber sticker ({_text(message, 'id') or 'no id'}) that cannot be shown."
         return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
+    if (
+        kind in VIBER_MEDIA
+    ):  # the schemas require no url of a file, image or video: still the customer's message
+        name = _text(message, "fileName").strip()
+        note = (
+            f"The customer sent a Viber {kind.lower()}{f' ({name})' if name else ''} that Infobip gave no link "
+            "for; ask them to send it again."
+        )
+        words = _text(message, "text") or _text(message, "description")
+        return InboundMessage(
+            kind=Kind.UNSUPPORTED, text=f'{note} Its text: "{words}"' if words else note, **common
+        )
     if kind == "LOCATION":
         location = _location(object_of(message.get("location")))
         return summarized(InboundMessage(kind=Kind.LOCATION, location=location, **common))
