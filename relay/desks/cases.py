@@ -34,7 +34,7 @@ from ..salesforce.rest import SalesforceRest
 from . import cases_api, cases_status
 from .base import Desk, mark_delivered
 from .cases_models import CaseEntry, CaseLink
-from .cases_transcript import open_entry, queue_entry, write
+from .cases_transcript import case_gone, close_gone, move_entries, open_entry, queue_entry, write, write_entry
 from .render import as_text
 from .routing import matching_rule
 
@@ -67,6 +67,8 @@ class CasesDesk(Desk):
         rest = SalesforceRest(self.connection)
         with attempt(message, target="salesforce", action="case"):
             link = ensure_case(self.connection, rest, conversation, message)
+            # What was written for a Case since deleted (an agent's reply, the closing text) goes first.
+            _write_moved(move_entries(conversation.pk, link, besides=message.pk))
             entry = open_entry(message, link)
             try:
                 write(entry, rest, self.connection.case_transcript)
@@ -75,7 +77,9 @@ class CasesDesk(Desk):
                     raise
                 # Deleted in Salesforce and its DELETE change event never reached us: the link said open,
                 # and every message of the conversation would have been refused on it for good.
+                gone = entry.case_link
                 entry = _move_to_new_case(self.connection, rest, conversation, message, entry)
+                _write_moved(move_entries(conversation.pk, entry.case_link, gone=gone, besides=message.pk))
                 write(entry, rest, self.connection.case_transcript)
         mark_delivered(message, salesforce_entry_id=f"case:{entry.record_id}" if entry.record_id else "")
 
@@ -136,22 +140,6 @@ def ensure_case(
     return _create_case(connection, rest, conversation, message, link)
 
 
-#: What Salesforce answers a record written on a Case that is no more: in the Recycle Bin (ENTITY_IS_DELETED), or
-#: an id it no longer knows (INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY, NOT_FOUND). The same codes can mean a
-#: permission or a trigger, so a query confirms the Case is gone before anything is done about it.
-CASE_GONE_CODES = frozenset(
-    {"ENTITY_IS_DELETED", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "NOT_FOUND"}
-)
-
-
-def case_gone(rest: SalesforceRest, link: CaseLink, exc: ExternalError) -> bool:
-    """Whether ``exc``, a refusal of a write on ``link``'s Case, is because the Case was deleted (a query,
-    which leaves deleted records out, no longer finds it)."""
-    if not exc.permanent or exc.code not in CASE_GONE_CODES or not link.case_id:
-        return False
-    return cases_api.read_case(rest, link.case_id) is None
-
-
 def _move_to_new_case(
     connection: SalesforceConnection,
     rest: SalesforceRest,
@@ -164,14 +152,20 @@ def _move_to_new_case(
     gone = entry.case_link
     log.info("tenant %s: Case %s is gone; its conversation moves to a new Case", conversation.tenant_id,
              gone.case_id)  # fmt: skip
-    now = timezone.now()
-    CaseLink.objects.filter(pk=gone.pk, is_closed=False).update(is_closed=True, closed_at=now, updated_at=now)
+    close_gone(gone)
     link = ensure_case(connection, rest, conversation, message)
     CaseEntry.objects.filter(pk=entry.pk, written_at=None).update(
         case_link=link, record_id="", started_at=None
     )
     entry.refresh_from_db()
     return entry
+
+
+def _write_moved(entry_ids: list[int]) -> None:
+    """Write entries moved off a deleted Case, in order, before the customer's message that follows them (a
+    failure is kept on the entry and retried by the sweep, as any transcript entry's: it holds no message)."""
+    for pk in entry_ids:
+        write_entry(pk)
 
 
 def _within_reopen_window(connection: SalesforceConnection, link: CaseLink) -> bool:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import ExternalError
@@ -29,6 +30,7 @@ from ..models import Message
 from ..providers.registry import get_provider
 from ..salesforce.rest import SalesforceRest
 from ..untrusted import storable
+from . import cases_api
 from .cases_api import datetime_literal, literal
 from .cases_models import CaseEntry, CaseLink
 from .render import as_text, stored_event
@@ -41,6 +43,15 @@ BODY_LIMIT = {"feed": 10000, "comment": 4000}
 ADOPT_SLACK = timedelta(minutes=2)
 #: A file larger than this is linked, not uploaded (a JSON insert of ContentVersion carries base64 data).
 MAX_FILE_BYTES = 25 * 1024 * 1024
+#: What Salesforce answers a record written on a Case that is no more: in the Recycle Bin (ENTITY_IS_DELETED), or
+#: an id it no longer knows (INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY, NOT_FOUND). The same codes can mean a
+#: permission or a trigger, so a query confirms the Case is gone before anything is done about it.
+CASE_GONE_CODES = frozenset(
+    {"ENTITY_IS_DELETED", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "NOT_FOUND"}
+)
+#: ``last_error`` of an entry whose Case was deleted while the conversation had no other open Case: it is not
+#: retried (``next_attempt_at`` empty) but waits for the conversation's next Case (:func:`move_entries`).
+WAITS_FOR_NEXT_CASE = "The Case was deleted in Salesforce: this entry goes on the conversation's next Case"
 
 
 def body_of(message: Message) -> str:
@@ -164,6 +175,81 @@ def _download(message: Message) -> tuple[bytes, str] | None:
     return content, media.filename or filename or media.kind or "file"
 
 
+# --- a deleted Case: its entries go on the conversation's next Case -----------------------------------------
+
+
+def case_gone(rest: SalesforceRest, link: CaseLink, exc: ExternalError) -> bool:
+    """Whether ``exc``, a refusal of a write on ``link``'s Case, is because the Case was deleted (a query,
+    which leaves deleted records out, no longer finds it)."""
+    if not exc.permanent or exc.code not in CASE_GONE_CODES or not link.case_id:
+        return False
+    return cases_api.read_case(rest, link.case_id) is None
+
+
+def close_gone(link: CaseLink) -> None:
+    """Close the link of a deleted Case (what its DELETE change event does when it comes)."""
+    now = timezone.now()
+    CaseLink.objects.filter(pk=link.pk, is_closed=False).update(is_closed=True, closed_at=now, updated_at=now)
+    link.is_closed = True
+
+
+def move_entries(
+    conversation_id: int, link: CaseLink, *, gone: CaseLink | None = None, besides: int | None = None
+) -> list[int]:
+    """Put the conversation's unwritten entries of deleted Cases on ``link``: those waiting for a Case
+    (:data:`WAITS_FOR_NEXT_CASE`) and every one still on ``gone``, except message ``besides`` (the caller's
+    own). Their ids, oldest message first: write them in that order so the new Case reads as it happened.
+    What the deleted Case had of them (a post, a file) went with it, so each is written again."""
+    from_gone = Q(case_link__is_closed=True, last_error__startswith=WAITS_FOR_NEXT_CASE)
+    if gone is not None:
+        from_gone |= Q(case_link=gone)
+    entries = CaseEntry.objects.filter(
+        from_gone, case_link__conversation_id=conversation_id, written_at=None
+    ).exclude(case_link=link)
+    if besides is not None:
+        entries = entries.exclude(message_id=besides)
+    ids = list(entries.order_by("message__created_at", "message_id").values_list("pk", flat=True))
+    if ids:
+        CaseEntry.objects.filter(pk__in=ids, written_at=None).update(
+            case_link=link,
+            record_id="",
+            file_ids=[],
+            started_at=None,
+            attempts=0,
+            last_error="",
+            next_attempt_at=timezone.now(),
+        )
+        log.info("tenant %s: %s transcript entries of a deleted Case go on Case %s", link.tenant_id, len(ids),
+                 link.case_id)  # fmt: skip
+    return ids
+
+
+def _after_gone(entry: CaseEntry, rest: SalesforceRest, exc: ExternalError) -> bool:
+    """``entry``'s Case was deleted (its write refused, confirmed by a query): its entries go on the
+    conversation's open Case, written now in order, or wait for its next one. False when the Case is there."""
+    gone = entry.case_link
+    if not case_gone(rest, gone, exc):
+        return False
+    close_gone(gone)
+    open_link = (
+        CaseLink.objects.filter(conversation_id=gone.conversation_id, is_closed=False)
+        .exclude(case_id="")
+        .first()
+    )
+    if (
+        open_link is None
+    ):  # the customer's next message opens one, and takes these with it (CasesDesk.deliver)
+        CaseEntry.objects.filter(case_link=gone, written_at=None).update(
+            last_error=f"{WAITS_FOR_NEXT_CASE} ({exc.code}).", next_attempt_at=None
+        )
+        log.info("tenant %s: Case %s is gone; its transcript entries wait for the next Case", gone.tenant_id,
+                 gone.case_id)  # fmt: skip
+        return True
+    for pk in move_entries(gone.conversation_id, open_link, gone=gone):
+        write_entry(pk)
+    return True
+
+
 # --- agent and Switchboard messages: written by a task, swept while Salesforce is away -------------------
 
 
@@ -192,9 +278,16 @@ def write_entry(entry_id: int) -> None:
         if entry is None or not entry.case_link.case_id:
             return
         connection = entry.message.tenant.salesforce
+        rest = SalesforceRest(connection)
         try:
-            write(entry, SalesforceRest(connection), connection.case_transcript)
+            write(entry, rest, connection.case_transcript)
         except Exception as exc:  # noqa: BLE001 - kept on the row; the sweep tries again with a backoff
+            if isinstance(exc, ExternalError):
+                try:
+                    if _after_gone(entry, rest, exc):
+                        return  # a deleted Case's entry is never dropped: on the next Case, or waiting for it
+                except ExternalError as unconfirmed:  # the query that would tell failed: tried again later
+                    exc = unconfirmed
             attempts = entry.attempts + 1
             delay = min(settings.RELAY_RETRY_CAP_SECONDS, 5 * 2**attempts)
             error = str(exc) if isinstance(exc, ExternalError) else describe_internal_error(exc)
