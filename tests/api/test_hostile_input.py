@@ -182,3 +182,23 @@ def test_a_tenant_without_a_partner_has_its_own_budget(world):
     with override_settings(REST_FRAMEWORK=rates("2/min")):
         assert [api(world.a1.key).get("/api/v1/tenants/").status_code for _ in range(3)] == [200, 200, 429]
         assert api(world.key_a).get("/api/v1/tenants/").status_code == 200
+
+
+def test_a_slug_made_from_the_name_is_a_free_one_and_says_nothing_of_whose(world):
+    """The caller sent no slug: a name another partner's tenant shares is no reason to refuse the tenant."""
+    client = api(world.key_a)
+    made = client.post(
+        "/api/v1/tenants/", {"name": world.b.tenant.name, "org_id": "00D8d000000N2nN"}, format="json"
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["slug"] == f"{world.b.tenant.slug}-2"
+    again = client.post(
+        "/api/v1/tenants/", {"name": world.b.tenant.name, "org_id": "00D8d000000N3nN"}, format="json"
+    )
+    assert again.status_code == 201 and again.json()["slug"] == f"{world.b.tenant.slug}-3"
+    long_name = client.post(
+        "/api/v1/tenants/", {"name": "x" * 80, "org_id": "00D8d000000N4nN"}, format="json"
+    )
+    assert long_name.json()["slug"] == "x" * 50
+    longer = client.post("/api/v1/tenants/", {"name": "x" * 90, "org_id": "00D8d000000N5nN"}, format="json")
+    assert longer.json()["slug"] == "x" * 48 + "-2"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers
@@ -22,7 +24,11 @@ class TenantSerializer(ValidatedModelSerializer):
     partner: serializers.PrimaryKeyRelatedField[Partner] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The partner that runs it."
     )
-    slug = serializers.SlugField(max_length=50, required=False, help_text="Default: made from the name.")
+    slug = serializers.SlugField(
+        max_length=50,
+        required=False,
+        help_text="Default: made from the name (with a number added if that one is taken).",
+    )
     delivery_window_seconds = DurationSecondsField(
         source="delivery_window",
         required=False,
@@ -60,7 +66,7 @@ class TenantSerializer(ValidatedModelSerializer):
 
     def derived_values(self, attrs, instance):
         if not attrs.get("slug") and not instance.slug:
-            return {"slug": slugify(attrs.get("name") or instance.name)[:50]}
+            return {"slug": free_slug(slugify(attrs.get("name") or instance.name))}
         return {}
 
     def run_validation(self, data=serializers.empty):
@@ -75,6 +81,21 @@ class TenantSerializer(ValidatedModelSerializer):
                     if "unique" in (codes.get(name) or []):
                         detail[name] = [ErrorDetail(f"{label} is not available.", code="not_available")]
             raise serializers.ValidationError(detail) from None
+
+
+def free_slug(base: str) -> str:
+    """A slug made from the name that no tenant uses: the name's own, else with a number (``acme-2``).
+
+    Slugs are unique across all partners, so a slug the caller chose that is in use can only be "not
+    available" (whose it is stays unsaid). A slug the caller did not choose must not make the create fail over
+    a field it never sent, for a name another partner's tenant happens to share."""
+    base = base[:50] or "tenant"
+    for number in range(1, 100):
+        suffix = f"-{number}" if number > 1 else ""
+        candidate = f"{base[: 50 - len(suffix)].rstrip('-')}{suffix}"
+        if not Tenant.objects.filter(slug=candidate).exists():
+            return candidate
+    return f"{base[:41].rstrip('-')}-{secrets.token_hex(4)}"
 
 
 class TenantTextsSerializer(ValidatedModelSerializer):
