@@ -192,12 +192,42 @@ def test_whatsapp_interactive_list_reply():
     ]
 
 
-def test_whatsapp_flow_reply_is_a_readable_note():
-    note = (
-        "The customer sent an interactive flow reply message, which this channel cannot show. "
-        'Its text: "flow-reply-id"'
-    )
+def test_whatsapp_flow_reply_shows_the_customers_answers():
+    """Infobip WhatsApp webhook example "Received WhatsApp INTERACTIVE_FLOW_REPLY message": what the customer
+    entered in the Flow is its ``response``; the agent reads it (8x8's nfmReply shows its responseJson too)."""
+    note = 'The customer completed a WhatsApp Flow ("flow-reply-id"). Their answers: flow-data: flow-input-response'
     assert parse("whatsapp_interactive_flow_reply") == [whatsapp(Kind.UNSUPPORTED, text=note)]
+
+
+def test_messages_api_flow_response_shows_the_customers_answers():
+    """Infobip Messages API example of a FLOW_RESPONSE (``response`` required): the rating and the comment the
+    customer typed reach the agent; the flow_token is the business's own, not the customer's."""
+    (event,) = parse("messages_api_flow_response")
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        "The customer completed a WhatsApp Flow. Their answers: rating: 5; additional_comment: That was very "
+        "nice :)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ({}, "The customer completed a WhatsApp Flow."),
+        ({"flow_token": "t"}, "The customer completed a WhatsApp Flow."),
+        ("not an object", "The customer completed a WhatsApp Flow."),
+        (
+            {"choices": ["a", "b"], "ok": True, "none": None, "at": {"day": 2}},
+            'The customer completed a WhatsApp Flow. Their answers: choices: ["a", "b"]; ok: true; none: null; '
+            'at: {"day": 2}',
+        ),
+    ],
+)
+def test_flow_answers_of_any_shape_are_words(response, expected):
+    data = body("messages_api_flow_response")
+    data["results"][0]["content"][0]["response"] = response
+    (event,) = parse(data)
+    assert (event.kind, event.text) == (Kind.UNSUPPORTED, expected)
 
 
 def test_whatsapp_order():
@@ -670,9 +700,7 @@ def test_messages_api_url():
     assert (event.kind, event.text) == (Kind.TEXT, "http://my.domain/media/my-url")
 
 
-@pytest.mark.parametrize(
-    "name", ["messages_api_flow_response", "messages_api_payment_response", "messages_api_form_response"]
-)
+@pytest.mark.parametrize("name", ["messages_api_payment_response", "messages_api_form_response"])
 def test_messages_api_responses_we_cannot_show_are_readable_notes(name):
     (event,) = parse(name)
     label = name.removeprefix("messages_api_").replace("_", " ")

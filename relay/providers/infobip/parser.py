@@ -11,6 +11,7 @@ own shape. Nothing the customer sent is dropped: a type we cannot show becomes a
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 from dataclasses import replace
@@ -152,6 +153,10 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
         return summarized(InboundMessage(kind=Kind.REACTION, reaction=_reaction(message), **common))
     if kind == "ORDER":
         return summarized(InboundMessage(kind=Kind.ORDER, order=_order(message), **common))
+    if kind == "INTERACTIVE_FLOW_REPLY":  # the customer's answers are its response
+        return InboundMessage(
+            kind=Kind.UNSUPPORTED, text=flow_note(message.get("response"), _text(message, "text")), **common
+        )
     if kind == "INFECTED_CONTENT":
         note = "The customer sent a file that Infobip's virus scan blocked; it cannot be shown."
         return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
@@ -301,6 +306,8 @@ def _messages_api_part(item: dict, where: str, common: dict[str, Any]) -> Inboun
         return summarized(InboundMessage(kind=Kind.LOCATION, location=_location(item), **common))
     if kind == "REACTION":
         return summarized(InboundMessage(kind=Kind.REACTION, reaction=_reaction(item), **common))
+    if kind == "FLOW_RESPONSE":
+        return InboundMessage(kind=Kind.UNSUPPORTED, text=flow_note(item.get("response")), **common)
     return InboundMessage(kind=Kind.UNSUPPORTED, text=unsupported_note(kind, _text(item, "text")), **common)
 
 
@@ -315,6 +322,19 @@ def unsupported_note(kind: str, text: str = "") -> str:
     article = "an" if label[0] in "aeiou" else "a"
     note = f"The customer sent {article} {label} message, which this channel cannot show."
     return f'{note} Its text: "{text}"' if text else note
+
+
+def flow_note(response: Any, text: str = "") -> str:
+    """A WhatsApp Flow's answers in words: its ``response`` map is what the customer entered (a rating, a
+    comment); the ``flow_token`` in it is the business's own. Values that are not text are shown as JSON."""
+    answers = [
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in object_of(response).items()
+        if key != "flow_token"
+    ]
+    said = text.strip()
+    note = "The customer completed a WhatsApp Flow" + (f' ("{said}")' if said else "")
+    return f"{note}. Their answers: {'; '.join(answers)}" if answers else f"{note}."
 
 
 def _location(message: dict) -> Location:
