@@ -33,6 +33,20 @@ CLOSE = "CONVERSATION_CLOSE_CONVERSATION"
 #: Events Structure"), so the end of a conversation is a session Ended here, or CLOSE.
 SESSION_STATUS_CHANGED = "CONVERSATION_SESSION_STATUS_CHANGED"
 ENDED = "Ended"
+#: Routing to a rep or bot, "such as when a conversation is initially created or when a conversation is
+#: transferred" ("Server-Sent Events Structure"). Its entryPayload (RoutingResult) says ``routingType``
+#: (Initial, Transfer), ``failureType`` (None when routed; Unknown, SubmissionError, RoutingError, Cancelled
+#: when not) and ``failureReason``: the Omni-Channel flow's ``reasonForNotRouting``, the text Salesforce returns
+#: to the Enhanced Chat client for its user ("Create the reasonForNotRouting", help.salesforce.com,
+#: service.omnichannel_create_reasonfornotrouting.htm; the field names are Salesforce's own client's:
+#: Salesforce-Async-Messaging/messaging-web-api-sample-app, constants.js and conversation.js).
+ROUTING_RESULT = "CONVERSATION_ROUTING_RESULT"
+ROUTED = "None"
+TRANSFER = "Transfer"
+#: How many event ids of a stream are remembered to recognise one read again: Salesforce documents the ids as
+#: strings only, so nothing is assumed about their order; a repeat older than this is still recorded once, by
+#: its entry identifier.
+RECENT_EVENT_IDS = 100
 
 
 def record_event(session_pk: int, event_id: str, event_type: str, data: str) -> None:
@@ -44,29 +58,31 @@ def record_event(session_pk: int, event_id: str, event_type: str, data: str) -> 
             .select_related("conversation__tenant", "conversation__sender__account")
             .get(pk=session_pk)
         )
-        if seen(session.last_event_id, event_id):
+        event_id = event_id[:255]
+        recent = _recent(session.recent_event_ids, session.last_event_id)
+        if seen(recent, event_id):
             return
         if document is not None and _same_conversation(session, document):
             _record(session, event_type, document)
         if event_id:
             EnhancedChatSession.objects.filter(pk=session.pk).update(
-                last_event_id=event_id[:255], updated_at=timezone.now()
+                last_event_id=event_id,
+                recent_event_ids=[*recent, event_id][-RECENT_EVENT_IDS:],
+                updated_at=timezone.now(),
             )
 
 
-def seen(last: str, event_id: str) -> bool:
-    """An event at or before the last one recorded. The ids are compared as numbers when both are (Salesforce's
-    are); otherwise nothing is assumed and the entry ids alone keep a repeat from being recorded twice."""
-    if not (_is_number(last) and _is_number(event_id)):
-        return False
-    # Compared as digit strings, not through int(): ids from outside may be longer than int() converts.
-    last, event_id = last.lstrip("0"), event_id.lstrip("0")
-    return (len(event_id), event_id) <= (len(last), last)
+def seen(recent: list[str], event_id: str) -> bool:
+    """An event recorded already: its id is one of the stream's last :data:`RECENT_EVENT_IDS`. Salesforce calls
+    the ids strings ("Server-Sent Events": ``Last-Event-Id: String``) and promises no order, so an id is never
+    compared with another as larger or smaller: an event with an id "before" the last one is a new event."""
+    return bool(event_id) and event_id in recent
 
 
-def _is_number(value: str) -> bool:
-    """ASCII digits only: '²' and '٣' are digits to str.isdigit(), not ids of Salesforce's."""
-    return bool(value) and value.isascii() and value.isdecimal()
+def _recent(value: object, last: str) -> list[str]:
+    """The remembered ids; a row from before they were kept remembers its last one."""
+    recent = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    return recent or ([last] if last else [])
 
 
 def close_session(session: EnhancedChatSession, reason: str) -> None:
@@ -123,7 +139,9 @@ def _record(session: EnhancedChatSession, event_type: str, document: dict) -> No
         _end(session, "closed by Salesforce")
     elif event_type == SESSION_STATUS_CHANGED and payload.get("sessionStatus") == ENDED:
         _end(session, "session ended")
-    # Routing results, typing, other session statuses (Waiting, Active), the acknowledgements of the
+    elif event_type == ROUTING_RESULT and _not_routed(payload):
+        _not_routed_end(session, payload)
+    # Successful routing results, failed transfers (the conversation stays where it was), typing, other session statuses (Waiting, Active), the acknowledgements of the
     # customer's own messages and event types Salesforce adds later (which it says to ignore): nothing.
 
 
@@ -141,6 +159,32 @@ def _end(session: EnhancedChatSession, reason: str) -> None:
             session.conversation,
             {"kind": "text", "text": closing, "system": "closing"},
             salesforce_entry_id=bounded_id(f"ec-closing:{session.conversation_uuid}", _ENTRY_ID_LENGTH),
+        )
+
+
+def _not_routed(payload: dict) -> bool:
+    """The conversation's initial routing failed: a failureType other than None. A failed transfer leaves the
+    conversation with whoever has it (Salesforce's sample client shows only a failed initial routing)."""
+    failure = payload.get("failureType")
+    return isinstance(failure, str) and failure not in ("", ROUTED) and payload.get("routingType") != TRANSFER
+
+
+def _not_routed_end(session: EnhancedChatSession, payload: dict) -> None:
+    """No rep or bot will get this conversation (outside business hours, say): the customer is told why, in the
+    flow's own words (``failureReason``) or else the tenant's no-agent text, and the row is closed, so the
+    customer's next message opens a new conversation and is routed afresh. Once per conversation: the text's
+    entry id is the conversation's, and a closed row ends nothing again."""
+    if session.status == Status.CLOSED:
+        return
+    reason = storable(_text(payload.get("failureReason"))).strip()
+    failure = storable(_text(payload.get("failureType")))
+    close_session(session, f"not routed ({failure})")
+    text = reason[:4096] or session.conversation.tenant.no_agent_text
+    if text:
+        queue_outbound(
+            session.conversation,
+            {"kind": "text", "text": text, "system": "no_agent"},
+            salesforce_entry_id=bounded_id(f"ec-not-routed:{session.conversation_uuid}", _ENTRY_ID_LENGTH),
         )
 
 

@@ -38,6 +38,11 @@ class EnhancedChatSession(ChatSession):
     last_event_id = models.CharField(
         max_length=255, blank=True, help_text="The last stream event recorded: the stream resumes after it."
     )
+    recent_event_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The ids of the stream's last events recorded (at most 100): one read again is not recorded twice.",
+    )
     agent_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CHANNEL_KIND = "EnhancedChat"  # prefix of the channel definition key of our conversations
 CHANNEL_TYPE = "embedded_messaging"
 END_USER_APP = "iamessage"
+# RoutingResult failureType values other than None, as Salesforce's clients know them (S6 constants.js; S10).
+ROUTING_FAILURE_TYPES = frozenset({"Unknown", "SubmissionError", "RoutingError", "Cancelled"})
 DEFAULT_TOKEN_LIFETIME = 6 * 3600  # undocumented: our choice
 # What Enhanced Chat clients render (Message Types and Format Types), registered for the console's choices.
 CAPABILITIES = {
@@ -72,6 +74,11 @@ class Deployment:
     # Messaging Settings, "Session-Based Chat: End chat when session ends" (S9): a session's end, by the
     # agent, a bot or the end user, ends the conversation too. Not possible with User Verification.
     session_based_chat: bool = True
+    # The channel's Omni-Channel flow takes a path without a Route Work action and returns this
+    # reasonForNotRouting (S10): every new session's initial routing fails, and the RoutingResult says so
+    # (failureType, failureReason). None: sessions are routed.
+    reason_for_not_routing: str | None = None
+    routing_failure_type: str = "RoutingError"
 
     def as_json(self) -> dict:
         return {
@@ -82,6 +89,8 @@ class Deployment:
             "prechatFields": self.prechat_fields,
             "tokenLifetimeSeconds": self.token_lifetime_seconds,
             "sessionBasedChat": self.session_based_chat,
+            "reasonForNotRouting": self.reason_for_not_routing,
+            "routingFailureType": self.routing_failure_type,
         }
 
 
@@ -158,6 +167,12 @@ class EnhancedChatService:
             raise ValueError("session_based_chat must be true or false")
         if session_based and verified:
             raise ValueError("Session-Based Chat can't be enabled for verified users (User Verification)")
+        not_routed = spec.get("reason_for_not_routing")
+        if not_routed is not None and not isinstance(not_routed, str):
+            raise ValueError("reason_for_not_routing must be a text or null")
+        failure_type = spec.get("routing_failure_type", "RoutingError")
+        if failure_type not in ROUTING_FAILURE_TYPES:
+            raise ValueError(f"routing_failure_type must be one of {sorted(ROUTING_FAILURE_TYPES)}")
         # Stable across sandbox boots, like the fixture's other records (a tenant may remember it).
         address = str(
             spec.get("channel_address_identifier") or uuid.uuid5(uuid.NAMESPACE_URL, f"{org.org_id}/{name}")
@@ -184,6 +199,8 @@ class EnhancedChatService:
             prechat_fields=fields,
             token_lifetime_seconds=float(lifetime),
             session_based_chat=session_based,
+            reason_for_not_routing=not_routed,
+            routing_failure_type=failure_type,
         )
         self.deployments.setdefault(org.org_id, {})[name] = deployment
         self.world.messaging.state(org).capabilities[self.channel_key(name)] = CAPABILITIES
@@ -319,14 +336,20 @@ class EnhancedChatService:
             return row
         row = messaging.ensure_session(org, conversation, routing_attributes=attributes or None)
         org.records.update("MessagingSession", row["Id"], {"ChannelType": "EmbeddedMessaging"})
+        deployment = self.deployments[org.org_id][chat.deployment]
+        not_routed = deployment.reason_for_not_routing
         routing = messaging.state(org).sessions[row["Id"]].requested_routing
+        if not_routed is not None:  # the flow ended without Route Work: no queue or rep is offered it
+            routing = messaging.state(org).sessions[row["Id"]].requested_routing = {}
+            org.records.update("MessagingSession", row["Id"], {"OwnerId": None, "TargetUserId": None})
         identifier = str(uuid.uuid4())
         payload = {
             "entryType": "RoutingResult",
             "id": identifier,
             "recordId": row["Id"],
             "routingType": "Initial",
-            "failureType": "None",
+            "failureType": "None" if not_routed is None else deployment.routing_failure_type,
+            "failureReason": not_routed,
             "errorMessages": [],
             "isExternallyRouted": False,
             "workOwnerId": routing.get("id") if routing.get("kind") == "agent" else None,

@@ -74,9 +74,9 @@ def test_a_429_is_transient_says_it_is_held_back_and_keeps_retry_after():
     assert "secret" not in str(refusal(httpx.Response(400, text="<html>secret</html>"), "conversation"))
 
 
-def test_event_ids_are_compared_as_numbers_only_when_both_are():
-    assert seen("10", "9") and seen("10", "10") and not seen("10", "11")
-    assert not seen("", "1") and not seen("abc", "abd") and not seen("10", "")
+def test_an_event_id_is_seen_when_it_is_a_recent_one_whatever_its_order():
+    assert seen(["10"], "10") and seen(["a", "b"], "a")
+    assert not seen(["10"], "9") and not seen(["10"], "11") and not seen([], "1") and not seen(["10"], "")
 
 
 def test_file_limits():
@@ -312,3 +312,114 @@ def test_prechat_fields_carry_the_tenant_fields_the_routing_rule_and_the_custome
     assert attributes["Switchboard_FallbackId"] == "00G000000000001"
     assert attributes["Switchboard_Phone"] == "+447700900123"
     assert attributes["Switchboard_Channel"].startswith("WhatsApp")
+
+
+# --- event ids: strings, in no promised order --------------------------------------------------------------
+
+
+def test_an_event_whose_id_sorts_before_the_last_one_is_recorded(session):
+    """Salesforce calls event ids strings ("Server-Sent Events", Last-Event-Id: String): a new event with an id
+    that is smaller as a number, or shorter, is a new event, not a repeat. It was skipped, and the rep's message
+    lost."""
+    record_event(session.pk, "1700000000000-9", "CONVERSATION_MESSAGE", message_event("e-1", "first"))
+    record_event(session.pk, "1700000000001-0", "CONVERSATION_MESSAGE", message_event("e-2", "second"))
+    record_event(session.pk, "10", "CONVERSATION_MESSAGE", message_event("e-3", "third"))
+    record_event(session.pk, "9", "CONVERSATION_MESSAGE", message_event("e-4", "fourth"))
+    assert outbound_texts(session) == ["first", "second", "third", "fourth"]
+    session.refresh_from_db()
+    assert session.last_event_id == "9"
+
+
+def test_an_event_id_read_again_is_recorded_once_and_the_memory_is_bounded(session):
+    record_event(session.pk, "b", "CONVERSATION_MESSAGE", message_event("e-1", "one"))
+    record_event(session.pk, "a", "CONVERSATION_MESSAGE", message_event("e-2", "two"))
+    # The stream resumed a little earlier: the same event ids again (even were their entries new to us).
+    record_event(session.pk, "b", "CONVERSATION_MESSAGE", message_event("e-1b", "one again"))
+    record_event(session.pk, "a", "CONVERSATION_MESSAGE", message_event("e-2b", "two again"))
+    assert outbound_texts(session) == ["one", "two"]
+    for n in range(150):
+        record_event(session.pk, f"x{n}", "CONVERSATION_TYPING_STARTED_INDICATOR", "{}")
+    session.refresh_from_db()
+    assert len(session.recent_event_ids) == 100 and session.recent_event_ids[-1] == "x149"
+    assert session.last_event_id == "x149"
+
+
+def test_a_row_from_before_the_memory_remembers_its_last_event_id(session):
+    EnhancedChatSession.objects.filter(pk=session.pk).update(last_event_id="42", recent_event_ids=[])
+    record_event(session.pk, "42", "CONVERSATION_MESSAGE", message_event("e-x", "replayed"))
+    assert outbound_texts(session) == []
+
+
+# --- routing results ------------------------------------------------------------------------------------
+
+
+def routing_event(
+    failure_type: str, reason: str | None = None, routing_type: str = "Initial", identifier: str = "r-1"
+) -> str:
+    """CONVERSATION_ROUTING_RESULT as the stream sends it; the RoutingResult entryPayload's fields as
+    Salesforce's own clients read them (routingType, failureType, failureReason, recordId, estimatedWaitTime)."""
+    payload = {
+        "entryType": "RoutingResult",
+        "id": identifier,
+        "recordId": "0Mw000000000001AAA",
+        "routingType": routing_type,
+        "failureType": failure_type,
+        "failureReason": reason,
+        "estimatedWaitTime": {"isEWTRequested": False, "estimatedWaitTimeInSeconds": -1},
+    }
+    return json.dumps(
+        {
+            "channelPlatformKey": "v2/iamessage/UNAUTH/NA/uid:0c0b8bc5",
+            "channelType": "embedded_messaging",
+            "conversationId": CONVERSATION,
+            "conversationEntry": {
+                "identifier": identifier,
+                "entryType": "RoutingResult",
+                "senderDisplayName": "Automated Process",
+                "sender": {"role": "System", "appType": "conversation", "subject": CONVERSATION},
+                "entryPayload": json.dumps(payload),
+            },
+        }
+    )
+
+
+def test_a_failed_initial_routing_tells_the_customer_why_once_and_the_next_message_opens_anew(session):
+    """A flow that does not route (outside business hours, say) returns its reasonForNotRouting, which Salesforce
+    hands the Enhanced Chat client to show its user. No rep will see this conversation: the customer is told,
+    and the row is closed so the next message opens a new conversation, routed afresh. It was ignored: the
+    customer heard nothing and every later message went into the unrouted conversation."""
+    event = routing_event("RoutingError", "We're closed. Back at 8:00.")
+    record_event(session.pk, "5", "CONVERSATION_ROUTING_RESULT", event)
+    record_event(session.pk, "5", "CONVERSATION_ROUTING_RESULT", event)
+    record_event(session.pk, "6", "CONVERSATION_ROUTING_RESULT", event)  # the same entry under a new id
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.CLOSED
+    assert session.end_reason == "not routed (RoutingError)"
+    assert outbound_texts(session) == ["We're closed. Back at 8:00."]
+    session.conversation.refresh_from_db()
+    assert session.conversation.session_status == "Ended"
+
+
+def test_a_failed_routing_without_a_reason_sends_the_tenants_no_agent_text(session):
+    tenant = session.conversation.tenant
+    tenant.no_agent_text = "No one is available right now; write again later."
+    tenant.save()
+    record_event(session.pk, "5", "CONVERSATION_ROUTING_RESULT", routing_event("Unknown"))
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.CLOSED
+    assert outbound_texts(session) == ["No one is available right now; write again later."]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        routing_event("None"),  # routed
+        routing_event("RoutingError", "No agent for the transfer", routing_type="Transfer"),
+        routing_event(""),
+    ],
+)
+def test_a_routed_conversation_or_a_failed_transfer_ends_nothing(session, event):
+    """A failed transfer leaves the conversation with the rep or bot who has it."""
+    record_event(session.pk, "5", "CONVERSATION_ROUTING_RESULT", event)
+    session.refresh_from_db()
+    assert session.status == EnhancedChatSession.Status.OPEN and outbound_texts(session) == []

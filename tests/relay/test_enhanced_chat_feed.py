@@ -134,6 +134,37 @@ def test_an_agent_end_without_session_based_chat_sends_the_closing_text_and_the_
     assert agent_texts(conversation) == ["Thanks for chatting!"]
 
 
+def test_a_conversation_the_flow_does_not_route_tells_the_customer_and_the_next_message_opens_anew(
+    sandbox, sim
+):
+    """The channel's Omni-Channel flow ends without Route Work and returns its reasonForNotRouting ("Create the
+    reasonForNotRouting", help.salesforce.com, service.omnichannel_create_reasonfornotrouting.htm): the stream's
+    CONVERSATION_ROUTING_RESULT says failureType RoutingError with that failureReason. The customer gets the
+    reason once, our side ends, and the next message opens a new conversation that is routed afresh."""
+    org = Org(sim, reason_for_not_routing="We're closed. Back at 8:00.")
+    tenant = make_enhanced_chat_tenant(sandbox, closing_text="Thanks for chatting!")
+    conversation = make_conversation(tenant)
+    desk = EnhancedChatDesk(SalesforceConnection.objects.get(tenant=tenant))
+    desk.deliver(inbound(conversation, "hello"))
+    first = EnhancedChatSession.objects.get()
+    running = Running()
+    try:
+        wait_for(lambda: agent_texts(conversation) == ["We're closed. Back at 8:00."], what="the reason")
+        first.refresh_from_db()
+        assert first.status == EnhancedChatSession.Status.CLOSED
+        assert first.end_reason == "not routed (RoutingError)"
+        wait_for(lambda: running.feed.holding == 0, what="the unrouted conversation's stream to end")
+        desk.deliver(inbound(conversation, "hello again"))
+        second = EnhancedChatSession.objects.get(status=EnhancedChatSession.Status.OPEN)
+        assert second.conversation_uuid != first.conversation_uuid
+        assert org.customer_texts(second.conversation_uuid) == ["hello again"]
+        # Still closed: the new conversation is not routed either, and the customer hears it for that one too.
+        reasons = ["We're closed. Back at 8:00."] * 2
+        wait_for(lambda: agent_texts(conversation) == reasons, what="the second conversation's reason")
+    finally:
+        running.stop()
+
+
 def test_a_rate_limited_token_renewal_pauses_that_orgs_renewals_until_salesforce_allows(sandbox, sim):
     """Salesforce limits token renewals per org ("Rate Limits for Enhanced Chat",
     https://help.salesforce.com/apex/HTViewHelpDoc?id=service.miaw_rate_limits.htm: Renew Token, 200 a minute per
