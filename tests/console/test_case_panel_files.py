@@ -1,6 +1,7 @@
 """The Case panel's files are kept only while they can be fetched: once a file's link has expired and its
 message is over (sent, delivered, read or failed), the periodic task deletes it, found through the message
-rows (the storage is never walked), each file once, and only the tenant's own."""
+rows, each file once, and only the tenant's own; a file no row names (a crash between storing it and its
+message) is found in the tenant's folder and deleted once it is a day old."""
 
 from __future__ import annotations
 
@@ -151,3 +152,46 @@ def test_one_run_takes_every_batch_and_a_storage_failure_waits_for_the_next_run(
     assert [n for n, key in keys.items() if store.exists(key)] == [1]
     monkeypatch.setattr(type(store), "delete", real_delete)
     assert attachments.purge_expired() == 1 and not store.exists(keys[1])
+
+
+def test_a_file_no_message_names_goes_once_it_is_a_day_old(files_in):
+    """A crash between storing a reply's file and writing its message row (the worker killed, the database
+    gone mid-request) left a file no row names: the purge never found it. Now the hourly run deletes such a
+    file once it is older than a request can last, and nothing else in the storage."""
+    import os
+
+    world = make_world()
+    client = Client()
+    token = token_of(open_panel(client, record=CASE_A))
+    store = attachments.storage()
+    named, named_key = send_file(client, token, "sent long ago, still pending")
+    aged(named, 40, "pending")
+    orphan = attachments.store(world.tenant.pk, SimpleUploadedFile("a.png", PNG)).key  # then the crash
+    young = attachments.store(world.tenant.pk, SimpleUploadedFile("b.png", PNG)).key  # a reply being sent now
+    not_ours = store.save(f"{world.tenant.pk}/notes.txt", SimpleUploadedFile("notes.txt", b"keep"))
+    elsewhere = store.save("exports/" + "a" * 32, SimpleUploadedFile("x", b"keep"))
+    two_days_ago = (timezone.now() - timedelta(days=2)).timestamp()
+    for key in (named_key, orphan, not_ours, elsewhere):
+        os.utime(store.path(key), (two_days_ago, two_days_ago))
+
+    assert purge_case_panel_files() == 1
+    assert not store.exists(orphan)
+    assert all(store.exists(key) for key in (named_key, young, not_ours, elsewhere))
+    assert attachments.purge_orphans() == 0  # the next run: nothing more
+
+    # Once the young one is a day old with no message naming it, it goes too.
+    assert attachments.purge_orphans(now=timezone.now() + timedelta(days=1, minutes=1)) == 1
+    assert not store.exists(young) and store.exists(named_key)
+
+
+def test_the_orphan_purge_of_an_empty_or_failing_storage_deletes_nothing(files_in, monkeypatch):
+    assert attachments.purge_orphans() == 0  # nothing stored yet: no folder at all
+    world = make_world()
+    key = attachments.store(world.tenant.pk, SimpleUploadedFile("a.png", PNG)).key
+    store = attachments.storage()
+
+    def away(self, name):
+        raise OSError("the storage is away")
+
+    monkeypatch.setattr(type(store), "listdir", away)
+    assert attachments.purge_orphans(now=timezone.now() + timedelta(days=2)) == 0 and store.exists(key)

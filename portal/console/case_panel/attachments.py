@@ -9,7 +9,9 @@ Not kept for ever: once its link has expired and its message is over (sent, deli
 can fetch the file any more, and :func:`purge_expired` (the beat's ``console.case_panel.purge_files``) deletes
 it. The messages are the list: each reply with a file is a row whose content names the file's link, so the
 storage is never walked (an S3 bucket's listing is slow and costly), and the row is marked once its file is
-gone, so each run looks only at what is left.
+gone, so each run looks only at what is left. The one exception: a file whose message row was never written
+(a crash between the two) is found by listing the tenant's folder (:func:`purge_orphans`), as nothing else
+names it.
 
 Nothing the browser says about the file is trusted: the type comes from the file's first bytes, and only
 the types every channel takes are accepted, within WhatsApp's documented sizes (images 5 MB, audio and
@@ -48,6 +50,11 @@ SALT = "switchboard.console.case-panel-file"
 #: The message content's mark of a file deleted (when), so a later run does not look at its row again.
 DELETED_MARK = "panel_file_deleted"
 PURGE_BATCH = 500
+#: A stored file no message names is an orphan (see :func:`purge_orphans`) once it is this old: a reply's
+#: file and its message row are written by one request, within seconds of each other.
+ORPHAN_AGE = timedelta(days=1)
+#: The names :func:`store` gives files in a tenant's folder (uuid4 hex; a storage may add a suffix).
+_OUR_NAME = re.compile(r"^[0-9a-f]{32}(?:_[A-Za-z0-9]{1,16})?$")
 #: A message in one of these will never be sent again: its file has served its purpose.
 OVER = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED)
 MAX_BYTES = 16 * 1024 * 1024
@@ -228,6 +235,75 @@ def purge_expired(now: datetime | None = None) -> int:
             )
         if len(batch) < PURGE_BATCH:
             return deleted
+
+
+def purge_orphans(now: datetime | None = None) -> int:
+    """Delete stored files that no message names and that are older than :data:`ORPHAN_AGE`; the number deleted.
+
+    A reply's file is stored before its message row (the form checks it first), and a refused or repeated
+    reply deletes its own; but a crash between the two (the worker killed, the database gone mid-request)
+    leaves a file no row names, which :func:`purge_expired` can never find through the messages. Such files
+    can only be found in the storage itself: each tenant's folder is listed (only names this module makes,
+    ``<tenant id>/<32 hex>``, are looked at; anything else there is not ours), and a file that none of the
+    tenant's live panel messages names and that was stored more than :data:`ORPHAN_AGE` ago (no request lasts
+    that long) is deleted. A storage that cannot list or delete now is tried again at the next run."""
+    now = now or timezone.now()
+    store = storage()
+    try:
+        folders, _files = store.listdir("")
+    except FileNotFoundError:
+        return 0  # nothing was ever stored
+    except Exception as exc:  # noqa: BLE001 - the storage is away: the next run
+        log.warning("the Case panel's storage could not be listed (%s)", type(exc).__name__)
+        return 0
+    deleted = 0
+    for folder in sorted(folders):
+        if not folder.isdigit():
+            continue
+        tenant_id = int(folder)
+        try:
+            _dirs, names = store.listdir(folder)
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.warning("tenant %s: the Case panel's files could not be listed (%s)", tenant_id,
+                        type(exc).__name__)  # fmt: skip
+            continue
+        candidates = [f"{folder}/{name}" for name in names if _OUR_NAME.match(name)]
+        if not candidates:
+            continue
+        named = _named_keys(tenant_id)
+        for key in candidates:
+            if key in named:
+                continue
+            try:
+                if store.get_modified_time(key) > now - ORPHAN_AGE:
+                    continue  # perhaps a reply being stored right now
+                store.delete(key)
+            except Exception as exc:  # noqa: BLE001 - gone meanwhile, or the storage is away: the next run
+                log.warning("tenant %s: an orphaned Case panel file could not be deleted (%s)", tenant_id,
+                            type(exc).__name__)  # fmt: skip
+                continue
+            deleted += 1
+            log.info("tenant %s: deleted a Case panel file no message names (%s)", tenant_id, key)
+    return deleted
+
+
+def _named_keys(tenant_id: int) -> set[str]:
+    """The storage keys the tenant's panel messages name whose files have not been deleted yet."""
+    contents = (
+        Message.objects.filter(
+            tenant_id=tenant_id,
+            direction=Message.Direction.OUTBOUND,
+            kind="media",
+            content__source="case_panel",
+        )
+        .exclude(content__has_key=DELETED_MARK)
+        .values_list("content", flat=True)
+    )
+    return {
+        key
+        for content in contents.iterator(chunk_size=PURGE_BATCH)
+        if (key := _stored_key(content, tenant_id))
+    }
 
 
 def _stored_key(content: dict, tenant_id: int) -> str:
