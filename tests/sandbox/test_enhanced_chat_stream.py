@@ -209,6 +209,40 @@ def test_without_session_based_chat_an_agent_end_leaves_the_conversation_open(ch
         events.close()
 
 
+def test_a_flow_that_routes_nothing_says_so_in_the_routing_result(chat, sim):
+    """S10: an Omni-Channel flow path without Route Work returns reasonForNotRouting to the Enhanced Chat client:
+    the RoutingResult's failureType is not None and failureReason carries the text; no queue or rep is offered
+    the session. A routed conversation says failureType None and no failureReason."""
+    url = f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments"
+    name = "Closed_Chat"
+    made = sim.post(url, json={"developer_name": name, "reason_for_not_routing": "We're closed."})
+    assert made.status_code == 201 and made.json()["reasonForNotRouting"] == "We're closed."
+    for bad in ({"reason_for_not_routing": 7}, {"routing_failure_type": "Nope"}):
+        refused = sim.post(url, json={"developer_name": "Bad_Chat", **bad})
+        assert refused.status_code == 400
+    token = chat.token(esDeveloperName=name)["accessToken"]
+    events = Events(sim, token)
+    try:
+        conversation_id = chat.create(token, deployment=name)
+        (routed,) = events.take(1)
+        assert routed["event"] == "CONVERSATION_ROUTING_RESULT"
+        assert routed["data"]["conversationId"] == conversation_id
+        result = payload(routed)
+        assert result["routingType"] == "Initial" and result["failureType"] == "RoutingError"
+        assert result["failureReason"] == "We're closed."
+        assert result["workOwnerId"] is None
+    finally:
+        events.close()
+    token = chat.token()["accessToken"]
+    events = Events(sim, token)
+    try:
+        chat.create(token)
+        (routed,) = events.take(1)
+        assert payload(routed)["failureType"] == "None" and payload(routed)["failureReason"] is None
+    finally:
+        events.close()
+
+
 def test_verified_users_cannot_have_session_based_chat(chat, sim):
     url = f"/__sim/enhancedchat/orgs/{chat.org.org_id}/deployments"
     spec = {"developer_name": "Verified_Sessions", "user_verification": True, "verification_secret": "s"}
