@@ -209,7 +209,7 @@ REFUSED = {
         "nested deeper",
     ),
     "invalid UTF-8": (b'{"results": [' + GOOD.encode() + b'], "x": "\xff"}', 400, "malformed JSON"),
-    "more results than Infobip batches": (batch(*[whatsapp_text(f"m{i}") for i in range(1001)]), 400, "1000"),
+    "more results than Infobip batches": (batch(*[whatsapp_text(f"m{i}") for i in range(2001)]), 400, "2000"),
 }
 
 

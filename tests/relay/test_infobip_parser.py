@@ -722,6 +722,16 @@ def test_messages_api_delivered_and_seen():
 # --- several kinds in one request, and what is not Infobip's ----------------------------------------------------
 
 
+def test_a_full_bucket_of_a_subscription_profile_is_read():
+    """Infobip's Subscriptions API: a notification profile's ``maxBucketSize`` is "a maximum number of messages
+    to be sent within a single request", up to 2000. A bucket over the 1,000 of the pull endpoints was refused
+    whole (400), and each retry brought the same bucket: every message in it was lost."""
+    result = body("whatsapp_text")["results"][0]
+    full = {"results": [{**result, "messageId": f"m{i}"} for i in range(2000)]}
+    events = parse(full)
+    assert len(events) == 2000 and events[-1].provider_message_id == "m1999"
+
+
 def test_mixed_results_in_one_request_keep_their_order():
     mixed = {
         "results": [

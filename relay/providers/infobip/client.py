@@ -33,10 +33,11 @@ NUMBERS_PAGE_SIZE = 100
 NUMBERS_MAX_PAGES = 100
 CAPABILITY_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms"}
 FAILED_SEND_GROUPS = {"REJECTED", "UNDELIVERABLE", "EXPIRED"}
-# The largest batch of inbound messages or reports Infobip hands over at once: its pull endpoints for the
-# same results document "Maximum limit value is 1000" (SMS/WhatsApp/Viber/Messages API reports and inbound
-# messages, reference/infobip-openapi/). A webhook with more is not Infobip's (400, nothing stored).
-MAX_RESULTS_PER_REQUEST = 1000
+# The largest batch of inbound messages or reports Infobip posts at once: a Subscriptions API notification
+# profile's maxBucketSize, "a maximum number of messages to be sent within a single request", is at most 2000
+# (infobip-subscriptions-api-openapi.json, ProfileRequest; the pull endpoints' own limit is 1000, but a webhook
+# is a profile's bucket). A webhook with more is not Infobip's (400, nothing stored).
+MAX_RESULTS_PER_REQUEST = 2000
 
 
 class InfobipProvider(Provider):
