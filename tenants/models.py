@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -581,6 +582,10 @@ class ApiKey(models.Model):
         if not plaintext.startswith(cls.PREFIX) or len(plaintext) < len(cls.PREFIX) + 16:
             return None
         lookup = plaintext[len(cls.PREFIX) : len(cls.PREFIX) + 16]
+        # Every lookup is token_hex's: anything else is no key, and is not sent to the database (a NUL in
+        # it, which anyone can put in a header, made PostgreSQL's query fail: a 500 instead of a 401).
+        if not LOOKUP_RE.fullmatch(lookup):
+            return None
         key = (
             cls.objects.filter(lookup=lookup, revoked_at__isnull=True)
             .select_related("partner", "tenant")
@@ -593,6 +598,9 @@ class ApiKey(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+LOOKUP_RE = re.compile(r"[0-9a-f]{16}")
 
 
 def _digest(plaintext: str) -> str:

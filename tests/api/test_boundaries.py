@@ -151,6 +151,16 @@ def test_no_key_wrong_scheme_and_revoked_key_are_401(world):
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(
+    "lookup", ["\x00" * 16, "\xff" * 16, "0123456789ABCDEF"], ids=["nul", "latin-1", "upper"]
+)
+def test_a_key_whose_lookup_is_not_one_is_401_not_500(world, lookup):
+    """Anyone can send any bytes after 'Bearer sb_': a NUL made PostgreSQL's key lookup fail (a 500)."""
+    response = APIClient_with_header(f"Bearer sb_{lookup}{world.key_a[19:]}").get("/api/v1/tenants/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
 def test_a_key_of_an_inactive_partner_is_refused(world):
     world.partner_a.active = False
     world.partner_a.save()
