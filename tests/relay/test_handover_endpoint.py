@@ -131,6 +131,12 @@ def test_an_unknown_or_inactive_endpoint_is_404(client, acme):
     assert post(client, acme, {"customer": "+385919998888", "transcript": transcript()}).status_code == 404
 
 
+def test_a_key_with_a_nul_is_404_not_500(client, acme):
+    """Anyone can write %00 into the URL; PostgreSQL refused the lookup (a 500)."""
+    response = client.post("/handover/no%00key/", data="{}", content_type="application/json")
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("body", "field", "says"),
     [

@@ -100,6 +100,14 @@ def test_unknown_account_key_is_404(client, account):
     response = client.post("/webhooks/infobip/not-a-key/", data=body, content_type="application/json")
     assert response.status_code == 404
     assert "unknown webhook URL" in response.json()["error"]
+
+
+def test_an_account_key_with_a_nul_is_404_not_500(client, account):
+    """Anyone can write %00 into the URL; PostgreSQL refused the lookup (a 500)."""
+    body = fixture_bytes("whatsapp_text.json")
+    response = client.post("/webhooks/infobip/not%00a-key/", data=body, content_type="application/json")
+    assert response.status_code == 404
+    assert "unknown webhook URL" in response.json()["error"]
     assert not Message.objects.exists()
 
 
