@@ -27,8 +27,8 @@ from ..outbound.record import queue_outbound
 from ..salesforce.rest import SalesforceRest
 from ..untrusted import bounded_id, max_length_of
 from . import cases_api
-from .cases_models import CaseLink
-from .cases_transcript import queue_entry
+from .cases_models import CaseEntry, CaseLink
+from .cases_transcript import WAITS_FOR_NEXT_CASE, queue_entry
 
 if TYPE_CHECKING:
     from tenants.models import SalesforceConnection
@@ -36,10 +36,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
-CHANGE_TYPES = ("UPDATE", "DELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_UNDELETE", "GAP_DELETE")
+CHANGE_TYPES = (
+    "UPDATE",
+    "DELETE",
+    "UNDELETE",
+    "GAP_CREATE",
+    "GAP_UPDATE",
+    "GAP_UNDELETE",
+    "GAP_DELETE",
+    "GAP_OVERFLOW",
+)
+#: The Case is gone (in the Recycle Bin). Not UNDELETE nor GAP_UNDELETE, which end in "DELETE" too: those bring
+#: it back ("For an undeleted record, the body includes all record and system fields from the original record",
+#: Change Data Capture Developer Guide, "Change Event Body Fields").
+DELETED = ("DELETE", "GAP_DELETE")
 #: Gap events carry the header only: "your application can retrieve the Salesforce record using the record
 #: ID value to get the current data" (Change Data Capture Developer Guide, "Gap Events").
 READ_AGAIN = ("GAP_CREATE", "GAP_UPDATE", "GAP_UNDELETE")
+#: An overflow event (a transaction of more than 100,000 changes) "contains only header fields" and no record
+#: id (Change Data Capture Developer Guide, "Overflow Events"): the conversations' open Cases are read again, so
+#: many at a time (an IN list well inside SOQL's and a URL's limits).
+READ_BATCH = 100
 
 
 def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
@@ -52,13 +69,16 @@ def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
     change_type = str(header.get("changeType") or "")
     if change_type not in CHANGE_TYPES:
         return  # CREATE: the Case Switchboard just created (its link has what the create answered)
+    key = f"{header.get('transactionKey') or ''}:{header.get('sequenceNumber') or ''}"
+    at = _epoch_ms(header.get("commitTimestamp")) or timezone.now()
+    if change_type == "GAP_OVERFLOW":
+        _read_open_cases(connection, key=key, at=at)
+        return
     record_ids = header.get("recordIds")
     if not isinstance(record_ids, list):
         log.warning("tenant %s: a Case change event without recordIds", connection.tenant_id)
         return
-    key = f"{header.get('transactionKey') or ''}:{header.get('sequenceNumber') or ''}"
-    at = _epoch_ms(header.get("commitTimestamp")) or timezone.now()
-    deleted = change_type.endswith("DELETE")
+    deleted = change_type in DELETED
     for case_id in record_ids:
         if not isinstance(case_id, str) or not case_id:
             continue
@@ -73,6 +93,28 @@ def handle_change_event(connection: SalesforceConnection, event: dict) -> None:
                 continue
             values = {name: record.get(name) for name in ("Status", "OwnerId", "IsClosed")}
         _apply(connection, case_id[:18], values, key=key, at=at, deleted=deleted)
+
+
+def _read_open_cases(connection: SalesforceConnection, *, key: str, at: datetime) -> None:
+    """After an overflow event: the tenant's open Cases as they are now, applied like a gap event's. A Case
+    the query does not return is left as it is (a write on it finds out whether it was deleted)."""
+    open_ids = list(
+        CaseLink.objects.filter(tenant_id=connection.tenant_id, is_closed=False)
+        .exclude(case_id="")
+        .order_by("pk")
+        .values_list("case_id", flat=True)
+    )
+    if not open_ids:
+        return
+    rest = SalesforceRest(connection)
+    log.info("tenant %s: a Case overflow event; reading its %s open Cases again", connection.tenant_id,
+             len(open_ids))  # fmt: skip
+    for start in range(0, len(open_ids), READ_BATCH):
+        for record in cases_api.read_cases(
+            rest, open_ids[start : start + READ_BATCH]
+        ):  # ExternalError: again
+            values = {name: record.get(name) for name in ("Status", "OwnerId", "IsClosed")}
+            _apply(connection, str(record.get("Id") or "")[:18], values, key=key, at=at, deleted=False)
 
 
 def _apply(
@@ -92,6 +134,15 @@ def _apply(
         owner = _text(event.get("OwnerId"), 18)
         closed = deleted or event.get("IsClosed") is True
         reopened = event.get("IsClosed") is False and link.is_closed
+        # An old Case reopened while the conversation is on a newer open one: a conversation has one open Case
+        # (the one its messages go on), so the old link only takes the status; no text about it to the customer.
+        elsewhere = (
+            reopened
+            and CaseLink.objects.filter(conversation_id=conversation.pk, is_closed=False)
+            .exclude(pk=link.pk)
+            .exists()
+        )
+        reopened = reopened and not elsewhere
         changes: dict = {}
         if owner and owner != link.owner_id:
             changes["owner_id"] = owner
@@ -100,12 +151,16 @@ def _apply(
         if status and status != link.status:
             changes["status"] = status
             text = (connection.case_status_texts or {}).get(status)
-            if text and not closed:
+            if text and not closed and not elsewhere:
                 _say(conversation, link, text, key=f"case:{key}:{case_id}:status", system="case_status")
         if closed and not link.is_closed:
             changes.update(is_closed=True, closed_at=_epoch_ms(event.get("ClosedDate")) or at)
         elif reopened:
             changes.update(is_closed=False, closed_at=None)
+            # Entries that waited for a Case because this one was deleted (now undeleted) are written on it.
+            CaseEntry.objects.filter(
+                case_link=link, written_at=None, last_error__startswith=WAITS_FOR_NEXT_CASE
+            ).update(last_error="", next_attempt_at=timezone.now())
         if not changes:
             return
         CaseLink.objects.filter(pk=link.pk).update(**changes)
