@@ -100,7 +100,7 @@ def routes(world) -> list:
         if device_id:
             context["deviceId"] = device_id
         last = service.events.last_id(org.org_id, token.subject)
-        return JSONResponse({"accessToken": token.value, "lastEventId": str(last), "context": context})
+        return JSONResponse({"accessToken": token.value, "lastEventId": last, "context": context})
 
     def token_request(data: dict) -> tuple[Org, Deployment, str | None]:
         """Org and deployment of an access-token request, checked in the documented field order."""

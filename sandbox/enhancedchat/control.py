@@ -1,8 +1,8 @@
 """Test-only control API of the Enhanced Chat simulator (``/__sim/enhancedchat/...``).
 
 Deployments, what Salesforce received (conversations, routing attributes, entries, events sent), the
-rate limits and keep-alive, and the fault switches this API needs beyond ``/__sim/faults``: drop the
-open event streams, expire every token of an org. 429/503 answers and latency on the REST API and the
+rate limits and keep-alive, the event ids' format (a counter, or random numbers in no order), and the fault
+switches this API needs beyond ``/__sim/faults``: drop the open event streams, expire every token of an org. 429/503 answers and latency on the REST API and the
 event router come from ``/__sim/faults`` with ``service: "scrt"`` and a path such as ``^/iamessage/``.
 """
 
@@ -66,6 +66,18 @@ def routes(world) -> list:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(service.limits.as_json())
 
+    async def event_ids(request: Request) -> JSONResponse:
+        """``{"format": "counter" | "opaque"}``: the wire ids of events emitted from now on."""
+        if request.method == "PUT":
+            body = await read_json(request)
+            if isinstance(body, JSONResponse):
+                return body
+            kind = body.get("format") if isinstance(body, dict) else None
+            if kind not in ("counter", "opaque"):
+                return JSONResponse({"error": 'format must be "counter" or "opaque"'}, status_code=400)
+            service.events.opaque_ids = kind == "opaque"
+        return JSONResponse({"format": "opaque" if service.events.opaque_ids else "counter"})
+
     async def streams(request: Request) -> JSONResponse:
         return JSONResponse(service.events.counts())
 
@@ -84,6 +96,7 @@ def routes(world) -> list:
         Route(f"{PREFIX}/orgs/{{org_id}}/conversations", conversations),
         Route(f"{PREFIX}/orgs/{{org_id}}/tokens/expire", expire_tokens, methods=["POST"]),
         Route(f"{PREFIX}/limits", limits, methods=["GET", "PUT"]),
+        Route(f"{PREFIX}/event-ids", event_ids, methods=["GET", "PUT"]),
         Route(f"{PREFIX}/streams", streams),
         Route(f"{PREFIX}/streams/drop", drop, methods=["POST"]),
     ]

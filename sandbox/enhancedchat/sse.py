@@ -39,11 +39,11 @@ def routes(world) -> list:
             if org_header != to15(token.org_id):
                 raise ApiError(401, "X-Org-Id does not match the access token.")
             last = request.headers.get("last-event-id", "").strip()
-            if last and (not checks.digits(last) or len(last) > 18):
+            if last and not _event_id(last, opaque=service.events.opaque_ids):
                 raise ApiError(400, "Last-Event-Id is not an event id of this stream.")
         except ApiError as error:
             return error_response(error)
-        stream = service.events.open(token.org_id, token.subject, token.value, int(last) if last else None)
+        stream = service.events.open(token.org_id, token.subject, token.value, last or None)
 
         async def body():
             try:
@@ -70,3 +70,10 @@ def routes(world) -> list:
         )
 
     return [Route(PATH, sse, methods=["GET"])]
+
+
+def _event_id(value: str, *, opaque: bool) -> bool:
+    """A counter id is digits (at most 18); with opaque ids any printable ASCII up to 255 characters."""
+    if opaque:
+        return len(value) <= 255 and value.isascii() and value.isprintable()
+    return checks.digits(value) and len(value) <= 18

@@ -5,12 +5,19 @@ Every event gets the next number of one sandbox-wide counter, started at this bo
 ``Last-Event-Id: N`` is replayed what it missed: the retained events above N, in
 order, before the live ones. A stream is an asyncio queue on the sandbox's single loop; dropping it
 (control API, revoked or expired token) puts the end marker in its queue.
+
+Salesforce documents an event id only as a string (S3, ``Last-Event-Id: String``). With ``opaque_ids`` (control
+API ``PUT /__sim/enhancedchat/event-ids``) the wire ids are random numbers in no order, so a client that reads an
+order into them (even into ids that look like numbers) is caught: ``Last-Event-Id`` then names a retained event, and the ones after it are replayed; an
+id the sandbox does not know (too old, or a token's "0" before any event) replays every retained event (our
+choice: a client recognises a repeat, it cannot recover a gap).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -25,9 +32,12 @@ class Event:
     id: int
     type: str
     data: dict
+    wire_id: str = ""  # the id on the wire: str(id), or a random string with opaque ids
 
     def wire(self) -> bytes:
-        return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data)}\n\n".encode()
+        return (
+            f"id: {self.wire_id or self.id}\nevent: {self.type}\ndata: {json.dumps(self.data)}\n\n".encode()
+        )
 
 
 @dataclass(eq=False)  # each stream is itself (identity hash): kept in a set
@@ -49,6 +59,7 @@ class EventLog:
         self._events: dict[tuple[str, str], deque[Event]] = {}
         self.streams: set[Stream] = set()
         self._listening: dict[tuple[str, str], set[Stream]] = {}  # (org, subject) -> its open streams
+        self.opaque_ids = False
 
     def reset(self) -> None:
         for stream in list(self.streams):
@@ -56,26 +67,38 @@ class EventLog:
         self.streams.clear()
         self._listening.clear()
         self._events.clear()  # ids keep growing: a client's old Last-Event-Id never names a new event
+        self.opaque_ids = False
 
-    def last_id(self, org_id: str, subject: str) -> int:
+    def last_id(self, org_id: str, subject: str) -> str:
+        """The wire id of the subject's last event ("0" when none), as a token answer's lastEventId."""
         events = self._events.get((org_id, subject))
-        return events[-1].id if events else 0
+        return (events[-1].wire_id or str(events[-1].id)) if events else "0"
 
     def emit(self, org_id: str, subject: str, event_type: str, data: dict) -> Event:
         self._last_id += 1
-        event = Event(self._last_id, event_type, data)
+        event = Event(
+            self._last_id, event_type, data, str(secrets.randbelow(10**15)) if self.opaque_ids else ""
+        )
         self._events.setdefault((org_id, subject), deque(maxlen=RETAINED_EVENTS)).append(event)
         for stream in self._listening.get((org_id, subject), ()):
             stream.queue.put_nowait(event)
         return event
 
-    def since(self, org_id: str, subject: str, after: int) -> list[Event]:
-        return [e for e in self._events.get((org_id, subject), ()) if e.id > after]
+    def since(self, org_id: str, subject: str, after: str) -> list[Event]:
+        """The retained events after the one whose wire id is ``after``. A counter id replays the events above
+        it; an opaque id names a retained event (replayed after it), or, unknown, replays them all."""
+        events = list(self._events.get((org_id, subject), ()))
+        for index, event in enumerate(events):
+            if event.wire_id and event.wire_id == after:
+                return events[index + 1 :]
+        if after.isascii() and after.isdigit() and not any(e.wire_id for e in events):
+            return [e for e in events if e.id > int(after)]
+        return events
 
     def events(self, org_id: str, subject: str) -> list[Event]:
         return list(self._events.get((org_id, subject), ()))
 
-    def open(self, org_id: str, subject: str, token: str, after: int | None) -> Stream:
+    def open(self, org_id: str, subject: str, token: str, after: str | None) -> Stream:
         """A new stream, already holding the missed events when ``after`` (Last-Event-Id) is given."""
         stream = Stream(org_id, subject, token)
         if after is not None:

@@ -87,6 +87,41 @@ def test_a_dropped_stream_and_a_restart_lose_and_duplicate_nothing(chat, sim):
     assert agent_texts(conversation) == ["one", "two", "three", "four", "Thanks for chatting!"]
 
 
+def test_event_ids_in_no_order_lose_and_duplicate_nothing_through_drops_and_a_restart(sandbox, sim):
+    """Salesforce documents event ids only as strings ("Server-Sent Events", Last-Event-Id: String). With the
+    sandbox's ids random numbers in no order, a drop, replies while no listener runs and a restart still give
+    every reply once: no event is taken for an old one because its id sorts before the last."""
+    assert sim.put("/__sim/enhancedchat/event-ids", json={"format": "opaque"}).status_code == 200
+    org = Org(sim)
+    tenant = make_enhanced_chat_tenant(sandbox)
+    conversation = make_conversation(tenant)
+    EnhancedChatDesk(SalesforceConnection.objects.get(tenant=tenant)).deliver(inbound(conversation, "hello"))
+    session = EnhancedChatSession.objects.get()
+    org.accept(session.conversation_uuid)
+    texts = [f"reply {n}" for n in range(12)]
+    running = Running()
+    try:
+        wait_for(lambda: running.feed.connected == 1, what="the stream")
+        for text in texts[:4]:
+            org.reply(session.conversation_uuid, text)
+        wait_for(lambda: agent_texts(conversation) == texts[:4], what="the first replies")
+        assert sim.post("/__sim/enhancedchat/streams/drop", json={}).status_code == 200
+        for text in texts[4:8]:
+            org.reply(session.conversation_uuid, text)
+        wait_for(lambda: agent_texts(conversation) == texts[:8], what="the replies after the drop")
+    finally:
+        running.stop()
+    for text in texts[8:]:
+        org.reply(session.conversation_uuid, text)
+    running = Running()
+    try:
+        wait_for(lambda: agent_texts(conversation) == texts, what="the replay after the restart")
+    finally:
+        running.stop()
+    session.refresh_from_db()
+    assert len(session.recent_event_ids) > 12 and session.last_event_id == session.recent_event_ids[-1]
+
+
 def test_a_tenant_this_process_does_not_hold_gets_no_stream(chat):
     org, conversation, session = chat
     running = Running(owns=lambda tenant_id: tenant_id != conversation.tenant_id)

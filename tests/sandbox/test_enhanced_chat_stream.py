@@ -285,6 +285,39 @@ def test_resume_with_last_event_id_replays_exactly_what_was_missed(chat, sim):
     assert renewed["lastEventId"] == live["id"]
 
 
+def test_opaque_event_ids_resume_by_name_and_an_unknown_one_replays_what_is_retained(chat, sim):
+    """S3 calls event ids strings: in the opaque format they are random numbers in no order, and Last-Event-Id
+    names the event to resume after."""
+    url = "/__sim/enhancedchat/event-ids"
+    assert sim.put(url, json={"format": "sorted"}).status_code == 400
+    assert sim.put(url, json={"format": "opaque"}).json() == {"format": "opaque"}
+    token = chat.token()["accessToken"]
+    conversation_id = chat.create(token)
+    session = chat.accept(conversation_id)
+    console = chat.console(f"/sessions/{session}")
+    for text in ("first", "second", "third"):
+        assert sim.post(f"{console}/reply", json={"agent": chat.ada, "text": text}).status_code == 201
+    everything = Events(sim, token, last_event_id="unknown-to-the-sandbox")
+    try:
+        retained = everything.take(6)  # routing result, joined, Active, three replies
+    finally:
+        everything.close()
+    assert retained[0]["event"] == "CONVERSATION_ROUTING_RESULT"
+    second = next(e for e in retained if e["event"] == "CONVERSATION_MESSAGE"
+                  and payload(e)["abstractMessage"]["staticContent"]["text"] == "second")  # fmt: skip
+    resumed = Events(sim, token, last_event_id=second["id"])
+    try:
+        (third,) = resumed.take(1)
+        assert payload(third)["abstractMessage"]["staticContent"]["text"] == "third"
+    finally:
+        resumed.close()
+    assert chat.token()["lastEventId"] != retained[-1]["id"]  # another subject: its own stream
+    renewed = sim.get(f"{API}/authorization/continuation-access-token", headers=chat.auth(token)).json()
+    assert renewed["lastEventId"] == retained[-1]["id"]
+    assert sim.get(SSE, headers={"Accept": "text/event-stream", "Authorization": f"Bearer {token}",
+                                 "X-Org-Id": ORG_ID15, "Last-Event-Id": "x" * 300}).status_code == 400  # fmt: skip
+
+
 def test_pings_have_no_id_and_a_dropped_stream_ends(chat, sim):
     assert sim.put("/__sim/enhancedchat/limits", json={"keepalive_seconds": 0.1}).status_code == 200
     token = chat.token()["accessToken"]
