@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 CHANNELS = ("WHATSAPP", "SMS", "VIBER")
 WINDOW = timedelta(hours=24)
 DLR_OUTCOMES = ("DELIVERED_SEEN", "DELIVERED", "FAILED", "REJECTED", "NONE")
+MAX_BUCKET_SIZE = 2000  # a notification profile's maxBucketSize, at most (subscriptions API, ProfileRequest)
 
 # Bytes served for inbound media when the control API gives none (a 1x1 PNG and a minimal PDF).
 PLACEHOLDER_MEDIA = {
@@ -108,6 +109,9 @@ class Account:
     rate_limited: bool = False
     max_attempts: int = 5
     batch_window: float = 0.05
+    # A notification profile's maxBucketSize: "a maximum number of messages to be sent within a single
+    # request", 1..2000 (infobip-subscriptions-api-openapi.json, ProfileRequest).
+    max_bucket_size: int = 2000
 
     def public(self) -> dict:
         return {
@@ -130,6 +134,7 @@ class Account:
             "rate_limited": self.rate_limited,
             "max_attempts": self.max_attempts,
             "batch_window": self.batch_window,
+            "max_bucket_size": self.max_bucket_size,
         }
 
     def senders_for(self, channel: str) -> list[Sender]:
@@ -292,6 +297,10 @@ class InfobipService:
                 value = float(value)
             elif name == "max_attempts":
                 value = int(value)
+            elif name == "max_bucket_size":
+                value = int(value)
+                if not 1 <= value <= MAX_BUCKET_SIZE:
+                    raise ValueError(f"max_bucket_size must be from 1 to {MAX_BUCKET_SIZE}")
             elif name == "rate_limited":
                 value = bool(value)
             elif name in ("window_error", "failure_error"):

@@ -5,7 +5,8 @@
   not publish its HMAC header (open question 1), so the default is ``X-Hub-Signature-256: sha256=<hex>``
   over the raw body, with header name, prefix, encoding (hex/base64) and algorithm configurable.
 * Batching: results of one kind for one URL that are queued within ``batch_window`` seconds leave in one
-  POST (``{"results": [...]}``), as Infobip batches them.
+  POST (``{"results": [...]}``), as Infobip batches them, at most ``max_bucket_size`` in one (a notification
+  profile's maxBucketSize, "a maximum number of messages to be sent within a single request", up to 2000).
 * Retries: a non-2xx answer or a connection error is retried after ``1min + 1min * n * n`` (n = 0 for the
   first retry), scaled by ``world.config.webhook_time_scale``, until ``max_attempts`` attempts were made.
 """
@@ -176,9 +177,11 @@ class WebhookDispatcher:
             return
         key = (account.key, kind, channel, url, mo)
         buffer = self._buffers.get(key)
-        if buffer is not None:
+        if buffer is not None and len(buffer) < account.max_bucket_size:
             buffer.append(result)
             return
+        if buffer is not None:  # a full bucket leaves now; this result starts the next one
+            self.spawn(self.post(account, kind, channel, url, self._buffers.pop(key), mo=mo))
         self._buffers[key] = [result]
         self.spawn(self._flush_later(account, key))
 

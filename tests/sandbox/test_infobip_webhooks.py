@@ -179,6 +179,29 @@ def test_several_results_batched_in_one_post(sim, account):
     assert posts[0]["body"]["messageCount"] == 3
 
 
+def test_a_batch_is_at_most_the_profiles_bucket_size(sim, account):
+    """Infobip's notification profile: maxBucketSize is "a maximum number of messages to be sent within a single
+    request" (1..2000); a burst beyond it leaves in several POSTs, in order."""
+    assert sim.patch("/__sim/infobip/accounts/acme", json={"max_bucket_size": 2}).status_code == 200
+    texts = ["one", "two", "three", "four", "five"]
+    response = sim.post(
+        "/__sim/infobip/inbound",
+        json={"channel": "WHATSAPP", "from": CUSTOMER, "to": WA, "messages": [{"text": t} for t in texts]},
+    )
+    assert response.status_code == 201
+    posts = wait_for(lambda: sink_posts(sim), lambda p: sum(len(x["body"]["results"]) for x in p) == 5)
+    assert sorted(len(post["body"]["results"]) for post in posts) == [1, 2, 2]
+    received = [r["message"]["text"] for post in posts for r in post["body"]["results"]]
+    assert sorted(received) == sorted(texts)
+
+
+@pytest.mark.parametrize("size", [0, 2001, "x"])
+def test_a_bucket_size_outside_infobips_range_is_refused(sim, account, size):
+    response = sim.patch("/__sim/infobip/accounts/acme", json={"max_bucket_size": size})
+    assert response.status_code == 400, response.text
+    assert sim.get("/__sim/infobip/accounts/acme").json()["max_bucket_size"] == 2000
+
+
 @pytest.mark.parametrize(
     "spec,error",
     [
