@@ -288,6 +288,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Callers without a key are rate-limited by address: REMOTE_ADDR, or behind TRUSTED_PROXIES proxies the
+    # address the nearest one appended to X-Forwarded-For. Never the whole header (DRF's default without
+    # NUM_PROXIES): a client writes its own, a new one per request, and was never limited.
+    "NUM_PROXIES": env.int("TRUSTED_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",

@@ -34,6 +34,25 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(wor
         assert api(world.key_b).get("/api/v1/tenants/").status_code == 200
 
 
+def test_callers_without_a_key_cannot_escape_the_limit_with_their_own_forwarded_for(world):
+    """The limit of callers without a key (the public schema, every 401) is per address: DRF's default read
+    the whole X-Forwarded-For header, which a client writes, so a new one per request was never limited."""
+    with override_settings(REST_FRAMEWORK=rates("2/min")):
+        statuses = [
+            api().get("/api/v1/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)
+        ]
+        assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize(("proxies", "limited"), [(0, True), (1, False)])
+def test_behind_a_proxy_the_address_it_appended_is_the_callers(world, proxies, limited):
+    with override_settings(REST_FRAMEWORK={**rates("1/min"), "NUM_PROXIES": proxies}):
+        first = api().get("/api/v1/schema/", HTTP_X_FORWARDED_FOR="203.0.113.9, 192.0.2.1")
+        second = api().get("/api/v1/schema/", HTTP_X_FORWARDED_FOR="192.0.2.1, 192.0.2.2")
+        assert first.status_code == 200
+        assert second.status_code == (429 if limited else 200)
+
+
 def test_sends_have_their_own_lower_limit(world):
     with override_settings(REST_FRAMEWORK=rates("100/min", send="1/min")):
         client = api(world.a1.key)
