@@ -271,12 +271,29 @@ def test_whatsapp_unsupported():
     assert parse("whatsapp_unsupported") == [whatsapp(Kind.UNSUPPORTED, text=note)]
 
 
+def test_whatsapp_call_permission_reply_says_what_the_customer_decided():
+    """Infobip WhatsApp webhook example "Received WhatsApp INTERACTIVE_CALL_PERMISSION_REPLY message"
+    (``CallPermissionReply``: ``response`` ACCEPT or REJECT, ``expirationTimestamp`` when accepted): the
+    customer's answer to the agent's request is the message (8x8's callPermissionReply says it too)."""
+    (event,) = parse("whatsapp_interactive_call_permission_reply")
+    assert (event.kind, event.text) == (
+        Kind.UNSUPPORTED,
+        "The customer allowed WhatsApp calls (until 2025-01-01T00:00:00.000+0000).",
+    )
+    data = body("whatsapp_interactive_call_permission_reply")
+    data["results"][0]["message"]["callPermissionReply"] = {"response": "REJECT"}
+    assert parse(data)[0].text == "The customer did not allow WhatsApp calls."
+    data["results"][0]["message"]["callPermissionReply"] = {"response": "ACCEPT"}
+    assert parse(data)[0].text == "The customer allowed WhatsApp calls."
+    data["results"][0]["message"]["callPermissionReply"] = ["not", "an", "object"]
+    assert parse(data)[0].text == "The customer answered a request for WhatsApp calls."
+
+
 @pytest.mark.parametrize(
     "name",
     [
         "whatsapp_interactive_payment_confirmation",
         "whatsapp_interactive_payment_acknowledgement",
-        "whatsapp_interactive_call_permission_reply",
         "whatsapp_interactive_in_thread_authentication_reply",
     ],
 )

@@ -157,6 +157,10 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
         return InboundMessage(
             kind=Kind.UNSUPPORTED, text=flow_note(message.get("response"), _text(message, "text")), **common
         )
+    if kind == "INTERACTIVE_CALL_PERMISSION_REPLY":  # the customer's answer to a request to call them
+        return InboundMessage(
+            kind=Kind.UNSUPPORTED, text=call_permission_note(message.get("callPermissionReply")), **common
+        )
     if kind == "INFECTED_CONTENT":
         note = "The customer sent a file that Infobip's virus scan blocked; it cannot be shown."
         return InboundMessage(kind=Kind.UNSUPPORTED, text=note, **common)
@@ -335,6 +339,18 @@ def flow_note(response: Any, text: str = "") -> str:
     said = text.strip()
     note = "The customer completed a WhatsApp Flow" + (f' ("{said}")' if said else "")
     return f"{note}. Their answers: {'; '.join(answers)}" if answers else f"{note}."
+
+
+def call_permission_note(reply: Any) -> str:
+    """WhatsApp's ``CallPermissionReply``: ``response`` ACCEPT or REJECT, ``expirationTimestamp`` if accepted."""
+    answer = object_of(reply)
+    response = text_of(answer.get("response")).strip().upper()
+    if response == "ACCEPT":
+        until = text_of(answer.get("expirationTimestamp")).strip()
+        return f"The customer allowed WhatsApp calls{f' (until {until})' if until else ''}."
+    if response == "REJECT":
+        return "The customer did not allow WhatsApp calls."
+    return "The customer answered a request for WhatsApp calls."
 
 
 def _location(message: dict) -> Location:
