@@ -124,6 +124,16 @@ def test_a_subscription_the_partner_moves_to_a_tenant_becomes_the_partners(world
     assert api(world.a2.key).delete(f"{URL}{own.pk}/").status_code == 403
 
 
+def test_the_partner_sending_back_the_same_tenant_takes_nothing_over(world):
+    own = made_by(world.a1.key)
+    read = api(world.key_a).get(f"{URL}{own.pk}/").json()
+    body = {name: read[name] for name in ("tenant", "url", "events", "active", "description")}
+    assert api(world.key_a).put(f"{URL}{own.pk}/", body, format="json").status_code == 200
+    own.refresh_from_db()
+    assert own.managed_by == "tenant"
+    assert api(world.a1.key).delete(f"{URL}{own.pk}/").status_code == 204
+
+
 def test_managed_by_is_read_only(world, partners_for_a1):
     own = made_by(world.a1.key, managed_by="partner")
     assert own.managed_by == "tenant"

@@ -111,8 +111,10 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
         elif "tenant" in serializer.validated_data:
             tenant = serializer.validated_data["tenant"]
             serializer.validated_data["partner_id"] = None if tenant else self.scope.partner_id
-            # Moved by the partner: its own now, not left for the new tenant's admins to manage.
-            serializer.validated_data["managed_by"] = WebhookSubscription.ManagedBy.PARTNER
+            if tenant != serializer.instance.tenant:
+                # Moved by the partner: its own now, not left for the new tenant's admins to manage. (The same
+                # tenant sent back, as a PUT of what was read does, moves nothing and takes nothing over.)
+                serializer.validated_data["managed_by"] = WebhookSubscription.ManagedBy.PARTNER
         serializer.save()
 
     @extend_schema(
