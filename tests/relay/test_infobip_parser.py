@@ -420,6 +420,25 @@ def test_sms_expired_is_a_transient_failure():
     ]
 
 
+@pytest.mark.parametrize(
+    ("group_id", "status"),
+    [
+        (1, ReportStatus.PENDING),
+        (2, ReportStatus.FAILED),
+        (3, ReportStatus.DELIVERED),
+        (4, ReportStatus.FAILED),
+    ],
+)
+def test_a_report_status_named_by_its_group_id_alone(group_id, status):
+    """``groupName`` is optional in the WhatsApp, SMS and Viber report schemas; Infobip's status groups are
+    numbered (response status codes: 1 Pending, 2 Undeliverable, 3 Delivered, 4 Expired, 5 Rejected). A failure
+    named only by its group id was read as pending: the agent never heard the message did not arrive."""
+    data = body("sms_delivery_report_expired")
+    data["results"][0]["status"] = {"groupId": group_id, "id": 15, "name": "SOME_STATUS"}
+    (event,) = parse(data)
+    assert event.status == status
+
+
 # --- Viber ----------------------------------------------------------------------------------------------------
 
 

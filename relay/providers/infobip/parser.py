@@ -59,6 +59,9 @@ ESCAPED_UNICODE_UNIT = re.compile(r"\\u([0-9A-Fa-f]{4})")
 MESSAGES_API_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms", "VIBER_BM": "viber", "VIBER_BOT": "viber"}
 MESSAGES_API_IGNORED_EVENTS = {"TYPING_STARTED", "TYPING_STOPPED"}  # not messages; nothing to store
 FAILED_GROUPS = {"UNDELIVERABLE", "EXPIRED", "REJECTED"}
+# Infobip's status groups by id (response status and error codes), for a status that gives no groupName (it is
+# optional in the WhatsApp, SMS and Viber report schemas).
+STATUS_GROUPS = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
 # WhatsApp's "re-engagement" error (Meta Cloud API 131047, On-Premises 470) as Infobip passes it on.
 WINDOW_ERROR_IDS = {131047, 470}
 
@@ -390,7 +393,11 @@ def _unescaped(emoji: str) -> str:
 
 def _delivery_report(result: dict, where: str) -> StatusReport:
     status = _object(result, "status", where)
-    group = str(status.get("groupName") or "").upper()
+    group_id = status.get("groupId")
+    group = str(
+        status.get("groupName") or STATUS_GROUPS.get(group_id if isinstance(group_id, int) else 0, "")
+    )
+    group = group.upper()
     error = object_of(result.get("error"))
     common: dict[str, Any] = {
         "provider_message_id": _string(result, "messageId", where),
