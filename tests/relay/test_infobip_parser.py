@@ -571,6 +571,22 @@ def test_viber_media_without_a_url_or_words_is_still_a_note():
     )
 
 
+@pytest.mark.parametrize("nested", [None, {}, {"text": "Hi"}])
+def test_a_viber_bot_message_without_its_nested_message_or_type_is_a_note(nested):
+    """``ViberBotInboundMessageContent`` requires only messageToken and timestamp, and
+    ``ViberBotNestedInboundMessage`` requires nothing: such a MESSAGE is still the customer's, kept as a note
+    (its words where it has any), not refused with a 400 that Infobip retries until it gives up."""
+    data = body("viber_bot_text")
+    if nested is None:
+        del data["results"][0]["message"]["message"]
+    else:
+        data["results"][0]["message"]["message"] = nested
+    (event,) = parse(data)
+    assert event.kind == Kind.UNSUPPORTED and event.customer_name == "Frank"
+    assert event.text.startswith("The customer sent a Viber message")
+    assert ('"Hi"' in event.text) == (nested == {"text": "Hi"})
+
+
 def test_viber_bot_location():
     """Schema ``ViberBotLocationNestedInboundMessage`` (``location``: latitude, longitude, address)."""
     location = Location(latitude=45.815011, longitude=15.981919, address="Trg bana Josipa Jelačića, Zagreb")

@@ -210,8 +210,16 @@ def _viber_mo(result: dict, where: str) -> list[WebhookEvent]:
     if kind == "MESSAGE":
         user = object_of(message.get("sender"))
         common["customer_name"] = text_of(user.get("name"))
-        message = _object(message, "message", f"{where}.message")
-        kind = _string(message, "type", f"{where}.message.message")
+        message = object_of(message.get("message"))  # the schema requires neither it nor its type
+        kind = text_of(message.get("type")).strip().upper()
+        if not kind:
+            note = "The customer sent a Viber message that Infobip passed on without its type or content."
+            words = _text(message, "text")
+            return [
+                InboundMessage(
+                    kind=Kind.UNSUPPORTED, text=f'{note} Its text: "{words}"' if words else note, **common
+                )
+            ]
         where = f"{where}.message"
     return [_viber_content(message, kind, f"{where}.message", common)]
 
