@@ -302,10 +302,28 @@ def write_entry(entry_id: int) -> None:
 
 @shared_task(name="relay.cases.sweep_transcripts", ignore_result=True)
 def sweep_transcripts() -> int:
-    """Queue every transcript entry that is due again (Salesforce was away, or a worker died)."""
+    """Queue every transcript entry that is due again (Salesforce was away, or a worker died), after moving
+    the entries that wait for a Case onto their conversation's open one (opened while they were being
+    refused: its customer's message found none waiting yet)."""
+    waiting = (
+        CaseEntry.objects.filter(
+            written_at=None, next_attempt_at=None, last_error__startswith=WAITS_FOR_NEXT_CASE
+        )
+        .values_list("case_link__conversation_id", flat=True)
+        .distinct()[:100]
+    )
+    for conversation_id in list(waiting):
+        open_link = (
+            CaseLink.objects.filter(conversation_id=conversation_id, is_closed=False)
+            .exclude(case_id="")
+            .first()
+        )
+        if open_link is not None:
+            move_entries(conversation_id, open_link)  # due now: taken below, in their order
     due = list(
         CaseEntry.objects.filter(written_at=None, next_attempt_at__lte=timezone.now())
         .exclude(case_link__case_id="")
+        .order_by("message__created_at", "message_id")
         .values_list("pk", flat=True)[:500]
     )
     for pk in due:

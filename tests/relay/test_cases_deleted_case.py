@@ -9,7 +9,7 @@ import pytest
 from relay import http
 from relay.desks.cases import current_link, reply_from_panel
 from relay.desks.cases_models import CaseEntry, CaseLink
-from relay.desks.cases_transcript import queue_entry, sweep_transcripts
+from relay.desks.cases_transcript import WAITS_FOR_NEXT_CASE, queue_entry, sweep_transcripts
 from relay.errors import ExternalError
 from relay.models import Message
 from relay.outbound.record import queue_outbound
@@ -197,3 +197,24 @@ def test_an_entry_for_a_deleted_case_goes_on_the_open_one(tenant, conversation, 
     entry = CaseEntry.objects.get(message=message)
     assert entry.case_link_id == link.pk and entry.written_at is not None
     assert _bodies(org, link.case_id)[-1] == "Switchboard to the customer:\nA late word"
+
+
+def test_an_entry_left_waiting_beside_an_open_case_is_taken_by_the_sweep(tenant, conversation, org):  # noqa: F811
+    """An entry refused on a deleted Case just as the customer's message opened the new one (which found
+    nothing waiting yet) waits beside an open Case: the sweep moves it there and writes it."""
+    deliver(tenant, conversation, "first")
+    deleted = CaseLink.objects.get().case_id
+    org.sandbox.call(org.sandbox.world.orgs.get(ORG_ID).records.delete, "Case", deleted)
+    deliver(tenant, conversation, "second")  # the new Case
+    link = current_link(conversation)
+    message = queue_outbound(conversation, {"kind": "text", "text": "Late", "system": "test"})
+    CaseEntry.objects.create(  # refused on the deleted Case and, in the race, left waiting
+        tenant=tenant,
+        message=message,
+        case_link=CaseLink.objects.get(case_id=deleted),
+        last_error=f"{WAITS_FOR_NEXT_CASE} (ENTITY_IS_DELETED).",
+    )
+    assert sweep_transcripts() == 1
+    entry = CaseEntry.objects.get(message=message)
+    assert entry.written_at is not None and entry.case_link_id == link.pk
+    assert _bodies(org, link.case_id).count("Switchboard to the customer:\nLate") == 1
