@@ -107,6 +107,31 @@ def test_the_openapi_document_is_served_without_a_key_and_is_valid(client):
     assert "api_key" not in account and "has_api_key" in account  # secrets never in a response
 
 
+def test_the_openapi_document_is_built_once_per_process(client, monkeypatch):
+    """Building it costs about 0.1 s of CPU and anyone may ask: each process builds it once."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from portal.api import urls
+
+    built = []
+    original = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+    monkeypatch.setattr(urls, "_documents", {})
+    answers = [
+        client.get("/api/v1/schema/?format=json"),
+        client.get("/api/v1/schema/"),
+        client.get("/api/v1/schema/?format=json"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].content == answers[2].content and b"openapi: 3" in answers[1].content
+    assert len(built) == 1
+
+
 def test_the_docs_page_uses_the_local_redoc(client):
     response = client.get("/api/v1/docs/")
     assert response.status_code == 200
