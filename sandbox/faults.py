@@ -27,6 +27,10 @@ class FaultRule:
     retry_after: int | None = None  # seconds, sent with 429/503
     # The latency holds the answer instead of the request: the call takes effect, the caller hears late.
     delay_response: bool = False
+    # The Interaction Service error code a failing ``scrt`` request carries (ERRORCODES.md), e.g. 10019 or
+    # 10095; None keeps the default (10056 for 5xx, 429 otherwise).
+    code: int | None = None
+    times: int | None = None  # fail only this many more matching requests; None: no limit
     id: int = field(default=0)
 
     def matches(self, service: str, path: str) -> bool:
@@ -39,6 +43,7 @@ class Decision:
     fail_status: int | None = None
     retry_after: int | None = None
     delay_response: bool = False
+    code: int | None = None
 
 
 class FaultBoard:
@@ -54,6 +59,10 @@ class FaultBoard:
         rule = FaultRule(**spec)
         if not 0.0 <= rule.error_rate <= 1.0:
             raise ValueError("error_rate must be between 0 and 1")
+        if rule.times is not None and (not isinstance(rule.times, int) or rule.times < 1):
+            raise ValueError("times must be a whole number from 1")
+        if rule.code is not None and not isinstance(rule.code, int):
+            raise ValueError("code must be a whole number")
         re.compile(rule.path)
         rule.id = self._next_id
         self._next_id += 1
@@ -80,14 +89,19 @@ class FaultBoard:
                 continue
             decision.latency_ms += rule.latency_ms
             decision.delay_response = decision.delay_response or rule.delay_response
+            if rule.times is not None and rule.times <= 0:
+                continue  # spent
             failing = rule.outage or (rule.error_rate > 0 and self.random.random() < rule.error_rate)
             if failing and decision.fail_status is None and (rule.outage or rule.status):
                 decision.fail_status = rule.status
                 decision.retry_after = rule.retry_after
+                decision.code = rule.code
+                if rule.times is not None:
+                    rule.times -= 1
         return decision
 
 
-def _fault_body(service: str, status: int) -> tuple[bytes, str]:
+def _fault_body(service: str, status: int, code: int | None = None) -> tuple[bytes, str]:
     """An error body in the shape the real service uses for that status."""
     if service == "infobip":
         names = {
@@ -97,7 +111,10 @@ def _fault_body(service: str, status: int) -> tuple[bytes, str]:
         message_id, text = names.get(status, ("GENERAL_ERROR", "Service unavailable"))
         body = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
     elif service == "scrt":
-        body = {"message": "Service unavailable, retry later.", "code": 10056 if status >= 500 else 429}
+        if code is None:
+            body = {"message": "Service unavailable, retry later.", "code": 10056 if status >= 500 else 429}
+        else:
+            body = {"message": f"Simulated error {code}.", "code": code}
     elif service in ("core", "login"):
         body = [{"message": "Server is temporarily unavailable", "errorCode": "SERVER_UNAVAILABLE"}]
         if status == 429:
@@ -149,7 +166,7 @@ class FaultMiddleware:
             delayed[service] = max(delayed.get(service, 0) - 1, 0)
 
     async def _fail(self, send, service: str, decision: Decision) -> None:
-        body, content_type = _fault_body(service, decision.fail_status)
+        body, content_type = _fault_body(service, decision.fail_status, decision.code)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         if decision.retry_after is not None:
             headers.append((b"retry-after", str(decision.retry_after).encode()))

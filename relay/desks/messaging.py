@@ -14,7 +14,7 @@ from ..lines.attempts import attempt
 from ..models import Conversation, Message
 from ..outbound.record import record_agent_event
 from ..providers.registry import get_provider
-from ..salesforce.interactions import InteractionClient, attachment_problem
+from ..salesforce.interactions import InteractionClient, attachment_problem, attachment_refused
 from .base import Desk, mark_delivered
 from .render import as_text, media_link_note, stored_event
 from .routing import routing_attributes
@@ -70,13 +70,20 @@ class MessagingDesk(Desk):
         problem = attachment_problem(mime_type, len(content))
         if problem is not None:
             return client.send_text(text=media_link_note(message, problem.message), **common)
-        return client.send_attachment(
-            content=content,
-            filename=media.filename or filename or media.kind,
-            mime=mime_type,
-            caption=media.caption,
-            **common,
-        )
+        try:
+            return client.send_attachment(
+                content=content,
+                filename=media.filename or filename or media.kind,
+                mime=mime_type,
+                caption=media.caption,
+                **common,
+            )
+        except ExternalError as exc:
+            # Salesforce judges the file too (its MIME detection, its size count): a file it refuses is
+            # the customer's message all the same. No entry was made, so the note takes the entry's id.
+            if not attachment_refused(exc):
+                raise
+            return client.send_text(text=media_link_note(message, exc.message), **common)
 
     def import_transcript(self, message: Message) -> None:
         deliver_history(message, agent_available=self.agent_available)

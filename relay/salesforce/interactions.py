@@ -7,7 +7,7 @@ keeps one entry.
 
 Errors (bodies ``{"message", "code"}``, sometimes ``{"success": false, "errorDetail": {...}}``):
 10004 (invalid token) refreshes the token once and retries; 10003 (missing ``interaction_api`` scope)
-is permanent with a message that says how to fix the Connected App; 10055/10056/10094 ("retry") and
+is permanent with a message that says how to fix the Connected App; 10019/10055/10056/10094 ("retry") and
 5xx/timeouts are transient; 429 is transient with ``Retry-After``; other 4xx are permanent with
 Salesforce's code and message.
 """
@@ -53,7 +53,13 @@ MAX_ACKNOWLEDGEMENTS = 25
 
 INVALID_TOKEN = 10004
 MISSING_SCOPE = 10003
-RETRYABLE_CODES = {10055, 10056, 10094}  # precondition failed / processing aborted / downstream timeout
+# Precondition failed / processing aborted / downstream timeout / read-only during an org migration ("Try
+# again later", ERRORCODES.md): whatever the HTTP status, the same request succeeds later.
+RETRYABLE_CODES = {10019, 10055, 10056, 10094}
+# Salesforce refusing the file of an AttachmentInteraction (ERRORCODES.md: file id empty, over 25 MB, empty,
+# contentLength missing, parts mismatched, size mismatched, MIME type not determined); 413 is the same answer
+# from before the service reads the body.
+ATTACHMENT_REFUSALS = {10007, 10008, 10009, 10010, 10011, 10051, 10095}
 # messagingSession errorReasons worth a retry; the others need a different request.
 RETRYABLE_REASONS = {"INTERNAL_ERROR", "CONVERSATION_PROCESSING_ABORTED", "CONVERSATION_PRECONDITION_FAILED"}
 
@@ -84,6 +90,14 @@ def attachment_problem(mime: str, size: int) -> AttachmentNotAccepted | None:
             f"The file has {size / 1024 / 1024:.1f} MB; Salesforce accepts at most 25 MB.", code="10008"
         )
     return None
+
+
+def attachment_refused(error: ExternalError) -> bool:
+    """Salesforce refused a file for what it is (a permanent answer about the attachment itself): the
+    customer's message is still delivered, as a link with a note."""
+    if not error.permanent:
+        return False
+    return error.status == 413 or _code(error.code) in ATTACHMENT_REFUSALS
 
 
 def normalize_mime(mime: str | None) -> str:

@@ -39,6 +39,21 @@ def test_fault_switch_fails_matching_requests_in_the_vendor_shape(sim, status):
     assert sim.get("/sim/infobip/numbers/1/numbers").status_code != status
 
 
+def test_fault_switch_gives_an_interaction_service_code_a_given_number_of_times(sim):
+    fault = {"service": "scrt", "path": "/interactions", "status": 400, "code": 10019, "times": 2}
+    assert sim.post("/__sim/faults", json=fault).status_code == 201
+    for _ in range(2):
+        response = sim.post("/sim/scrt/api/v1/interactions")
+        assert (response.status_code, response.json()["code"]) == (400, 10019)
+    assert sim.post("/sim/scrt/api/v1/interactions").json()["code"] == 10004  # spent: the real answer
+
+
+@pytest.mark.parametrize("bad", [{"times": 0}, {"times": "1"}, {"code": "10019"}])
+def test_fault_rule_with_a_bad_count_or_code_is_refused(sim, bad):
+    assert sim.post("/__sim/faults", json={"service": "scrt", **bad}).status_code == 400
+    assert sim.get("/__sim/faults").json() == []
+
+
 def test_fault_rule_with_unknown_service_is_refused(sim):
     response = sim.post("/__sim/faults", json={"service": "nope"})
     assert response.status_code == 400
