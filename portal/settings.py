@@ -255,7 +255,10 @@ SWITCHBOARD_PROVIDERS = {
     "infobip": "relay.providers.infobip.client.InfobipProvider",
     "8x8": "relay.providers.eightbyeight.client.EightByEightProvider",
 }
-WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# A provider's largest batch must fit: an Infobip notification profile sends up to 2,000 results a request
+# (maxBucketSize), about 1.4 MB of delivery reports and several MB of customer messages. Webhooks read their
+# body themselves, up to this, whatever DATA_UPLOAD_MAX_MEMORY_SIZE says (relay/inbound/auth.py).
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=16 * 1024 * 1024)
 HTTP_TIMEOUT_SECONDS = env.float("HTTP_TIMEOUT_SECONDS", default=10.0)
 # Longest answer read from Salesforce or a provider (media downloads have MEDIA_MAX_BYTES): far above any JSON
 # answer the relay asks for (a large object's describe, an unpaged WhatsApp template list), far below harm.

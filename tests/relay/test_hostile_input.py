@@ -222,18 +222,33 @@ def test_what_no_provider_sends_is_refused_with_the_reason_and_changes_nothing(c
     assert not Message.objects.exists() and not Conversation.objects.exists()
 
 
-def test_a_body_over_two_mebibytes_is_413(client, account):
-    body = batch(whatsapp_text("good-1"), whatsapp_text("big", text="x" * (2 * 1024 * 1024)))
+def test_a_body_over_webhook_max_bytes_is_413(client, account, settings):
+    assert settings.WEBHOOK_MAX_BYTES == 16 * 1024 * 1024  # the default
+    body = batch(whatsapp_text("good-1"), whatsapp_text("big", text="x" * (16 * 1024 * 1024)))
     response = post_webhook(client, account, body)
-    assert response.status_code == 413 and "body over" in response.json()["error"]
+    assert response.status_code == 413 and "body over 16777216 bytes" in response.json()["error"]
     assert not Message.objects.exists()
 
 
-@override_settings(WEBHOOK_MAX_BYTES=8 * 1024 * 1024)
-def test_django_s_lower_body_limit_is_also_a_413(client, account):
-    body = batch(whatsapp_text("big", text="x" * (3 * 1024 * 1024)))
+def test_infobip_s_largest_batch_is_read_whole(client, account, settings):
+    """A notification profile sends up to 2,000 results a request (maxBucketSize, Infobip's subscriptions API).
+    2,000 customer messages of 700 characters are 1.9 MB: over the old 1 MiB default, which refused the batch
+    whole at every retry until Infobip gave up on every message in it."""
+    results = [whatsapp_text(f"bucket-{n}", text=f"{n} " + "y" * 700) for n in range(2000)]
+    body = batch(*results)
+    assert len(body) > 1024 * 1024
     response = post_webhook(client, account, body)
-    assert response.status_code == 413 and "2097152" in response.json()["error"]
+    assert response.status_code == 200, response.content
+    assert Message.objects.count() == 2000
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=4096)
+def test_django_s_upload_limit_does_not_cap_a_webhook(client, account):
+    """DATA_UPLOAD_MAX_MEMORY_SIZE is for forms and the partner API; a webhook reads its body itself."""
+    body = batch(whatsapp_text("long", text="z" * 20_000))
+    response = post_webhook(client, account, body)
+    assert response.status_code == 200, response.content
+    assert Message.objects.get().text == "z" * 20_000
 
 
 # --- the handover endpoint ---------------------------------------------------------------------------------
@@ -366,7 +381,8 @@ def test_handover_input_no_bot_sends_is_a_400_that_says_why(client, acme, case):
     )
 
 
-def test_a_handover_over_the_body_limit_is_413(client, acme):
+def test_a_handover_over_the_body_limit_is_413(client, acme, settings):
+    settings.WEBHOOK_MAX_BYTES = 2 * 1024 * 1024  # the handover's limit too
     response = post_handover(client, acme, handover_body(transcript=[entry("x" * (2 * 1024 * 1024))]))
     assert response.status_code == 413
     assert not Handover.objects.exists()
