@@ -3,15 +3,21 @@ the connection's platform event over Pub/Sub (``relay_listen``)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
 
 from .. import signals
 from ..errors import ExternalError
 from ..handover import presence
 from ..handover.importer import deliver_history
+from ..lines import wake
 from ..lines.attempts import attempt
-from ..models import Conversation, Message
+from ..models import Conversation, Message, insert_at_end_of_line
+from ..outbound import agent_events
 from ..outbound.record import record_agent_event
 from ..providers.registry import get_provider
 from ..salesforce.interactions import InteractionClient, attachment_problem, attachment_refused
@@ -19,7 +25,12 @@ from .base import Desk, mark_delivered
 from .render import as_text, media_link_note, stored_event
 from .routing import routing_attributes
 
+log = logging.getLogger(__name__)
+
 ENTRY_NAMESPACE = uuid.UUID("5b0e4f9e-43a4-4c86-9d3c-4a1b0f6d2c11")
+# A customer's file Salesforce accepted (202) but could not store: its MessageUpdated event says so
+# (outbound-custom-event-payload.yaml, AttachmentUploadResultType).
+UPLOAD_FAILED = "ErrorAttachmentUploadResult"
 
 
 def entry_id(message: Message) -> str:
@@ -93,6 +104,9 @@ class MessagingDesk(Desk):
 
     def receive(self, event: dict) -> None:
         record_agent_event(self.connection.tenant, event)
+        payload = event.get(self.connection.event_payload_field)
+        if isinstance(payload, str | dict) and UPLOAD_FAILED in str(payload):  # rare: parse only then
+            _upload_failed(self.connection, event)
 
     def end_session(self, conversation: Conversation) -> None:
         InteractionClient(self.connection).end_session(
@@ -130,3 +144,62 @@ def _record(message: Message, conversation: Conversation, response: dict) -> Non
             signals.conversation_event.send_robust(
                 sender=Conversation, conversation=conversation, event="connected", data=changes
             )
+
+
+def _upload_failed(connection, fields: dict) -> None:
+    """Salesforce accepted a customer's file (202, "Uploading file...") and then could not store it
+    (``MessageUpdated`` with an ``ErrorAttachmentUploadResult``: StorageLimitExceeded,
+    AttachmentUploadNotEnabled, ...). The agent sees a failed upload and nothing else, so the customer's file
+    would be lost: the same message follows as a link with the reason, at the end of the inbound line. Once
+    per file: a replayed event finds the note stored."""
+    tenant = connection.tenant
+    try:
+        event = agent_events.parse(
+            fields, type_field=connection.event_type_field, payload_field=connection.event_payload_field
+        )
+    except agent_events.MalformedEvent:
+        return  # logged by record_agent_event
+    if event is None or event.entry_type != "MessageUpdated":
+        return
+    updated = event.entry_payload.get("updatedMessage")
+    if not isinstance(updated, dict) or not isinstance(entry := updated.get("id"), str) or not entry:
+        return
+    static = updated.get("staticContent")
+    attachments = static.get("attachments") if isinstance(static, dict) else None
+    errors = [
+        str(result.get("errorType") or "an unknown error")[:80]
+        for item in (attachments if isinstance(attachments, list) else [])
+        if isinstance(item, dict)
+        and isinstance(result := item.get("attachmentUploadResult"), dict)
+        and result.get("resultType") == UPLOAD_FAILED
+    ]
+    if not errors:
+        return
+    original = (
+        Message.objects.for_tenant(tenant)
+        .filter(direction=Message.Direction.INBOUND, salesforce_entry_id=entry[:64])
+        .first()
+    )
+    if original is None:
+        log.warning("tenant %s: upload result for entry %s, no message of ours", tenant.slug, entry)
+        return
+    text = media_link_note(original, f"Salesforce could not store the file: {errors[0]}")
+    now = timezone.now()
+    note = Message(
+        tenant=tenant,
+        conversation_id=original.conversation_id,
+        direction=Message.Direction.INBOUND,
+        kind="text",
+        text=text,
+        content={"kind": "text", "text": text, "system": "upload_failed", "file_message": original.pk},
+        provider=original.provider,
+        provider_message_id=f"upload-failed:{original.pk}",
+        received_at=now,
+        expires_at=now + tenant.delivery_window,
+        next_attempt_at=now,
+    )
+    with transaction.atomic():
+        # The conversation's lock serializes the line's positions.
+        list(Conversation.objects.select_for_update().filter(pk=original.conversation_id).values_list("pk"))
+        if insert_at_end_of_line(note, unless="one_message_per_provider_message_id"):
+            wake.after_commit(wake.inbound_line, original.conversation_id)

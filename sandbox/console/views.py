@@ -26,6 +26,8 @@ JSON API (``/__sim/console/api``), for end-to-end tests of the relay::
     GET  /orgs/{org}/conversations[/{conversationIdentifier}]
     GET  /orgs/{org}/acknowledgements | /delivery-failures | /capabilities | /events | /requests | /routes
     GET  /scrt/error-status, PUT /scrt/error-status    {"10003": 403} (HTTP status per error code)
+    GET  /scrt/upload-result, PUT /scrt/upload-result  {"errorType": null | "StorageLimitExceeded" | ...} (how
+                                                       end users' file uploads end: MessageUpdated's result)
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ from ..salesforce.org import Org
 from ..templating import templates
 
 API = "/__sim/console/api"
+# AttachmentUploadErrorType (outbound-custom-event-payload.yaml): why Salesforce could not store an end user's file.
+UPLOAD_ERROR_TYPES = (
+    "StorageLimitExceeded",
+    "AttachmentTooLarge",
+    "AttachmentNotFound",
+    "AttachmentUploadNotEnabled",
+    "AttachmentUploadNotAllowed",
+    "InternalServerError",
+)
 
 
 # --- serialisation ----------------------------------------------------------------------------------
@@ -351,6 +362,18 @@ def routes(world) -> list:
             messaging.error_status.update(overrides)
         return JSONResponse({str(k): v for k, v in sorted(messaging.error_status.items())})
 
+    async def upload_result(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                data = parse_json(await request.body() or b"{}")
+            except ValueError:
+                data = None
+            error = data.get("errorType", "") if isinstance(data, dict) else ""
+            if error is not None and error not in UPLOAD_ERROR_TYPES:
+                return _error(400, f'send {{"errorType": null or one of {", ".join(UPLOAD_ERROR_TYPES)}}}')
+            messaging.upload_error = error
+        return JSONResponse({"errorType": messaging.upload_error})
+
     # --- page -----------------------------------------------------------------------------------
 
     def page_context(request: Request) -> dict:
@@ -519,4 +542,5 @@ def routes(world) -> list:
         Route(f"{API}/orgs/{{org_id}}/requests", requests_log),
         Route(f"{API}/orgs/{{org_id}}/routes", route_log),
         Route(f"{API}/scrt/error-status", error_status, methods=["GET", "PUT"]),
+        Route(f"{API}/scrt/upload-result", upload_result, methods=["GET", "PUT"]),
     ]

@@ -221,6 +221,9 @@ class MessagingService:
         # HTTP status per Interaction Service error code (undocumented: open question 1). 10004 is 401,
         # everything else 400 unless overridden through the control API.
         self.error_status: dict[int, int] = {}
+        # How the asynchronous upload of an end user's file ends: None completes it; an AttachmentUploadErrorType
+        # (outbound-custom-event-payload.yaml, e.g. "StorageLimitExceeded") fails it with that error.
+        self.upload_error: str | None = None
         # Conversations of another channel kind (channel definition "<kind>:<name>", e.g. Enhanced Chat)
         # hand their outbound entries to that kind instead of a platform event. Survives reset.
         self.outbound_routes: dict[str, Callable[[Org, Conversation, Entry], None]] = {}
@@ -231,6 +234,7 @@ class MessagingService:
         self._tasks.clear()
         self._orgs.clear()
         self.error_status.clear()
+        self.upload_error = None
 
     def http_status(self, code: int) -> int:
         return self.error_status.get(code, 401 if code == 10004 else 400)

@@ -745,8 +745,16 @@ async def _publish_upload_result(
 
     await asyncio.sleep(0.05)
     message = entry.entry_payload["abstractMessage"]
+    error = world.messaging.upload_error
     for attachment in message["staticContent"]["attachments"]:
-        attachment["attachmentUploadResult"] = {"resultType": "CompletedAttachmentUploadResult"}
+        if error is None:
+            attachment["attachmentUploadResult"] = {"resultType": "CompletedAttachmentUploadResult"}
+        else:  # ErrorAttachmentUploadResult: errorType required, errorMessage "not for display"
+            attachment["attachmentUploadResult"] = {
+                "resultType": "ErrorAttachmentUploadResult",
+                "errorType": error,
+                "errorMessage": f"Upload failed: {error}",
+            }
     identifier = str(uuid.uuid4())
     stamp = now_ms()
     update = Entry(

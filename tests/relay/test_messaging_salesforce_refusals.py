@@ -4,6 +4,10 @@
   mismatch, 10095 "The MIME type of the uploaded file cannot be determined"; or 413 before the service reads
   the body) although it passed our own checks: the customer's message reaches the agent as a link with the
   reason, as a file our checks refuse does. Before, the message failed: lost because of its content.
+- A file Salesforce accepted (202, "Uploading file...") and then could not store: its MessageUpdated event
+  carries an ErrorAttachmentUploadResult (outbound-custom-event-payload.yaml; errorType StorageLimitExceeded,
+  AttachmentUploadNotEnabled, ...). The customer's message follows as a link with the reason, once. Before,
+  the event was ignored and the agent saw only a failed upload.
 - 10019 "The service is in read-only mode because an org migration is in progress. Try again later.": the
   line waits and retries; before, the message failed at once like any other 400.
 
@@ -13,6 +17,7 @@ The desk runs against the sandbox (Salesforce and Infobip); the sandbox's fault 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -22,6 +27,7 @@ from django.utils import timezone
 
 from portal.demo import ensure_demo_tenant, register_certificate_with_sandbox
 from relay import tasks
+from relay.desks.registry import desk_for
 from relay.models import Conversation, Message, next_sequence
 from relay.salesforce.auth import cache_key
 from tenants.models import Sender
@@ -119,3 +125,52 @@ def test_read_only_during_an_org_migration_is_retried_not_failed(demo):
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())  # the retry falls due
     tasks.deliver_inbound(demo.conversation.pk)
     assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
+
+
+def published_events(demo) -> list[dict]:
+    """The platform events the sandbox org published, as the listener hands them to the desk."""
+    connection = demo.tenant.salesforce
+    response = demo.sim.get(
+        "/__sim/pubsub/events", params={"org": demo.tenant.org_id, "event": connection.platform_event}
+    )
+    assert response.status_code == 200, response.text
+    return [event["fields"] for event in response.json()]
+
+
+def upload_results(demo) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # Salesforce publishes the upload's result after its 202
+        updates = [f for f in published_events(demo) if "MessageUpdated" in f["Payload__c"]]
+        if updates:
+            return updates
+        time.sleep(0.02)
+    raise AssertionError("no MessageUpdated event was published")
+
+
+def test_a_file_salesforce_could_not_store_follows_as_a_link(demo):
+    response = demo.sim.put(
+        "/__sim/console/api/scrt/upload-result", json={"errorType": "StorageLimitExceeded"}
+    )
+    assert response.status_code == 200, response.text
+    message = photo_message(demo)
+    tasks.deliver_inbound(demo.conversation.pk)
+    assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
+
+    desk = desk_for(demo.tenant.salesforce)
+    for fields in upload_results(demo) * 2:  # a replayed event adds nothing
+        desk.receive(fields)
+    tasks.deliver_inbound(demo.conversation.pk)
+
+    [note] = texts_in_salesforce(demo)
+    assert "photo.png" in note and message.content["media"]["url"] in note
+    assert "StorageLimitExceeded" in note
+    assert Message.objects.filter(conversation=demo.conversation, direction="in").count() == 2
+
+
+def test_a_stored_file_adds_nothing(demo):
+    message = photo_message(demo)
+    tasks.deliver_inbound(demo.conversation.pk)
+    desk = desk_for(demo.tenant.salesforce)
+    for fields in upload_results(demo):
+        desk.receive(fields)
+    assert list(Message.objects.filter(conversation=demo.conversation, direction="in")) == [message]

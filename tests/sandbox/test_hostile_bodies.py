@@ -61,6 +61,7 @@ JSON_ENDPOINTS = [
     ("POST", EIGHT_SEND),
     ("PUT", "/__sim/console/api/orgs/{org}/agents/005000000000001/presence"),
     ("PUT", "/__sim/console/api/scrt/error-status"),
+    ("PUT", "/__sim/console/api/scrt/upload-result"),
     ("POST", "/sim/livechat/chat/rest/Chasitor/ChasitorInit"),
 ]
 

@@ -109,6 +109,23 @@ def test_error_http_status_is_configurable(sf, sim):
     assert_error(sf.post_interaction(text_interaction("x"), Authorization=f"Bearer {token}"), 10003, 403)
 
 
+@pytest.mark.parametrize("body", [{"errorType": "Nope"}, {"errorType": 1}, [], {}])
+def test_upload_result_takes_only_a_documented_error_type(sim, body):
+    response = sim.put("/__sim/console/api/scrt/upload-result", json=body)
+    assert response.status_code == 400 and "StorageLimitExceeded" in response.text
+    assert sim.get("/__sim/console/api/scrt/upload-result").json() == {"errorType": None}
+
+
+def test_upload_result_can_be_set_and_cleared(sim):
+    failing = sim.put(
+        "/__sim/console/api/scrt/upload-result", json={"errorType": "AttachmentUploadNotEnabled"}
+    )
+    assert failing.json() == {"errorType": "AttachmentUploadNotEnabled"}
+    assert sim.put("/__sim/console/api/scrt/upload-result", json={"errorType": None}).json() == {
+        "errorType": None
+    }
+
+
 # --- sessions, end users and conversations -------------------------------------------------------------
 
 
