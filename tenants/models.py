@@ -547,6 +547,16 @@ class ApiKey(models.Model):
         Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
     )
     name = models.CharField(max_length=120)
+    issued_by = models.ForeignKey(
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        help_text="A tenant key a partner issued (or one issued with such a key): it works only while that "
+        "partner is active and still runs the tenant.",
+    )
     lookup = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -567,15 +577,38 @@ class ApiKey(models.Model):
 
     @classmethod
     def issue(
-        cls, *, name: str, partner: Partner | None = None, tenant: Tenant | None = None
+        cls,
+        *,
+        name: str,
+        partner: Partner | None = None,
+        tenant: Tenant | None = None,
+        issued_by: Partner | None = None,
     ) -> tuple[ApiKey, str]:
         """Create a key and return it with its plaintext, which is never readable again."""
         lookup = secrets.token_hex(8)
         plaintext = f"{cls.PREFIX}{lookup}{secrets.token_urlsafe(32)}"
         key = cls.objects.create(
-            name=name, partner=partner, tenant=tenant, lookup=lookup, digest=_digest(plaintext)
+            name=name,
+            partner=partner,
+            tenant=tenant,
+            issued_by=issued_by if tenant is not None else None,
+            lookup=lookup,
+            digest=_digest(plaintext),
         )
         return key, plaintext
+
+    def issuer_refusal(self) -> str:
+        """Why a tenant key a partner issued no longer works, or "": the partner was switched off, or the
+        tenant is no longer its (moved to another partner). Otherwise a partner kept every tenant it ever ran,
+        through tenant keys it minted for itself."""
+        issuer, tenant = self.issued_by, self.tenant
+        if tenant is None or issuer is None:
+            return ""
+        if not issuer.active:
+            return "The partner that issued this key is inactive."
+        if tenant.partner_id != issuer.pk:
+            return "The partner that issued this key no longer runs its tenant."
+        return ""
 
     @classmethod
     def authenticate(cls, plaintext: str) -> ApiKey | None:
@@ -588,7 +621,7 @@ class ApiKey(models.Model):
             return None
         key = (
             cls.objects.filter(lookup=lookup, revoked_at__isnull=True)
-            .select_related("partner", "tenant")
+            .select_related("partner", "tenant", "issued_by")
             .first()
         )
         if key is None or not secrets.compare_digest(key.digest, _digest(plaintext)):

@@ -121,6 +121,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"The {'partner' if key.partner_id else 'tenant'} is inactive."
             )
+        refusal = key.issuer_refusal()
+        if refusal:
+            raise exceptions.AuthenticationFailed(refusal)
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

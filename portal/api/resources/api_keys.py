@@ -29,13 +29,20 @@ class ApiKeySerializer(OwnedSerializer):
             "name",
             "partner",
             "tenant",
+            "issued_by",
             "prefix",
             "active",
             "created_at",
             "last_used_at",
             "revoked_at",
         ]
-        read_only_fields = ["created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["issued_by", "created_at", "last_used_at", "revoked_at"]
+        extra_kwargs = {
+            "issued_by": {
+                "help_text": "A tenant key a partner issued (directly or with such a key): it stops when that "
+                "partner is inactive or no longer runs the tenant. Null: the tenant's own."
+            }
+        }
 
     def get_prefix(self, obj) -> str:
         return f"{ApiKey.PREFIX}{obj.lookup}"
@@ -67,7 +74,13 @@ class ApiKeyViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tenant, partner = self.owner(serializer.validated_data.get("tenant"))
-        key, plaintext = ApiKey.issue(name=serializer.validated_data["name"], partner=partner, tenant=tenant)
+        # A tenant key made by a partner's key, or by a tenant key the partner issued, is the partner's: it
+        # stops with the partner (inactive, or no longer running the tenant), like the partner's own keys.
+        caller = self.scope.key
+        issued_by = caller.partner if self.scope.is_partner else caller.issued_by
+        key, plaintext = ApiKey.issue(
+            name=serializer.validated_data["name"], partner=partner, tenant=tenant, issued_by=issued_by
+        )
         data = IssuedApiKeySerializer(key, context=self.get_serializer_context()).data
         data["key"] = plaintext
         return Response(data, status=status.HTTP_201_CREATED)
