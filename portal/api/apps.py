@@ -7,7 +7,7 @@ class PartnerApiConfig(AppConfig):
     verbose_name = "Partner API"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_save
 
         from relay import signals as relay_signals
         from tenants.models import Tenant
@@ -24,6 +24,12 @@ class PartnerApiConfig(AppConfig):
                 signal.connect(
                     webhooks.forget_subscriptions, sender=model, dispatch_uid=f"forget-{model.__name__}"
                 )
+
+        pre_save.connect(
+            webhooks.drop_old_partners_subscriptions,
+            sender=Tenant,
+            dispatch_uid="drop-old-partners-subscriptions",
+        )
 
         # Beat runs the sweep (it re-queues due partner webhooks); registered here so settings stay untouched.
         from portal.celery import app

@@ -89,6 +89,20 @@ def forget_subscriptions(**kwargs) -> None:
     _subscriptions_memo.clear()
 
 
+def drop_old_partners_subscriptions(sender, instance, raw: bool = False, **kwargs) -> None:
+    """Connected to a tenant's pre_save: a tenant that moves to another partner (or to none) leaves behind the
+    subscriptions its old partner made for it (``managed_by`` partner), in the transaction of the move. They
+    are that partner's integration: kept, they went on sending the tenant's events to a partner that no longer
+    runs it, and handed its endpoint to the new one. The tenant admins' own subscriptions stay."""
+    if raw or instance.pk is None:
+        return
+    before = type(instance).objects.filter(pk=instance.pk).values_list("partner_id", flat=True).first()
+    if before is not None and before != instance.partner_id:
+        WebhookSubscription.objects.filter(
+            tenant_id=instance.pk, managed_by=WebhookSubscription.ManagedBy.PARTNER
+        ).delete()
+
+
 def wants(tenant_id: int, event: str) -> bool:
     """Whether any subscription of the tenant wants ``event`` (memoized: asked on every relay change)."""
     return bool(subscriptions_for(tenant_id, event))

@@ -9,6 +9,7 @@ import importlib
 import pytest
 from django.apps import apps
 
+from portal.api import webhooks
 from portal.api.models import WebhookDelivery, WebhookSubscription
 
 from .conftest import api
@@ -141,6 +142,22 @@ def test_managed_by_is_read_only(world, partners_for_a1):
     assert response.status_code == 403
     partners_for_a1.refresh_from_db()
     assert partners_for_a1.managed_by == "partner"
+
+
+def test_a_tenant_that_moves_to_another_partner_leaves_the_old_partners_subscriptions(world, partners_for_a1):
+    """The old partner's integration for the tenant ends with the move: its endpoint no longer hears the
+    tenant's events, and the new partner does not inherit it. The tenant admin's own stays."""
+    tenant = world.a1.tenant
+    tenant.name = "Renamed"
+    tenant.save()  # not a move
+    assert WebhookSubscription.objects.filter(pk=partners_for_a1.pk).exists()
+    tenant.partner = world.partner_b
+    tenant.save()
+    assert not WebhookSubscription.objects.filter(pk=partners_for_a1.pk).exists()
+    assert WebhookSubscription.objects.filter(pk=world.a1.subscription.pk).exists()
+    assert [s.pk for s in webhooks.subscriptions_for(tenant.pk, "message.status_changed")] == [
+        world.a1.subscription.pk
+    ]
 
 
 def test_existing_subscriptions_of_a_partners_tenants_become_the_partners(world):
