@@ -21,6 +21,7 @@ Streams (:func:`async_client`) are long by nature: their readers bound each even
 
 from __future__ import annotations
 
+import email.utils
 import math
 import os
 import re
@@ -29,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 
 import anyio
@@ -401,18 +403,38 @@ RETRY_AFTER_MAX_SECONDS = 600.0
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The seconds a 429 or 503 asks us to wait (``Retry-After`` in seconds), at most :data:`RETRY_AFTER_MAX_SECONDS`:
-    whoever answers, a wait it names is never longer than that (an "inf" or a year would stop a stream or a
-    renewal for good; a line's backoff caps it lower still, RELAY_RETRY_CAP_SECONDS). None when it names none
-    we can read (absent, a date, "nan")."""
+    """The seconds a 429 or 503 asks us to wait, at most :data:`RETRY_AFTER_MAX_SECONDS`: whoever answers, a
+    wait it names is never longer than that (an "inf" or a year would stop a stream or a renewal for good; a
+    line's backoff caps it lower still, RELAY_RETRY_CAP_SECONDS). ``Retry-After`` is seconds or an HTTP date
+    (RFC 9110, 10.2.3); a date is read against the answer's own ``Date`` when it has one (the two clocks agree
+    by definition), else against ours. None when it names none we can read (absent, "nan", "soon")."""
     value = response.headers.get("retry-after")
-    try:
-        seconds = float(value) if value is not None else math.nan
-    except ValueError:
+    if value is None:
         return None
-    if math.isnan(seconds):
+    seconds: float | None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = _seconds_until(value, response.headers.get("date"))
+    if seconds is None or math.isnan(seconds):
         return None
     return min(max(0.0, seconds), RETRY_AFTER_MAX_SECONDS)
+
+
+def _seconds_until(http_date: str, answered: str | None) -> float | None:
+    when = _http_date(http_date)
+    if when is None:
+        return None
+    now = _http_date(answered) if answered else None
+    return (when - (now or datetime.now(UTC))).total_seconds()
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def close_all() -> None:
