@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,16 @@ log = logging.getLogger(__name__)
 # The third element of a protocol 2 body: no callbacks, errbacks, chain or chord (Celery's own encoding).
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
+# A wake's mark and its task in one round trip: the task is pushed only when the mark was free (SET NX), and
+# the mark expires on its own (ARGV[1] seconds) should the task never clear it.
+_MARK_AND_PUSH = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
 
 class Publisher:
     """Writes a task message to the default queue's Redis list, as Celery's ``apply_async`` would."""
@@ -48,8 +59,13 @@ class Publisher:
         self.client = redis.Redis.from_url(conf.broker_url, socket_connect_timeout=5, socket_timeout=10)
         self.origin = anon_nodename()
         self.reply_to = app.thread_oid
+        self._mark_and_push = self.client.register_script(_MARK_AND_PUSH)
 
-    def publish(self, task: Any, args: tuple, countdown: float = 0) -> None:
+    def publish(
+        self, task: Any, args: tuple, countdown: float = 0, *, unless_marked: Mark | None = None
+    ) -> bool:
+        """Push ``task(*args)`` (in ``countdown`` seconds); with ``unless_marked``, only when that mark is free,
+        taking it in the same round trip. True when pushed."""
         task_name = task.name
         task_id = str(uuid.uuid4())
         eta = (datetime.now(UTC) + timedelta(seconds=countdown)).isoformat() if countdown > 0 else None
@@ -102,7 +118,13 @@ class Publisher:
             "headers": headers,
             "properties": properties,
         }
-        self.client.lpush(self.queue, json.dumps(envelope))
+        message = json.dumps(envelope)
+        if unless_marked is None:
+            self.client.lpush(self.queue, message)
+        elif not self._mark_and_push(
+            keys=[unless_marked.key, self.queue], args=[unless_marked.seconds, message]
+        ):
+            return False
         if signals.after_task_publish.receivers:
             signals.after_task_publish.send(
                 sender=task_name,
@@ -111,6 +133,23 @@ class Publisher:
                 exchange="",
                 routing_key=self.queue,
             )
+        return True
+
+    def take(self, mark: Mark) -> bool:
+        """Take ``mark`` unless it is taken (SET NX); True when taken."""
+        return bool(self.client.set(mark.key, 1, nx=True, ex=mark.seconds))
+
+    def clear(self, mark: Mark) -> None:
+        self.client.delete(mark.key)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A key in the broker's Redis that says a task is queued or working (relay/lines/wake.py), and how long it
+    lives if nothing clears it."""
+
+    key: str
+    seconds: int
 
 
 _UNRESOLVED: Any = object()
@@ -153,16 +192,13 @@ def forget() -> None:
         _publisher = _UNRESOLVED
 
 
-def send(task: Any, args: tuple, countdown: float = 0) -> None:
-    """Publish ``task(*args)`` (in ``countdown`` seconds); Celery's own publish where this module's cannot."""
-    app = task.app
-    fast = None if app.conf.task_always_eager else publisher(app)
-    if fast is not None:
-        try:
-            fast.publish(task, args, countdown)
-            return
-        except redis.RedisError:
-            log.warning("fast publish of %s failed; Celery's publish retries", task.name, exc_info=True)
+def active(app: Any) -> Publisher | None:
+    """The publisher to use now: None when tasks run eagerly or Celery's own publish is needed."""
+    return None if app.conf.task_always_eager else publisher(app)
+
+
+def by_celery(task: Any, args: tuple, countdown: float = 0) -> None:
+    """Celery's own publish of ``task(*args)`` (in ``countdown`` seconds)."""
     if countdown > 0:
         task.apply_async(args, countdown=countdown)
     else:

@@ -6,8 +6,9 @@ wakes its line), so they are looked up when a worker is woken, not imported with
 an accelerator: the rows say what is left to do, and the sweeper wakes a line whose task was lost.
 
 **One task per line at a time is enough.** A wake while a task for the same line (or the same conversation's
-notices) is queued or working adds nothing: that task reads what is pending before it ends. A mark in the
-shared cache (``SET NX``, expiring after ``RELAY_LEASE_SECONDS``) says so; the task removes it
+notices) is queued or working adds nothing: that task reads what is pending before it ends. A mark (``SET NX``,
+expiring after ``RELAY_LEASE_SECONDS``; in the broker's Redis, taken with the task's push in one round trip, or
+in the shared cache where Celery publishes: portal/fast_publish.py) says so; the task removes it
 (:func:`finished`) once its work is done and *then* looks for pending work one last time (the pipeline's look
 after releasing its lease, the notices' last claim). So work committed before a skipped wake is read by that
 last look, and work committed after the mark is gone wakes a new task (a burst of 30 messages in one
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.db import transaction
 
@@ -28,13 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def inbound_line(conversation_id: int, *, force: bool = False) -> None:
-    if _first("in", conversation_id, force):
-        fast_publish.send(_tasks().deliver_inbound, (conversation_id,))
+    _wake(_tasks().deliver_inbound, (conversation_id,), "in", conversation_id, force)
 
 
 def outbound_line(conversation_id: int, *, force: bool = False) -> None:
-    if _first("out", conversation_id, force):
-        fast_publish.send(_tasks().deliver_outbound, (conversation_id,))
+    _wake(_tasks().deliver_outbound, (conversation_id,), "out", conversation_id, force)
 
 
 def line(conversation_id: int, direction: str, *, force: bool = False) -> None:
@@ -48,16 +48,19 @@ def notices(message_id: int, conversation_id: int | None = None, *, force: bool 
     the conversation's other messages, come within moments of each other, and while the task waits they join
     it (their wakes find it queued) and go up in one acknowledgement call (up to 25). Sent at once, a fast
     worker ran a task and a call for nearly every report. The sweeper's wakes (``force``) do not wait."""
-    if conversation_id is None or _first("notices", conversation_id, force):
-        gather = 0.0 if force else settings.RELAY_NOTICES_GATHER_SECONDS
-        fast_publish.send(_tasks().notify_salesforce, (message_id,), countdown=gather)
+    gather = 0.0 if force else settings.RELAY_NOTICES_GATHER_SECONDS
+    _wake(_tasks().notify_salesforce, (message_id,), "notices", conversation_id, force, gather)
 
 
 def finished(kind: str, conversation_id: int) -> None:
     """The task for ``kind`` ("in", "out", "notices") of the conversation is done but for its last look: later
     wakes queue another."""
     try:
-        shared_cache.delete(_mark(kind, conversation_id))
+        fast = _publisher()
+        if fast is not None:
+            fast.clear(_broker_mark(kind, conversation_id))
+        else:
+            shared_cache.delete(_mark(kind, conversation_id))
     except Exception:  # noqa: BLE001 - the mark expires on its own; meanwhile the sweeper wakes the line
         log.warning("wake: could not clear the queued mark of %s %s", kind, conversation_id, exc_info=True)
 
@@ -66,13 +69,37 @@ def again(kind: str, conversation_id: int) -> bool:
     """A task that found its line due again after its last look takes the line's mark as a wake would: True
     when it is to run the line again itself, False when a task woken since is queued for it (and reads the
     work)."""
-    return _first(kind, conversation_id, force=False)
-
-
-def _first(kind: str, conversation_id: int, force: bool) -> bool:
-    """True when no task for it is queued (and mark one as queued now)."""
-    if force:
+    try:
+        fast = _publisher()
+        if fast is not None:
+            return fast.take(_broker_mark(kind, conversation_id))
+    except Exception:  # noqa: BLE001 - without the broker's Redis, run again: as a wake without marks would
         return True
+    return _first(kind, conversation_id)
+
+
+def _wake(
+    task, args: tuple, kind: str, conversation_id: int | None, force: bool, countdown: float = 0.0
+) -> None:
+    """Queue ``task(*args)`` unless a task for the conversation's ``kind`` is queued or working (the mark), or
+    whatever the mark says when ``force`` or without a conversation."""
+    marked = not force and conversation_id is not None
+    fast = _publisher()
+    if fast is not None:
+        # The mark in the broker's Redis, taken with the push in one round trip (portal/fast_publish.py).
+        mark = _broker_mark(kind, conversation_id) if marked and conversation_id is not None else None
+        try:
+            fast.publish(task, args, countdown, unless_marked=mark)
+            return
+        except redis.RedisError:  # Celery's publish retries as configured; a task per wake meanwhile
+            log.warning("wake: could not publish %s%s to Redis; Celery's publish retries", task.name, args)
+            marked = False
+    if not marked or conversation_id is None or _first(kind, conversation_id):
+        fast_publish.by_celery(task, args, countdown)
+
+
+def _first(kind: str, conversation_id: int) -> bool:
+    """True when no task for it is queued (and mark one as queued now), the mark in the shared cache."""
     try:
         # The process's one client (portal/shared_cache.py): a wake per stored message is on the hot path.
         return shared_cache.add(_mark(kind, conversation_id), 1, timeout=settings.RELAY_LEASE_SECONDS)
@@ -80,8 +107,18 @@ def _first(kind: str, conversation_id: int, force: bool) -> bool:
         return True
 
 
+def _publisher() -> fast_publish.Publisher | None:
+    """The wakes' own publisher when it is in use (a Redis broker, tasks not run eagerly): the marks then live in
+    the broker's Redis beside the queue, else in the shared cache."""
+    return fast_publish.active(_tasks().deliver_inbound.app)
+
+
 def _mark(kind: str, conversation_id: int) -> str:
     return f"relay:queued:{kind}:{conversation_id}"
+
+
+def _broker_mark(kind: str, conversation_id: int) -> fast_publish.Mark:
+    return fast_publish.Mark(_mark(kind, conversation_id), int(settings.RELAY_LEASE_SECONDS))
 
 
 def after_commit(wake, *args) -> None:

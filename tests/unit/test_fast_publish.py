@@ -16,6 +16,8 @@ from celery import Celery, signals
 from celery.contrib.testing.worker import start_worker
 
 from portal import broker, fast_publish
+from relay import tasks
+from relay.lines import wake
 
 REDIS_URL = os.environ.get("CELERY_BROKER_URL", "")
 if not REDIS_URL.startswith("redis://"):
@@ -169,33 +171,105 @@ def test_celerys_own_publish_wherever_the_message_could_differ(setting, monkeypa
     assert not fast_publish.writes_what_celery_writes(configured(**setting))
 
 
-class _Task:
-    name = "relay.tasks.test_wake"
-    ignore_result = True
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.calls: list[tuple] = []
-
-    def delay(self, *args):
-        self.calls.append(("delay", args))
-
-    def apply_async(self, args, countdown=None):
-        self.calls.append(("apply_async", args, countdown))
-
-
-def test_eager_tasks_and_an_unreachable_broker_go_through_celery(app, monkeypatch):
-    task = _Task(app)
+def test_eager_tasks_are_celery_s(app, monkeypatch):
     monkeypatch.setattr(fast_publish, "_publisher", fast_publish.Publisher(app))
     app.conf.task_always_eager = True
-    fast_publish.send(task, (1,))
+    assert fast_publish.active(app) is None
     app.conf.task_always_eager = False
+    assert fast_publish.active(app) is fast_publish._publisher
+
+
+# --- the wakes (relay/lines/wake.py) on it: the mark and the push in one round trip -------------------------
+
+LINE, OTHER = (
+    9_000_001,
+    9_000_002,
+)  # ids no other test's conversation has: the marks live in the broker's Redis
+
+
+@pytest.fixture
+def wakes(app, monkeypatch, settings):
+    """The relay's wakes publishing to this test's queue; returns what is queued there, oldest first, as
+    (task name, args, whether it has an eta)."""
+    settings.RELAY_NOTICES_GATHER_SECONDS = 0.25
+    monkeypatch.setitem(tasks.deliver_inbound.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(fast_publish, "_publisher", fast_publish.Publisher(app))
+    keys = [f"relay:queued:{kind}:{pk}" for kind in ("in", "out", "notices") for pk in (LINE, OTHER)]
+    app.queue_list.delete(*keys)
+
+    def queued() -> list[tuple[str, list, bool]]:
+        found = []
+        for raw in reversed(app.queue_list.lrange(app.conf.task_default_queue, 0, -1)):
+            message = json.loads(raw)
+            args = json.loads(base64.b64decode(message["body"]))[0]
+            found.append((message["headers"]["task"], args, message["headers"]["eta"] is not None))
+        return found
+
+    yield queued
+    app.queue_list.delete(*keys)
+
+
+def test_a_wake_while_its_task_is_queued_pushes_nothing(wakes, app, settings):
+    for _ in range(3):
+        wake.inbound_line(LINE)
+    wake.inbound_line(OTHER)
+    wake.outbound_line(LINE)
+    wake.notices(10, LINE)
+    wake.notices(11, LINE)  # the queued task sends both
+    assert wakes() == [
+        ("relay.tasks.deliver_inbound", [LINE], False),
+        ("relay.tasks.deliver_inbound", [OTHER], False),
+        ("relay.tasks.deliver_outbound", [LINE], False),
+        ("relay.tasks.notify_salesforce", [10], True),  # after the gather
+    ]
+    ttl = app.queue_list.ttl(f"relay:queued:in:{LINE}")
+    assert 0 < ttl <= settings.RELAY_LEASE_SECONDS  # it expires should the task never clear it
+
+
+def test_the_task_clears_its_mark_or_takes_it_again(wakes):
+    wake.inbound_line(LINE)
+    assert not wake.again("in", LINE)  # queued: a task woken since reads the work
+    wake.finished("in", LINE)
+    wake.inbound_line(LINE)
+    wake.finished("in", LINE)
+    assert wake.again("in", LINE)  # free: the task runs the line again itself, holding the mark
+    wake.inbound_line(LINE)
+    assert [name for name, _, _ in wakes()] == ["relay.tasks.deliver_inbound"] * 2
+
+
+def test_the_sweeper_forces_and_a_wake_without_a_conversation_always_pushes(wakes):
+    wake.inbound_line(LINE)
+    wake.line(LINE, "in", force=True)
+    wake.notices(12)
+    wake.notices(12)
+    wake.notices(13, LINE, force=True)
+    assert wakes() == [
+        ("relay.tasks.deliver_inbound", [LINE], False),
+        ("relay.tasks.deliver_inbound", [LINE], False),
+        ("relay.tasks.notify_salesforce", [12], True),
+        ("relay.tasks.notify_salesforce", [12], True),
+        ("relay.tasks.notify_salesforce", [13], False),  # the sweeper's: at once
+    ]
+
+
+def test_without_the_broker_s_redis_every_wake_goes_through_celery(wakes, monkeypatch):
+    celery: list[tuple] = []
+    monkeypatch.setattr(tasks.deliver_inbound, "delay", lambda *args: celery.append(("in", args)))
+    monkeypatch.setattr(
+        tasks.notify_salesforce,
+        "apply_async",
+        lambda args, countdown: celery.append(("notices", args, countdown)),
+    )
 
     def unreachable(*args, **kwargs):
         raise redis.ConnectionError("Redis went away")
 
-    monkeypatch.setattr(fast_publish._publisher.client, "lpush", unreachable)
-    fast_publish.send(task, (2,))
-    fast_publish.send(task, (3,), countdown=0.25)
-    assert task.calls == [("delay", (1,)), ("delay", (2,)), ("apply_async", (3,), 0.25)]
-    assert app.queue_list.llen(app.conf.task_default_queue) == 0
+    publisher = fast_publish._publisher
+    monkeypatch.setattr(publisher, "_mark_and_push", unreachable)
+    monkeypatch.setattr(publisher.client, "set", unreachable)
+    wake.inbound_line(LINE)
+    wake.inbound_line(LINE)
+    wake.notices(14, LINE)
+    assert celery == [("in", (LINE,)), ("in", (LINE,)), ("notices", (14,), 0.25)]
+    assert wake.again("in", LINE)  # without marks, run again rather than leave the work waiting
+    assert wakes() == []
