@@ -66,6 +66,11 @@ class Publisher:
     ) -> bool:
         """Push ``task(*args)`` (in ``countdown`` seconds); with ``unless_marked``, only when that mark is free,
         taking it in the same round trip. True when pushed."""
+        if unless_marked is not None and signals.before_task_publish.receivers:
+            # The signal says a task is about to be published (and may add headers): take the mark first.
+            if not self.take(unless_marked):
+                return False
+            unless_marked = None
         task_name = task.name
         task_id = str(uuid.uuid4())
         eta = (datetime.now(UTC) + timedelta(seconds=countdown)).isoformat() if countdown > 0 else None

@@ -122,6 +122,25 @@ def test_a_real_worker_runs_what_it_publishes(app):
     assert app.queue_list.llen(app.conf.task_default_queue) == 0
 
 
+def test_the_signals_are_sent_only_for_what_is_pushed(app):
+    published: list[str] = []
+
+    def before(sender=None, **kwargs):
+        published.append(sender)
+
+    mark = fast_publish.Mark(f"relay:queued:test:{uuid.uuid4().hex}", 30)
+    signals.before_task_publish.connect(before, weak=False)
+    try:
+        publisher = fast_publish.Publisher(app)
+        assert publisher.publish(app.wake, (1,), unless_marked=mark)
+        assert not publisher.publish(app.wake, (2,), unless_marked=mark)  # the mark is taken: not published
+    finally:
+        signals.before_task_publish.disconnect(before)
+        app.queue_list.delete(mark.key)
+    assert published == ["relay.tasks.test_wake"]
+    assert _popped(app)["body"] and app.queue_list.llen(app.conf.task_default_queue) == 0
+
+
 def test_the_publish_signals_are_sent_as_celery_sends_them(app):
     seen: list[tuple[str, str]] = []
 
@@ -148,6 +167,9 @@ def test_the_publish_signals_are_sent_as_celery_sends_them(app):
     [
         {"broker_url": "filesystem://localhost/"},
         {"broker_url": "amqp://guest@localhost//"},
+        # Failover brokers (Celery's broker_url "a;b"): kombu tries each in turn, one redis client cannot.
+        {"broker_url": "redis://redis-a:6379;redis://redis-b:6379"},
+        {"broker_url": "redis://redis-a:6379/0;redis://redis-b:6379/0"},
         {"broker_transport": None},
         {"task_routes": {"relay.tasks.*": {"queue": "relay"}}},
         {"task_compression": "gzip"},
