@@ -9,7 +9,7 @@ message (Celery's protocol 2 in kombu's Redis envelope, as ``apply_async`` write
 ``tests/unit/test_fast_publish.py`` compares field by field), built from a template, on one redis client per
 process. A worker cannot tell the two apart; Celery still consumes, acknowledges late and retries.
 
-It is used only where it writes exactly what Celery would: a ``redis://`` or ``rediss://`` broker through
+It is used only where it writes exactly what Celery would: one ``redis://`` or ``rediss://`` broker (no failover list) through
 portal/broker.py's transport, protocol 2, JSON without compression, no task routes, no key prefix, no
 priority. Anything else, tasks run eagerly (the tests on embedded defaults), and a publish that fails (Redis
 unreachable: Celery's own publish retries as configured) go through ``apply_async``. Celery's
@@ -175,8 +175,11 @@ def publisher(app: Any) -> Publisher | None:
 def writes_what_celery_writes(conf: Any) -> bool:
     """True when the broker and the settings leave a task message exactly as this module builds it."""
     options = conf.broker_transport_options or {}
+    url = conf.broker_url
     return (
-        str(conf.broker_url or "").startswith(("redis://", "rediss://"))
+        isinstance(url, str)
+        and url.startswith(("redis://", "rediss://"))
+        and ";" not in url  # failover brokers ("redis://a;redis://b"): kombu tries each, one client cannot
         and conf.broker_transport == broker.TRANSPORT
         and conf.task_protocol == 2
         and conf.task_serializer == "json"
