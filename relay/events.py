@@ -385,3 +385,16 @@ class StatusReport:
 
 
 WebhookEvent = InboundMessage | StatusReport
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An event the provider documents that Switchboard deliberately does not carry (a template's status, a
+    link click, a typing indicator, ...): recognised by its documented shape and acknowledged, never stored.
+    It holds nothing of the event's content: only what it is and why it is not carried."""
+
+    event: str  # the provider's own name for it, e.g. TEMPLATE_UPDATE, IDENTITY_CHANGE, TYPING_STARTED
+    why: str  # why Switchboard does not carry it, in words for the provider's dashboard and our log
+
+
+ParsedEvent = WebhookEvent | IgnoredEvent

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from tenants.models import ProviderAccount, Sender
 
-    from ..events import WebhookEvent
+    from ..events import ParsedEvent
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,10 @@ class Template:
 
 class PartlyReadable(ValueError):
     """A webhook request some of whose events could not be read: ``events`` are the ones that could (stored all
-    the same), ``problems`` say what is wrong with each other one."""
+    the same, or acknowledged if they are :class:`~relay.events.IgnoredEvent`), ``problems`` say what is wrong
+    with each other one."""
 
-    def __init__(self, events: list[WebhookEvent], problems: list[str]) -> None:
+    def __init__(self, events: Sequence[ParsedEvent], problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.events = events
         self.problems = problems
@@ -95,9 +97,11 @@ class Provider:
     #: Whether :meth:`fetch_transcript` works: the provider keeps the conversations of its bots.
     has_transcripts: ClassVar[bool] = False
 
-    def parse_webhook(self, body: dict) -> list[WebhookEvent]:
+    def parse_webhook(self, body: dict) -> Sequence[ParsedEvent]:
         """Every event in one webhook request. Raise ValueError with a clear message when it is not ours, and
-        :class:`PartlyReadable` when only some of a batch's events cannot be read."""
+        :class:`PartlyReadable` when only some of a batch's events cannot be read. An event the provider
+        documents that Switchboard deliberately does not carry is an :class:`~relay.events.IgnoredEvent`
+        (acknowledged, never stored); one of a shape the provider does not document is a ValueError."""
         raise NotImplementedError
 
     def send(

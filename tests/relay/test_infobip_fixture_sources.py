@@ -38,6 +38,9 @@ WRITTEN_FROM_SCHEMA = {
     "viber_bot_location": (VIBER_BOT_MO, "ViberBotLocationNestedInboundMessage"),
     "viber_bot_contact": (VIBER_BOT_MO, "ViberBotContactNestedInboundMessage"),
     "viber_bot_conversation_started": (VIBER_BOT_MO, "ViberBotInboundConversationStartedContent"),
+    "viber_bot_subscribed": (VIBER_BOT_MO, "ViberBotInboundSubscribedContent"),
+    "viber_bot_unsubscribed": (VIBER_BOT_MO, "ViberBotInboundUnsubscribedContent"),
+    "viber_bot_delivered": (VIBER_BOT_MO, "ViberBotInboundDeliveredContent"),
     "viber_bot_image_without_url": (VIBER_BOT_MO, "ViberBotImageNestedInboundMessage without url"),
     "viber_inbound_file_without_url": (
         ("viber", "receive-inbound-viber-messages"),

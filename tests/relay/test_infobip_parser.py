@@ -12,6 +12,7 @@ from relay.desks.render import describe
 from relay.events import (
     Contact,
     Email,
+    IgnoredEvent,
     InboundMessage,
     Kind,
     Location,
@@ -602,9 +603,11 @@ def test_viber_bot_contact():
     ]
 
 
-def test_viber_bot_events_that_are_not_messages_store_nothing():
-    """Schema ``ViberBotInboundConversationStartedContent`` (also SUBSCRIBED, UNSUBSCRIBED, DELIVERED)."""
-    assert parse("viber_bot_conversation_started") == []
+@pytest.mark.parametrize("kind", ["conversation_started", "subscribed", "unsubscribed", "delivered"])
+def test_viber_bot_events_that_are_not_messages_store_nothing(kind):
+    """Schemas ``ViberBotInbound<Type>Content``: acknowledged as not carried, never a message."""
+    (event,) = parse(f"viber_bot_{kind}")
+    assert isinstance(event, IgnoredEvent) and event.event == f"VIBER_BOT_{kind.upper()}"
 
 
 def test_viber_delivered():
@@ -689,8 +692,9 @@ def test_messages_api_reaction():
 
 
 def test_messages_api_typing_is_not_a_message():
-    assert parse("messages_api_typing_started") == []
-    assert parse("messages_api_typing_stopped") == []
+    assert [e.event for e in parse("messages_api_typing_started")] == ["TYPING_STARTED"]
+    assert [e.event for e in parse("messages_api_typing_stopped")] == ["TYPING_STOPPED"]
+    assert all(isinstance(e, IgnoredEvent) for e in parse("messages_api_typing_started"))
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from .parser import address, parse_webhook
 if TYPE_CHECKING:
     from tenants.models import ProviderAccount, Sender
 
-    from ...events import WebhookEvent
+    from ...events import ParsedEvent
 
 MEDIA_PATH = re.compile(r"/whatsapp/\d+/senders/(?!\.\.?/)[^/]+/media/(?!\.\.?$)[^/?#]+$")
 NUMBERS_PAGE_SIZE = 100
@@ -43,7 +43,7 @@ MAX_RESULTS_PER_REQUEST = 2000
 class InfobipProvider(Provider):
     name = "infobip"
 
-    def parse_webhook(self, body: dict) -> list[WebhookEvent]:
+    def parse_webhook(self, body: dict) -> list[ParsedEvent]:
         results = body.get("results") if isinstance(body, dict) else None
         if isinstance(results, list) and len(results) > MAX_RESULTS_PER_REQUEST:
             raise ValueError(

@@ -6,13 +6,19 @@ Viber MO (the customer in ``sender``), the Messages API events (``event``: MO, D
 delivery reports (``status`` + ``error``) and seen reports (``seenAt``). Every body is ``{"results":
 [...]}`` and one request may carry several results, of one or several kinds; each is recognised by its
 own shape. Nothing the customer sent is dropped: a type we cannot show becomes a readable note.
+
+Events Infobip documents that are neither a customer's message nor a report on ours (Subscriptions API event
+catalogue: ``SimpleWhatsappEvents`` TEMPLATE_UPDATE, IDENTITY_CHANGE, PAYMENT_STATUS,
+MARKETING_SUBSCRIPTION_UPDATE; ``SimpleSmsEvents`` CLICK; the Messages API's typing events; the Viber Bot API's
+subscription, conversation-start and delivered notices) become :class:`IgnoredEvent`: recognised by the shape
+their webhook's schema documents (``NOT_CARRIED`` below, a fixture each), acknowledged, never stored. A shape
+Infobip does not document is still refused (a ValueError): "ignored" is never a guess.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -25,24 +31,23 @@ from tenants.validators import normalize_e164
 from ...desks.render import describe
 from ...events import (
     Contact,
+    IgnoredEvent,
     InboundMessage,
     Kind,
     Location,
     Media,
     Order,
+    ParsedEvent,
     Phone,
     Reaction,
     ReportStatus,
     StatusReport,
-    WebhookEvent,
     count_of,
     items_of,
     object_of,
     text_of,
 )
 from ..base import PartlyReadable
-
-log = logging.getLogger(__name__)
 
 WHATSAPP_MEDIA = {"IMAGE", "DOCUMENT", "VIDEO", "AUDIO", "VOICE", "STICKER"}
 MESSAGES_API_MEDIA = {
@@ -53,11 +58,16 @@ MESSAGES_API_MEDIA = {
     "FILE": "document",
 }
 VIBER_MEDIA = {"FILE": "document", "IMAGE": "image", "VIDEO": "video", "STICKER": "sticker"}
-VIBER_BOT_EVENTS = {"DELIVERED", "SUBSCRIBED", "UNSUBSCRIBED", "CONVERSATION_STARTED"}  # not messages
+# Not messages (ViberBotInboundContentType, receive-viber-bot-api-incoming-messages in infobip-viber-openapi.json)
+VIBER_BOT_EVENTS = {"DELIVERED", "SUBSCRIBED", "UNSUBSCRIBED", "CONVERSATION_STARTED"}
 ESCAPED_UNICODE = re.compile(r"(?:\\u[0-9A-Fa-f]{4})+")
 ESCAPED_UNICODE_UNIT = re.compile(r"\\u([0-9A-Fa-f]{4})")
 MESSAGES_API_CHANNELS = {"WHATSAPP": "whatsapp", "SMS": "sms", "VIBER_BM": "viber", "VIBER_BOT": "viber"}
-MESSAGES_API_IGNORED_EVENTS = {"TYPING_STARTED", "TYPING_STOPPED"}  # not messages; nothing to store
+# The Messages API's inbound events (MessagesApiInboundEvent's discriminator, receive-messages-api-incoming-
+# messages in infobip-messages-api-openapi.json) besides MO: not messages, nothing to store.
+MESSAGES_API_IGNORED_EVENTS = {"TYPING_STARTED", "TYPING_STOPPED"}
+# The change types of a WhatsApp template update (TemplatePushEventChange's discriminator).
+TEMPLATE_CHANGES = {"TEMPLATE_STATUS_UPDATE", "TEMPLATE_CATEGORY_UPDATE", "TEMPLATE_QUALITY_UPDATE"}
 FAILED_GROUPS = {"UNDELIVERABLE", "EXPIRED", "REJECTED"}
 # Infobip's status groups by id (response status and error codes), for a status that gives no groupName (it is
 # optional in the WhatsApp, SMS and Viber report schemas).
@@ -66,14 +76,17 @@ STATUS_GROUPS = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED",
 WINDOW_ERROR_IDS = {131047, 470}
 
 
-def parse_webhook(body: Any) -> list[WebhookEvent]:
+def parse_webhook(body: Any) -> list[ParsedEvent]:
     """Every event of one Infobip webhook request, in the order Infobip sent them."""
     if not isinstance(body, dict):
         raise ValueError(f"expected a JSON object with a 'results' list, got {_type_name(body)}")
     results = body.get("results")
     if not isinstance(results, list):
+        not_carried = _not_carried(body)
+        if not_carried is not None:
+            return [not_carried]
         raise ValueError("no 'results' list: Infobip webhooks carry their events in 'results'")
-    events: list[WebhookEvent] = []
+    events: list[ParsedEvent] = []
     problems: list[str] = []
     for index, result in enumerate(results):
         where = f"results[{index}]"
@@ -90,7 +103,7 @@ def parse_webhook(body: Any) -> list[WebhookEvent]:
     return events
 
 
-def _parse_result(result: dict, where: str) -> list[WebhookEvent]:
+def _parse_result(result: dict, where: str) -> list[ParsedEvent]:
     if "event" in result:
         return _messages_api(result, where)
     if "seenAt" in result:
@@ -109,6 +122,77 @@ def _parse_result(result: dict, where: str) -> list[WebhookEvent]:
     raise ValueError(
         f"{where} is neither an Infobip inbound message nor a delivery or seen report (its keys: {keys})"
     )
+
+
+# --- events Switchboard does not carry -----------------------------------------------------------------
+
+
+def _whatsapp_template_update(body: dict) -> bool:
+    """``TemplateUpdatePushEvent`` (receive-whatsapp-message-template-update-events, infobip-whatsapp-openapi
+    .json): its required keys, ``change.type`` one of the documented changes."""
+    required = ("messageTemplateId", "messageTemplateName", "messageTemplateLanguage", "timestamp")
+    return (
+        all(key in body for key in required)
+        and text_of(object_of(body.get("change")).get("type")) in TEMPLATE_CHANGES
+    )
+
+
+def _whatsapp_notification(body: dict) -> dict:
+    """The ``content`` of the WhatsApp account notifications (``from`` our sender, ``content``, ``createdAt``:
+    SystemEventResponse, PaymentNotificationResponse, MarketingUpdateNotificationResponse), or {}."""
+    if not isinstance(body.get("from"), str) or "createdAt" not in body:
+        return {}
+    return object_of(body.get("content"))
+
+
+def _identity_change(body: dict) -> bool:
+    """receive-whatsapp-identity-change-notification: ``SystemEvent.type`` user_identity_changed."""
+    return _whatsapp_notification(body).get("type") == "user_identity_changed"
+
+
+def _payment_status(body: dict) -> bool:
+    """receive-whatsapp-payment-notification: ``PaymentNotification.type`` is "always `payment`"."""
+    content = _whatsapp_notification(body)
+    return content.get("type") == "payment" and "paymentStatus" in content
+
+
+def _marketing_update(body: dict) -> bool:
+    """receive-whatsapp-marketing-update-notification: ``MarketingUpdateNotification`` (stop / resume)."""
+    return "notificationMessagesStatus" in _whatsapp_notification(body)
+
+
+def _url_click(body: dict) -> bool:
+    """receive-sms-tracking-notification (infobip-sms-openapi.json): ``UrlTrackingWebhook``, whose
+    ``notificationType`` has one documented value, CLICKED."""
+    return body.get("notificationType") == "CLICKED" and "messageId" in body and "url" in body
+
+
+# Infobip's name for the event (the Subscriptions API's), how its documented shape is recognised, and why it
+# is not carried. Each has a fixture, verbatim from the vendor's example (tests/unit/test_webhook_not_carried.py).
+NOT_CARRIED = (
+    (
+        "TEMPLATE_UPDATE",
+        _whatsapp_template_update,
+        "a WhatsApp template's status, category or quality changed; Switchboard reads templates from Infobip's "
+        "template API",
+    ),
+    ("IDENTITY_CHANGE", _identity_change, "a customer's WhatsApp identity (security code) changed"),
+    ("PAYMENT_STATUS", _payment_status, "a WhatsApp payment's status changed; Switchboard takes no payments"),
+    (
+        "MARKETING_SUBSCRIPTION_UPDATE",
+        _marketing_update,
+        "a customer stopped or resumed WhatsApp marketing messages; Switchboard sends none",
+    ),
+    ("CLICK", _url_click, "a customer opened a tracked link of a message"),
+)
+
+
+def _not_carried(body: dict) -> IgnoredEvent | None:
+    """The event of a webhook body that is not a ``results`` list, if it is one Infobip documents."""
+    for event, recognised, why in NOT_CARRIED:
+        if recognised(body):
+            return IgnoredEvent(event=event, why=f"not a message: {why}")
+    return None
 
 
 # --- inbound ------------------------------------------------------------------------------------------
@@ -191,7 +275,7 @@ def _sms_mo(result: dict, where: str) -> InboundMessage:
     )
 
 
-def _viber_mo(result: dict, where: str) -> list[WebhookEvent]:
+def _viber_mo(result: dict, where: str) -> list[ParsedEvent]:
     """Viber Business Messages (``message.type`` TEXT or FILE) and the Viber Bot API (``message.type``
     MESSAGE, the customer's message nested in ``message.message``; other bot events are not messages)."""
     message = _object(result, "message", where)
@@ -205,8 +289,8 @@ def _viber_mo(result: dict, where: str) -> list[WebhookEvent]:
         "raw": result,
     }
     if kind in VIBER_BOT_EVENTS:
-        log.info("ignoring Viber Bot event %s", kind)
-        return []
+        why = "not a message: a Viber Bot subscription, conversation start or delivered notice"
+        return [IgnoredEvent(event=f"VIBER_BOT_{kind}", why=why)]
     if kind == "MESSAGE":
         user = object_of(message.get("sender"))
         common["customer_name"] = text_of(user.get("name"))
@@ -267,16 +351,16 @@ def _viber_content(message: dict, kind: str, where: str, common: dict[str, Any])
     )
 
 
-def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
+def _messages_api(result: dict, where: str) -> list[ParsedEvent]:
     event = _string(result, "event", where)
     if event == "DELIVERY":
         return [_delivery_report(result, where)]
     if event == "SEEN":
         return [_seen_report(result, where)]
+    if event in MESSAGES_API_IGNORED_EVENTS:
+        return [IgnoredEvent(event=event, why="not a message: the customer's typing indicator")]
     if event != "MO":
-        if event not in MESSAGES_API_IGNORED_EVENTS:
-            log.info("ignoring Infobip Messages API event %s", event)
-        return []
+        raise ValueError(f"{where}.event {event[:40]!r} is not an event of Infobip's Messages API webhooks")
     message_id = _string(result, "messageId", where)
     channel = _string(result, "channel", where)
     items = result.get("content")
@@ -289,7 +373,7 @@ def _messages_api(result: dict, where: str) -> list[WebhookEvent]:
         "received_at": _timestamp(result, "receivedAt", where),
         "raw": result,
     }
-    events: list[WebhookEvent] = []
+    events: list[ParsedEvent] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise ValueError(f"{where}.content[{index}] is {_type_name(item)}, expected an object")
