@@ -93,6 +93,17 @@ def body_limit() -> int:
     return settings.WEBHOOK_MAX_BYTES
 
 
+def _read_body(request, size: int) -> bytes:
+    """Up to ``size`` bytes of the body. A body without Content-Length (sent chunked) Django reads as empty; where
+    the server ends the stream itself (``wsgi.input_terminated``: gunicorn decodes the chunks and stops at the
+    last) it is read from the server's stream, so a chunked batch is not refused at every retry as unsigned.
+    Anywhere else (an ASGI server hands Django the whole body) Django's own stream."""
+    meta = request.META
+    if "CONTENT_LENGTH" not in meta and meta.get("wsgi.input_terminated") and "wsgi.input" in meta:
+        return meta["wsgi.input"].read(size)
+    return request.read(size)
+
+
 def read_verified_json(request, check: Callable[[object, bytes], None], *, who: str):
     """The JSON document of a machine-to-machine POST, after the size limit and ``check(headers, body)``
     (which raises WebhookAuthError); or the 4xx response that says what is wrong.
@@ -107,8 +118,8 @@ def read_verified_json(request, check: Callable[[object, bytes], None], *, who: 
     if declared > limit:
         return json_error(413, f"body over {limit} bytes")
     # From the stream, not request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE; one byte over the
-    # limit is enough to know (a body without Content-Length is read as Django reads it: not at all).
-    body = request.read(limit + 1)
+    # limit is enough to know.
+    body = _read_body(request, limit + 1)
     if len(body) > limit:
         return json_error(413, f"body over {limit} bytes")
     try:
