@@ -178,6 +178,7 @@ def test_the_publish_signals_are_sent_as_celery_sends_them(app):
         {"task_default_priority": 5},
         {"broker_transport_options": {"global_keyprefix": "sb:"}},
         {"enable_utc": False},
+        {"broker_url": "rediss://127.0.0.1:6380/0", "broker_use_ssl": {"ssl_cert_reqs": "none"}},
     ],
 )
 def test_celerys_own_publish_wherever_the_message_could_differ(setting, monkeypatch):
