@@ -49,6 +49,34 @@ def test_signed_whatsapp_text_is_stored_in_a_new_conversation(
     assert len(callbacks) == 1  # the delivery is queued after commit, not before
 
 
+def test_a_broker_that_is_down_does_not_fail_a_stored_message(
+    client, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The wake runs once the message is committed; the broker refusing it (Celery's publish gave up) must not
+    turn the stored message into a 500 (and the provider's retry into a duplicate): the sweeper queues it."""
+    from kombu.exceptions import OperationalError
+
+    from relay import tasks
+    from relay.lines import wake
+
+    refused: list[tuple] = []
+
+    def broker_down(*args, **kwargs):
+        refused.append(args)
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.deliver_inbound, "delay", broker_down)
+    body = fixture_bytes("whatsapp_text.json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, account, body, **signed(account, body))
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 1
+    message = Message.objects.get()
+    assert message.status == "pending"  # the sweeper's to queue
+    assert refused == [(message.conversation_id,)]
+    wake.finished("in", message.conversation_id)
+
+
 def test_replayed_webhook_changes_nothing(client, account):
     body = fixture_bytes("whatsapp_text.json")
     post(client, account, body, **signed(account, body))
