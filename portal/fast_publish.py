@@ -204,11 +204,3 @@ def forget() -> None:
 def active(app: Any) -> Publisher | None:
     """The publisher to use now: None when tasks run eagerly or Celery's own publish is needed."""
     return None if app.conf.task_always_eager else publisher(app)
-
-
-def by_celery(task: Any, args: tuple, countdown: float = 0) -> None:
-    """Celery's own publish of ``task(*args)`` (in ``countdown`` seconds)."""
-    if countdown > 0:
-        task.apply_async(args, countdown=countdown)
-    else:
-        task.delay(*args)

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
+
+from portal import queueing
 
 if TYPE_CHECKING:
     from tenants.models import Tenant  # imported lazily at runtime (models are not ready at import)
@@ -207,7 +208,8 @@ def start(
     if _eager():
         run_check.apply(args=[check.id], kwargs={"tenant_part": _tenant_part(tenant)})
     else:
-        transaction.on_commit(lambda: run_check.delay(check.id, tenant_part=_tenant_part(tenant)))
+        # Without a broker the check stays queued until it is stale, and the page says no worker took it.
+        queueing.after_commit(run_check, check.id, tenant_part=_tenant_part(tenant))
     return get(tenant, check.id) or check
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal import queueing
 from relay import http
 from relay.errors import ExternalError
 from relay.lines import engine
@@ -117,7 +118,7 @@ def record_event(tenant_id: int, event: str, data: dict) -> PartnerEvent:
     worker (:func:`fan_out`); the sweep fans out a row whose task was lost.
     """
     row = PartnerEvent.objects.create(tenant_id=tenant_id, event=event, data=data, created_at=timezone.now())
-    transaction.on_commit(lambda: _tasks().dispatch_partner_event.delay(row.pk))
+    queueing.after_commit(_tasks().dispatch_partner_event, row.pk)
     return row
 
 
@@ -173,7 +174,8 @@ def enqueue(
     if deliveries:
         WebhookDelivery.objects.bulk_create(deliveries)
         ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: [_tasks().deliver_partner_webhook.delay(pk) for pk in ids])
+        for pk in ids:
+            queueing.after_commit(_tasks().deliver_partner_webhook, pk)
     return deliveries
 
 

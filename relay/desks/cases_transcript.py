@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal import queueing
+
 from ..errors import ExternalError
 from ..lines.attempts import describe_internal_error
 from ..models import Message
@@ -257,7 +259,7 @@ def queue_entry(message: Message, link: CaseLink) -> CaseEntry:
     """Note that ``message`` belongs on ``link``'s Case and write it after the caller's commit."""
     entry = open_entry(message, link)
     CaseEntry.objects.filter(pk=entry.pk, written_at=None).update(next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: write_entry.delay(entry.pk))
+    queueing.after_commit(write_entry, entry.pk)
     return entry
 
 

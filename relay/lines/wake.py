@@ -24,7 +24,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from portal import fast_publish, shared_cache
+from portal import fast_publish, queueing, shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,9 @@ def _wake(
             log.warning("wake: could not publish %s%s to Redis; Celery's publish retries", task.name, args)
             marked = False
     if not marked or conversation_id is None or _first(kind, conversation_id):
-        try:
-            fast_publish.by_celery(task, args, countdown)
-        except Exception:  # noqa: BLE001 - the broker is down: the rows are stored and the sweeper wakes them
-            # A wake runs once the work's rows are committed (a webhook's message, say): failing here would turn
-            # a stored message into a 500 and the provider's retry into a duplicate. Log it and let the sweeper
-            # queue the work when the broker is back (its own wakes go through here too).
-            log.warning("wake: could not queue %s%s; the sweeper queues it", task.name, args, exc_info=True)
+        # A wake runs once the work's rows are committed: a broker that refuses it is logged, not raised
+        # (portal/queueing.py), and the sweeper queues the line.
+        queueing.publish(task, args, countdown)
 
 
 def _first(kind: str, conversation_id: int) -> bool:

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from portal import queueing
 
 from ..errors import ExternalError
 from ..lines import engine
@@ -58,7 +59,7 @@ def queue(message: Message) -> None:
     """The import's row, in the caller's transaction (the one that stores the message); its task after
     commit. The row, not the task, is what guarantees the import: a lost task is re-queued by the sweep."""
     TemplateHistoryImport.objects.get_or_create(message=message, defaults={"tenant_id": message.tenant_id})
-    transaction.on_commit(lambda: record_in_salesforce.delay(message.pk))
+    queueing.after_commit(record_in_salesforce, message.pk)
 
 
 # The name it had in template_send.py: tasks already queued use it.

@@ -279,3 +279,37 @@ def test_an_unknown_desk_or_provider_is_a_clear_lookup_error(settings):
         desk_class("echo")
     with pytest.raises(LookupError, match="no adapter for provider 'echo'"):
         get_provider("echo")
+
+
+def commit_hooks_that_publish(path: Path) -> list[int]:
+    """Lines where a ``transaction.on_commit`` callback calls a task's ``delay`` or ``apply_async`` itself, so a
+    broker that refuses it would fail the request whose rows are committed (portal/queueing.py does not)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        is_hook = isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "on_commit"
+        if is_hook and any(
+            isinstance(inner, ast.Call) and getattr(inner.func, "attr", "") in ("delay", "apply_async")
+            for inner in ast.walk(node)
+        ):
+            found.append(node.lineno)
+    return found
+
+
+def test_the_finder_of_commit_hooks_that_publish_finds_one(tmp_path):
+    source = tmp_path / "hooks.py"
+    source.write_text(
+        "transaction.on_commit(lambda: task.delay(1))\n"
+        "transaction.on_commit(lambda: [t.apply_async((p,)) for p in ids])\n"
+        "queueing.after_commit(task, 1)\n"
+    )
+    assert commit_hooks_that_publish(source) == [1, 2]
+
+
+def test_tasks_queued_after_a_commit_go_through_queueing():
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("relay", "portal", "tenants")
+        for path in python_files(ROOT / package)
+        if (lines := commit_hooks_that_publish(path))
+    }
+    assert found == {}

@@ -3,13 +3,14 @@ sending one again."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+
+from portal import queueing
 
 from .. import tasks
 from ..base import FilterSet, ScopedViewSet
@@ -85,6 +86,6 @@ class WebhookDeliveryViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retrie
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now(), attempts=0
         )
-        transaction.on_commit(lambda: tasks.deliver_partner_webhook.delay(delivery.pk))
+        queueing.after_commit(tasks.deliver_partner_webhook, delivery.pk)
         delivery.refresh_from_db()
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
