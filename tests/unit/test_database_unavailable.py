@@ -32,7 +32,7 @@ def test_an_unreachable_database_is_a_503_with_retry_after(client, monkeypatch, 
         path,
         data=json.dumps({"results": []}),
         content_type="application/json",
-        HTTP_AUTHORIZATION="Bearer sb_" + "k" * 40,  # the API looks the key up: a query
+        HTTP_AUTHORIZATION="Bearer sb_0123456789abcdef" + "k" * 24,  # well formed: looked up (a query)
     )
     assert response.status_code == 503
     assert response["Retry-After"] == "30"

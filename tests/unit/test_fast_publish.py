@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 import redis
 from celery import Celery, signals
+from celery import _state as celery_state
 from celery.contrib.testing.worker import start_worker
 
 from portal import broker, fast_publish
@@ -107,7 +108,18 @@ def test_the_message_is_the_one_celery_writes(app, countdown):
         assert our_eta is None and celerys_eta is None
 
 
-def test_a_real_worker_runs_what_it_publishes(app):
+@pytest.fixture
+def project_app_restored():
+    """start_worker makes its app the current and default one, which the relay's shared tasks then resolve to
+    (with that app's settings: not eager, for every later test): the project's app is put back."""
+    project = celery_state.get_current_app()
+    yield
+    project.set_current()
+    project.set_default()
+    assert tasks.deliver_inbound.app is project
+
+
+def test_a_real_worker_runs_what_it_publishes(app, project_app_restored):
     ran.clear()
     publisher = fast_publish.Publisher(app)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
