@@ -180,6 +180,7 @@ def writes_what_celery_writes(conf: Any) -> bool:
         isinstance(url, str)
         and url.startswith(("redis://", "rediss://"))
         and ";" not in url  # failover brokers ("redis://a;redis://b"): kombu tries each, one client cannot
+        and "?" not in url  # options in the URL are kombu's to read; a redis client would take them otherwise
         and not conf.broker_use_ssl  # TLS options kombu applies and a client from the URL alone would not
         and conf.broker_transport == broker.TRANSPORT
         and conf.task_protocol == 2

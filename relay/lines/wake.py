@@ -91,8 +91,14 @@ def _wake(
         try:
             fast.publish(task, args, countdown, unless_marked=mark)
             return
-        except redis.RedisError:  # Celery's publish retries as configured; a task per wake meanwhile
-            log.warning("wake: could not publish %s%s to Redis; Celery's publish retries", task.name, args)
+        except Exception as exc:  # noqa: BLE001 - Celery's publish retries as configured; a task per wake meanwhile
+            log.warning(
+                "wake: could not publish %s%s to Redis (%s); Celery's publish retries",
+                task.name,
+                args,
+                exc.__class__.__name__,
+                exc_info=not isinstance(exc, redis.RedisError),  # anything but Redis's own errors is a defect
+            )
             marked = False
     if not marked or conversation_id is None or _first(kind, conversation_id):
         # A wake runs once the work's rows are committed: a broker that refuses it is logged, not raised

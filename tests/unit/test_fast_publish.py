@@ -191,6 +191,7 @@ def test_the_publish_signals_are_sent_as_celery_sends_them(app):
         {"broker_transport_options": {"global_keyprefix": "sb:"}},
         {"enable_utc": False},
         {"broker_url": "rediss://127.0.0.1:6380/0", "broker_use_ssl": {"ssl_cert_reqs": "none"}},
+        {"broker_url": "redis://127.0.0.1:6379/0?visibility_timeout=3600"},  # kombu's options, not redis-py's
     ],
 )
 def test_celerys_own_publish_wherever_the_message_could_differ(setting, monkeypatch):
@@ -299,12 +300,17 @@ def test_without_the_broker_s_redis_every_wake_goes_through_celery(wakes, monkey
     def unreachable(*args, **kwargs):
         raise redis.ConnectionError("Redis went away")
 
+    def broken(*args, **kwargs):
+        raise TypeError("__init__() got an unexpected keyword argument")  # a defect, not Redis: still no 500
+
     publisher = fast_publish._publisher
     monkeypatch.setattr(publisher, "_mark_and_push", unreachable)
     monkeypatch.setattr(publisher.client, "set", unreachable)
+    monkeypatch.setattr(publisher.client, "lpush", broken)
     wake.inbound_line(LINE)
     wake.inbound_line(LINE)
     wake.notices(14, LINE)
-    assert celery == [("in", (LINE,)), ("in", (LINE,)), ("notices", (14,), 0.25)]
+    wake.inbound_line(OTHER, force=True)  # no mark: a plain push
+    assert celery == [("in", (LINE,)), ("in", (LINE,)), ("notices", (14,), 0.25), ("in", (OTHER,))]
     assert wake.again("in", LINE)  # without marks, run again rather than leave the work waiting
     assert wakes() == []
