@@ -21,22 +21,22 @@ Streams (:func:`async_client`) are long by nature: their readers bound each even
 
 from __future__ import annotations
 
-import email.utils
 import math
 import os
 import re
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import cache
 
 import anyio
 import httpcore
 import httpx
 from django.conf import settings
+from django.utils.http import parse_http_date_safe
 
 from portal.egress import EgressRefused, GuardedBackend, checked_addresses, url_problem
 
@@ -422,19 +422,11 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def _seconds_until(http_date: str, answered: str | None) -> float | None:
-    when = _http_date(http_date)
+    when = parse_http_date_safe(http_date)  # Django's reader of RFC 9110's three date forms, GMT only
     if when is None:
         return None
-    now = _http_date(answered) if answered else None
-    return (when - (now or datetime.now(UTC))).total_seconds()
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    now = parse_http_date_safe(answered) if answered else None
+    return float(when - (now if now is not None else time.time()))
 
 
 def close_all() -> None:
