@@ -170,3 +170,23 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# What the real processes of tests/e2e write (in SWITCHBOARD_VAR_DIR).
+PROCESS_LOGS = ("worker.log", "listener.log")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran beside the real worker or listener shows the end of their logs: the only trace of
+    what a process did, and gone with the run's directory when the next run starts."""
+    report = yield
+    if report.failed and {"celery_worker_process", "listener"} & set(getattr(item, "fixturenames", ())):
+        folder = os.environ.get("SWITCHBOARD_VAR_DIR", "")
+        for name in PROCESS_LOGS:
+            path = os.path.join(folder, name)
+            if folder and os.path.exists(path):
+                with open(path, errors="replace") as log:
+                    tail = log.readlines()[-80:]
+                report.sections.append((f"last lines of {name}", "".join(tail)))
+    return report

@@ -87,3 +87,36 @@ def test_the_checks_are_queued_and_their_results_appear(demo_org, live, page):
     frame.locator("#continue-senders").click()
     expect(frame.locator(".sb-sender")).to_have_count(2, timeout=20_000)
     assert ran_in_the_worker(tenant, "list:senders").ok is True
+
+
+@pytest.mark.usefixtures("real_worker")
+def test_a_poll_that_gets_no_answer_asks_again_and_the_result_still_appears(demo_org, live, page):
+    """A poll that failed (the network, a web worker restarting: a 503) used to stop the polling where it was:
+    the page said "Queued" for ever though the worker had answered. It asks again, and says so meanwhile."""
+    cache.clear()
+    sim, base = demo_org.sim, demo_org.base_url
+    tenant = make_clean_tenant(demo_org.sandbox)
+    polls: list[str] = []
+
+    def flaky(route):
+        polls.append(route.request.url)
+        if len(polls) == 1:
+            route.abort("connectionreset")
+        elif len(polls) == 2:
+            route.fulfill(status=503, body="Service Unavailable", headers={"Retry-After": "1"})
+        else:
+            route.continue_()
+
+    page.route("**/console/wizard/checks/**", flaky)
+    frame = open_in_launcher(page, base, f"{live.url}/console/canvas/wizard/")
+    frame.locator("#continue").click()
+    frame.locator("#generate-key").click()
+    expect(frame.locator("#download-certificate")).to_be_visible()
+    upload_certificate(sim, tenant)
+    frame.locator("#id_consumer_key").fill(DEMO_CONSUMER_KEY)
+    frame.locator("#id_integration_username").fill("integration@acme.demo")
+    frame.locator("#test-connection").click()
+    expect(frame.locator("[data-check-kind=salesforce-login] .sb-poll-note")).to_contain_text("trying again")
+    expect(frame.locator("#test-result")).to_contain_text("Connected.", timeout=30_000)
+    assert len(polls) >= 3
+    assert ran_in_the_worker(tenant, "salesforce-login").ok is True
