@@ -8,8 +8,9 @@ from .models import HandoverEndpoint
 HandoverAuthError = WebhookAuthError  # the same checks (and error) as the provider webhooks
 
 
-def verify(endpoint: HandoverEndpoint, headers, body: bytes) -> None:
-    """Raise :class:`HandoverAuthError` with a reason safe to show the caller."""
+def verify(endpoint: HandoverEndpoint, headers, body: bytes | None) -> None:
+    """Raise :class:`HandoverAuthError` with a reason safe to show the caller; with ``body`` None (not read yet),
+    what the headers alone decide (relay/inbound/auth.py's ``read_verified_json``)."""
     secret = str(endpoint.secret)
     if not secret:
         raise HandoverAuthError("this endpoint has no secret yet; generate one in the admin")

@@ -1,6 +1,7 @@
 """``POST /handover/<key>/``: a tenant's bot hands a conversation over to Salesforce.
 
-Checked in order: the endpoint key (404), the body size (413), the credentials (401), JSON (400: strict,
+Checked in order: the endpoint key (404), the declared body size (413), the credentials the headers carry
+(401, before the body is read), the body's size (413) and signature (401), JSON (400: strict,
 relay/untrusted.py), the contract (400 with a message per field). Strings are made storable first (NUL
 bytes removed, unpaired surrogates replaced, names cut to their columns) and the changes are listed on
 the handover's line message (``content["sanitized"]``). Nothing is written unless everything passes. A new handover

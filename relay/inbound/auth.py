@@ -42,11 +42,12 @@ def expected_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def check_signature(headers, body: bytes, secret: str) -> None:
+def check_signature(headers, body: bytes | None, secret: str) -> None:
+    """The signature of ``body``; with ``body`` None (not read yet), only that there is one."""
     given = headers.get(SIGNATURE_HEADER, "")
     if not given:
         raise WebhookAuthError(f"missing {SIGNATURE_HEADER} header")
-    if not same_secret(given.strip().lower(), expected_signature(secret, body)):
+    if body is not None and not same_secret(given.strip().lower(), expected_signature(secret, body)):
         raise WebhookAuthError(f"{SIGNATURE_HEADER} does not match the body")
 
 
@@ -58,8 +59,9 @@ def check_token_header(headers, secret: str) -> None:
         raise WebhookAuthError(f"wrong {TOKEN_HEADER}")
 
 
-def verify(account: ProviderAccount, headers, body: bytes) -> None:
-    """Raise :class:`WebhookAuthError` with a reason safe to show the caller."""
+def verify(account: ProviderAccount, headers, body: bytes | None) -> None:
+    """Raise :class:`WebhookAuthError` with a reason safe to show the caller. With ``body`` None (before it is
+    read), everything the headers alone decide: all of Basic or token credentials, the presence of a signature."""
     secret = str(account.webhook_secret)
     if not secret:
         raise WebhookAuthError("this account has no webhook credentials yet; generate them in the admin")
@@ -104,9 +106,13 @@ def _read_body(request, size: int) -> bytes:
     return request.read(size)
 
 
-def read_verified_json(request, check: Callable[[object, bytes], None], *, who: str):
+def read_verified_json(request, check: Callable[[object, bytes | None], None], *, who: str):
     """The JSON document of a machine-to-machine POST, after the size limit and ``check(headers, body)``
     (which raises WebhookAuthError); or the 4xx response that says what is wrong.
+
+    ``check`` runs first with ``body`` None, before a byte of the body is read: a caller without credentials
+    (or with wrong ones, where the headers carry them) is refused without making the server take up to
+    ``WEBHOOK_MAX_BYTES`` of anything it sends. Then with the body, for a signature over it.
 
     The JSON is read strictly (relay/untrusted.py): NaN, Infinity, numbers beyond a double and nesting
     deeper than ``untrusted.MAX_JSON_DEPTH`` are not JSON any provider or bot sends, and get a 400."""
@@ -117,17 +123,27 @@ def read_verified_json(request, check: Callable[[object, bytes], None], *, who: 
         return json_error(400, "the Content-Length header is not a number")
     if declared > limit:
         return json_error(413, f"body over {limit} bytes")
+    refused = _refused(request, check, None, who)
+    if refused is not None:
+        return refused
     # From the stream, not request.body, which refuses more than DATA_UPLOAD_MAX_MEMORY_SIZE; one byte over the
     # limit is enough to know.
     body = _read_body(request, limit + 1)
     if len(body) > limit:
         return json_error(413, f"body over {limit} bytes")
+    refused = _refused(request, check, body, who)
+    if refused is not None:
+        return refused
+    try:
+        return untrusted.loads(body)
+    except untrusted.UnacceptableJSON as exc:
+        return json_error(400, f"malformed JSON: {exc}")
+
+
+def _refused(request, check: Callable[[object, bytes | None], None], body: bytes | None, who: str):
     try:
         check(request.headers, body)
     except WebhookAuthError as exc:
         log.warning("%s refused: %s", who, exc)
         return json_error(401, f"authentication failed: {exc}")
-    try:
-        return untrusted.loads(body)
-    except untrusted.UnacceptableJSON as exc:
-        return json_error(400, f"malformed JSON: {exc}")
+    return None

@@ -9,8 +9,10 @@ can be checked (the org it names says which secret to check it with).
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
+from django.urls import resolve
 
 from portal.api import webhooks
 from relay.handover.models import HandoverEndpoint
@@ -100,3 +102,43 @@ def test_the_partner_signature_check_refuses_a_hostile_header(header):
     """portal.api.webhooks.verify is what docs/partner-api.md gives partners for their endpoints."""
     assert webhooks.verify("s3cret", header, b"{}", now=1_700_000_000) is False
     assert webhooks.verify("s3cret", webhooks.sign("s3cret", 1_700_000_000, b"{}"), b"{}", now=1_700_000_000)
+
+
+class _StreamNotToRead:
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, *args, **kwargs):
+        raise AssertionError("the body was read before the credentials the headers carry were checked")
+
+    readline = read
+
+
+# (where, auth mode, headers): a caller whose headers alone fail the check, whatever body follows.
+REFUSED_BY_THEIR_HEADERS = {
+    "webhook, hmac, no signature": ("webhook", "hmac", {}),
+    "webhook, basic, none": ("webhook", "basic", {}),
+    "webhook, basic, wrong": ("webhook", "basic", {"Authorization": "Basic " + b64(b"someone:guess")}),
+    "webhook, header, wrong": ("webhook", "header", {"X-Switchboard-Token": "guess"}),
+    "handover, hmac, no signature": ("handover", "hmac", {}),
+    "handover, bearer, wrong": ("handover", "bearer", {"Authorization": "Bearer guess"}),
+    "handover, header, wrong": ("handover", "header", {"X-Switchboard-Token": "guess"}),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_THEIR_HEADERS, ids=list(REFUSED_BY_THEIR_HEADERS))
+def test_credentials_in_the_headers_are_checked_before_the_body_is_read(rf, case):
+    """Up to WEBHOOK_MAX_BYTES (16 MiB) of anyone's body was read before a Basic, bearer or token credential
+    that needs none of it was looked at: now a caller without them is refused with nothing read."""
+    where, auth, headers = REFUSED_BY_THEIR_HEADERS[case]
+    tenant = make_tenant(welcome_text="")
+    if where == "webhook":
+        path = make_account(tenant, webhook_auth=auth).webhook_path
+    else:
+        path = HandoverEndpoint.issue(tenant, auth=auth)[0].path
+    request = rf.post(path, data=b"{" * 1000, content_type="application/json", headers=headers)
+    request._stream = _StreamNotToRead()
+    match = resolve(path)
+    response = match.func(request, *match.args, **match.kwargs)
+    assert response.status_code == 401, response.content
+    assert json.loads(response.content)["error"].startswith("authentication failed: ")
+    assert Message.objects.count() == 0
