@@ -28,6 +28,9 @@ TRANSIENT_ERROR_CODES = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE
 _USAGE = re.compile(r"(?P<name>[\w-]+)=(?P<used>\d+)/(?P<max>\d+)(?:\(appName=(?P<app>[^)]*)\))?")
 
 
+_NEXT_RECORDS_PATH = re.compile(r"/services/data/v\d+\.\d+/(?:tooling/)?query(?:All)?/[A-Za-z0-9-]+")
+
+
 @dataclass(frozen=True)
 class ApiUsage:
     """``Sforce-Limit-Info: api-usage=25/15000; per-app-api-usage=17/250(appName=Acme)``."""
@@ -90,10 +93,20 @@ class SalesforceRest:
         page = self._request("GET", url, params={"q": soql}, action="query")
         records = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
-            # nextRecordsUrl is a path from the instance root (/services/data/vXX.X/query/01g...-2000).
-            page = self._request("GET", self.instance_url + page["nextRecordsUrl"], action="query")
+            page = self._request("GET", self._next_page(page["nextRecordsUrl"]), action="query")
             records.extend(page.get("records", []))
         return records
+
+    def _next_page(self, next_records_url: object) -> str:
+        """nextRecordsUrl is a path from the instance root (/services/data/vXX.X/query/01g...-2000). It is sent
+        with the access token, so only such a path is followed: appended to the instance URL, "@host/..." or
+        ".evil.example/..." would name another host."""
+        if not isinstance(next_records_url, str) or not _NEXT_RECORDS_PATH.fullmatch(next_records_url):
+            raise ExternalError(
+                f"Salesforce answered a query with a nextRecordsUrl that is not a query path: {next_records_url!r:.80}",
+                permanent=True,
+            )
+        return self.instance_url + next_records_url
 
     # --- records ---------------------------------------------------------------------------------
 
