@@ -1,4 +1,4 @@
-"""The web's database health check, skipped for a connection that was busy a moment ago.
+"""The database health check of web requests and worker tasks, skipped for a connection busy a moment ago.
 
 With ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` on the first query of every request that reuses a
 connection: a PostgreSQL round trip per webhook, 5-7% of a gunicorn worker's CPU per customer webhook under the
@@ -10,8 +10,11 @@ the next request as it fails the requests in flight, with a 503 the provider ret
 portal/unavailable.py), and Django closes the connection at the end of that request. A connection idle
 longer, or one that saw a database error, is checked as before.
 
-Only a request's end marks a connection (``request_finished``), so the Celery workers and the listener check
-as Django does. The check itself is replaced on each connection wrapper when it connects, not reordered
+A request's end marks a connection (``request_finished``), and so does a task's in a Celery worker
+(``task_postrun``: portal/celery.py closes and checks connections before each task as Django does before each
+request), where the check was a round trip per task, with a task per message or two; a server gone within the
+window fails that task, whose work the sweeper queues again (relay/tasks.py), and the connection, marked by the
+error, is checked before the next. The listener checks as Django does. The check itself is replaced on each connection wrapper when it connects, not reordered
 around Django's own ``request_started`` receiver (Django's test client disconnects and reconnects that one).
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import functools
 import time
 
+from celery.signals import task_postrun
 from django.conf import settings
 from django.core.signals import request_finished
 from django.db import connections
@@ -60,6 +64,13 @@ def note_clean_end(**kwargs) -> None:
         setattr(conn, _ENDED_OK_AT, now if clean else None)
 
 
+def note_task_end(task=None, **kwargs) -> None:
+    """:func:`note_clean_end` for a task a worker ran (one run eagerly is part of its caller's request)."""
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        note_clean_end()
+
+
 def install() -> None:
     connection_created.connect(_on_connection, dispatch_uid="portal.db_health.check")
     request_finished.connect(note_clean_end, dispatch_uid="portal.db_health.note")
+    task_postrun.connect(note_task_end, dispatch_uid="portal.db_health.note_task", weak=False)

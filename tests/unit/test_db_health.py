@@ -118,3 +118,61 @@ def test_a_server_gone_within_the_window_fails_one_request_then_the_next_reconne
     assert connection.connection is None
     request()
     assert connection.connection.info.backend_pid != pid
+
+
+class _WorkerTask:
+    """What the signals carry about a task a worker runs (``task.request.is_eager``)."""
+
+    def __init__(self, eager: bool = False) -> None:
+        self.request = type("Request", (), {"is_eager": eager})()
+
+
+def task(error: bool = False, eager: bool = False) -> None:
+    """One task as a worker runs it: its signals around its first query, as Celery sends them."""
+    from celery.signals import task_postrun, task_prerun
+
+    sender = _WorkerTask(eager)
+    task_prerun.send(sender=sender, task=sender, task_id="t", args=(), kwargs={})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    if error:
+        connection.errors_occurred = True
+    task_postrun.send(
+        sender=sender, task=sender, task_id="t", args=(), kwargs={}, retval=None, state="SUCCESS"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_right_after_a_clean_one_is_not_checked(checks):
+    """A worker checked its connection before every task (portal/celery.py: close_old_connections), a round
+    trip per task: a task that ended cleanly a moment ago leaves it unchecked, as a request does."""
+    setattr(connection, db_health._ENDED_OK_AT, None)  # nothing ended on it lately
+    task()
+    assert checks == [True]
+    checks.clear()
+    task()
+    task()
+    assert checks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_after_a_database_error_or_a_long_idle_is_checked(checks, settings):
+    settings.DB_HEALTH_CHECK_AFTER_IDLE_SECONDS = 1.0
+    task()
+    checks.clear()
+    task(error=True)
+    task()
+    assert checks  # the connection that saw the error is checked before it serves another task
+    checks.clear()
+    task()
+    setattr(connection, db_health._ENDED_OK_AT, time.monotonic() - 1.5)
+    task()
+    assert checks == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_eager_task_marks_nothing(checks):
+    """Run in its caller (a request, a test), a task's end is not its connection's: the request's is."""
+    setattr(connection, db_health._ENDED_OK_AT, None)
+    task(eager=True)
+    assert getattr(connection, db_health._ENDED_OK_AT) is None
