@@ -9,10 +9,14 @@ miss the cache at once mint one token, not one each.
 Salesforce's JWT bearer flow returns no ``expires_in`` and no refresh token: a token lives as long as
 the org's session timeout allows. We keep it for :data:`TOKEN_TTL_SECONDS` and mint a new one when
 Salesforce answers 401 (callers pass ``refresh=True`` and the token that was refused).
+
+A login Salesforce refuses (:class:`LoginRefused`) is the connection's problem, not the message's: deliveries
+wait for the admin's fix, and the refusal is remembered for a minute so waiting lines do not log in one by one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -41,8 +45,8 @@ TOKEN_TTL_SECONDS = getattr(settings, "SALESFORCE_TOKEN_TTL_SECONDS", 3600)  # w
 LOCK_SECONDS = 30  # a minting worker that dies releases the lock after this
 WAIT_POLL_SECONDS = 0.05
 
-# OAuth errors that a retry of the same request cannot fix: the admin has to change something.
-PERMANENT_OAUTH_ERRORS = {
+# OAuth errors that a retry of the same request cannot fix: the admin has to change something (LoginRefused).
+REFUSING_OAUTH_ERRORS = {
     "invalid_grant",
     "invalid_client",
     "invalid_client_id",
@@ -58,6 +62,25 @@ PERMANENT_OAUTH_ERRORS = {
 # ("rate_limit_exceeded", Number of logins exceeded: 3,600 an hour per user) and RFC 6749's server_error and
 # temporarily_unavailable. A retry later succeeds; failing the message for good would lose it.
 TRANSIENT_OAUTH_ERRORS = {"rate_limit_exceeded", "server_error", "temporarily_unavailable"}
+
+
+class LoginRefused(ExternalError):
+    """Salesforce refused Switchboard's login with this connection's settings, or they cannot make one (a field
+    missing, a key that cannot sign): a problem of the connection, which its admin can fix, not of the message
+    being delivered. So it is not permanent: a customer's message waits for the fix within the tenant's delivery
+    window, as it does for an org not connected yet, instead of failing for good the moment a certificate is
+    rotated or the integration user deactivated. While it lasts, the refusal is remembered for
+    ``REFUSAL_SECONDS`` (per set of credentials: new ones are tried at once), so the lines waiting on it do not
+    log in again one by one (Salesforce counts failed logins against the user's 3,600 an hour)."""
+
+    def __init__(self, message: str, **kwargs) -> None:
+        kwargs["permanent"] = False
+        super().__init__(message, **kwargs)
+
+
+# How long a refused login is answered from the shared cache instead of Salesforce (see LoginRefused). A person
+# testing the connection (the wizard, the health check: ``get_token(refresh=True)``) always asks Salesforce.
+REFUSAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,7 @@ def get_token(connection, *, refresh: bool = False, rejected: str | Collection[s
         if cached is not None:
             _memoize(key, cached)
             return cached
+        _raise_if_refused_lately(key)
     refused = frozenset((rejected,) if isinstance(rejected, str) else (rejected or ()))
     # Threads of this process queue here; processes meet at the cache lock below.
     with _process_lock(key):
@@ -108,7 +132,7 @@ def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str
                 cached = _read(key)  # someone may have finished minting since our last read
                 if usable(cached):
                     return cached
-                token = mint_token(connection)
+                token = _mint(connection, key)
                 _write(key, token)
                 return token
             finally:
@@ -116,7 +140,7 @@ def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str
                     cache.delete(lock_key)
         if time.monotonic() > deadline:
             # The lock holder is stuck or gone: mint our own rather than wait forever.
-            token = mint_token(connection)
+            token = _mint(connection, key)
             _write(key, token)
             return token
         time.sleep(WAIT_POLL_SECONDS)
@@ -129,6 +153,33 @@ _process_locks: dict[str, threading.Lock] = {}
 def _process_lock(key: str) -> threading.Lock:
     with _locks_guard:
         return _process_locks.setdefault(key, threading.Lock())
+
+
+def _mint(connection, key: str) -> Token:
+    """:func:`mint_token`, remembering a refusal for REFUSAL_SECONDS (and forgetting it once a login passes)."""
+    try:
+        token = mint_token(connection)
+    except LoginRefused as exc:
+        refusal = {"message": exc.message, "code": exc.code, "status": exc.status}
+        with contextlib.suppress(Exception):  # the cache is an accelerator: without it, each line logs in
+            cache.set(f"{key}:refused", refusal, timeout=REFUSAL_SECONDS)
+        raise
+    with contextlib.suppress(Exception):
+        cache.delete(f"{key}:refused")
+    return token
+
+
+def _raise_if_refused_lately(key: str) -> None:
+    try:
+        refusal = cache.get(f"{key}:refused")
+    except Exception:  # noqa: BLE001 - the cache is an accelerator: ask Salesforce
+        return
+    if isinstance(refusal, dict):
+        raise LoginRefused(
+            str(refusal.get("message") or "Salesforce refused the login."),
+            code=refusal.get("code"),
+            status=refusal.get("status"),
+        )
 
 
 def send_with_token(connection, send: Callable[[Token], httpx.Response], refused) -> httpx.Response:
@@ -194,9 +245,8 @@ def build_assertion(connection, *, now: float | None = None) -> str:
     try:
         return jwt.encode(claims, str(connection.private_key), algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
-        raise ExternalError(
+        raise LoginRefused(
             "The stored private key cannot sign the Salesforce login (not an RSA PEM key).",
-            permanent=True,
             code="invalid_private_key",
         ) from exc
 
@@ -213,10 +263,8 @@ def mint_token(connection) -> Token:
         if not value
     ]
     if missing:
-        raise ExternalError(
-            f"The Salesforce connection is incomplete: no {', '.join(missing)}.",
-            permanent=True,
-            code="incomplete",
+        raise LoginRefused(
+            f"The Salesforce connection is incomplete: no {', '.join(missing)}.", code="incomplete"
         )
     response = http.request(
         "salesforce",
@@ -227,6 +275,7 @@ def mint_token(connection) -> Token:
     )
     body = _json(response)
     if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
+        _check_org(connection, body.get("id"))
         log.info("Salesforce token minted for tenant %s", connection.tenant_id)
         return Token(
             access_token=Secret(body["access_token"]),
@@ -234,6 +283,25 @@ def mint_token(connection) -> Token:
             issued_at=_issued_at(body.get("issued_at")),
         )
     raise _token_error(response, body)
+
+
+_IDENTITY_URL = re.compile(r"/id/(?P<org>00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)/")
+
+
+def _check_org(connection, identity_url: object) -> None:
+    """The org the login signed in to (the identity URL Salesforce returns with the token, ``.../id/<org
+    id>/<user id>``) must be the tenant's: the Canvas pages and the agents' events of an org are matched to the
+    tenant by its org id, so credentials of another org (a sandbox's, another customer's) would deliver this
+    tenant's customers to people who never see them there. An answer without an identity URL is not judged."""
+    found = _IDENTITY_URL.search(identity_url) if isinstance(identity_url, str) else None
+    expected = str(getattr(connection.tenant, "org_id", "") or "")
+    if found is None or not expected or found["org"][:15] == expected[:15]:
+        return
+    raise LoginRefused(
+        f"These credentials sign in to the Salesforce org {found['org']}, not this tenant's org {expected}: "
+        "check the login URL, the Connected App and the integration user.",
+        code="wrong_org",
+    )
 
 
 # What a token endpoint answers is shown to the admin, so only fixed text is: Salesforce's documented
@@ -289,20 +357,18 @@ def _token_error(response, body) -> ExternalError:
     description = body.get("error_description") if isinstance(body, dict) else None
     if error:
         error, message = _login_refusal(str(error), description)
-        permanent = error not in TRANSIENT_OAUTH_ERRORS and (
-            error in PERMANENT_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
+        refused = error not in TRANSIENT_OAUTH_ERRORS and (
+            error in REFUSING_OAUTH_ERRORS or (400 <= status < 500 and status not in (408, 429))
         )
-        return ExternalError(
-            message,
-            permanent=permanent,
-            status=status,
-            code=error,
-            retry_after=http.retry_after_seconds(response),
+        return (LoginRefused if refused else ExternalError)(
+            message, status=status, code=error, retry_after=http.retry_after_seconds(response)
         )
     if status == 200:
         return ExternalError(
             "Salesforce's token response has no access_token.", permanent=False, status=status
         )
+    if 400 <= status < 500 and status not in (408, 429):  # no OAuth answer: a login URL that is not one
+        return LoginRefused(f"Salesforce login failed with HTTP {status}", status=status)
     return ExternalError.from_status(
         status, f"Salesforce login failed with HTTP {status}", retry_after=http.retry_after_seconds(response)
     )

@@ -283,7 +283,14 @@ def test_a_chunked_body_under_gunicorn_is_read(account):
 def test_a_chunked_body_over_the_limit_is_413(account):
     body = batch(whatsapp_text("big", text="x" * 2048))
     environ = dict(
-        RequestFactory().post(account.webhook_path, data=body, content_type="application/json").environ
+        RequestFactory()
+        .post(
+            account.webhook_path,
+            data=body,
+            content_type="application/json",
+            headers={"X-Hub-Signature-256": expected_signature(str(account.webhook_secret), body)},
+        )
+        .environ
     )
     del environ["CONTENT_LENGTH"]
     environ.update({"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})

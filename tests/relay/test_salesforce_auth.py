@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 
 from relay.errors import ExternalError
-from relay.salesforce.auth import build_assertion, cache_key, get_token
+from relay.salesforce.auth import LoginRefused, build_assertion, cache_key, get_token
 from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
     ORG_ID,
     USERNAME,
@@ -91,9 +91,9 @@ def test_changed_credentials_use_a_new_cache_key(tenant):
 def test_wrong_consumer_key_shows_salesforces_words(tenant, sim):
     connection = tenant.salesforce
     connection.consumer_key = "3MVG9-unknown"
-    with pytest.raises(ExternalError) as caught:
+    with pytest.raises(LoginRefused) as caught:
         get_token(connection)
-    assert caught.value.permanent
+    assert not caught.value.permanent  # the connection's problem: a message waits for the admin's fix
     assert caught.value.code == "invalid_client_id"
     assert "client identifier invalid" in caught.value.message
     assert tokens(sim) == []
@@ -102,21 +102,21 @@ def test_wrong_consumer_key_shows_salesforces_words(tenant, sim):
 def test_user_not_preauthorized_shows_salesforces_words(tenant):
     connection = tenant.salesforce
     connection.integration_username = "stranger@acme.test"
-    with pytest.raises(ExternalError) as caught:
+    with pytest.raises(LoginRefused) as caught:
         get_token(connection)
-    assert caught.value.permanent and caught.value.status == 400
+    assert caught.value.status == 400
     assert caught.value.code == "invalid_grant"
     assert caught.value.message == "Salesforce refused the login: user hasn't approved this consumer"
 
 
-def test_certificate_not_matching_the_key_is_permanent(tenant, sim):
+def test_certificate_not_matching_the_key_is_a_refused_login(tenant, sim):
     from tenants.certificates import generate_key_pair
 
     connection = tenant.salesforce
     connection.private_key = generate_key_pair("another key")[0]
-    with pytest.raises(ExternalError) as caught:
+    with pytest.raises(LoginRefused) as caught:
         get_token(connection)
-    assert caught.value.permanent and "invalid assertion" in caught.value.message
+    assert "invalid assertion" in caught.value.message
 
 
 def test_login_host_down_is_transient(tenant, sim):
@@ -130,9 +130,9 @@ def test_login_host_down_is_transient(tenant, sim):
 def test_incomplete_connection_is_refused_without_a_request(tenant, sim):
     connection = tenant.salesforce
     connection.consumer_key = ""
-    with pytest.raises(ExternalError, match="no consumer key") as caught:
+    with pytest.raises(LoginRefused, match="no consumer key") as caught:
         get_token(connection)
-    assert caught.value.permanent
+    assert caught.value.code == "incomplete"
 
 
 def test_a_worker_waits_for_the_process_holding_the_lock(tenant, sim):
@@ -170,3 +170,59 @@ def test_a_login_refused_for_now_is_transient(tenant, monkeypatch, error):
     with pytest.raises(ExternalError) as caught:
         auth.mint_token(tenant.salesforce)
     assert not caught.value.permanent and caught.value.code == error and caught.value.status == 400
+
+
+@pytest.fixture
+def login_attempts(monkeypatch):
+    """The requests sent to the token endpoint, refused ones included (counted on their way, sent as they are)."""
+    from relay import http
+
+    sent: list[str] = []
+    send = http.request
+
+    def counted(system, method, url, **kwargs):
+        if "oauth2/token" in str(url):
+            sent.append(url)
+        return send(system, method, url, **kwargs)
+
+    monkeypatch.setattr(http, "request", counted)
+    return sent
+
+
+def test_a_refused_login_is_remembered_for_a_minute_and_new_credentials_are_tried_at_once(
+    tenant, sim, login_attempts
+):
+    """Each waiting line asked Salesforce again, so a rotated certificate with a thousand waiting conversations was
+    a thousand failed logins (Salesforce counts them against the user's 3,600 an hour): one is asked now, until
+    the credentials change or the minute ends; a person testing the connection always asks Salesforce."""
+    connection = tenant.salesforce
+    good = connection.consumer_key
+    connection.consumer_key = "3MVG9-unknown"
+    for _ in range(5):
+        with pytest.raises(LoginRefused, match="client identifier invalid"):
+            get_token(connection)
+    assert len(login_attempts) == 1
+    with pytest.raises(LoginRefused):
+        get_token(connection, refresh=True)  # the wizard's "Test connection": Salesforce is asked
+    assert len(login_attempts) == 2
+    connection.consumer_key = good  # fixed: new credentials, a new attempt at once
+    assert get_token(connection).access_token
+    assert len(login_attempts) == 3
+
+
+def test_credentials_of_another_org_are_refused_with_both_org_ids(tenant, sim):
+    """The token's identity URL names the org the login signed in to: credentials of another org (a sandbox's,
+    another customer's) would have the relay deliver this tenant's customers to an org whose agents are not
+    matched to the tenant. The login is refused, saying which org it reached."""
+    from tenants.models import SalesforceConnection, Tenant
+
+    other = "00D5e000000OthRAAS"
+    Tenant.objects.filter(pk=tenant.pk).update(org_id=other)
+    connection = SalesforceConnection.objects.select_related("tenant").get(tenant=tenant)
+    with pytest.raises(LoginRefused) as caught:
+        get_token(connection, refresh=True)
+    assert caught.value.code == "wrong_org"
+    assert ORG_ID[:15] in caught.value.message and other in caught.value.message
+    Tenant.objects.filter(pk=tenant.pk).update(org_id=ORG_ID)
+    connection = SalesforceConnection.objects.select_related("tenant").get(tenant=tenant)
+    assert get_token(connection, refresh=True).access_token  # the same credentials, for their own org
