@@ -79,7 +79,7 @@ class LoginRefused(ExternalError):
 
 
 # How long a refused login is answered from the shared cache instead of Salesforce (see LoginRefused). A person
-# testing the connection (the wizard, the health check: ``get_token(refresh=True)``) always asks Salesforce.
+# testing the connection (the wizard, the health check: ``get_token(ask=True)``) always asks Salesforce.
 REFUSAL_SECONDS = 60.0
 
 
@@ -93,15 +93,21 @@ class Token:
         return f"Token(instance_url={self.instance_url!r}, issued_at={self.issued_at})"
 
 
-def get_token(connection, *, refresh: bool = False, rejected: str | Collection[str] | None = None) -> Token:
+def get_token(
+    connection, *, refresh: bool = False, rejected: str | Collection[str] | None = None, ask: bool = False
+) -> Token:
     """The tenant's access token: from the cache, or freshly minted with the JWT bearer flow.
 
     ``refresh=True`` forgets the cached token first (Salesforce refused it). Pass the refused token as
     ``rejected`` (or every token that has been refused, as the Pub/Sub listener does): if another worker
     has already replaced it with one not in ``rejected``, that newer token is returned instead of minting
     yet another one. A cached token that is itself in ``rejected`` is never returned by a refresh.
+
+    A login refused in the last ``REFUSAL_SECONDS`` is refused again without asking Salesforce (see
+    :class:`LoginRefused`), unless ``ask``: a person testing the connection (a fresh sign-in, as ``refresh``).
     """
     key = cache_key(connection)
+    refresh = refresh or ask
     if refresh:
         _memo.pop(key, None)
     else:
@@ -109,14 +115,15 @@ def get_token(connection, *, refresh: bool = False, rejected: str | Collection[s
         if cached is not None:
             _memoize(key, cached)
             return cached
-        _raise_if_refused_lately(key)
+    if not ask:
+        _raise_if_refused_lately(connection, key)
     refused = frozenset((rejected,) if isinstance(rejected, str) else (rejected or ()))
     # Threads of this process queue here; processes meet at the cache lock below.
     with _process_lock(key):
-        return _get_or_mint(connection, key, refresh=refresh, rejected=refused)
+        return _get_or_mint(connection, key, refresh=refresh, rejected=refused, ask=ask)
 
 
-def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str]) -> Token:
+def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str], ask: bool) -> Token:
     def usable(token: Token | None) -> TypeGuard[Token]:
         return token is not None and (not refresh or (bool(rejected) and token.access_token not in rejected))
 
@@ -126,12 +133,16 @@ def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str
         cached = _read(key)
         if usable(cached):
             return cached
+        if not ask:  # refused while this worker queued for the lock: not asked again
+            _raise_if_refused_lately(connection, key)
         # Reading the owner back guards against caches whose add() is not atomic (the file cache).
         if cache.add(lock_key, owner, timeout=LOCK_SECONDS) and cache.get(lock_key) == owner:
             try:
                 cached = _read(key)  # someone may have finished minting since our last read
                 if usable(cached):
                     return cached
+                if not ask:
+                    _raise_if_refused_lately(connection, key)
                 token = _mint(connection, key)
                 _write(key, token)
                 return token
@@ -161,17 +172,26 @@ def _mint(connection, key: str) -> Token:
         token = mint_token(connection)
     except LoginRefused as exc:
         refusal = {"message": exc.message, "code": exc.code, "status": exc.status}
+        # The token these credentials got earlier goes too: refused with them (a user deactivated, the app's
+        # access revoked), it would be sent again by every retry, each 401 asking for one more login.
+        _memo.pop(key, None)
         with contextlib.suppress(Exception):  # the cache is an accelerator: without it, each line logs in
-            cache.set(f"{key}:refused", refusal, timeout=REFUSAL_SECONDS)
+            cache.set(_refusal_key(connection, key), refusal, timeout=REFUSAL_SECONDS)
+            cache.delete(key)
         raise
     with contextlib.suppress(Exception):
-        cache.delete(f"{key}:refused")
+        cache.delete(_refusal_key(connection, key))
     return token
 
 
-def _raise_if_refused_lately(key: str) -> None:
+def _refusal_key(connection, key: str) -> str:
+    """Per set of credentials and the tenant's org id: an org id corrected after a ``wrong_org`` is tried at once."""
+    return f"{key}:refused:{getattr(connection.tenant, 'org_id', '')}"
+
+
+def _raise_if_refused_lately(connection, key: str) -> None:
     try:
-        refusal = cache.get(f"{key}:refused")
+        refusal = cache.get(_refusal_key(connection, key))
     except Exception:  # noqa: BLE001 - the cache is an accelerator: ask Salesforce
         return
     if isinstance(refusal, dict):

@@ -402,7 +402,13 @@ def test_a_newer_cached_token_that_is_itself_revoked_is_replaced_too(tenant, san
     assert recorder.wait_for(3) == ["one", "two", "three"]
 
 
-def test_when_no_token_can_be_minted_the_cursor_says_why_until_it_recovers(tenant, sandbox, sim, start):
+def test_when_no_token_can_be_minted_the_cursor_says_why_until_it_recovers(
+    tenant, sandbox, sim, start, monkeypatch
+):
+    from relay.salesforce import auth
+
+    # A refused login is remembered (auth.REFUSAL_SECONDS, a minute): a second here, so the fix is seen soon.
+    monkeypatch.setattr(auth, "REFUSAL_SECONDS", 1.0)
     recorder = Recorder()
     start(tenant, recorder)
     wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")

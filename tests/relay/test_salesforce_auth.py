@@ -172,17 +172,24 @@ def test_a_login_refused_for_now_is_transient(tenant, monkeypatch, error):
     assert not caught.value.permanent and caught.value.code == error and caught.value.status == 400
 
 
+class _Requests(list):
+    """The logins sent; ``others``: every other request to Salesforce."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.others: list[str] = []
+
+
 @pytest.fixture
 def login_attempts(monkeypatch):
     """The requests sent to the token endpoint, refused ones included (counted on their way, sent as they are)."""
     from relay import http
 
-    sent: list[str] = []
+    sent = _Requests()
     send = http.request
 
     def counted(system, method, url, **kwargs):
-        if "oauth2/token" in str(url):
-            sent.append(url)
+        (sent if "oauth2/token" in str(url) else sent.others).append(url)
         return send(system, method, url, **kwargs)
 
     monkeypatch.setattr(http, "request", counted)
@@ -203,7 +210,10 @@ def test_a_refused_login_is_remembered_for_a_minute_and_new_credentials_are_trie
             get_token(connection)
     assert len(login_attempts) == 1
     with pytest.raises(LoginRefused):
-        get_token(connection, refresh=True)  # the wizard's "Test connection": Salesforce is asked
+        get_token(connection, refresh=True)  # after a 401: the refusal stands
+    assert len(login_attempts) == 1
+    with pytest.raises(LoginRefused):
+        get_token(connection, ask=True)  # the wizard's "Test connection": Salesforce is asked
     assert len(login_attempts) == 2
     connection.consumer_key = good  # fixed: new credentials, a new attempt at once
     assert get_token(connection).access_token
@@ -226,3 +236,52 @@ def test_credentials_of_another_org_are_refused_with_both_org_ids(tenant, sim):
     Tenant.objects.filter(pk=tenant.pk).update(org_id=ORG_ID)
     connection = SalesforceConnection.objects.select_related("tenant").get(tenant=tenant)
     assert get_token(connection, refresh=True).access_token  # the same credentials, for their own org
+
+
+def test_a_token_whose_login_is_then_refused_is_dropped_and_salesforce_asked_once(
+    tenant, sim, login_attempts
+):
+    """The integration user loses the app's pre-authorization and its sessions are revoked: the cached token is
+    refused (401), the new login too. The dead token was kept, so every retry of every waiting line sent it
+    again, and each 401 asked for one more refused login; now it goes with the refusal."""
+    from relay.salesforce.rest import SalesforceRest
+
+    connection = tenant.salesforce
+    SalesforceRest(connection).query("SELECT Id FROM User")  # a token is minted and cached
+    assert len(login_attempts) == 1 and len(login_attempts.others) == 1
+    app = f"/__sim/orgs/{ORG_ID}/connected-apps/{connection.consumer_key}"
+    assert sim.delete(f"{app}/preauthorized/{USERNAME}").status_code < 300
+    assert sim.post(f"/__sim/orgs/{ORG_ID}/tokens/revoke", json={}).status_code < 300
+    for _ in range(4):
+        with pytest.raises(LoginRefused, match="hasn't approved"):
+            SalesforceRest(connection).query("SELECT Id FROM User")
+    assert len(login_attempts) == 2
+    assert len(login_attempts.others) == 2  # the dead token was sent once (its 401), then never again
+
+
+def test_a_worker_waiting_for_the_lock_takes_the_refusal_it_waited_for(tenant, sim, login_attempts):
+    """Workers queued behind the one logging in used to log in again each once it was refused."""
+    from django.core.cache import cache
+
+    from relay.salesforce import auth
+
+    connection = tenant.salesforce
+    connection.consumer_key = "3MVG9-unknown"
+    key = cache_key(connection)
+    assert cache.add(f"{key}:lock", "another-process", timeout=30)  # another process is logging in
+    refused: list[LoginRefused] = []
+
+    def waiting_worker():
+        try:
+            get_token(connection)
+        except LoginRefused as exc:
+            refused.append(exc)
+
+    waiting = threading.Thread(target=waiting_worker)
+    waiting.start()
+    with pytest.raises(LoginRefused):
+        auth._mint(connection, key)  # the other process's login, refused
+    waiting.join(timeout=20)
+    assert [exc.code for exc in refused] == ["invalid_client_id"]
+    assert len(login_attempts) == 1  # the waiting worker did not log in itself
+    cache.delete(f"{key}:lock")

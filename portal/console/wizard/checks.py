@@ -49,7 +49,7 @@ def salesforce_login(tenant: Tenant, check: Check) -> Outcome:
         return Outcome(False, f"Set {', '.join(missing)} first.", "incomplete")
     progress = SetupProgress.of(tenant)
     try:
-        token = auth.get_token(connection, refresh=True)  # a fresh sign-in: a cached token proves nothing
+        token = auth.get_token(connection, ask=True)  # a fresh sign-in: a cached token proves nothing
     except ExternalError as exc:
         SetupProgress.objects.filter(pk=progress.pk).update(salesforce_verified_for="")
         return Outcome(False, exc.message, exc.code or "")

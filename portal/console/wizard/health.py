@@ -60,7 +60,7 @@ def run_checks(tenant: Tenant) -> list[Check]:
         checks.append(Check("token", "Salesforce login", ERROR, "Not configured yet.", "salesforce"))
     else:
         try:
-            token = auth.get_token(connection, refresh=True)
+            token = auth.get_token(connection, ask=True)
             checks.append(
                 Check("token", "Salesforce login", OK, f"Logged in as {connection.integration_username}.")
             )
