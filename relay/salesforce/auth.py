@@ -177,6 +177,8 @@ def _mint(connection, key: str) -> Token:
         _memo.pop(key, None)
         with contextlib.suppress(Exception):  # the cache is an accelerator: without it, each line logs in
             cache.set(_refusal_key(connection, key), refusal, timeout=REFUSAL_SECONDS)
+        # On its own: a refusal that could not be kept still drops the token.
+        with contextlib.suppress(Exception):
             cache.delete(key)
         raise
     with contextlib.suppress(Exception):
