@@ -254,11 +254,8 @@ def test_django_s_upload_limit_does_not_cap_a_webhook(client, account):
     assert Message.objects.get().text == "z" * 20_000
 
 
-def test_a_chunked_body_under_gunicorn_is_read(account):
-    """A body sent chunked has no Content-Length; gunicorn decodes it and says its stream ends by itself
-    (``wsgi.input_terminated``), but Django reads none of a body without Content-Length: the batch read as
-    empty and was refused (a wrong signature) at every retry. It is read, up to the same limit."""
-    body = batch(whatsapp_text("chunked-1"), whatsapp_text("chunked-2"))
+def post_chunked(account, body: bytes):
+    """A signed webhook sent chunked as gunicorn hands it over: no Content-Length, the stream ending by itself."""
     environ = dict(
         RequestFactory()
         .post(
@@ -274,28 +271,21 @@ def test_a_chunked_body_under_gunicorn_is_read(account):
         {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True}
     )
     match = resolve(account.webhook_path)
-    response = match.func(WSGIRequest(environ), *match.args, **match.kwargs)
+    return match.func(WSGIRequest(environ), *match.args, **match.kwargs)
+
+
+def test_a_chunked_body_under_gunicorn_is_read(account):
+    """A body sent chunked has no Content-Length; gunicorn decodes it and says its stream ends by itself
+    (``wsgi.input_terminated``), but Django reads none of a body without Content-Length: the batch read as
+    empty and was refused (a wrong signature) at every retry. It is read, up to the same limit."""
+    response = post_chunked(account, batch(whatsapp_text("chunked-1"), whatsapp_text("chunked-2")))
     assert response.status_code == 200, response.content
     assert sorted(Message.objects.values_list("provider_message_id", flat=True)) == ["chunked-1", "chunked-2"]
 
 
 @override_settings(WEBHOOK_MAX_BYTES=1024)
 def test_a_chunked_body_over_the_limit_is_413(account):
-    body = batch(whatsapp_text("big", text="x" * 2048))
-    environ = dict(
-        RequestFactory()
-        .post(
-            account.webhook_path,
-            data=body,
-            content_type="application/json",
-            headers={"X-Hub-Signature-256": expected_signature(str(account.webhook_secret), body)},
-        )
-        .environ
-    )
-    del environ["CONTENT_LENGTH"]
-    environ.update({"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})
-    match = resolve(account.webhook_path)
-    response = match.func(WSGIRequest(environ), *match.args, **match.kwargs)
+    response = post_chunked(account, batch(whatsapp_text("big", text="x" * 2048)))
     assert response.status_code == 413
     assert not Message.objects.exists()
 

@@ -12,27 +12,19 @@ import pytest
 from django.utils import timezone
 
 from relay import tasks
-from relay.models import Message, next_sequence
+from relay.models import Message
 from tenants.certificates import generate_key_pair
-from tests.relay.test_messaging_salesforce_refusals import demo, texts_in_salesforce  # noqa: F401 - fixture
+from tests.relay.test_messaging_salesforce_refusals import (  # noqa: F401 - demo: a fixture
+    customer_message,
+    demo,
+    texts_in_salesforce,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def customer_text(demo, text: str) -> Message:  # noqa: F811
-    conversation = demo.conversation
-    return Message.objects.create(
-        tenant=demo.tenant,
-        conversation=conversation,
-        direction="in",
-        sequence=next_sequence(conversation.pk, "in"),
-        kind="text",
-        text=text,
-        content={"kind": "text", "text": text},
-        provider="infobip",
-        provider_message_id=f"in-{text}",
-        expires_at=timezone.now() + timedelta(days=1),
-    )
+    return customer_message(demo, {"kind": "text", "text": text}, f"in-{text}")
 
 
 def test_a_message_waits_while_the_login_is_refused_and_arrives_once_it_is_fixed(demo):  # noqa: F811

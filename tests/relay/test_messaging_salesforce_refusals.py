@@ -61,20 +61,26 @@ def photo_message(demo) -> Message:
     number = "".join(ch for ch in demo.sender.address if ch.isdigit())
     media = demo.sandbox.call(world.store_media, account, number, "IMAGE", PNG, "image/png", "photo.png")
     url = world.media_url(media)
+    content = {
+        "kind": "media",
+        "media": {"url": url, "kind": "image", "mime_type": "image/png", "filename": "photo.png"},
+    }
+    return customer_message(demo, content, f"in-photo-{media.media_id}")
+
+
+def customer_message(demo, content: dict, provider_message_id: str) -> Message:
+    """A customer's message stored at the end of the conversation's inbound line, as a webhook stores one."""
     conversation = demo.conversation
     return Message.objects.create(
         tenant=demo.tenant,
         conversation=conversation,
         direction="in",
         sequence=next_sequence(conversation.pk, "in"),
-        kind="media",
-        text="",
-        content={
-            "kind": "media",
-            "media": {"url": url, "kind": "image", "mime_type": "image/png", "filename": "photo.png"},
-        },
+        kind=content["kind"],
+        text=content.get("text", ""),
+        content=content,
         provider="infobip",
-        provider_message_id=f"in-photo-{media.media_id}",
+        provider_message_id=provider_message_id,
         expires_at=timezone.now() + timedelta(days=1),
     )
 
