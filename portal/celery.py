@@ -46,6 +46,8 @@ def check_database_connection(task=None, **kwargs) -> None:
     CONN_MAX_AGE or found broken, and health-check a reused one on first use (CONN_HEALTH_CHECKS)."""
     from django.db import close_old_connections, connection
 
-    if getattr(getattr(task, "request", None), "is_eager", False) or connection.in_atomic_block:
+    from portal.db_health import run_eagerly
+
+    if run_eagerly(task) or connection.in_atomic_block:
         return  # an eager task runs inside its caller's transaction: its connection is not ours to close
     close_old_connections()

@@ -14,8 +14,9 @@ A request's end marks a connection (``request_finished``), and so does a task's 
 (``task_postrun``: portal/celery.py closes and checks connections before each task as Django does before each
 request), where the check was a round trip per task, with a task per message or two; a server gone within the
 window fails that task, whose work the sweeper queues again (relay/tasks.py), and the connection, marked by the
-error, is checked before the next. The listener checks as Django does. The check itself is replaced on each connection wrapper when it connects, not reordered
-around Django's own ``request_started`` receiver (Django's test client disconnects and reconnects that one).
+error, is checked before the next. The listener checks as Django does. The check itself is replaced on each
+connection wrapper when it connects, not reordered around Django's own ``request_started`` receiver (Django's
+test client disconnects and reconnects that one).
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ def note_clean_end(**kwargs) -> None:
         setattr(conn, _ENDED_OK_AT, now if clean else None)
 
 
+def run_eagerly(task) -> bool:
+    """Whether a task of Celery's signals ran in its caller (a request, a test) rather than in a worker."""
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
+
+
 def note_task_end(task=None, **kwargs) -> None:
     """:func:`note_clean_end` for a task a worker ran (one run eagerly is part of its caller's request)."""
-    if not getattr(getattr(task, "request", None), "is_eager", False):
+    if not run_eagerly(task):
         note_clean_end()
 
 

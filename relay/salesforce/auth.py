@@ -115,8 +115,6 @@ def get_token(
         if cached is not None:
             _memoize(key, cached)
             return cached
-    if not ask:
-        _raise_if_refused_lately(connection, key)
     refused = frozenset((rejected,) if isinstance(rejected, str) else (rejected or ()))
     # Threads of this process queue here; processes meet at the cache lock below.
     with _process_lock(key):
@@ -133,7 +131,7 @@ def _get_or_mint(connection, key: str, *, refresh: bool, rejected: frozenset[str
         cached = _read(key)
         if usable(cached):
             return cached
-        if not ask:  # refused while this worker queued for the lock: not asked again
+        if not ask:  # refused lately, or while this worker queued for the lock: not asked again
             _raise_if_refused_lately(connection, key)
         # Reading the owner back guards against caches whose add() is not atomic (the file cache).
         if cache.add(lock_key, owner, timeout=LOCK_SECONDS) and cache.get(lock_key) == owner:
