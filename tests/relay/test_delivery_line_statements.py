@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from relay.inbound import deliver as inbound
-from relay.lines import attempts, leases, pipeline
+from relay.lines import attempts, leases, pipeline, wake
 from relay.models import Conversation, DeliveryAttempt, Message
 from relay.outbound import send as outbound
 
@@ -150,3 +150,25 @@ def test_a_message_stored_while_the_last_one_is_delivered_brings_the_task_back(w
     assert due is not None  # at once: the task comes back for it
     pipeline.run(demo.conversation.pk, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed)
     assert Message.objects.get(pk=late[0].pk).status == Message.Status.DELIVERED
+
+
+def test_the_line_is_free_once_its_queued_mark_is_cleared(wired_demo, monkeypatch):  # noqa: F811 - the fixture imported above
+    """The order the wakes rely on (relay/lines/wake.py): a run gives its lease up before it clears the line's
+    queued mark. A message stored after the mark is gone wakes a task of its own, and that task must be able to
+    claim the line: one that found the lease still taken would end, and its message wait for the sweeper. (A run
+    that cleared the mark first, then looked and released in one statement, left such messages behind: the
+    look's snapshot predates them, the task's claim the release.)"""
+    demo = wired_demo
+    add_message(demo, "in", kind="text", text="the line's last message")
+    claims: list = []
+    finished = wake.finished
+
+    def mark_cleared(kind, conversation_id):
+        finished(kind, conversation_id)
+        claims.append(leases.claim(conversation_id, kind))  # the task a wake now queues
+
+    monkeypatch.setattr(wake, "finished", mark_cleared)
+    pipeline.run(demo.conversation.pk, Message.Direction.INBOUND, inbound.deliver, inbound.on_failed)
+
+    assert len(claims) == 1 and claims[0] is not None
+    claims[0].release()
