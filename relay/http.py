@@ -116,13 +116,20 @@ class _AsyncClient(_Stateless, httpx.AsyncClient):
     pass
 
 
+@cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: each loads the CA bundle, about 20 ms of CPU (SSL_CERT_FILE
+    and SSL_CERT_DIR still apply). httpx's transport made one of its own too, for the pool replaced here."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport on a connection pool whose connections the egress guard opens."""
 
     def __init__(self, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        super().__init__(verify=_shared_ssl_context(), limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),  # SSL_CERT_FILE/SSL_CERT_DIR still apply
+            ssl_context=_shared_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -157,15 +164,9 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-@cache
-def _shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every asyncio client of the process (each loads the CA bundle: costly to repeat)."""
-    return httpx.create_ssl_context()
-
-
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        super().__init__(verify=_shared_ssl_context(), limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=_shared_ssl_context(),
             max_connections=limits.max_connections,
