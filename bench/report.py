@@ -181,11 +181,13 @@ def baseline_cpu(cpu: dict[str, float]) -> float:
 
 def work_rows(results: dict) -> list[str]:
     """All the work of a message, per burst: Switchboard's CPU (every process of it, PostgreSQL and Redis
-    included; the simulator and the load generator apart) and what it did."""
+    included; the simulator and the load generator apart) and what it did. "× simulator": over the CPU the
+    sandbox spent on the same burst, whose work per message is fixed: a yardstick of the machine's speed at the
+    time, which moved by half within an hour on a shared host while that ratio stayed within a tenth."""
     lines = [
-        "| burst | Switchboard CPU ms | × httpx baseline | × tight baseline | SQL statements | Celery tasks run "
-        "| task publishes | Redis commands | HTTP calls |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| burst | Switchboard CPU ms | × httpx baseline | × tight baseline | × simulator | SQL statements "
+        "| Celery tasks run | task publishes | Redis commands | HTTP calls |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     bases = {
         key: {
@@ -204,15 +206,17 @@ def work_rows(results: dict) -> list[str]:
             if not cpu:
                 continue
             ratios = [f"{cpu / bases[k][phase]:.0f}×" if bases[k][phase] else "–" for k, _ in BASELINES]
+            simulator = (figures.get("cpu_ms_per_message") or {}).get("sandbox")
+            yardstick = f"{cpu / simulator:.1f}×" if simulator else "–"
             lines.append(
-                f"| {name}, {phase} | {cpu:.1f} | {ratios[0]} | {ratios[1]} | {work.get('sql', '–')} "
+                f"| {name}, {phase} | {cpu:.1f} | {ratios[0]} | {ratios[1]} | {yardstick} | {work.get('sql', '–')} "
                 f"| {work.get('tasks', '–')} | {work.get('published', '–')} | {work.get('redis', '–')} "
                 f"| {work.get('http', '–')} |"
             )
     for key, label in BASELINES:
         for phase in ("inbound", "outbound"):
             if bases[key][phase]:
-                lines.append(f"| {label}, {phase} | {bases[key][phase]:.1f} | | | | | | | |")
+                lines.append(f"| {label}, {phase} | {bases[key][phase]:.1f} | | | | | | | | |")
     return lines
 
 
