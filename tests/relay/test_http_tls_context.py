@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -41,7 +42,9 @@ def test_every_client_of_a_process_shares_one_tls_context(contexts_built):
             async with http.async_client(max_connections=2, read_timeout=None):
                 pass
 
-    asyncio.run(two_stream_clients())
+    # A loop of its own, on a thread: another test of the session may have left one running on this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, two_stream_clients()).result()
 
     assert len(clients) == 4
     assert len(contexts_built) == 1
