@@ -201,12 +201,13 @@ def work_rows(results: dict) -> list[str]:
     for name, run in results.get("scenarios", {}).items():
         for phase in ("inbound", "outbound"):
             figures = run.get(f"{phase}_burst") or {}
-            cpu = product_cpu(figures.get("cpu_ms_per_message") or {})
+            by_process = figures.get("cpu_ms_per_message") or {}
+            cpu = product_cpu(by_process)
             work = figures.get("work_per_message") or {}
             if not cpu:
                 continue
             ratios = [f"{cpu / bases[k][phase]:.0f}×" if bases[k][phase] else "–" for k, _ in BASELINES]
-            simulator = (figures.get("cpu_ms_per_message") or {}).get("sandbox")
+            simulator = by_process.get("sandbox")
             yardstick = f"{cpu / simulator:.1f}×" if simulator else "–"
             lines.append(
                 f"| {name}, {phase} | {cpu:.1f} | {ratios[0]} | {ratios[1]} | {yardstick} | {work.get('sql', '–')} "
