@@ -46,6 +46,8 @@ from .shard_models import ListenerLease, ListenerProcess
 
 log = logging.getLogger(__name__)
 
+_now = time.monotonic  # this process's clock for rounds and trust (a test may set it)
+
 CHUNK = 500  # ids per IN (...) list: well inside SQLite's and PostgreSQL's limits
 FOREVER_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # a handed-back lease's expiry: free to claim
 
@@ -100,6 +102,7 @@ class Shard:
         self.drop_seconds = min(drop_seconds, self.lease_seconds)
         self._held: frozenset[int] = frozenset()
         self._trusted_until = 0.0  # monotonic: after this, owns() says False until a round succeeds
+        self._round_started = 0.0  # monotonic: when the last round began, successful or not
         self._dropped: dict[int, float] = {}  # tenant → monotonic time we let go of it (handed back later)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,11 +110,11 @@ class Shard:
     # --- what the feeds ask ------------------------------------------------------------------------
 
     def owns(self, tenant_id: int) -> bool:
-        return tenant_id in self._held and time.monotonic() < self._trusted_until
+        return tenant_id in self._held and _now() < self._trusted_until
 
     @property
     def held(self) -> frozenset[int]:
-        return self._held if time.monotonic() < self._trusted_until else frozenset()
+        return self._held if _now() < self._trusted_until else frozenset()
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -136,7 +139,7 @@ class Shard:
 
     def _run(self) -> None:
         try:
-            while not self._stop.wait(self.round_seconds):
+            while not self._stop.wait(self.until_next_round()):
                 try:
                     self.round()
                 except Exception:  # a database hiccup: owns() turns False by itself if it lasts
@@ -146,11 +149,19 @@ class Shard:
         finally:
             connections.close_all()
 
+    def until_next_round(self) -> float:
+        """Seconds to wait before the next round: rounds start every ``round_seconds`` from the last one's start.
+
+        Counting from its end instead would let slow rounds (a loaded host, a process with thousands of
+        subscriber threads) add up: two rounds of half a period each already outlast the trust window, and
+        owns() turning False for every tenant stops and resubscribes all of the process's streams."""
+        return max(0.0, self._round_started + self.round_seconds - _now())
+
     # --- one round -----------------------------------------------------------------------------------
 
     def round(self) -> frozenset[int]:
         """Heartbeat, renew, claim; returns the tenants held. Raises when the database does."""
-        started = time.monotonic()  # before any statement: the leases last at least lease_seconds from here
+        started = self._round_started = _now()  # before any statement: the leases last lease_seconds from here
         live = self._heartbeat()
         wanted = set(self._tenant_ids())
         mine = {tenant for tenant in wanted if rendezvous_owner(tenant, live) == self.holder}
@@ -186,6 +197,15 @@ class Shard:
                 len(lost),
                 len(wanted),
                 len(live),
+            )
+        lapsed_for = _now() - self._trusted_until
+        if self._held and lapsed_for > 0:
+            log.warning(
+                "listener shard %s: the leases were renewed %.1f s after this process stopped trusting them;"
+                " its %d tenants' feeds were stopped meanwhile",
+                self.holder,
+                lapsed_for,
+                len(self._held),
             )
         self._held = held
         self._trusted_until = started + self.lease_seconds - self.round_seconds

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from relay.salesforce.pubsub import Listener
 from relay.salesforce.shard_models import ListenerLease, ListenerProcess
+from relay.salesforce import shards
 from relay.salesforce.shards import Shard, rendezvous_owner
 from tenants.models import SalesforceConnection, Tenant
 from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
@@ -147,6 +148,51 @@ def test_owns_turns_false_by_itself_when_the_leases_are_not_renewed():
         time.sleep(0.02)
     # it stopped trusting the lease before the lease itself ran out (by the database's clock)
     assert ListenerLease.objects.filter(tenant_id=tenant, holder="a", expires_at__gt=Now()).exists()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_slow_rounds_keep_their_cadence_so_the_leases_stay_trusted(monkeypatch):
+    """Rounds start a period apart from their starts: slow rounds do not add up to a lapse of trust (which would
+    stop every feed of the process), as long as each takes less than a period."""
+    [tenant] = make_tenants(1)
+    clock = FakeClock()
+    monkeypatch.setattr(shards, "_now", clock)
+    shard = Shard(holder="a", lease_seconds=9)  # a round every 3 s, each trusted 6 s from its start
+    for _ in range(5):
+        shard.round()
+        clock.now += 2.5  # every round takes 2.5 s of its 3 s period
+        assert shard.owns(tenant)
+        assert shard.until_next_round() == pytest.approx(0.5)
+        clock.now += shard.until_next_round()
+    clock.now += 3.0  # a round late by a whole period: nothing waits before the next
+    assert shard.until_next_round() == 0.0
+
+
+def test_a_lapse_of_trust_is_logged_as_a_warning_when_the_leases_are_renewed(monkeypatch, caplog):
+    [tenant] = make_tenants(1)
+    clock = FakeClock()
+    monkeypatch.setattr(shards, "_now", clock)
+    shard = Shard(holder="a", lease_seconds=9)
+    shard.round()
+    clock.now += 6.5  # past the 6 s of trust: the feeds stopped serving the tenant
+    assert not shard.owns(tenant)
+    with caplog.at_level("WARNING", logger="relay.salesforce.shards"):
+        shard.round()
+    assert shard.owns(tenant)
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "0.5 s after this process stopped trusting them" in warning.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="relay.salesforce.shards"):
+        clock.now += 3
+        shard.round()  # on time: nothing to say
+    assert not caplog.records
 
 
 def test_a_lease_is_never_taken_while_it_runs_even_by_the_tenants_rendezvous_owner():
