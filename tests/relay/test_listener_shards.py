@@ -12,9 +12,9 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from relay.salesforce import shards
 from relay.salesforce.pubsub import Listener
 from relay.salesforce.shard_models import ListenerLease, ListenerProcess
-from relay.salesforce import shards
 from relay.salesforce.shards import Shard, rendezvous_owner
 from tenants.models import SalesforceConnection, Tenant
 from tests.relay.salesforce_support import (  # noqa: F401 - fixtures
