@@ -341,8 +341,8 @@ class Soak:
         return self.verify(open_records + in_records, out_a + out_b)
 
     def supervise(self, seconds: float) -> None:
-        """What systemd's ``Restart=always`` does in production: start again a worker that exited on its
-        own (Celery 5.7 can exit with "Unrecoverable error" when its broker connection drops)."""
+        """What systemd's ``Restart=always`` does in production: start again a worker that exited on its own
+        after the Redis restart, and say so (none should: portal/broker.py; tests/soak asserts it)."""
         deadline = time.time() + seconds
         while time.time() < deadline:
             for worker in self.stack.workers:

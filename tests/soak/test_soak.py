@@ -57,4 +57,5 @@ def test_every_message_arrives_exactly_once_and_in_order_through_faults(tmp_path
     steps = " ".join(what for _, what in report["timeline"])
     for step in ("SIGKILL", "Salesforce down", "Redis shut down", "listener restarted"):
         assert step in steps, steps
+    assert "had exited" not in steps, f"a worker ended on its own (the Redis restart?): {steps}"
     assert run.returncode == 0, summary

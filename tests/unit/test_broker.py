@@ -10,6 +10,7 @@ import uuid
 import pytest
 import redis
 from kombu import Connection, Exchange, Queue
+from kombu.common import ignore_errors
 
 from portal import broker
 from portal.celery import app, redis_transport
@@ -87,3 +88,33 @@ def test_a_redis_broker_gets_the_transport_and_others_keep_theirs():
         other = Source(broker_url=url, broker_transport=transport)
         redis_transport(sender=app, source=other)
         assert other.broker_transport == transport
+
+
+def test_closing_a_channel_after_its_connection_was_collected_raises_connection_errors_only(
+    connection, monkeypatch
+):
+    """After a lost broker, Celery's consumer collects the connection (which lets go of its settings), then closes
+    it, ignoring connection errors. The channel, whose close during the collect failed on the dead socket, puts
+    its unacknowledged tasks back as it closes then, which needs a new pool built from those settings: kombu
+    raised an AttributeError there, which nothing ignores, and the worker exited instead of reconnecting (a
+    worker ended at every Redis restart of the fault soak)."""
+    name = f"test-broker-{uuid.uuid4().hex[:8]}"
+    queue = Queue(name, Exchange(name), routing_key=name)
+    with connection.Producer() as producer:
+        producer.publish({"n": 1}, exchange=queue.exchange, routing_key=name, declare=[queue])
+    simple = connection.SimpleQueue(queue)
+    simple.get(timeout=5)  # received, not acknowledged (a late ack): the close puts it back
+    channel = simple.channel
+
+    def dead_socket():
+        raise redis.ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(channel, "close", dead_socket)
+    connection.collect()  # what Celery does first; the channel's close fails, as on a dead socket
+    monkeypatch.undo()
+    assert not channel.closed and channel.connection.client is None
+    try:
+        ignore_errors(connection, connection.close)  # Celery's next step: must raise nothing else
+    finally:
+        with Connection(BROKER_URL, transport=broker.Transport) as fresh:
+            fresh.default_channel.queue_delete(name)
