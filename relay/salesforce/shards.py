@@ -161,7 +161,9 @@ class Shard:
 
     def round(self) -> frozenset[int]:
         """Heartbeat, renew, claim; returns the tenants held. Raises when the database does."""
-        started = self._round_started = _now()  # before any statement: the leases last lease_seconds from here
+        started = self._round_started = (
+            _now()
+        )  # before any statement: the leases last lease_seconds from here
         live = self._heartbeat()
         wanted = set(self._tenant_ids())
         mine = {tenant for tenant in wanted if rendezvous_owner(tenant, live) == self.holder}
