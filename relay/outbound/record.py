@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
 _SESSION_STATUS_LENGTH = Conversation._meta.get_field("session_status").max_length
+_CONVERSATION_ID_LENGTH = max_length_of(Conversation, "salesforce_conversation_id")
 _CONTENT_ENCODER = Message._meta.get_field("content").encoder  # as the ORM would write the column
 
 # --- platform events → rows ----------------------------------------------------------------------
@@ -81,6 +82,7 @@ def _record_agent_message(tenant: Tenant, event: agent_events.AgentEvent, conten
         conversation=event.conversation_identifier or None,
         address=event.channel_address_identifier or None,
         customer=event.recipient or None,
+        learned=_storable_conversation_id(event),
         content=content,
         provider_message_id=str(uuid.uuid4()),
         entry=entry,
@@ -109,6 +111,7 @@ def _insert_outbound(*, by_salesforce_ids: bool, content: dict, **values):
         "address": None,
         "customer": None,
         "conversation_pk": None,
+        "learned": None,
         **values,
         "kind": content.get("kind", "text"),
         "text": content.get("text", ""),
@@ -135,8 +138,23 @@ def _record_agent_message_locked(
     if conversation is None:
         log.warning("tenant %s: event %s for an unknown conversation", tenant.slug, event.identifier)
         return False
+    learned = _storable_conversation_id(event)
+    if learned and not conversation.salesforce_conversation_id:
+        Conversation.objects.filter(pk=conversation.pk, salesforce_conversation_id="").update(
+            salesforce_conversation_id=learned
+        )
+        conversation.salesforce_conversation_id = learned
     queue_outbound(conversation, content, salesforce_entry_id=entry)
     return True
+
+
+def _storable_conversation_id(event: agent_events.AgentEvent) -> str | None:
+    """The event's Salesforce conversation id, for a conversation found by its channel address and customer that
+    has none yet (one Salesforce started, or one Switchboard opened with a template): the acknowledgements of its
+    messages must name it (the Interaction Service requires ``conversationIdentifier`` and answers an empty one
+    with 10018, which is final). None when there is none, or one too long to be Salesforce's (a UUID)."""
+    identifier = event.conversation_identifier
+    return identifier if identifier and len(identifier) <= _CONVERSATION_ID_LENGTH else None
 
 
 def _run(sql: str, params: dict):
@@ -167,6 +185,14 @@ def _outbound_sql(*, by_salesforce_ids: bool) -> str:
         if by_salesforce_ids
         else "%(conversation_pk)s"
     )
+    # A conversation found by its channel address and customer learns the event's conversation id if it has
+    # none (_storable_conversation_id).
+    learn = (
+        ", salesforce_conversation_id = CASE WHEN salesforce_conversation_id = '' "
+        "THEN COALESCE(%(learned)s::varchar, '') ELSE salesforce_conversation_id END"
+        if by_salesforce_ids
+        else ""
+    )
     # Bound by PostgreSQL (portal/sql.py): %(direction)s stands both in the SELECT list (text) and in a
     # comparison with a varchar column, so it is cast to one type.
     return f"""
@@ -195,7 +221,7 @@ def _outbound_sql(*, by_salesforce_ids: bool) -> str:
         ON CONFLICT {conflict_target(Message, "one_message_per_salesforce_entry")} DO NOTHING
         RETURNING id, conversation_id, sequence
     ), touched AS (
-        UPDATE {conversations} SET updated_at = %(now)s WHERE id IN (SELECT conversation_id FROM added)
+        UPDATE {conversations} SET updated_at = %(now)s{learn} WHERE id IN (SELECT conversation_id FROM added)
     )
     SELECT conv.id, added.id, added.sequence FROM conv LEFT JOIN added ON true
     """  # noqa: S608 - table names from the models; every value is a parameter

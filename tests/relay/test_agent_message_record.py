@@ -108,6 +108,34 @@ def test_without_a_known_conversation_id_the_channel_address_and_customer_find_i
     assert Message.objects.count() == 2  # the third names no conversation of ours: logged, not stored
 
 
+@pytest.mark.parametrize("long_way", [False, True], ids=["one-statement", "locked"])
+@pytest.mark.django_db(transaction=True)
+def test_a_conversation_without_a_salesforce_id_learns_it_from_the_agent_s_message(
+    conversation, woken, monkeypatch, long_way
+):
+    """Found by its channel address and customer, a conversation with no Salesforce conversation id (one
+    Salesforce started, one opened with a template) takes the event's: the acknowledgements of its messages must
+    name it (the Interaction Service requires it and answers an empty one with 10018, which is final). One it
+    already has is kept, and a value too long to be Salesforce's changes nothing and stores the message."""
+    if long_way:
+        monkeypatch.setattr(record, "_insert_outbound", lambda **_: record._RACE)
+    Conversation.objects.filter(pk=conversation.pk).update(salesforce_conversation_id="")
+    record_agent_event(conversation.tenant, event("0XF-L1", conversation="x" * 65))
+    conversation.refresh_from_db()
+    assert conversation.salesforce_conversation_id == ""
+    learned = "7a1c2f7e-0000-4000-8000-00000000b001"
+    record_agent_event(conversation.tenant, event("0XF-L2", conversation=learned))
+    conversation.refresh_from_db()
+    assert conversation.salesforce_conversation_id == learned
+    record_agent_event(
+        conversation.tenant, event("0XF-L3", conversation="7a1c2f7e-0000-4000-8000-00000000b002")
+    )
+    conversation.refresh_from_db()
+    assert conversation.salesforce_conversation_id == learned  # by address and customer again: kept
+    entries = Message.objects.filter(conversation=conversation).values_list("salesforce_entry_id", flat=True)
+    assert sorted(entries) == ["0XF-L1", "0XF-L2", "0XF-L3"]
+
+
 @pytest.mark.django_db
 def test_inside_a_caller_s_transaction_the_row_is_stored_and_woken_on_commit(conversation, woken):
     record_agent_event(conversation.tenant, event("0XF-6"))
