@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from relay.outbound.to_customer import IDEMPOTENCY_KEY_LIFETIME
+
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-RETENTION = timedelta(hours=24)
+RETENTION = IDEMPOTENCY_KEY_LIFETIME  # the relay's de-duplication of the message lasts as long
 
 
 class KeyReused(exceptions.APIException):

@@ -4,17 +4,26 @@ they are recorded, retried and reported like every other message."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.models import Sender, Tenant
 from tenants.validators import normalize_e164
 
 from ..models import Conversation, Message
 from ..providers.base import TemplateValues
+from ..untrusted import bounded_id, max_length_of
 from .record import queue_outbound
+
+# How long a send's idempotency key names its first message (the partner API keeps its answers as long:
+# portal/api/idempotency.py). A key reused later is a new request, as the API's records say.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+_ENTRY_ID_LENGTH = max_length_of(Message, "salesforce_entry_id")
 
 
 def customer_id(sender: Sender, customer: str) -> str:
@@ -49,7 +58,7 @@ def send_to_customer(
         TemplateValues(**content["template"])  # every field known, nothing missing
         if sender.channel != Sender.Channel.WHATSAPP:
             raise ValidationError({"sender": "Templates are sent from WhatsApp senders only."})
-    entry = salesforce_entry_id or (f"api:{tenant.pk}:{idempotency_key}" if idempotency_key else "")
+    entry = salesforce_entry_id or _entry_for_key(tenant, idempotency_key)
     if entry:
         existing = Message.objects.filter(tenant=tenant, salesforce_entry_id=entry).first()
         if existing is not None:
@@ -62,6 +71,24 @@ def send_to_customer(
     if message is None:  # lost a race with the same key
         return Message.objects.get(tenant=tenant, salesforce_entry_id=entry), False
     return message, True
+
+
+def _entry_for_key(tenant: Tenant, key: str) -> str:
+    """The row id of the message sent with ``key``: the first message's while it is younger than
+    :data:`IDEMPOTENCY_KEY_LIFETIME`, else the next free one (the key's next lifetime). Bounded to the column."""
+    if not key:
+        return ""
+    expired_before = timezone.now() - IDEMPOTENCY_KEY_LIFETIME
+    for lifetime in itertools.count():
+        entry = bounded_id(f"api:{tenant.pk}:{key}" + (f"~{lifetime}" if lifetime else ""), _ENTRY_ID_LENGTH)
+        sent_at = (
+            Message.objects.filter(tenant=tenant, salesforce_entry_id=entry)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if sent_at is None or sent_at >= expired_before:
+            return entry
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count() has no end
 
 
 def template_content(values: TemplateValues) -> dict:

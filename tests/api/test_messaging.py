@@ -215,6 +215,39 @@ def test_the_same_idempotency_key_returns_the_first_result_and_sends_once(
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
 
 
+def test_a_key_names_its_first_message_for_a_day_and_a_new_one_after(
+    wired, sim, django_capture_on_commit_callbacks
+):
+    """The relay's own de-duplication of a keyed send lasts as long as the API's record of the answer: a retry
+    whose answer was never recorded (the caller crashed, or the record was lost) still gets the first message, and
+    the same key a day later is a new request that sends, whatever its body (it used to answer 201 with the day-old
+    message and send nothing)."""
+    from portal.api.models import IdempotencyRecord
+
+    tenant, key = wired
+    body = {"sender": whatsapp(tenant).pk, "to": CUSTOMER, "template": TEMPLATE}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "order-10234"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api(key).post("/api/v1/messages/send-template/", body, format="json", **headers)
+        IdempotencyRecord.objects.all().delete()  # the answer was never recorded
+        retry = api(key).post("/api/v1/messages/send-template/", body, format="json", **headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"] and len(phone(sim)) == 1
+
+    a_day_ago = timezone.now() - timedelta(hours=24, minutes=1)
+    IdempotencyRecord.objects.update(created_at=a_day_ago)
+    Message.objects.update(created_at=a_day_ago)
+    other = {**body, "template": {**TEMPLATE, "values": {**TEMPLATE["values"], "body_1": "Ivo"}}}
+    with django_capture_on_commit_callbacks(execute=True):
+        later = api(key).post("/api/v1/messages/send-template/", other, format="json", **headers)
+        replayed = api(key).post("/api/v1/messages/send-template/", other, format="json", **headers)
+    assert later.status_code == 201, later.content
+    assert later.json()["id"] != first.json()["id"] and "Ivo" in later.json()["text"]
+    assert replayed.json()["id"] == later.json()["id"] and replayed["Idempotent-Replayed"] == "true"
+    assert Message.objects.filter(direction="out").count() == 2
+    assert len(phone(sim)) == 2
+
+
 def test_retry_queues_a_failed_message_again_and_refuses_others(
     wired, sim, django_capture_on_commit_callbacks
 ):
