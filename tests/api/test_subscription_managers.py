@@ -125,6 +125,24 @@ def test_a_subscription_the_partner_moves_to_a_tenant_becomes_the_partners(world
     assert api(world.a2.key).delete(f"{URL}{own.pk}/").status_code == 403
 
 
+def test_a_tenant_admins_subscription_the_partner_points_elsewhere_becomes_the_partners(world):
+    """Else the partner could point a tenant admin's subscription at its own endpoint and, once the tenant moved
+    to another partner, go on hearing the tenant's events (the move drops only the partner's subscriptions)."""
+    own = made_by(world.a1.key)
+    events = api(world.key_a).patch(f"{URL}{own.pk}/", {"events": ["message.status_changed"]}, format="json")
+    assert events.status_code == 200 and events.json()["managed_by"] == "tenant"  # same URL: still the admin's
+    pointed = api(world.key_a).patch(
+        f"{URL}{own.pk}/", {"url": "https://partner-a.example.net/collect"}, format="json"
+    )
+    assert pointed.status_code == 200 and pointed.json()["managed_by"] == "partner"
+    tenant = world.a1.tenant
+    tenant.partner = world.partner_b
+    tenant.save()
+    assert not WebhookSubscription.objects.filter(pk=own.pk).exists()
+    urls = [s.url for s in webhooks.subscriptions_for(tenant.pk, "message.status_changed")]
+    assert "https://partner-a.example.net/collect" not in urls
+
+
 def test_the_partner_sending_back_the_same_tenant_takes_nothing_over(world):
     own = made_by(world.a1.key)
     read = api(world.key_a).get(f"{URL}{own.pk}/").json()

@@ -115,6 +115,11 @@ class WebhookSubscriptionViewSet(ScopedViewSet, ModelViewSet):
                 # Moved by the partner: its own now, not left for the new tenant's admins to manage. (The same
                 # tenant sent back, as a PUT of what was read does, moves nothing and takes nothing over.)
                 serializer.validated_data["managed_by"] = WebhookSubscription.ManagedBy.PARTNER
+        url = serializer.validated_data.get("url")
+        if self.scope.is_partner and url is not None and url != serializer.instance.url:
+            # Pointed elsewhere by the partner: its own now, so it goes when the tenant moves to another partner
+            # (left as the tenant admins', it kept sending the tenant's events to the old partner's endpoint).
+            serializer.validated_data["managed_by"] = WebhookSubscription.ManagedBy.PARTNER
         serializer.save()
 
     @extend_schema(
