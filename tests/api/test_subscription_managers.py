@@ -130,7 +130,9 @@ def test_a_tenant_admins_subscription_the_partner_points_elsewhere_becomes_the_p
     to another partner, go on hearing the tenant's events (the move drops only the partner's subscriptions)."""
     own = made_by(world.a1.key)
     events = api(world.key_a).patch(f"{URL}{own.pk}/", {"events": ["message.status_changed"]}, format="json")
-    assert events.status_code == 200 and events.json()["managed_by"] == "tenant"  # same URL: still the admin's
+    assert (
+        events.status_code == 200 and events.json()["managed_by"] == "tenant"
+    )  # same URL: still the admin's
     pointed = api(world.key_a).patch(
         f"{URL}{own.pk}/", {"url": "https://partner-a.example.net/collect"}, format="json"
     )
