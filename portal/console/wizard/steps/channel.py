@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 
 from portal import livechecks
+from relay.untrusted import max_length_of
 from tenants.models import SalesforceConnection, derive_scrt_url
 from tenants.validators import validate_salesforce_url
 
@@ -36,10 +37,15 @@ API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,38}[A-Za-z0-9]$")
 class ChannelSetupForm(SldsForm):
     authorization_context = forms.CharField(
         label="Channel definition name",
+        max_length=max_length_of(SalesforceConnection, "authorization_context"),
         initial="Switchboard_Messaging",
         help_text="The ConversationChannelDefinition developer name.",
     )
-    platform_event = forms.CharField(label="Platform event", initial="Switchboard_Interaction__e")
+    platform_event = forms.CharField(
+        label="Platform event",
+        initial="Switchboard_Interaction__e",
+        max_length=max_length_of(SalesforceConnection, "platform_event"),
+    )
 
     def clean_authorization_context(self) -> str:
         value = self.cleaned_data["authorization_context"].strip()
@@ -58,6 +64,7 @@ class ChannelPickForm(TextsMixin, SldsForm):
     channel = forms.ChoiceField(label="Messaging channel", help_text="Setup → Messaging Settings.")
     scrt_url = forms.CharField(
         label="SCRT URL",
+        max_length=max_length_of(SalesforceConnection, "scrt_url"),
         validators=[validate_salesforce_url],
         help_text="Derived from your My Domain; change it only if Salesforce shows another.",
     )

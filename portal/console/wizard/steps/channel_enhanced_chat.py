@@ -8,6 +8,7 @@ from django import forms
 from django.http import HttpResponse
 
 from portal import livechecks
+from relay.untrusted import max_length_of
 from tenants.models import SalesforceConnection, derive_scrt_url
 from tenants.validators import validate_salesforce_url
 
@@ -21,6 +22,7 @@ from ..step import StepPage, pending
 class EnhancedChatForm(TextsMixin, SldsForm):
     scrt_url = forms.CharField(
         label="SCRT URL",
+        max_length=max_length_of(SalesforceConnection, "scrt_url"),
         validators=[validate_salesforce_url],
         help_text="On the deployment's Code Snippet, e.g. https://acme.my.salesforce-scrt.com.",
     )

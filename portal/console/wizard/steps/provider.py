@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 
 from portal import livechecks
 from relay.providers.registry import get_provider
+from relay.untrusted import max_length_of
 from tenants.models import ProviderAccount
 from tenants.secret_binding import stored_key_refusal
 from tenants.validators import validate_api_origin, validate_provider_account_id, validate_subaccount_id
@@ -29,6 +30,7 @@ class ProviderForm(SldsForm):
     name = forms.CharField(max_length=120, help_text="For you: how this account shows in lists.")
     base_url = forms.CharField(
         label="API base URL",
+        max_length=max_length_of(ProviderAccount, "base_url"),
         required=False,
         validators=[validate_api_origin],
         help_text="e.g. https://abcd12.api.infobip.com; for 8x8, leave it empty and choose the region.",

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 
 from portal import livechecks
+from relay.untrusted import max_length_of
 from tenants.certificates import certificate_expiry, generate_key_pair
 from tenants.models import SalesforceConnection
 from tenants.validators import validate_salesforce_url
@@ -25,6 +26,7 @@ from ..step import Step, StepPage, pending, step_url
 class SalesforceForm(SldsForm):
     instance_url = forms.CharField(
         label="My Domain URL",
+        max_length=max_length_of(SalesforceConnection, "instance_url"),
         validators=[validate_salesforce_url],
         help_text="Setup → My Domain, e.g. https://acme.my.salesforce.com",
     )
@@ -49,6 +51,7 @@ class SalesforceForm(SldsForm):
     )
     login_url = forms.CharField(
         label="Token URL (advanced)",
+        max_length=max_length_of(SalesforceConnection, "login_url"),
         required=False,
         validators=[validate_salesforce_url],
         help_text="Empty: your My Domain.",
