@@ -224,7 +224,7 @@ def _store_inbound_at_once(
     sql, fields = _at_once_sql()
     params = [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in fields]
     params = [sender.pk, _customer_id(event), *params, Message.Direction.INBOUND.value]
-    params += [now, event.customer_name, Conversation.Status.OPEN.value, now]
+    params += [_window_start(message, now), event.customer_name, Conversation.Status.OPEN.value, now]
     try:
         # In a caller's transaction (tests, a batch), a savepoint keeps it usable after the race.
         with (
@@ -270,7 +270,8 @@ def _at_once_sql() -> tuple[str, list]:
         f"FROM conv ON CONFLICT {conflict_target(Message, 'one_message_per_provider_message_id')} DO NOTHING "
         f"RETURNING {column('id')} AS id, {column('conversation')} AS conversation_id"
         f"), opened AS ("
-        f"UPDATE {conversations} SET {conversation('last_inbound_at')} = %s, "
+        f"UPDATE {conversations} SET {conversation('last_inbound_at')} = "
+        f"GREATEST({conversation('last_inbound_at')}, CAST(%s AS timestamptz)), "
         f"{conversation('customer_name')} = COALESCE(NULLIF(%s, ''), {conversation('customer_name')}), "
         f"{conversation('status')} = %s, {conversation('updated_at')} = %s "
         f"WHERE {conversation('id')} IN (SELECT conversation_id FROM added)"
@@ -297,7 +298,7 @@ def _store_inbound(
     # dropping the message.
     # The conversation's update rides on the INSERT (one statement on PostgreSQL) and happens only when the
     # message is new: a replay changes nothing at all.
-    opened = _conversation_update(conversation_id, now, event.customer_name)
+    opened = _conversation_update(conversation_id, _window_start(message, now), now, event.customer_name)
     if not insert_at_end_of_line(message, unless="one_message_per_provider_message_id", then=opened):
         result.duplicates += 1
         return
@@ -340,12 +341,23 @@ def _locked_conversation_sql() -> str:
     )
 
 
-def _conversation_update(conversation_id: int, now: datetime, customer_name: str) -> tuple[str, list]:
-    """What a new customer message changes in its conversation: the window's start, the name when one came,
-    the status (open again) and the time of the change."""
+def _window_start(message: Message, now: datetime) -> datetime:
+    """When the customer's message opened WhatsApp's 24-hour window: when the provider received it (a webhook
+    can come hours later: a provider's retries, an outage), never later than now."""
+    return min(message.received_at or now, now)
+
+
+def _conversation_update(
+    conversation_id: int, window_start: datetime, now: datetime, customer_name: str
+) -> tuple[str, list]:
+    """What a new customer message changes in its conversation: the window's start (never earlier than a later
+    message's: webhooks can come out of order), the name when one came, the status (open again) and the time of
+    the change."""
     prepare = connection.ops.adapt_datetimefield_value
+    start = prepare(window_start)
     return _conversation_update_sql(), [
-        prepare(now),
+        start,
+        start,
         customer_name,
         Conversation.Status.OPEN.value,
         prepare(now),
@@ -357,7 +369,8 @@ def _conversation_update(conversation_id: int, now: datetime, customer_name: str
 def _conversation_update_sql() -> str:
     table, column = sql_names(Conversation)
     return (
-        f"UPDATE {table} SET {column('last_inbound_at')} = %s, "  # noqa: S608
+        f"UPDATE {table} SET {column('last_inbound_at')} = CASE WHEN {column('last_inbound_at')} IS NULL "  # noqa: S608
+        f"OR {column('last_inbound_at')} < %s THEN %s ELSE {column('last_inbound_at')} END, "
         f"{column('customer_name')} = COALESCE(NULLIF(%s, ''), {column('customer_name')}), "
         f"{column('status')} = %s, {column('updated_at')} = %s WHERE {column('id')} = %s"
     )

@@ -68,14 +68,16 @@ def post(client, django_capture_on_commit_callbacks):
     return post
 
 
-def mo(message_id: str, text: str, name: str = "Frank") -> dict:
+def mo(
+    message_id: str, text: str, name: str = "Frank", received_at: str = "2026-01-05T10:00:00.000+0000"
+) -> dict:
     return {
         "results": [
             {
                 "from": "385919998888",
                 "to": "41793026731",
                 "integrationType": "WHATSAPP",
-                "receivedAt": "2026-01-05T10:00:00.000+0000",
+                "receivedAt": received_at,
                 "messageId": message_id,
                 "message": {"text": text, "type": "TEXT"},
                 "contact": {"name": name},
@@ -205,10 +207,11 @@ def test_a_replayed_message_changes_nothing_not_even_its_conversation(post, acco
     assert response.json() == {"accepted": 0, "duplicates": 1, "reports": 0}
     assert Conversation.objects.values().get() == before  # still closed, same name, same times
     assert Message.objects.count() == 1
-    post(account, mo("m-2", "back again", name=""))  # a new message opens it; no name keeps the name
+    later = "2026-01-05T10:05:00.000+0000"
+    post(account, mo("m-2", "back again", name="", received_at=later))  # opens it; no name keeps the name
     conversation = Conversation.objects.get()
     assert (conversation.status, conversation.customer_name) == ("open", "Named by the agent")
-    assert conversation.last_inbound_at > before["last_inbound_at"]
+    assert conversation.last_inbound_at > before["last_inbound_at"]  # the window starts at the new message
 
 
 def test_a_first_message_and_a_batch_take_the_long_way_in_one_transaction(post, account, queued):
