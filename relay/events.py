@@ -63,6 +63,13 @@ def items_of(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else []
 
 
+def list_choice_text(title: str, description: str) -> str:
+    """What an agent reads for the row a customer picked from a WhatsApp list: its title, and its description when
+    it has one (rows may share a title: two slots on "Monday, Oct 9" differ only by their times)."""
+    title, description = title.strip(), description.strip()
+    return f"{title} ({description})" if title and description else title or description
+
+
 def object_of(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from relay.desks.render import describe
-from relay.events import InboundMessage, Kind, ReportStatus, StatusReport
+from relay.events import IgnoredEvent, InboundMessage, Kind, ReportStatus, StatusReport
 from relay.providers.eightbyeight.parser import parse_webhook
 
 FIXTURES = Path(__file__).resolve().parents[2] / "relay" / "providers" / "eightbyeight" / "fixtures"
@@ -43,7 +43,14 @@ INBOUND = {
     "inbound_viber_image": ("viber", VIBER, Kind.MEDIA, "", "", "image"),
     "inbound_whatsapp_location": ("whatsapp", WA, Kind.LOCATION, "", "", None),
     "inbound_whatsapp_button_reply": ("whatsapp", WA, Kind.BUTTON, "Yes please", "yes-please", None),
-    "inbound_whatsapp_list_reply": ("whatsapp", WA, Kind.LIST_REPLY, "Tuesday 10:00", "slot-2", None),
+    "inbound_whatsapp_list_reply": (  # the row's description too: rows may share a title
+        "whatsapp",
+        WA,
+        Kind.LIST_REPLY,
+        "Tuesday 10:00 (At the Orchard Road store)",
+        "slot-2",
+        None,
+    ),
     "inbound_whatsapp_template_quick_reply": (
         "whatsapp",
         WA,
@@ -151,10 +158,15 @@ def test_error_61_tells_the_agent_to_use_a_template():
     assert "24 hours" in reason and "Send a template instead" in reason
 
 
-def test_the_business_app_echo_is_not_an_event():
+def test_the_business_app_echo_is_recognised_and_not_carried():
     body = fixture("inbound_whatsapp_text")
     body["eventType"] = "external_app_message"
-    assert parse_webhook(body) == []
+    assert parse_webhook(body) == [
+        IgnoredEvent(
+            event="external_app_message",
+            why="not a message of the customer's: one the business sent from the WhatsApp Business App",
+        )
+    ]
 
 
 def _changed(name: str, change) -> dict:

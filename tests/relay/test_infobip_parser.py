@@ -189,7 +189,8 @@ def test_whatsapp_interactive_button_reply():
 
 def test_whatsapp_interactive_list_reply():
     assert parse("whatsapp_interactive_list_reply") == [
-        whatsapp(Kind.LIST_REPLY, text="List reply title", payload="list-reply-id")
+        # the row's description too: rows may share a title (Infobip's WhatsAppInboundListReplyContent)
+        whatsapp(Kind.LIST_REPLY, text="List reply title (List reply description)", payload="list-reply-id")
     ]
 
 

@@ -157,3 +157,45 @@ def test_an_undocumented_messages_api_event_does_not_hold_back_the_messages_besi
     assert status == 400 and "results[1].event" in answer["error"]
     assert answer["accepted"] == 1
     assert list(Message.objects.values_list("provider_message_id", flat=True)) == ["wa-1"]
+
+
+@pytest.mark.django_db
+def test_8x8_s_business_app_echo_is_acknowledged_as_not_carried(client):
+    """8x8 documents ``external_app_message`` (the business's own WhatsApp Business App messages, in its delivery
+    receipts document): counted in ``ignored`` and logged like Infobip's, never stored and never silently
+    swallowed."""
+    import base64
+
+    account = make_account(
+        make_tenant(name="Globex", org_id="00D8d000000GlbX", welcome_text=""),
+        provider="8x8",
+        base_url="https://chatapps.8x8.com",
+        webhook_auth="basic",
+    )
+    document = {
+        "version": 9,
+        "namespace": "ChatApps",
+        "eventType": "external_app_message",
+        "description": "External App Message",
+        "payload": {
+            "umid": "0c1d9b9e-2d0e-4f8a-9a51-7c3b1f0e2a11",
+            "subAccountId": "acme_wa",
+            "timestamp": "2026-01-28T09:16:53.00Z",
+            "channel": "whatsapp",
+            "user": {"msisdn": "+6598765432"},
+            "type": "Text",
+            "content": {"text": "Here's the info you requested!"},
+        },
+    }
+    credentials = base64.b64encode(f"{account.webhook_username}:{account.webhook_secret}".encode()).decode()
+    response = client.post(
+        account.webhook_path,
+        data=json.dumps(document),
+        content_type="application/json",
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    answer = response.json()
+    assert response.status_code == 200, answer
+    assert (answer["accepted"], answer["ignored"]) == (0, 1)
+    assert list(answer["ignored_events"]) == ["external_app_message"]
+    assert not Message.objects.exists() and not Conversation.objects.exists()

@@ -24,7 +24,8 @@ from .parser import parse_webhook
 if TYPE_CHECKING:
     from tenants.models import ProviderAccount, Sender
 
-    from ...events import WebhookEvent
+    from ...events import ParsedEvent
+
 
 #: Where 8x8 keeps its own files (https only): the regional API hosts and their subdomains.
 MEDIA_HOST_SUFFIXES = (".8x8.com", ".8x8.uk", ".8x8.id")
@@ -38,7 +39,7 @@ class EightByEightProvider(Provider):
     #: 8x8 signs nothing: it sends the configured Authorization value, which Basic credentials fit.
     webhook_auths: ClassVar[tuple[str, ...]] = ("basic",)
 
-    def parse_webhook(self, body: dict) -> list[WebhookEvent]:
+    def parse_webhook(self, body: dict) -> list[ParsedEvent]:
         return parse_webhook(body)
 
     def send(

@@ -14,13 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from ...events import (
+    IgnoredEvent,
     InboundMessage,
     Kind,
     Location,
     Media,
+    ParsedEvent,
     ReportStatus,
     StatusReport,
-    WebhookEvent,
+    list_choice_text,
     number_of,
     object_of,
     text_of,
@@ -43,7 +45,7 @@ SESSION_EXPIRED = 61  # "Message trashed by session expired reason (i.e. 24 hour
 ID_MAX = 100
 
 
-def parse_webhook(body: Any) -> list[WebhookEvent]:
+def parse_webhook(body: Any) -> list[ParsedEvent]:
     """Raise ValueError with a readable reason when the body is not an 8x8 Chat Apps webhook."""
     if not isinstance(body, dict):
         raise ValueError("the body is not a JSON object")
@@ -56,7 +58,8 @@ def parse_webhook(body: Any) -> list[WebhookEvent]:
     if event_type == RECEIPT:
         return [_receipt(payload)]
     if event_type == BUSINESS_APP_ECHO:
-        return []
+        why = "not a message of the customer's: one the business sent from the WhatsApp Business App"
+        return [IgnoredEvent(event=BUSINESS_APP_ECHO, why=why)]
     raise ValueError(f"eventType {_shown(event_type)} is not an inbound message or a delivery receipt")
 
 
@@ -118,8 +121,10 @@ def _interactive(interactive: dict, common: dict) -> InboundMessage:
     if reply_type in ("button_reply", "list_reply"):
         reply = object_of(interactive.get(reply_type))
         title = text_of(reply.get("title"))
-        kind = Kind.BUTTON if reply_type == "button_reply" else Kind.LIST_REPLY
-        return InboundMessage(kind=kind, text=title, payload=text_of(reply.get("id")), **common)
+        if reply_type == "button_reply":
+            return InboundMessage(kind=Kind.BUTTON, text=title, payload=text_of(reply.get("id")), **common)
+        text = list_choice_text(title, text_of(reply.get("description")))
+        return InboundMessage(kind=Kind.LIST_REPLY, text=text, payload=text_of(reply.get("id")), **common)
     if reply_type == "nfmReply":
         answer = text_of(object_of(interactive.get("nfmReply")).get("responseJson"))
         text = f"[The customer completed a WhatsApp Flow.] {answer}".strip()

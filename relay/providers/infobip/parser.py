@@ -44,6 +44,7 @@ from ...events import (
     StatusReport,
     count_of,
     items_of,
+    list_choice_text,
     object_of,
     text_of,
 )
@@ -233,9 +234,8 @@ def _whatsapp_mo(result: dict, where: str) -> InboundMessage:
             kind=Kind.BUTTON, text=_text(message, "title"), payload=_text(message, "id"), **common
         )
     if kind == "INTERACTIVE_LIST_REPLY":
-        return InboundMessage(
-            kind=Kind.LIST_REPLY, text=_text(message, "title"), payload=_text(message, "id"), **common
-        )
+        text = list_choice_text(_text(message, "title"), _text(message, "description"))
+        return InboundMessage(kind=Kind.LIST_REPLY, text=text, payload=_text(message, "id"), **common)
     if kind == "REACTION":
         return summarized(InboundMessage(kind=Kind.REACTION, reaction=_reaction(message), **common))
     if kind == "ORDER":
