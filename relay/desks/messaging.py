@@ -56,10 +56,15 @@ class MessagingDesk(Desk):
             "routing_attributes": _routing(conversation),
         }
         with attempt(message, target="salesforce", action="interaction", held=True):  # written by _record
-            if message.kind == "media":
-                response = self._deliver_media(client, message, common)
-            else:
-                response = client.send_text(text=as_text(message) or "(empty message)", **common)
+            try:
+                if message.kind == "media":
+                    response = self._deliver_media(client, message, common)
+                else:
+                    response = client.send_text(text=as_text(message) or "(empty message)", **common)
+            except ExternalError as exc:
+                if not _stored_by_an_earlier_try(message, exc):
+                    raise
+                response = {}
         _record(message, conversation, response)
 
     def _deliver_media(self, client: InteractionClient, message: Message, common: dict) -> dict:
@@ -114,6 +119,17 @@ class MessagingDesk(Desk):
             conversation.customer,
             conversation.salesforce_conversation_id,
         )
+
+
+# ERRORCODES.md: "Invalid message ID. Provide a unique ID for each message entry." The entry id is stable across
+# tries (entry_id), so on a retry it says an earlier try's entry is there: the call was taken, its answer lost.
+ENTRY_ID_USED = "10073"
+
+
+def _stored_by_an_earlier_try(message: Message, exc: ExternalError) -> bool:
+    """Whether Salesforce refused a retried message because an earlier try of it was stored (a timeout after the
+    service took it): delivered, not failed. On a first try the same code is a refusal like any other."""
+    return exc.code == ENTRY_ID_USED and message.attempts > 0
 
 
 _ROUTING = "_switchboard_routing_attributes"

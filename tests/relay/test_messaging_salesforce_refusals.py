@@ -10,6 +10,9 @@
   the event was ignored and the agent saw only a failed upload.
 - 10019 "The service is in read-only mode because an org migration is in progress. Try again later.": the
   line waits and retries; before, the message failed at once like any other 400.
+- 10073 "Invalid message ID. Provide a unique ID for each message entry." on a retry: the entry id is the same on
+  every try, so an earlier try's entry is in Salesforce (the call was taken and its answer lost): delivered, not
+  failed. On a first try it is a refusal like any other.
 
 The desk runs against the sandbox (Salesforce and Infobip); the sandbox's fault switch gives the refusal once
 (``times``) with the code Salesforce documents.
@@ -180,3 +183,23 @@ def test_a_stored_file_adds_nothing(demo):
     for fields in upload_results(demo):
         desk.receive(fields)
     assert list(Message.objects.filter(conversation=demo.conversation, direction="in")) == [message]
+
+
+@pytest.mark.parametrize(
+    ("earlier_tries", "status"), [(1, Message.Status.DELIVERED), (0, Message.Status.FAILED)]
+)
+def test_an_entry_id_salesforce_already_has_on_a_retry_is_delivered(demo, earlier_tries, status):
+    message = customer_message(demo, {"kind": "text", "text": "Is my order on its way?"}, "in-retried-1")
+    Message.objects.filter(pk=message.pk).update(
+        attempts=earlier_tries, last_error="timed out" * earlier_tries
+    )
+    refuse_once(demo, 400, 10073)
+
+    tasks.deliver_inbound(demo.conversation.pk)
+
+    row = Message.objects.get(pk=message.pk)
+    assert row.status == status, row.last_error
+    if status == Message.Status.DELIVERED:
+        assert row.last_error == ""
+    else:
+        assert "10073" in row.last_error
