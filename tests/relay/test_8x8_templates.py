@@ -4,10 +4,12 @@ in the shape the panel reads, and the values the panel collects become an 8x8 te
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from relay.outbound.template_sync import sync_sender
 from relay.outbound.template_values import shape_of, template_values
 from relay.providers.base import OutboundContent
+from relay.providers.eightbyeight import payloads
 from relay.providers.registry import get_provider
 from tenants.models import WhatsAppTemplate
 
@@ -61,3 +63,45 @@ def test_sync_then_send_a_template_from_the_panels_values(acme, sim):
 
 def test_viber_and_sms_senders_have_no_templates(acme):
     assert sync_sender(acme.viber).error and sync_sender(acme.sms).error
+
+
+@pytest.mark.parametrize(
+    ("buttons", "values", "expected"),
+    [
+        (  # a phone button first: the link's value is button 1's
+            [
+                {"type": "PHONE_NUMBER", "text": "Call us"},
+                {"type": "URL", "text": "Track", "url": "https://a.example/{{1}}"},
+            ],
+            {"url_1": "A123"},
+            [(1, "Url")],
+        ),
+        (  # a static link first: the quick reply is button 1
+            [
+                {"type": "URL", "text": "Website", "url": "https://a.example/"},
+                {"type": "QUICK_REPLY", "text": "Stop"},
+            ],
+            {"reply_1": "stop"},
+            [(1, "QuickReply")],
+        ),
+    ],
+)
+def test_a_button_value_takes_its_button_s_registered_position(acme, buttons, values, expected):
+    """8x8's ``components[].index`` is the "Position index of the button" among all the template's buttons
+    (business_messaging_api.json): fixed buttons count. Numbered from 0 among the values alone, the value went to
+    the wrong button and WhatsApp refused the template."""
+    structure = {"body": {"text": "Your order shipped."}, "buttons": buttons}
+    WhatsAppTemplate.objects.create(
+        tenant=acme.account.tenant,
+        sender=acme.whatsapp,
+        name="order_update",
+        language="en_US",
+        structure=structure,
+        fetched_at=timezone.now(),
+    )
+    checked = template_values("order_update", "en_US", structure, values)
+    content = OutboundContent(kind="template", template=checked)
+    registered = get_provider("8x8")._registered_buttons(acme.account, acme.whatsapp, content)
+    assert registered == buttons  # from the templates the panel keeps: no call to 8x8
+    components = payloads.template(checked, registered)["components"]
+    assert [(c["index"], c["subType"]) for c in components if c["type"] == "button"] == expected

@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tenants.models import WhatsAppTemplate
+
 from ... import http
 from ...errors import ExternalError
 from .. import vendor_api
@@ -73,13 +75,20 @@ class EightByEightProvider(Provider):
         return SendResult(provider_message_id=umid, status=str(status.get("state") or ""))
 
     def _registered_buttons(self, account: ProviderAccount, sender: Sender, content: OutboundContent):
-        """A template's registered buttons, read only when both URL and quick-reply values make their
-        indexes matter; None otherwise."""
+        """A template's registered buttons whenever it has a button value: each value's ``index`` is its
+        button's position among all of them, fixed buttons (a phone number, a static link) included. From the
+        templates the panel keeps (relay/outbound/template_sync.py), else 8x8's list; None otherwise."""
         values = content.template
         if content.kind != "template" or values is None or sender.channel != "whatsapp":
             return None
-        if not (values.url_button_parameters and values.quick_reply_payloads):
+        if not (values.url_button_parameters or values.quick_reply_payloads):
             return None
+        kept = WhatsAppTemplate.objects.filter(
+            sender=sender, name=values.name, language=values.language
+        ).values_list("structure", flat=True)
+        for structure in kept:
+            if isinstance(structure, dict) and isinstance(structure.get("buttons"), list):
+                return structure["buttons"]
         for template in self.list_templates(account, sender):
             if (template.name, template.language) == (values.name, values.language):
                 return template.structure.get("buttons")
