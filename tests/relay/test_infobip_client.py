@@ -261,6 +261,17 @@ def test_whatsapp_choices_that_do_not_fit_buttons(ib, buttons, kind, check):
     assert message["kind"] == kind and check(message["content"]), message["content"]
 
 
+def test_whatsapp_choices_with_a_question_over_the_buttons_limit_go_as_numbered_text(ib):
+    """An interactive body holds 1,024 characters (InteractiveBodyContent.text), a text message 4,096: a longer
+    question goes as numbered text, as the 8x8 adapter sends it, instead of failing the agent's message."""
+    question = "Please read our terms before choosing. " * 30  # 1,170 characters
+    buttons = [Button("Yes", "yes"), Button("No", "no")]
+    send(ib, ib.whatsapp, OutboundContent(kind="choices", text=question, buttons=buttons), "sb-long-question")
+    message = sent(ib, "sb-long-question")
+    assert message["kind"] == "TEXT"
+    assert message["content"]["text"] == f"{question.strip()}\n1. Yes\n2. No"
+
+
 def test_whatsapp_audio_with_a_caption_goes_as_a_document_to_keep_the_text(ib):
     audio = OutboundContent(
         kind="media",

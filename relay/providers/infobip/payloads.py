@@ -114,7 +114,10 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> tuple[str, dict] | Non
     """Reply buttons (up to 3 short titles) or a list (up to 10 rows); None when neither fits."""
     if any(button.url for button in buttons):
         return None  # URL buttons are not reply buttons: the links go in the text
-    body = {"text": _interactive_body(text)}
+    question = text.strip() or "Please choose:"
+    if len(question) > INTERACTIVE_BODY_MAX:
+        return None  # over the interactive body's limit: numbered text, within a text message's 4,096
+    body = {"text": question}
     ids = unique_ids(buttons, ROW_ID_MAX)  # within both the reply (256) and the row (200) limits
     if len(buttons) <= REPLY_BUTTONS_MAX and reply_titles_fit(buttons, emoji=False):
         replies = [{"type": "REPLY", "id": ids[i], "title": b.title} for i, b in enumerate(buttons)]
@@ -123,15 +126,6 @@ def whatsapp_choices(text: str, buttons: list[Button]) -> tuple[str, dict] | Non
         action = {"title": "Choose", "sections": [{"rows": list_rows(buttons, ids)}]}
         return "/whatsapp/1/message/interactive/list", {"body": body, "action": action}
     return None
-
-
-def _interactive_body(text: str) -> str:
-    text = text.strip() or "Please choose:"
-    if len(text) > INTERACTIVE_BODY_MAX:
-        raise ContentError(
-            f"The question has {len(text)} characters; WhatsApp allows {INTERACTIVE_BODY_MAX} with buttons."
-        )
-    return text
 
 
 def text_with_choices(text: str, buttons: list[Button]) -> str:
