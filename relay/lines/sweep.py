@@ -11,13 +11,15 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..models import Message, SalesforceNotice
 from . import engine, wake
 
 log = logging.getLogger(__name__)
+
+BATCH = 5000  # lines (and messages with notices) woken per sweep at most; the next sweep wakes the rest
 
 
 def sweep() -> dict:
@@ -30,13 +32,22 @@ def sweep() -> dict:
         (Message.Direction.OUTBOUND, "conversation__outbound_lease_until"),
     ):
         pending = Message.objects.filter(direction=direction, status=Message.Status.PENDING)
+        # A message behind its line's head that waits for a retry is not due: its line is not (the head goes
+        # first), and counting such messages let one backed-off line with a long queue fill the cap below.
+        waits_behind = pending.filter(
+            conversation_id=OuterRef("conversation_id"),
+            sequence__lt=OuterRef("sequence"),
+            next_attempt_at__gt=now,
+        )
         due = (
             engine.due(pending, now=now, head_start=head_start, none_is_due=True)
             .filter(Q(**{f"{lease}__isnull": True}) | Q(**{f"{lease}__lt": now}))
+            .exclude(Exists(waits_behind))
+            .order_by()  # one row per conversation: the model's ordering would add its columns to the DISTINCT
             .values_list("conversation_id", flat=True)
             .distinct()
         )
-        ids = _not_requeued_lately(direction, list(due[:5000]))
+        ids = _not_requeued_lately(direction, list(due[:BATCH]))
         for conversation_id in ids:
             wake.line(conversation_id, direction, force=True)
         counts[direction] = len(ids)
@@ -48,8 +59,9 @@ def sweep() -> dict:
                 now=now,
                 head_start=head_start,
             )
+            .order_by()
             .values_list("message_id", flat=True)
-            .distinct()[:5000]
+            .distinct()[:BATCH]
         ),
     )
     for message_id in message_ids:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from relay import tasks
 from relay.errors import ExternalError
-from relay.lines import pipeline
+from relay.lines import pipeline, sweep
 from relay.models import Conversation, Message, SalesforceNotice
 from tests.factories import make_account, make_sender, make_tenant
 
@@ -61,6 +61,29 @@ def test_a_waiting_line_is_requeued_once_per_lease_time(conversation, queued):
     cache.delete(f"relay:requeued:in:{conversation.pk}")  # the mark's lease time is over
     assert tasks.sweep()["in"] == 1
     assert queued == [conversation.pk, conversation.pk]
+
+
+def test_a_backed_off_line_s_queue_neither_wakes_it_nor_fills_the_batch(conversation, queued, monkeypatch):
+    """The batch counts lines, not messages, and a line whose head waits for its retry is not due, however many
+    messages wait behind it: before, those messages filled the batch (one row each), and another line whose task
+    was lost was not woken while the backlog lasted."""
+    monkeypatch.setattr(sweep, "BATCH", 3)
+    busy = conversation
+    pending(busy, 1, next_attempt_at=timezone.now() + timedelta(minutes=10))  # Salesforce answered 503
+    for sequence in range(2, 12):
+        pending(busy, sequence)
+    lost = Conversation.objects.create(tenant=busy.tenant, sender=busy.sender, customer="+385919990401")
+    pending(lost)
+    others = [
+        Conversation.objects.create(tenant=busy.tenant, sender=busy.sender, customer=f"+38591999050{n}")
+        for n in range(2)
+    ]
+    for other in others:
+        pending(other)
+    cache.delete_many([f"relay:requeued:in:{c.pk}" for c in (busy, lost, *others)])
+
+    assert tasks.sweep()["in"] == 3
+    assert sorted(queued) == sorted([lost.pk, *(o.pk for o in others)])
 
 
 def test_the_mark_of_one_line_does_not_hold_back_another(conversation, queued):
