@@ -17,7 +17,7 @@ from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from portal.sql import hot_cursor
@@ -48,9 +48,26 @@ class RetryLater(Exception):
         self.reason = reason
 
 
+class _Unreadable(Exception):
+    """The line's configuration (the tenant and its connection, the sender and its account) could not be loaded,
+    e.g. a secret that no longer decrypts: raised with the line's lease held, for its head message to bear."""
+
+    def __init__(self, head: Message, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.head, self.cause = head, cause
+        self.lease: leases.Lease | None = None
+
+
 def run(conversation_id: int, direction: str, deliver: Deliver, on_failed: OnFailed, *, limit: int = 500):
     """Work through the line; returns the time a retry is due, or None when nothing is left."""
-    lease, first = _claim_and_read(conversation_id, direction, min(BATCH, limit))
+    try:
+        lease, first = _claim_and_read(conversation_id, direction, min(BATCH, limit))
+    except _Unreadable as unreadable:
+        try:
+            return _configuration_error(unreadable.head, unreadable.cause, on_failed)
+        finally:
+            if unreadable.lease is not None:
+                unreadable.lease.release()
     if lease is None:
         return None  # another worker holds this line; it picks up whatever is pending
     try:
@@ -163,8 +180,16 @@ def _pending(conversation_id: int, direction: str, count: int) -> list[Message]:
 def _share(conversation: Conversation, batch: list[Message]) -> list[Message]:
     # The tenant with its Salesforce connection and the sender with its account: every delivery needs them,
     # and this process keeps them (tenants/config_cache.py), secrets decrypted once.
-    tenant = lookups.tenant_with_connection(conversation.tenant_id)
-    conversation.tenant, conversation.sender = tenant, lookups.sender_with_account(conversation.sender_id)
+    if not batch:
+        return batch
+    try:
+        tenant = lookups.tenant_with_connection(conversation.tenant_id)
+        sender = lookups.sender_with_account(conversation.sender_id)
+    except DatabaseError:
+        raise  # the database away: nothing to count on the message, the line is tried again
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not hold the line forever
+        raise _Unreadable(batch[0], exc) from exc
+    conversation.tenant, conversation.sender = tenant, sender
     for message in batch:
         message.conversation, message.tenant = conversation, tenant
     return batch
@@ -177,7 +202,13 @@ def _claim_and_read(
     claim's UPDATE as a data-modifying WITH whose conversation row the read joins (no row: not claimed)."""
     if connection.vendor != "postgresql":
         lease = leases.claim(conversation_id, direction)
-        return lease, (_pending(conversation_id, direction, count) if lease is not None else [])
+        if lease is None:
+            return None, []
+        try:
+            return lease, _pending(conversation_id, direction, count)
+        except _Unreadable as unreadable:
+            unreadable.lease = lease
+            raise
     now = timezone.now()
     token = leases.new_token(now)
     with hot_cursor() as cursor:
@@ -194,6 +225,9 @@ def _claim_and_read(
         conversation = _CONVERSATION.load(rows[0][:width])
         batch = [_MESSAGE.load(row[width:]) for row in rows if row[width] is not None]
         return lease, _share(conversation, batch)
+    except _Unreadable as unreadable:
+        unreadable.lease = lease  # the caller settles the head message first, then releases it
+        raise
     except BaseException:
         lease.release()  # as run() would: the line is not held until the lease runs out
         raise
@@ -268,6 +302,16 @@ def _due_now(conversation_id: int, direction: str) -> bool:
             [conversation_id, direction, leases.sql_time(timezone.now())],
         )
         return cursor.fetchone() is not None
+
+
+def _configuration_error(head: Message, exc: Exception, on_failed: OnFailed):
+    """The line's configuration could not be loaded: the head message bears it as an internal error (tried again
+    ``RELAY_MAX_INTERNAL_ERRORS`` times in all, then failed), or fails at once when its delivery window is over,
+    so the line moves on instead of waiting for the configuration forever. Returns when to run the line again."""
+    if head.expires_at <= timezone.now():
+        _give_up(head, "not delivered within the tenant's delivery window", on_failed)
+        return timezone.now()  # the next message's turn
+    return _internal_error(head, exc, on_failed) or timezone.now()
 
 
 def _internal_error(message: Message, exc: Exception, on_failed: OnFailed):

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -273,10 +273,17 @@ def _claim_orm(conversation_id: int) -> list[SalesforceNotice]:
 def _ready(batch: list[SalesforceNotice]) -> list[SalesforceNotice]:
     """The claimed notices in the order Salesforce hears them, with what sending needs attached."""
     # The tenant with its Salesforce connection and the sender: this process keeps them (config_cache).
-    for notice in batch:
-        message = notice.message
-        message.tenant = lookups.tenant_with_connection(message.tenant_id)
-        message.conversation.sender = lookups.sender_with_account(message.conversation.sender_id)
+    try:
+        for notice in batch:
+            message = notice.message
+            message.tenant = lookups.tenant_with_connection(message.tenant_id)
+            message.conversation.sender = lookups.sender_with_account(message.conversation.sender_id)
+    except DatabaseError:
+        raise  # the database away: the claims run out, and the notices are tried again
+    except Exception as exc:  # noqa: BLE001 - e.g. a secret that no longer decrypts: counted, then given up
+        for notice in batch:
+            _internal_error(notice, exc)
+        return []
     batch.sort(key=lambda n: (n.message.sequence, ORDER.get(n.kind, len(ORDER)), n.pk))
     return batch
 
