@@ -50,8 +50,11 @@ def _desk(message: Message) -> Desk:
 
 
 def on_failed(message: Message, reason: str, error: ExternalError | None) -> None:
-    """The agent never saw this message: tell the customer, once per conversation and day."""
+    """The agent never saw this message: tell the customer, once per conversation and day. A chatbot handover's
+    transcript that failed fails its handover too, with the reason (it said "waiting" or "queued" for ever)."""
     log.warning("inbound message %s failed for good: %s", message.pk, reason)
+    if message.kind == "history":
+        _fail_handover(message, reason)
     text = message.tenant.no_agent_text
     if not text or _customer_told_recently(message):
         return
@@ -71,3 +74,14 @@ def _customer_told_recently(message: Message) -> bool:
         content__system__in=["no_agent", "undelivered"],
         created_at__gte=timezone.now() - timedelta(days=1),
     ).exists()
+
+
+def _fail_handover(message: Message, reason: str) -> None:
+    from ..handover.models import Handover  # relay.models imports the handover models: by name at call time
+
+    handover_id = (message.content or {}).get("handover")
+    if not isinstance(handover_id, int):
+        return
+    Handover.objects.filter(tenant_id=message.tenant_id, pk=handover_id).exclude(
+        status=Handover.Status.DELIVERED
+    ).update(status=Handover.Status.FAILED, last_error=reason, updated_at=timezone.now())
