@@ -192,6 +192,30 @@ def _choices(text: str, items: list[dict]) -> list[dict]:
     return [{"kind": "choices", "text": text, "buttons": buttons}]
 
 
+def _images_first(render: Callable[[dict], list[dict]]) -> Callable[[dict], list[dict]]:
+    """Choices that carry pictures (``images``, ImageAsset[]): each picture goes first, as a media message of its
+    own captioned with its description, then the choices; dropped, the customer missed what the question was
+    about. A picture without its URL cannot be sent: the message is refused."""
+
+    def rendered(choices: dict) -> list[dict]:
+        pictures = []
+        for number, image in enumerate(_list(choices.get("images")), start=1):
+            url = _str(_dict(image).get("assetUrl"))
+            if not url:
+                raise Unrenderable(f"a picture (number {number}) without its URL")
+            pictures.append(
+                {
+                    "kind": "media",
+                    "text": _str(image.get("description")),
+                    "media_url": url,
+                    "media_mime_type": _str(image.get("mimeType")),
+                }
+            )
+        return [*pictures, *render(choices)]
+
+    return rendered
+
+
 def _choices_buttons(choices: dict) -> list[dict]:
     """Buttons and QuickReplies: a question and its options."""
     return _choices(_str(choices.get("text")), _list(choices.get("optionItems")))
@@ -332,11 +356,11 @@ FORMATS: dict[tuple[str, str], Format] = {
     ("StaticContentMessage", "ExperienceType"): Format(
         REFUSED, reason="an Experience Type message, which only Salesforce's own chat clients display"
     ),
-    ("ChoicesMessage", "Buttons"): Format(NATIVE, _choices_buttons),
-    ("ChoicesMessage", "QuickReplies"): Format(NATIVE, _choices_buttons),
-    ("ChoicesMessage", "ListPicker"): Format(NATIVE, _choices_list_picker),
-    ("ChoicesMessage", "TimePicker"): Format(NATIVE, _choices_time_picker),
-    ("ChoicesMessage", "Carousel"): Format(READABLE, _choices_carousel),
+    ("ChoicesMessage", "Buttons"): Format(NATIVE, _choices_buttons),  # the only choices without ``images``
+    ("ChoicesMessage", "QuickReplies"): Format(NATIVE, _images_first(_choices_buttons)),
+    ("ChoicesMessage", "ListPicker"): Format(NATIVE, _images_first(_choices_list_picker)),
+    ("ChoicesMessage", "TimePicker"): Format(NATIVE, _images_first(_choices_time_picker)),
+    ("ChoicesMessage", "Carousel"): Format(READABLE, _images_first(_choices_carousel)),
     ("ChoicesMessage", "MessageDefinition"): Format(REFUSED, reason=_BY_REFERENCE),
     ("FormMessage", "Inputs"): Format(READABLE, _form_inputs),
     ("FormMessage", "MessageDefinition"): Format(REFUSED, reason=_BY_REFERENCE),

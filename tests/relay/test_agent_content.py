@@ -281,3 +281,37 @@ def test_the_form_reads_the_same_on_sms():
     assert (
         text.startswith("Delivery details\n") and "\n2. When should we come?\n   Morning / Afternoon" in text
     )
+
+
+PICTURED = {
+    "QuickReplies": {"formatType": "QuickReplies", "text": "Happy?", "optionItems": [option("Yes", "y")]},
+    "ListPicker": {"formatType": "ListPicker", "title": "Topics", "optionItems": [option("Billing", "b")]},
+    "TimePicker": EXAMPLES[("ChoicesMessage", "TimePicker")][0],
+    "Carousel": EXAMPLES[("ChoicesMessage", "Carousel")][0],
+}
+
+
+@pytest.mark.parametrize("format_type", sorted(PICTURED))
+def test_the_pictures_of_choices_go_first_then_the_choices(format_type):
+    """ChoicesQuickReplies, ChoicesListPicker, ChoicesTimePicker and ChoicesCarousel carry ``images``
+    (ImageAsset[]): each goes first as a media message, captioned with its description; they were dropped
+    without a word to anyone."""
+    body = {**PICTURED[format_type], "images": [asset("https://acme.example/shop.png")]}
+    message = abstract_message("ChoicesMessage", body)
+    assert schema_error("ChoicesMessage", drop_nulls(message), spec=OUTBOUND) is None
+    without = render(abstract_message("ChoicesMessage", PICTURED[format_type])).contents
+    contents = render(message).contents
+    assert contents[0] == {
+        "kind": "media",
+        "text": "Our shop",
+        "media_url": "https://acme.example/shop.png",
+        "media_mime_type": "image/png",
+    }
+    assert contents[1:] == without
+    assert all(sendable_everywhere(content) for content in contents)
+
+
+def test_choices_with_a_picture_that_has_no_url_are_refused():
+    body = {**PICTURED["QuickReplies"], "images": [{**asset(), "assetUrl": ""}]}
+    [refused] = render(abstract_message("ChoicesMessage", body)).contents
+    assert refused["kind"] == "refused" and "a picture (number 1) without its URL" in refused["reason"]
