@@ -227,6 +227,26 @@ def test_send_with_bad_values_answers_422_with_each_field_and_stores_nothing(acm
     assert not Message.objects.exists() and not phone(sim)
 
 
+def test_the_longest_send_key_the_page_may_post_still_sends_once(acme, whatsapp, sim, client):
+    """The key is the row's de-duplication id once prefixed, bounded to its column (a 64-character key made
+    an id longer than the column: a database error instead of a sent template)."""
+    session_id = open_messaging_session(acme)
+    add_template(sim)
+    sync_sender(whatsapp)
+    template = WhatsAppTemplate.objects.get(sender=whatsapp, name="delivery_update")
+    headers = {"HTTP_X_CONSOLE_TOKEN": token(acme, session_id)}
+    data = {
+        "sender": whatsapp.pk,
+        "customer": CUSTOMER,
+        "template": template.pk,
+        "send_key": "k" * 64,
+        **GOOD,
+    }
+    assert client.post("/console/templates/send/", data, **headers).status_code == 200
+    assert client.post("/console/templates/send/", data, **headers).status_code == 200  # a double click
+    assert Message.objects.count() == 1
+
+
 def test_send_from_the_panel_records_the_agent_and_the_session(acme, whatsapp, sim, client):
     session_id = open_messaging_session(acme)
     add_template(sim)
