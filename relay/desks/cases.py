@@ -208,7 +208,9 @@ def _create_case(
 ) -> CaseLink:
     """Create the Case of ``link`` once: a retry first looks for the Case a lost answer left behind."""
     since = (link.create_started_at or link.created_at) - CREATE_SLACK
-    record = cases_api.find_created_case(rest, conversation.customer, link.subject, since)
+    record = cases_api.find_created_case(
+        rest, conversation.customer, link.subject, since, taken=lambda ids: _held_cases(link, ids)
+    )
     if record is None:
         contact_id = link.contact_id or _contact(connection, rest, conversation)
         if contact_id and not link.contact_id:
@@ -228,6 +230,12 @@ def _create_case(
     for field, value in changes.items():
         setattr(link, field, value)
     return link
+
+
+def _held_cases(link: CaseLink, case_ids: list[str]) -> set[str]:
+    """Of ``case_ids``, those another link of the tenant holds already."""
+    held = CaseLink.objects.filter(tenant_id=link.tenant_id, case_id__in=[c for c in case_ids if c])
+    return set(held.exclude(pk=link.pk).values_list("case_id", flat=True))
 
 
 def _contact(connection: SalesforceConnection, rest: SalesforceRest, conversation: Conversation) -> str:

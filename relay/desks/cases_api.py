@@ -7,6 +7,7 @@ asks); ids are checked to be ids before they are used at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from ..salesforce.rest import SalesforceRest
@@ -64,11 +65,16 @@ def read_cases(rest: SalesforceRest, case_ids: list[str]) -> list[dict]:
     return rest.query(f"SELECT {CASE_FIELDS} FROM Case WHERE Id IN ({ids})")  # noqa: S608 - literal()
 
 
-def find_created_case(rest: SalesforceRest, phone: str, subject: str, since: datetime) -> dict | None:
-    """The Case a lost answer left behind: the customer's number and subject, created since the request."""
+def find_created_case(
+    rest: SalesforceRest, phone: str, subject: str, since: datetime, *, taken: Callable[[list[str]], set[str]]
+) -> dict | None:
+    """The Case a lost answer left behind: the customer's number and subject, created since the request, and not
+    one ``taken`` says another conversation holds (the same customer writing to two of the tenant's numbers with
+    the same first words makes two such Cases in the same minutes)."""
     records = rest.query(
         f"SELECT {CASE_FIELDS} FROM Case WHERE SuppliedPhone = {literal(phone)} "  # noqa: S608 - literal()
         f"AND Subject = {literal(subject)} AND CreatedDate >= {datetime_literal(since)} "
-        "ORDER BY CreatedDate DESC LIMIT 1"
+        "ORDER BY CreatedDate ASC LIMIT 20"
     )
-    return records[0] if records else None
+    held = taken([str(record.get("Id") or "") for record in records])  # the REST API answers 18-character ids
+    return next((record for record in records if str(record.get("Id") or "") not in held), None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -39,8 +39,10 @@ from .render import as_text, stored_event
 
 log = logging.getLogger(__name__)
 
-#: FeedItem.Body and CaseComment.CommentBody hold at most this many characters (the objects' reference).
+#: FeedItem.Body holds at most 10,000 characters; CaseComment.CommentBody 4,000 bytes ("The maximum size of the
+#: comment body is 4,000 bytes", the object's reference: 4,000 characters of accented text are refused).
 BODY_LIMIT = {"feed": 10000, "comment": 4000}
+LIMIT_IN_BYTES = {"comment"}
 #: How far back a retry looks for a record of its own (clocks of the org and ours disagree a little).
 ADOPT_SLACK = timedelta(minutes=2)
 #: A file larger than this is linked, not uploaded (a JSON insert of ContentVersion carries base64 data).
@@ -82,8 +84,13 @@ def body_of(message: Message) -> str:
     return f"{who}:\n" + "\n".join(line for line in lines if line)
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(text: str, limit: int, *, in_bytes: bool = False) -> str:
+    if not in_bytes:
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - len("…".encode())].decode("utf-8", "ignore") + "…"  # no character cut in half
 
 
 def open_entry(message: Message, link: CaseLink) -> CaseEntry:
@@ -100,11 +107,11 @@ def write(entry: CaseEntry, rest: SalesforceRest, how: str) -> None:
         return
     message = entry.message
     case_id = entry.case_link.case_id
-    body = _clip(storable(body_of(message)), BODY_LIMIT[how])
+    body = _clip(storable(body_of(message)), BODY_LIMIT[how], in_bytes=how in LIMIT_IN_BYTES)
     if not entry.record_id:
         now = timezone.now()
         if entry.started_at is not None:
-            entry.record_id = _find_written(rest, how, case_id, body, entry.started_at) or ""
+            entry.record_id = _find_written(rest, how, entry, body) or ""
         if not entry.record_id:
             CaseEntry.objects.filter(pk=entry.pk).update(started_at=entry.started_at or now)
             entry.started_at = entry.started_at or now
@@ -122,20 +129,27 @@ def write(entry: CaseEntry, rest: SalesforceRest, how: str) -> None:
     )
 
 
-def _find_written(rest: SalesforceRest, how: str, case_id: str, body: str, since: datetime) -> str | None:
-    """The record a lost answer left behind: same Case, same text, created since the write started."""
-    after = datetime_literal(since - ADOPT_SLACK)
-    case = literal(case_id)
+def _find_written(rest: SalesforceRest, how: str, entry: CaseEntry, body: str) -> str | None:
+    """The record a lost answer left behind: same Case, same text, created since the write started, and not one
+    another entry holds (the customer or an agent may write the same words twice: "ok", "Thanks")."""
+    assert entry.started_at is not None  # noqa: S101 - only a write that started has something to find
+    after = datetime_literal(entry.started_at - ADOPT_SLACK)
+    case = literal(entry.case_link.case_id)
     if how == "comment":
-        field = "CommentBody"
-        soql = f"SELECT Id, CommentBody FROM CaseComment WHERE ParentId = {case} AND CreatedDate >= {after}"  # noqa: S608
+        field, sobject = "CommentBody", "CaseComment"
     else:
-        field = "Body"
-        soql = f"SELECT Id, Body FROM FeedItem WHERE ParentId = {case} AND CreatedDate >= {after}"  # noqa: S608
-    for record in rest.query(soql):
-        if record.get(field) == body:
-            return str(record.get("Id") or "") or None
-    return None
+        field, sobject = "Body", "FeedItem"
+    soql = (
+        f"SELECT Id, {field} FROM {sobject} WHERE ParentId = {case} AND CreatedDate >= {after} "  # noqa: S608
+        "ORDER BY CreatedDate ASC"
+    )
+    found = [str(r.get("Id") or "") for r in rest.query(soql) if r.get(field) == body and r.get("Id")]
+    held = set(
+        CaseEntry.objects.filter(case_link_id=entry.case_link_id, record_id__in=found)
+        .exclude(pk=entry.pk)
+        .values_list("record_id", flat=True)
+    )
+    return next((record_id for record_id in found if record_id not in held), None)
 
 
 def _write_file(entry: CaseEntry, rest: SalesforceRest, case_id: str) -> None:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from .sobjects import Answer, Context
 
 BODY_LIMITS = {"FeedItem": ("Body", 10000), "CaseComment": ("CommentBody", 4000)}
+# CaseComment's reference: "The maximum size of the comment body is 4,000 bytes" (Help 000382141: 4,000 characters
+# of multi-byte text fail with STRING_TOO_LONG); FeedItem.Body's 10,000 are characters.
+LIMIT_IN_BYTES = {"CaseComment"}
 
 
 def prepare(ctx: Context, sobject: str, row: dict) -> Answer | None:
@@ -32,7 +35,8 @@ def prepare(ctx: Context, sobject: str, row: dict) -> Answer | None:
     if sobject in BODY_LIMITS:
         name, limit = BODY_LIMITS[sobject]
         value = row.get(name) or ""
-        if len(value) > limit:
+        size = len(value.encode("utf-8")) if sobject in LIMIT_IN_BYTES else len(value)
+        if size > limit:
             return sf_error(
                 400,
                 "STRING_TOO_LONG",

@@ -210,7 +210,8 @@ def test_case_comments_when_the_admin_chose_them(tenant, conversation, org):
     SalesforceConnection.objects.filter(tenant=tenant).update(case_transcript="comment")
     deliver(tenant, conversation, "x" * 5000)  # longer than a comment takes: cut, never refused
     [comment] = org.rows("CaseComment")
-    assert len(comment["CommentBody"]) == 4000 and comment["CommentBody"].endswith("…")
+    # 4,000 bytes, the comment body's limit ("…" is three of them)
+    assert len(comment["CommentBody"].encode("utf-8")) == 4000 and comment["CommentBody"].endswith("…")
     assert comment["IsPublished"] is False and not org.rows("FeedItem")
 
 
@@ -442,3 +443,71 @@ def test_a_template_goes_on_the_case_it_was_sent_from_else_the_last_one_and_not_
     CaseLink.objects.filter(pk=newer.pk).update(is_closed=True, closed_at=timezone.now())
     closed = send_template(tenant, conversation.sender, PHONE, "parcel_ready", "en", {"body_1": "C"})
     assert CaseEntry.objects.get(message=closed).case_link_id == newer.pk  # all closed: the last Case
+
+
+# --- what the review of 2026-12-06 found: records of one message adopted by another, comment bytes -----------
+
+
+def test_two_conversations_of_one_customer_with_the_same_first_words_get_two_cases(tenant, conversation, org):
+    """The customer writes "Hi" to two of the tenant's numbers within minutes: two conversations, two Cases. The
+    look for a Case a lost answer left behind found the first conversation's, and the second's message failed."""
+    other = Conversation.objects.create(
+        tenant=tenant,
+        sender=make_sender(make_account(tenant), address="+447860011111"),
+        customer=conversation.customer,
+        customer_name="Jo Bloggs",
+    )
+    deliver(tenant, conversation, "Hi")
+    deliver(tenant, other, "Hi")
+    assert len(org.rows("Case")) == 2
+    assert (
+        CaseLink.objects.get(conversation=conversation).case_id
+        != CaseLink.objects.get(conversation=other).case_id
+    )
+
+
+def test_a_retried_write_does_not_take_the_post_of_the_same_words_sent_before(tenant, conversation, org, sim):
+    """The customer sends "ok" twice and Salesforce is away for the second post: the retry writes its own post
+    instead of taking the first one's (which failed every retry until the message failed)."""
+    deliver(tenant, conversation, "ok")
+    fault = sim.post("/__sim/faults", json={"service": "core", "path": "sobjects", "outage": True}).json()[
+        "id"
+    ]
+    second = inbound(conversation, "ok")
+    with pytest.raises(ExternalError) as raised:
+        desk(tenant).deliver(
+            Message.objects.select_related("conversation__sender__account").get(pk=second.pk)
+        )
+    assert not raised.value.permanent
+    sim.delete(f"/__sim/faults/{fault}")
+    desk(tenant).deliver(Message.objects.select_related("conversation__sender__account").get(pk=second.pk))
+    link = CaseLink.objects.get()
+    assert len(org.rows("FeedItem", ParentId=link.case_id)) == 2
+    assert len(set(CaseEntry.objects.values_list("record_id", flat=True))) == 2
+
+
+def test_an_agent_s_same_reply_twice_is_two_posts(tenant, conversation, org, sim):
+    deliver(tenant, conversation, "hello")
+    agent = org.id_of("User", Username="ada@acme.test")
+    reply_from_panel(conversation, agent, "Thanks")
+    fault = sim.post("/__sim/faults", json={"service": "core", "path": "sobjects", "outage": True}).json()[
+        "id"
+    ]
+    second = reply_from_panel(conversation, agent, "Thanks")
+    sim.delete(f"/__sim/faults/{fault}")
+    CaseEntry.objects.filter(message=second).update(next_attempt_at=timezone.now())
+    sweep_transcripts()
+    link = CaseLink.objects.get()
+    posts = [p["Body"] for p in org.rows("FeedItem", ParentId=link.case_id)]
+    assert len(posts) == 3 and [p.endswith("\nThanks") for p in posts].count(True) == 2
+
+
+def test_a_case_comment_stays_within_its_4000_bytes(tenant, conversation, org):
+    """CaseComment.CommentBody: "The maximum size of the comment body is 4,000 bytes." 3,990 accented characters
+    are 7,980 bytes: cut to the bytes, the message is delivered (STRING_TOO_LONG failed it for good)."""
+    SalesforceConnection.objects.filter(tenant=tenant).update(case_transcript="comment")
+    message = deliver(tenant, conversation, "é" * 3990)
+    [comment] = org.rows("CaseComment")
+    body = comment["CommentBody"].encode("utf-8")
+    assert 3990 < len(body) <= 4000 and comment["CommentBody"].endswith("…")
+    assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
