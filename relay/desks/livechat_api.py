@@ -11,7 +11,7 @@ The rules this module keeps (Chat REST API Developer Guide, "Required headers", 
 * ``System/Messages`` is a long poll acknowledging the last ``sequence`` received (``ack=-1`` first): 204 means
   nothing new (poll again with the same ack), 503 means the session moved to another server, answered by
   ``ReconnectSession`` with the ``offset`` of the last batch, after which POST sequences start again at 1;
-  403 means the session is gone (the chat ended, or it timed out).
+  403 means the session is gone (the chat ended, or it timed out); so does 409 (a duplicate long poll ended it).
 """
 
 from __future__ import annotations
@@ -202,6 +202,15 @@ class ChatApi:
                 f"Chat API {noun}: the chat session is over or unknown ({said})",
                 permanent=True,
                 status=403,
+                code=SESSION_GONE,
+            )
+        if response.status_code == 409:
+            # "A duplicate long poll using the same session ID has caused the chat to terminate. Reestablish the
+            # chat in a new session." (Chat REST API, status codes): the session is gone, as with a 403.
+            raise ExternalError(
+                f"Chat API {noun}: a second long poll on the session ended the chat ({said})",
+                permanent=True,
+                status=409,
                 code=SESSION_GONE,
             )
         if response.status_code == 404 and "not available for this organization" in response.text:

@@ -209,3 +209,30 @@ def test_a_requested_chat_whose_session_is_gone_takes_its_message_to_a_new_chat(
     desk(tenant).deliver(message)
     second = LiveChatSession.objects.exclude(pk=first.pk).get()
     assert sim_chat(sim, second)["visitorMessages"] == ["hello"]
+
+
+def test_a_requested_chat_ended_by_a_duplicate_long_poll_takes_its_message_to_a_new_chat(setup, sim):
+    """409: "A duplicate long poll using the same session ID has caused the chat to terminate. Reestablish the
+    chat in a new session." (Chat REST API, status codes). As with a 403, the chat is ended and the message goes
+    to a new one; before, the 409 was retried on the dead session until the delivery window ran out."""
+    ids, tenant, sender, conversation = setup
+    message = inbound(conversation, "hello")
+    rule = sim.post(
+        "/__sim/faults", json={"service": "livechat", "path": "System/Messages", "status": 500}
+    ).json()
+    with pytest.raises(ExternalError):
+        desk(tenant).deliver(message)
+    sim.delete(f"/__sim/faults/{rule['id']}")
+    first = LiveChatSession.objects.get()
+    sim.post(
+        "/__sim/faults", json={"service": "livechat", "path": "System/Messages", "status": 409, "times": 1}
+    )
+
+    with pytest.raises(ExternalError) as gone:
+        desk(tenant).deliver(message)
+    assert not gone.value.permanent, gone.value
+    first.refresh_from_db()
+    assert first.status == LiveChatSession.Status.ENDED
+    desk(tenant).deliver(message)
+    second = LiveChatSession.objects.exclude(pk=first.pk).get()
+    assert sim_chat(sim, second)["visitorMessages"] == ["hello"]
