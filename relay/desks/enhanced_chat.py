@@ -114,14 +114,24 @@ class EnhancedChatDesk(Desk):
     def acknowledge(self, conversation: Conversation, items: list[tuple[str, str, int]]) -> None:
         """The provider's delivery and read reports of agent messages (relay/outbound/notices.py), as the
         end user's acknowledgements: ``(entry identifier, "Delivered" | "Read", time in ms)``, at most 25."""
-        session = EnhancedChatSession.objects.filter(conversation=conversation).order_by("-pk").first()
-        if session is None:
+        sessions = {
+            session.pk: session
+            for session in EnhancedChatSession.objects.filter(conversation=conversation).order_by("-pk")
+        }
+        if not sessions:
             raise ExternalError("No Enhanced Chat conversation to acknowledge in.", permanent=True)
-        acks = [
-            (stable_id("ack", entry, kind), "Read" if kind == "Read" else "Delivery", entry)
-            for entry, kind, _at in items
-        ]
-        self.api.acknowledge(fresh_token(session, self.api), session.conversation_uuid, acks)
+        newest = next(iter(sessions.values()))
+        held_by = _sessions_of_entries(conversation, [entry for entry, _kind, _at in items])
+        by_session: dict[int, list[tuple[str, str, str]]] = {}
+        for entry, kind, _at in items:
+            # Each in the conversation its message came in: an agent's message of an earlier conversation,
+            # reported once the customer is in a newer one, is refused in the newer one (and the whole call).
+            session = sessions.get(held_by.get(entry, newest.pk), newest)
+            ack = (stable_id("ack", entry, kind), "Read" if kind == "Read" else "Delivery", entry)
+            by_session.setdefault(session.pk, []).append(ack)
+        for session_pk, acks in by_session.items():
+            session = sessions[session_pk]
+            self.api.acknowledge(fresh_token(session, self.api), session.conversation_uuid, acks)
 
     def receive(self, event: dict) -> None:
         """One stream event of a conversation: ``{"session": pk, "id", "event", "data"}`` (enhanced_chat_feed)."""
@@ -271,3 +281,19 @@ def renew_token(pk: int, api: EnhancedChatApi, *, refused: str | None = None) ->
         session.access_token, session.token_expires_at = renewed.access_token, renewed.expires_at
         session.save(update_fields=["access_token", "token_expires_at", "updated_at"])
     return renewed.access_token
+
+
+def _sessions_of_entries(conversation: Conversation, entries: list[str]) -> dict[str, int]:
+    """The Enhanced Chat conversation (session pk) each agent message entry came in, as its row recorded it (rows
+    from before it was recorded are left out: the newest conversation is theirs)."""
+    rows = Message.objects.filter(
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        content__entry_identifier__in=entries,
+    ).values_list("content", flat=True)
+    found: dict[str, int] = {}
+    for content in rows:
+        session = content.get("enhanced_chat_session") if isinstance(content, dict) else None
+        if isinstance(session, int):
+            found[str(content.get("entry_identifier"))] = session
+    return found

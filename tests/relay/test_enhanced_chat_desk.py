@@ -187,3 +187,36 @@ def test_the_customers_delivery_and_read_reports_become_acknowledgements(convers
         e for e in org.conversation(session.conversation_uuid)["entries"] if e.get("identifier") == entry
     )
     assert [a["type"] for a in acknowledged["acknowledgements"]] == ["Delivered", "Read"]
+
+
+def test_a_report_on_an_earlier_conversation_s_message_is_acknowledged_in_that_conversation(
+    conversation, org
+):
+    """The agent replies and ends the conversation; the customer answers, which opens a new one; then the phone
+    reports the agent's earlier message read. Its acknowledgement goes to the conversation the message came in:
+    in the newest one Salesforce refused it (and the rest of the call with it)."""
+    from relay.desks.enhanced_chat_events import record_event
+    from tests.relay.test_enhanced_chat_events import message_event
+
+    desk(conversation).deliver(inbound(conversation, "hello"))
+    first = EnhancedChatSession.objects.get()
+    org.accept(first.conversation_uuid)
+    org.reply(first.conversation_uuid, "Hi, Ada here")
+    entry = next(
+        e for e in org.conversation(first.conversation_uuid)["entries"] if e.get("text") == "Hi, Ada here"
+    )["identifier"]
+    event = message_event(entry, "Hi, Ada here", conversation=first.conversation_uuid)
+    record_event(first.pk, "9", "CONVERSATION_MESSAGE", event)  # as the listener records it
+    org.end(first.conversation_uuid)
+    message = inbound(conversation, "thanks")
+    with pytest.raises(ExternalError):
+        desk(conversation).deliver(message)
+    desk(conversation).deliver(message)
+    second = EnhancedChatSession.objects.get(status=EnhancedChatSession.Status.OPEN)
+    assert second.pk != first.pk
+
+    desk(conversation).acknowledge(conversation, [(entry, "Delivered", 1), (entry, "Read", 2)])
+    acknowledged = next(
+        e for e in org.conversation(first.conversation_uuid)["entries"] if e.get("identifier") == entry
+    )
+    assert [a["type"] for a in acknowledged["acknowledgements"]] == ["Delivered", "Read"]
