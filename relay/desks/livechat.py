@@ -17,6 +17,7 @@ reconnects would restate the chat twice); a POST refused with 503 waits for it a
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -42,6 +43,8 @@ from .render import as_text, media_link_note
 
 Status = LiveChatSession.Status
 NO_FILES = "Legacy Chat takes no files from a customer, so the agent gets the link"
+
+log = logging.getLogger(__name__)
 
 
 class LiveChatDesk(Desk):
@@ -240,11 +243,20 @@ def _reserve(chat: LiveChatSession, message: Message, count: int) -> tuple[int, 
 
 
 def reconnect(pk: int, api: ChatApi) -> None:
-    """ReconnectSession with the stored offset; the new affinity and the restarted POST sequence stored."""
+    """ReconnectSession with the stored offset, then ChasitorResyncState (the visitor's state on the new server,
+    before anything else is sent); the new affinity and the restarted POST sequence stored."""
     with transaction.atomic():
-        chat = LiveChatSession.objects.select_for_update().get(pk=pk)
+        chat = LiveChatSession.objects.select_for_update().select_related("conversation__tenant").get(pk=pk)
         session: ChatSession = as_session(chat)
         api.reconnect(session)
+        try:
+            api.resync_state(session, chat.conversation.tenant.org_id15)
+        except ExternalError as exc:
+            if not exc.permanent:
+                raise
+            # Refused (no chat taken yet: the 503 came before ChasitorInit, which is sent again): nothing to
+            # restore, and the chat's messages do not depend on it.
+            log.info("Legacy Chat session %s: ChasitorResyncState refused: %s", chat.pk, exc)
         pending = dict(chat.pending or {})
         if pending.get("message") is not None:
             done, count = int(pending.get("done", 0)), int(pending.get("count", 1))

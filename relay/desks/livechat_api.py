@@ -135,6 +135,16 @@ class ChatApi:
                     return [m for m in messages if m is not item]
         raise ExternalError("The Chat API's ReconnectSession answer has no new affinity token.")
 
+    def resync_state(self, session: ChatSession, org_id: str) -> None:
+        """``Chasitor/ChasitorResyncState`` after :meth:`reconnect`: "Reestablishes the chat visitor's state, including
+        the details of the chat, after a ReconnectSession request is completed" (no sequence header)."""
+        self._call(
+            "POST",
+            "Chasitor/ChasitorResyncState",
+            headers=self._headers(session),
+            json={"organizationId": org_id[:15]},
+        )
+
     # --- visitor, before any session ------------------------------------------------------------------------
 
     def availability(self, org_id: str, deployment_id: str, ids: list[str]) -> dict[str, bool]:

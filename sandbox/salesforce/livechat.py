@@ -318,6 +318,22 @@ class ChatRestApi:
             self.service.visitor_end(chat, body["reason"])
         return ok()
 
+    async def chasitor_resync_state(self, request: Request) -> Response:
+        """``Chasitor/ChasitorResyncState`` {organizationId}: "Reestablishes the chat visitor's state, including the
+        details of the chat, after a ReconnectSession request is completed" (no sequence header, no response
+        body). Counted on the session, for tests."""
+        self.check_version(request)
+        session = self.session(request)
+        org, chat = self.live_chat(session, "ChasitorResyncState")
+        body = await self.json_body(request, "ChasitorResyncState")
+        organization = body.get("organizationId")
+        if organization is None:
+            raise requires("ChasitorResyncState", "organizationId")
+        if not isinstance(organization, str) or organization[:15] != chat.org_id[:15]:
+            raise invalid("ChasitorResyncState", "organizationId is not the organization of this chat")
+        session.resyncs += 1
+        return ok()
+
     async def reconnect_session(self, request: Request) -> Response:
         self.check_version(request)
         session = self.session(request, check_affinity=False)  # the docs send the literal "null" here
@@ -665,6 +681,7 @@ def routes(world: World) -> list:
         _api_route("System/Messages", api.messages, ["GET"]),
         _api_route("System/ReconnectSession", api.reconnect_session, ["GET"]),
         _api_route("Chasitor/ChasitorInit", api.chasitor_init, ["POST"]),
+        _api_route("Chasitor/ChasitorResyncState", api.chasitor_resync_state, ["POST"]),
         _api_route("Chasitor/ChatMessage", api.chat_message, ["POST"]),
         _api_route("Chasitor/ChasitorTyping", api.chasitor_typing, ["POST"]),
         _api_route("Chasitor/ChasitorNotTyping", api.chasitor_not_typing, ["POST"]),

@@ -147,6 +147,7 @@ class VisitorSession:
         self.last_sequence = 0
         self.chat: Chat | None = None
         self.reconnect_pending = False  # the affinity changed; requests with the old token get 503
+        self.resyncs = 0  # ChasitorResyncState requests received (after a ReconnectSession)
         self.final_sequence: int | None = None  # set when the chat is over: the session closes once acked
         self._changed = asyncio.Event()
 

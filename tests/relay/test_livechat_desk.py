@@ -155,7 +155,7 @@ def test_only_the_chats_of_tenants_this_listener_holds_are_polled(setup, sim, sa
 
 
 @pytest.mark.parametrize("moved_before", ["ChasitorInit", "Messages"])
-def test_a_503_while_the_chat_is_requested_reconnects_and_requests_it_once(setup, sim, moved_before):
+def test_a_503_while_the_chat_is_requested_reconnects_and_requests_it_once(setup, sim, sandbox, moved_before):
     """The session moves to another server while the chat request waits for its answer (Chat REST API: a 503
     "is returned when the affinity token has changed; call ReconnectSession"). relay_listen polls only chats
     that have their answer, so the desk reconnects itself: before, every retry re-sent ChasitorInit with the
@@ -183,6 +183,11 @@ def test_a_503_while_the_chat_is_requested_reconnects_and_requests_it_once(setup
     chat.refresh_from_db()
     assert chat.status in (LiveChatSession.Status.WAITING, LiveChatSession.Status.ESTABLISHED)
     assert sim_chat(sim, chat)["visitorMessages"] == ["hello"]
+    # "ChasitorResyncState: Reestablishes the chat visitor's state ... after a ReconnectSession request is
+    # completed" (Chat REST API): once after the reconnect, when there is a chat to restore (a 503 before
+    # ChasitorInit was taken leaves none: refused, and ChasitorInit goes again)
+    session = sandbox.call(lambda: sandbox.world.livechat.session_by_id(chat.session_id))
+    assert session.resyncs == (1 if moved_before == "Messages" else 0)
 
 
 def test_a_requested_chat_whose_session_is_gone_takes_its_message_to_a_new_chat(setup, sim, sandbox):
