@@ -204,9 +204,8 @@ def _record_message(session: EnhancedChatSession, entry: dict, payload: dict) ->
         entry_id = identifier if index == 0 else f"{identifier}#{index}"
         content["agent"] = agent
         content["entry_identifier"] = identifier  # what the delivery and read acknowledgements name
-        content["enhanced_chat_session"] = (
-            session.pk
-        )  # where they go: the customer may be in a newer one by then
+        # where they go: the customer may be in a newer conversation by the time the phone reports it read
+        content["enhanced_chat_session"] = session.pk
         queue_outbound(
             session.conversation, content, salesforce_entry_id=bounded_id(f"ec:{entry_id}", _ENTRY_ID_LENGTH)
         )

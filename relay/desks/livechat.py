@@ -252,11 +252,14 @@ def reconnect(pk: int, api: ChatApi) -> None:
         try:
             api.resync_state(session, chat.conversation.tenant.org_id15)
         except ExternalError as exc:
-            if not exc.permanent:
-                raise
-            # Refused (no chat taken yet: the 503 came before ChasitorInit, which is sent again): nothing to
-            # restore, and the chat's messages do not depend on it.
-            log.info("Legacy Chat session %s: ChasitorResyncState refused: %s", chat.pk, exc)
+            # Refused (no chat taken yet: the 503 came before ChasitorInit, which is sent again), or not answered:
+            # the chat's messages do not depend on it, and the new affinity must be kept either way.
+            log.log(
+                logging.INFO if exc.permanent else logging.WARNING,
+                "Legacy Chat session %s: ChasitorResyncState failed: %s",
+                chat.pk,
+                exc,
+            )
         pending = dict(chat.pending or {})
         if pending.get("message") is not None:
             done, count = int(pending.get("done", 0)), int(pending.get("count", 1))
