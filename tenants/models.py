@@ -462,6 +462,9 @@ def _looks_numeric(value: str) -> bool:
     return value.strip().lstrip("+").isdigit()
 
 
+PATTERN_MAX_LENGTH = 64
+
+
 class RoutingRule(TenantOwned):
     """Where conversations on a sender go: a queue, an agent, a flow or a legacy chat button."""
 
@@ -481,7 +484,7 @@ class RoutingRule(TenantOwned):
 
     sender = models.ForeignKey(Sender, on_delete=models.CASCADE, related_name="routing_rules")
     customer_pattern = models.CharField(
-        max_length=64,
+        max_length=PATTERN_MAX_LENGTH,
         blank=True,
         help_text="Optional: only customers whose number matches, e.g. +4477* (shell-style wildcards).",
     )
@@ -523,10 +526,31 @@ class RoutingRule(TenantOwned):
                     errors[id_field] = exc.messages
         if self.fallback_id and not self.fallback_type:
             errors["fallback_type"] = "Say what the fallback id is."
+        if self.fallback_type and self.target_type == self.Target.CHANNEL:
+            errors["fallback_type"] = (
+                "The channel's own routing has no fallback: choose a target to fall back from."
+            )
+        elif (
+            self.fallback_type
+            and (self.fallback_type, self.fallback_id) == (self.target_type, self.target_id)
+            and "fallback_id" not in errors
+        ):
+            errors["fallback_id"] = "The fallback is the same as the target."
         if self.customer_pattern and not set(self.customer_pattern) <= set("+0123456789*?[]"):
             errors["customer_pattern"] = "Use digits, + and the wildcards * ? [ ] only, e.g. +4477*."
+        elif self.customer_pattern[:1].isdigit() and self._numbers_have_plus():
+            # Customers of WhatsApp and SMS are stored in E.164 with its +: "385*" would never match.
+            if len(self.customer_pattern) >= PATTERN_MAX_LENGTH:
+                errors["customer_pattern"] = "Start the pattern with + (E.164), e.g. +4477*."
+            else:
+                self.customer_pattern = "+" + self.customer_pattern
         if errors:
             raise ValidationError(errors)
+
+    def _numbers_have_plus(self) -> bool:
+        """Whether the sender's customers are phone numbers in E.164 (WhatsApp, SMS; not Viber's user ids)."""
+        sender = self.sender if self.sender_id else None
+        return sender is not None and sender.channel in (Sender.Channel.WHATSAPP, Sender.Channel.SMS)
 
     def matches(self, customer_number: str) -> bool:
         return not self.customer_pattern or fnmatch.fnmatchcase(customer_number, self.customer_pattern)

@@ -235,11 +235,16 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         attrs.update(self.derived_values(attrs, instance))
         for name, value in attrs.items():
             setattr(instance, name, value)
+        fields = [f for f in instance._meta.concrete_fields if f.editable and not f.primary_key]
+        before = {f.attname: getattr(instance, f.attname) for f in fields}
         try:
             instance.full_clean(exclude=list(self.clean_exclude))
         except DjangoValidationError as exc:
             raise serializers.ValidationError(as_serializer_error(exc)) from exc
-        return {name: getattr(instance, name) for name in attrs}
+        # What clean() normalized is stored too, also where the caller did not send it: a sender PATCHed from Viber
+        # to WhatsApp keeps its address, which becomes E.164 (kept as sent, the relay never found the sender).
+        normalized = {f.name for f in fields if getattr(instance, f.attname) != before[f.attname]}
+        return {name: getattr(instance, name) for name in {*attrs, *normalized}}
 
     def derived_values(self, attrs: dict, instance) -> dict:
         """Values the caller does not send but the row needs (its tenant, a slug...)."""

@@ -32,15 +32,22 @@ def routing_attributes(conversation: Conversation) -> dict[str, str]:
     if rule is None:
         return {}
     attributes: dict[str, str] = {}
-    if rule.target_type in ATTRIBUTE and rule.target_id:
+    targeted = rule.target_type in ATTRIBUTE and bool(rule.target_id)
+    if targeted:
         attributes[ATTRIBUTE[rule.target_type]] = rule.target_id
-    if rule.fallback_type in ATTRIBUTE and rule.fallback_id:
+    # A fallback falls back from a target: with the channel's own routing there is none (no attributes at all).
+    if targeted and rule.fallback_type in ATTRIBUTE and rule.fallback_id:
         attributes["Switchboard_FallbackType"] = rule.fallback_type
         attributes["Switchboard_FallbackId"] = rule.fallback_id
-    if rule.sticky_agent and conversation.last_agent_id:
+    last_agent = conversation.last_agent_id
+    if rule.sticky_agent and last_agent:
         # The returning customer's last agent first; the rule's own target becomes the fallback.
-        if rule.target_type in ATTRIBUTE and rule.target_id and rule.target_type != RoutingRule.Target.AGENT:
+        if rule.target_type == RoutingRule.Target.AGENT and targeted and rule.target_id != last_agent:
+            # The agent slot goes to the last agent: the pinned agent would be lost, so it is the fallback.
+            attributes["Switchboard_FallbackType"] = rule.target_type
+            attributes["Switchboard_FallbackId"] = rule.target_id
+        elif targeted and rule.target_type != RoutingRule.Target.AGENT:
             attributes.setdefault("Switchboard_FallbackType", rule.target_type)
             attributes.setdefault("Switchboard_FallbackId", rule.target_id)
-        attributes["Switchboard_AgentId"] = conversation.last_agent_id
+        attributes["Switchboard_AgentId"] = last_agent
     return attributes
