@@ -371,6 +371,7 @@ class TenantSubscriber:
         # Consecutive failures of the handler per event id: an event whose handling fails every time is set
         # aside after RELAY_MAX_INTERNAL_ERRORS tries, or it would hold every later reply of the tenant.
         self._event_failures: dict[str, int] = {}
+        self._failed_batches = 0  # batches in a row the handler failed (the back-off grows with them)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -442,8 +443,8 @@ class TenantSubscriber:
                     error = f"handling an event failed: {exc.__class__.__name__}: {exc}"
                 if self._stop.is_set():
                     break
-                if self._delivered:  # the stream worked for a while: the back-off starts afresh
-                    failures = 0
+                if self._delivered:  # the stream worked for a while: the back-off starts afresh,
+                    failures = max(self._failed_batches - 1, 0)  # unless its batches keep failing
                 failures += 1
                 delay = self.backoff.delay(failures)
                 log.warning("tenant %s: %s; resubscribing in %.1f s", self.tenant_id, error, delay)
@@ -582,7 +583,9 @@ class TenantSubscriber:
         for consumer_event in events:
             try:
                 decoded.append(self.schemas.decode(stub, consumer_event.event, metadata))
-            except (ValueError, EOFError, TypeError, KeyError) as exc:
+            except grpc.RpcError:
+                raise  # the schema could not be fetched: the stream's trouble, not the event's
+            except Exception as exc:  # noqa: BLE001 - fastavro raises IndexError too, on an out-of-range branch
                 # Undecodable bytes will never decode: log and move past them rather than block the tenant.
                 log.error(
                     "tenant %s: event %s does not match schema %s (%s); skipped",
@@ -606,7 +609,12 @@ class TenantSubscriber:
         last = next((at for at in reversed(created) if at is not None), None)
         # One database job for the batch, not one per event: a hand-over to a database thread, and the
         # connection's health check that comes with each, cost more than storing an agent's message.
-        self._db.run(self._handle_and_store, tenant, ours, topic, events[-1].replay_id, last)
+        try:
+            self._db.run(self._handle_and_store, tenant, ours, topic, events[-1].replay_id, last)
+        except BaseException:
+            self._failed_batches += 1
+            raise
+        self._failed_batches = 0
         self._position = events[-1].replay_id
 
     def _handle_and_store(
@@ -626,34 +634,44 @@ class TenantSubscriber:
     def _handle_event(self, tenant: Tenant, event_id: str, fields: dict) -> None:
         """Hand one event to the handler (on the database thread running the batch). A failure is raised (the
         batch is offered again from the cursor) unless the same event has failed RELAY_MAX_INTERNAL_ERRORS
-        times in a row for a reason other than the database being unreachable: then it is set aside, loudly,
-        so the tenant's later replies move."""
+        times in a row for a reason other than the database being unreachable or Salesforce or a provider being
+        away for now (a transient ExternalError, as a Cases desk's read of the Case for a gap event meets): then
+        it is set aside, loudly, so the tenant's later replies move."""
         try:
             self.handler(tenant, fields)
         except (OperationalError, InterfaceError):
             raise  # the database, not the event: every event would fail, none is to blame
+        except ExternalError as exc:
+            if not exc.permanent:
+                raise  # Salesforce or a provider away for now (a 503, a timeout): the event is not to blame
+            self._count_failure(tenant, event_id, exc)
         except Exception as exc:
-            failures = self._event_failures.get(event_id, 0) + 1
-            if failures < settings.RELAY_MAX_INTERNAL_ERRORS:
-                self._event_failures[event_id] = failures
-                raise
-            self._event_failures.pop(event_id, None)
-            log.error(
-                "tenant %s: event %s failed %s times (%s: %s); set aside so later events move",
-                self.tenant_id,
-                event_id,
-                failures,
-                exc.__class__.__name__,
-                exc,
-                exc_info=exc,
-            )
-            # Kept where a lost event is shown (the admin and the wizard's health check, amber for a week).
-            self._record_set_aside(
-                f"Agent event {event_id} could not be handled after {failures} tries and was set aside "
-                f"({exc.__class__.__name__}: {storable(str(exc))[:300]}); later events were delivered.",
-            )
+            self._count_failure(tenant, event_id, exc)
         else:
             self._event_failures.pop(event_id, None)
+
+    def _count_failure(self, tenant: Tenant, event_id: str, exc: Exception) -> None:
+        """Raise ``exc`` again (the batch is offered again) until the event has failed RELAY_MAX_INTERNAL_ERRORS
+        times in a row; then set it aside."""
+        failures = self._event_failures.get(event_id, 0) + 1
+        if failures < settings.RELAY_MAX_INTERNAL_ERRORS:
+            self._event_failures[event_id] = failures
+            raise exc
+        self._event_failures.pop(event_id, None)
+        log.error(
+            "tenant %s: event %s failed %s times (%s: %s); set aside so later events move",
+            self.tenant_id,
+            event_id,
+            failures,
+            exc.__class__.__name__,
+            exc,
+            exc_info=exc,
+        )
+        # Kept where a lost event is shown (the admin and the wizard's health check, amber for a week).
+        self._record_set_aside(
+            f"Agent event {event_id} could not be handled after {failures} tries and was set aside "
+            f"({exc.__class__.__name__}: {storable(str(exc))[:300]}); later events were delivered.",
+        )
 
     # --- access tokens -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from portal.console.wizard.health import listener_status
+from relay.errors import ExternalError
 from relay.models import ListenerCursor
 from relay.salesforce.auth import get_token
 from relay.salesforce.interactions import InteractionClient, now_ms
@@ -686,3 +687,65 @@ def test_a_database_outage_never_sets_an_event_aside(tenant, sandbox, start, set
     handler.poison = None  # the database is back
     assert handler.wait_for(1) == ["during the outage"]
     assert ListenerCursor.objects.get(tenant=tenant).gap == ""
+
+
+class AwayFor(Recorder):
+    """A handler whose call to Salesforce fails transiently (a 503) ``times`` times on one event, then works: a
+    Cases desk reading the Case for a gap event while Salesforce is away for a few seconds."""
+
+    def __init__(self, event: str, times: int) -> None:
+        super().__init__()
+        self.event, self.left, self.tries = event, times, 0
+
+    def __call__(self, tenant, fields: dict) -> None:
+        if fields.get("Payload__c") == self.event and self.left:
+            self.left -= 1
+            self.tries += 1
+            raise ExternalError("Salesforce answered 503", permanent=False, status=503)
+        super().__call__(tenant, fields)
+
+
+def test_an_event_whose_handling_meets_a_transient_outage_is_never_set_aside(
+    tenant, sandbox, start, settings
+):
+    """Salesforce away for longer than RELAY_MAX_INTERNAL_ERRORS tries: the event is not to blame and waits for it
+    (before, five 503s within seconds set it aside for good: a Case's status or close lost)."""
+    settings.RELAY_MAX_INTERNAL_ERRORS = 3
+    handler = AwayFor("gap", times=5)
+    start(tenant, handler)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "gap")
+    publish(sandbox, "after")
+    assert handler.wait_for(2) == ["gap", "after"]
+    assert handler.tries == 5
+    assert "set aside" not in ListenerCursor.objects.get(tenant=tenant).gap
+
+
+def test_an_event_fastavro_refuses_with_any_error_is_skipped_and_later_events_move(tenant, sandbox, start):
+    """Bytes that do not decode are skipped whatever fastavro raises: an out-of-range union branch raises an
+    IndexError, which held the tenant's stream on that event for ever."""
+    import uuid
+
+    from sandbox.pubsub.bus import RetainedEvent
+
+    def inject(payload: bytes) -> None:
+        bus = sandbox.world.pubsub
+        org = sandbox.world.orgs.get(ORG_ID)
+        schema, topic = bus.schema(org.org_id, EVENT), bus.topic(org.org_id, EVENT)
+        position = next(bus._positions)
+        bus._last_position = position
+        topic.events.append(
+            RetainedEvent(position, str(uuid.uuid4()), schema.schema_id, payload, {}, time.time())
+        )
+        topic.tip = position
+        for subscription in topic.subscriptions:
+            subscription.wake.set()
+
+    recorder = Recorder()
+    start(tenant, recorder)
+    wait_until(lambda: subscriber_count(sandbox) == 1, message="subscription")
+    publish(sandbox, "before")
+    recorder.wait_for(1)
+    sandbox.call(lambda: inject(b"\x02\x02a\x08"))  # a long, a string, then union branch 4: there is none
+    publish(sandbox, "after")
+    assert recorder.wait_for(2) == ["before", "after"]
