@@ -278,3 +278,29 @@ def test_the_enhanced_chat_streams_error_answer_is_cut(settings):
             error = pool.submit(asyncio.run, read(f"{host.url}/eventrouter/v1/sse")).result()
         assert error.status == 500 and "Internal Server Error" in error.message
         assert_not_read_whole(host)
+
+
+class Clock:
+    """``relay.http``'s download clock: each reading is a lease later than the last (a host sending its body a
+    byte now and then, each inside the read timeout)."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_media_download_still_arriving_after_half_a_lease_stops_for_good(settings, monkeypatch):
+    """Each read has its timeout, but nothing bounded the whole download: a host dripping its body held the
+    worker and the conversation's line for as long as it liked. Past half a lease it stops: a permanent error,
+    so the agent gets the file as a link, and the rest is not read."""
+    with HugeAnswers(framing="chunked") as host:
+        allow(settings, host)
+        monkeypatch.setattr(http, "_now", Clock(step=settings.RELAY_LEASE_SECONDS))
+        with pytest.raises(ExternalError) as caught:
+            http.download("media", f"{host.url}/file.png", max_bytes=settings.MEDIA_MAX_BYTES)
+        assert (caught.value.code, caught.value.permanent) == ("TOO_SLOW", True)
+        assert "still arriving" in caught.value.message
+        assert_not_read_whole(host)
