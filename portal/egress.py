@@ -21,9 +21,11 @@ reads, and not in the relay (configuration never imports the relay).
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -261,6 +263,48 @@ def url_problem(scheme: str, host: str, port: int | None, *, has_userinfo: bool 
     return None
 
 
+# When the request this thread is making must be over (time.monotonic()), or None: each read and write of its
+# connection waits at most until then, so a peer sending a byte now and then (each inside the read timeout)
+# cannot hold the request for longer. Set by relay.http's deadline().
+REQUEST_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "request_deadline", default=None
+)
+
+
+def _within_deadline(timeout: float | None, *, reading: bool) -> float | None:
+    deadline = REQUEST_DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        error = httpcore.ReadTimeout if reading else httpcore.WriteTimeout
+        raise error("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads and writes end by the current request's deadline (:data:`REQUEST_DEADLINE`)."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout, reading=True))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout, reading=False))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
+        timeout = _within_deadline(timeout, reading=True)
+        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's network backend with the guard in front: resolve, check, connect to that address."""
 
@@ -278,7 +322,8 @@ class GuardedBackend(httpcore.NetworkBackend):
         last_error: Exception | None = None
         for address in checked_addresses(host, port):
             try:
-                return self._inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                stream = self._inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                return DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc  # the next address, as socket.create_connection does
         assert last_error is not None

@@ -29,7 +29,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cache
 
 import anyio
@@ -38,7 +38,7 @@ import httpx
 from django.conf import settings
 from django.utils.http import parse_http_date_safe
 
-from portal.egress import EgressRefused, GuardedBackend, checked_addresses, url_problem
+from portal.egress import REQUEST_DEADLINE, EgressRefused, GuardedBackend, checked_addresses, url_problem
 
 from .errors import RESPONSE_TOO_LARGE, ExternalError
 
@@ -226,10 +226,29 @@ def request(system: str, method: str, url: str, **kwargs) -> httpx.Response:
         return _answer(response, body)
 
 
-def status_only(system: str, method: str, url: str, **kwargs) -> httpx.Response:
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """The requests made in the block end within ``seconds`` in all (a timeout error past it), whatever the pace
+    of the peer: each read has its own timeout, but a peer sending a byte now and then, each inside it, would
+    otherwise hold the worker as long as it liked (portal/egress.py's DeadlineStream)."""
+    token = REQUEST_DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        REQUEST_DEADLINE.reset(token)
+
+
+def status_only(
+    system: str, method: str, url: str, *, within: float | None = None, **kwargs
+) -> httpx.Response:
     """Send a request and read only the status line and headers: the body is never read (a partner's endpoint
-    answers us, but what it says is none of our business, and a huge answer costs nothing)."""
-    with errors(system), client(system).stream(method, url, **kwargs) as response:
+    answers us, but what it says is none of our business, and a huge answer costs nothing). ``within``: the
+    whole request's deadline in seconds (:func:`deadline`)."""
+    with (
+        deadline(within) if within is not None else nullcontext(),
+        errors(system),
+        client(system).stream(method, url, **kwargs) as response,
+    ):
         return response
 
 
@@ -239,11 +258,12 @@ def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Respon
     after half a line's lease (code ``TOO_SLOW``): each read has its timeout, but a host sending a byte now and
     then, each inside it, would hold the worker (and the conversation's line) for as long as it likes. An error
     answer is read as :func:`request` reads one."""
-    deadline = _now() + settings.RELAY_LEASE_SECONDS / 2
-    with errors(system), client(system).stream("GET", url, **kwargs) as response:
+    within = settings.RELAY_LEASE_SECONDS / 2
+    ends = _now() + within
+    with deadline(within), errors(system), client(system).stream("GET", url, **kwargs) as response:
         if response.status_code >= 300:
             return _read_error(response)
-        body = _read_up_to(response, max_bytes, deadline=deadline)
+        body = _read_up_to(response, max_bytes, deadline=ends)
         if body is None:
             raise ExternalError(
                 f"the file is larger than {_mib(max_bytes)} MiB, the most Switchboard downloads",

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 CLAIM_SECONDS = 60  # a worker that dies mid-POST leaves the delivery to the sweep after this
+# A POST ends within this, however slowly the endpoint answers (well inside the claim: it is never sent twice at
+# once). An endpoint dripping its answer a byte at a time held a worker for hours, and was sent the event again.
+POST_DEADLINE_SECONDS = CLAIM_SECONDS / 2
 SIGNATURE_HEADER = "Switchboard-Signature"
 INTERNAL_ERROR_PREFIX = "internal error: "  # what describe_internal_error writes: such attempts count apart
 OUTBOX_HEAD_START_SECONDS = 5  # the sweep leaves an outbox row this long to the task queued at its commit
@@ -218,7 +221,9 @@ def deliver(delivery_id: int):
             "Switchboard-Delivery": str(delivery.event_id),
             SIGNATURE_HEADER: sign(str(subscription.secret), int(time.time()), body),
         }
-        response = http.status_only("partner", "POST", subscription.url, content=body, headers=headers)
+        response = http.status_only(
+            "partner", "POST", subscription.url, within=POST_DEADLINE_SECONDS, content=body, headers=headers
+        )
         status_code = response.status_code
         if not 200 <= status_code < 300:
             # The status and its standard phrase only: the answer itself (body, reason line) is never stored

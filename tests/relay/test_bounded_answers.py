@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import threading
+import time
 import tracemalloc
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -304,3 +307,51 @@ def test_a_media_download_still_arriving_after_half_a_lease_stops_for_good(setti
         assert (caught.value.code, caught.value.permanent) == ("TOO_SLOW", True)
         assert "still arriving" in caught.value.message
         assert_not_read_whole(host)
+
+
+class DrippingHeaders:
+    """An endpoint that answers a byte at a time (its status line and headers, never finished), each byte well
+    inside the read timeout, for at most ``limit`` bytes; it records how many it sent before the client hung up."""
+
+    def __init__(self, limit: int = 400, pace: float = 0.02) -> None:
+        self.limit, self.pace, self.sent = limit, pace, 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        connection, _ = self.server.accept()
+        connection.recv(65536)
+        answer = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * self.limit
+        try:
+            for byte in answer[: self.limit]:
+                connection.sendall(bytes([byte]))
+                self.sent += 1
+                time.sleep(self.pace)
+        except OSError:
+            pass  # the client hung up
+        finally:
+            connection.close()
+            self.server.close()
+            self.done.set()
+
+
+def test_a_partner_endpoint_dripping_its_answer_is_cut_at_the_post_s_deadline(settings):
+    """Each read has its timeout, and a peer sending a byte now and then, each inside it, held the worker for as
+    long as it liked (a partner's endpoint: hours, and the event was sent again once the claim ran out). The
+    request's deadline ends it: a timeout, long before the endpoint is done."""
+    endpoint = DrippingHeaders()
+    settings.EGRESS_ALLOWED_HOSTS = [endpoint.url.removeprefix("http://")]
+    with pytest.raises(ExternalError) as caught:
+        http.status_only("partner", "POST", f"{endpoint.url}/hook", within=0.5, content=b"{}")
+    assert (
+        not caught.value.permanent and "timed out" in caught.value.message
+    )  # the pace is far inside the read timeout
+    assert endpoint.done.wait(20)
+    assert endpoint.sent < endpoint.limit  # the client hung up before the endpoint had said everything
