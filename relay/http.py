@@ -254,30 +254,39 @@ def status_only(
 
 def download(system: str, url: str, *, max_bytes: int, **kwargs) -> httpx.Response:
     """GET ``url`` reading at most ``max_bytes`` of the (decoded) body; a larger one is a permanent
-    :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read, and so is a body still coming
-    after half a line's lease (code ``TOO_SLOW``): each read has its timeout, but a host sending a byte now and
-    then, each inside it, would hold the worker (and the conversation's line) for as long as it likes. An error
-    answer is read as :func:`request` reads one."""
+    :class:`ExternalError` (code ``TOO_LARGE``) raised before the rest is read, and so is an answer still coming
+    after half a line's lease (code ``TOO_SLOW``, the request's :func:`deadline`): each read has its timeout, but
+    a host sending a byte now and then, each inside it, would hold the worker (and the conversation's line) for
+    as long as it likes. An error answer is read as :func:`request` reads one."""
     within = settings.RELAY_LEASE_SECONDS / 2
-    ends = _now() + within
-    with deadline(within), errors(system), client(system).stream("GET", url, **kwargs) as response:
-        if response.status_code >= 300:
-            return _read_error(response)
-        body = _read_up_to(response, max_bytes, deadline=ends)
-        if body is None:
-            raise ExternalError(
-                f"the file is larger than {_mib(max_bytes)} MiB, the most Switchboard downloads",
-                permanent=True,
-                status=response.status_code,
-                code="TOO_LARGE",
-            )
-        return _answer(response, body)
+    ends = time.monotonic() + within
+    try:
+        with deadline(within), errors(system), client(system).stream("GET", url, **kwargs) as response:
+            if response.status_code >= 300:
+                return _read_error(response)
+            body = _read_up_to(response, max_bytes)
+            if body is None:
+                raise ExternalError(
+                    f"the file is larger than {_mib(max_bytes)} MiB, the most Switchboard downloads",
+                    permanent=True,
+                    status=response.status_code,
+                    code="TOO_LARGE",
+                )
+            return _answer(response, body)
+    except ExternalError as exc:
+        if exc.permanent or time.monotonic() < ends:
+            raise
+        # The deadline ended it: a host that slow will not do better on a retry.
+        raise ExternalError(
+            f"the file was still arriving after {within:.0f} s: too slow to wait for",
+            permanent=True,
+            code="TOO_SLOW",
+        ) from exc
 
 
-def _read_up_to(response: httpx.Response, max_bytes: int, *, deadline: float | None = None) -> bytes | None:
+def _read_up_to(response: httpx.Response, max_bytes: int) -> bytes | None:
     """The decoded body, or None as soon as it is longer than ``max_bytes`` (declared so, or read so): leaving
-    the stream unread closes the connection, so the rest never arrives. Past ``deadline`` (``_now()``), a
-    permanent :class:`ExternalError` (code ``TOO_SLOW``)."""
+    the stream unread closes the connection, so the rest never arrives."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         return None
@@ -286,18 +295,7 @@ def _read_up_to(response: httpx.Response, max_bytes: int, *, deadline: float | N
         body += chunk
         if len(body) > max_bytes:
             return None
-        if deadline is not None and _now() > deadline:
-            raise ExternalError(
-                f"the file was still arriving after {settings.RELAY_LEASE_SECONDS / 2:.0f} s "
-                f"({len(body)} bytes so far): too slow to wait for",
-                permanent=True,
-                status=response.status_code,
-                code="TOO_SLOW",
-            )
     return bytes(body)
-
-
-_now = time.monotonic  # the download's clock (a test may set it)
 
 
 def _read_error(response: httpx.Response) -> httpx.Response:

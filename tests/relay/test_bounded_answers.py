@@ -283,38 +283,15 @@ def test_the_enhanced_chat_streams_error_answer_is_cut(settings):
         assert_not_read_whole(host)
 
 
-class Clock:
-    """``relay.http``'s download clock: each reading is a lease later than the last (a host sending its body a
-    byte now and then, each inside the read timeout)."""
+class Dripping:
+    """An endpoint that answers a byte at a time, each byte well inside the read timeout: ``head`` (by default
+    a status line and a header never finished), then filler, ``limit`` bytes in all; it records how many it sent
+    before the client hung up."""
 
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
-
-
-def test_a_media_download_still_arriving_after_half_a_lease_stops_for_good(settings, monkeypatch):
-    """Each read has its timeout, but nothing bounded the whole download: a host dripping its body held the
-    worker and the conversation's line for as long as it liked. Past half a lease it stops: a permanent error,
-    so the agent gets the file as a link, and the rest is not read."""
-    with HugeAnswers(framing="chunked") as host:
-        allow(settings, host)
-        monkeypatch.setattr(http, "_now", Clock(step=settings.RELAY_LEASE_SECONDS))
-        with pytest.raises(ExternalError) as caught:
-            http.download("media", f"{host.url}/file.png", max_bytes=settings.MEDIA_MAX_BYTES)
-        assert (caught.value.code, caught.value.permanent) == ("TOO_SLOW", True)
-        assert "still arriving" in caught.value.message
-        assert_not_read_whole(host)
-
-
-class DrippingHeaders:
-    """An endpoint that answers a byte at a time (its status line and headers, never finished), each byte well
-    inside the read timeout, for at most ``limit`` bytes; it records how many it sent before the client hung up."""
-
-    def __init__(self, limit: int = 400, pace: float = 0.02) -> None:
-        self.limit, self.pace, self.sent = limit, pace, 0
+    def __init__(
+        self, head: bytes = b"HTTP/1.1 200 OK\r\nX-Slow: ", limit: int = 400, pace: float = 0.02
+    ) -> None:
+        self.head, self.limit, self.pace, self.sent = head, limit, pace, 0
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(1)
@@ -328,7 +305,7 @@ class DrippingHeaders:
     def _serve(self) -> None:
         connection, _ = self.server.accept()
         connection.recv(65536)
-        answer = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * self.limit
+        answer = self.head + b"a" * self.limit
         try:
             for byte in answer[: self.limit]:
                 connection.sendall(bytes([byte]))
@@ -346,7 +323,7 @@ def test_a_partner_endpoint_dripping_its_answer_is_cut_at_the_post_s_deadline(se
     """Each read has its timeout, and a peer sending a byte now and then, each inside it, held the worker for as
     long as it liked (a partner's endpoint: hours, and the event was sent again once the claim ran out). The
     request's deadline ends it: a timeout, long before the endpoint is done."""
-    endpoint = DrippingHeaders()
+    endpoint = Dripping()
     settings.EGRESS_ALLOWED_HOSTS = [endpoint.url.removeprefix("http://")]
     with pytest.raises(ExternalError) as caught:
         http.status_only("partner", "POST", f"{endpoint.url}/hook", within=0.5, content=b"{}")
@@ -355,3 +332,18 @@ def test_a_partner_endpoint_dripping_its_answer_is_cut_at_the_post_s_deadline(se
     )  # the pace is far inside the read timeout
     assert endpoint.done.wait(20)
     assert endpoint.sent < endpoint.limit  # the client hung up before the endpoint had said everything
+
+
+def test_a_media_download_still_arriving_after_half_a_lease_stops_for_good(settings):
+    """Each read has its timeout, but nothing bounded the whole download: a host dripping its body held the
+    worker and the conversation's line for as long as it liked. Past half a lease it stops: a permanent error,
+    so the agent gets the file as a link, and the rest is not read."""
+    host = Dripping(head=b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 400\r\n\r\n")
+    settings.EGRESS_ALLOWED_HOSTS = [host.url.removeprefix("http://")]
+    settings.RELAY_LEASE_SECONDS = 1  # half a lease: 0.5 s, against 8 s of dripping
+    with pytest.raises(ExternalError) as caught:
+        http.download("media", f"{host.url}/file.png", max_bytes=settings.MEDIA_MAX_BYTES)
+    assert (caught.value.code, caught.value.permanent) == ("TOO_SLOW", True)
+    assert "still arriving" in caught.value.message
+    assert host.done.wait(20)
+    assert host.sent < host.limit  # not read whole
